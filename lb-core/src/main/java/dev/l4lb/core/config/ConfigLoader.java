@@ -1,0 +1,579 @@
+package dev.l4lb.core.config;
+
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+
+import dev.l4lb.core.model.Addresses;
+import dev.l4lb.core.model.Cidr;
+import dev.l4lb.core.model.Endpoint;
+import dev.l4lb.core.model.PortPolicy;
+import dev.l4lb.core.model.Protocol;
+import dev.l4lb.core.model.ProxyProtocol;
+import dev.l4lb.core.model.Service;
+import dev.l4lb.core.model.ServicePort;
+import dev.l4lb.core.model.SessionAffinity;
+import dev.l4lb.core.sched.SchedulerType;
+
+/**
+ * Reads a YAML config file into the model, or reports every problem in it at once, each with the
+ * file, the path inside it and what is wrong. Unknown keys are errors: a misspelt key silently
+ * ignored is a policy silently not applied.
+ */
+public final class ConfigLoader {
+    private static final Set<String> ROOT_KEYS = Set.of("services", "admin");
+    private static final Set<String> SERVICE_KEYS = Set.of("name", "ports");
+    private static final Set<String> PORT_KEYS = Set.of("name", "protocol", "listen", "targetPort", "scheduler",
+            "sessionAffinity", "sessionAffinityTimeoutSeconds", "proxyProtocol", "sourceRanges", "connectTimeout",
+            "idleTimeout", "maxConnections", "endpoints");
+    private static final Set<String> ENDPOINT_KEYS = Set.of("address", "port", "weight", "node", "ready", "serving",
+            "terminating");
+    private static final Set<String> ADMIN_KEYS = Set.of("metrics", "healthz");
+    /** Kubernetes' DNS-1123 label: names of namespaces, services and ports. */
+    private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
+    private static final int MAX_WEIGHT = 65535; // ipvsadm's upper bound
+
+    private static final ObjectMapper YAML = new ObjectMapper(
+            YAMLFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build());
+
+    private final String file;
+    private final List<ConfigProblem> problems = new ArrayList<>();
+    /** Listener address to the path that claimed it, per protocol, to find duplicates and overlaps. */
+    private final Map<Protocol, Map<InetSocketAddress, String>> listeners = new HashMap<>();
+
+    private ConfigLoader(String file) {
+        this.file = file;
+    }
+
+    /** Reads and validates a config file. */
+    public static BalancerConfig load(Path path) throws ConfigException {
+        String name = path.toString();
+        String text;
+        try {
+            text = Files.readString(path, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(List.of(new ConfigProblem(name, "", "no such file")));
+        } catch (IOException e) {
+            throw new ConfigException(List.of(new ConfigProblem(name, "", "cannot read: " + e.getMessage())));
+        }
+        return parse(name, text);
+    }
+
+    /** Validates config text; {@code fileName} names it in problems. */
+    public static BalancerConfig parse(String fileName, String yaml) throws ConfigException {
+        return new ConfigLoader(fileName).read(yaml);
+    }
+
+    private BalancerConfig read(String yaml) throws ConfigException {
+        JsonNode root;
+        try {
+            root = YAML.readTree(yaml);
+        } catch (JsonProcessingException e) {
+            JsonLocation at = e.getLocation();
+            String where = at == null ? "" : "line " + at.getLineNr() + ", column " + at.getColumnNr();
+            throw new ConfigException(List.of(new ConfigProblem(file, where, "not valid YAML: " + e.getOriginalMessage())));
+        }
+        if (root == null || root.isMissingNode() || root.isNull()) {
+            throw new ConfigException(List.of(new ConfigProblem(file, "", "the file is empty: it needs a 'services' list")));
+        }
+        Map<String, JsonNode> fields = mapping(root, "", ROOT_KEYS);
+        List<Service> services = new ArrayList<>();
+        AdminConfig admin = AdminConfig.defaults();
+        if (fields != null) {
+            JsonNode list = fields.get("services");
+            if (list == null) {
+                problem("", "missing key 'services'");
+            } else {
+                services = services(list);
+            }
+            if (fields.containsKey("admin")) {
+                admin = admin(fields.get("admin"));
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new ConfigException(problems);
+        }
+        return new BalancerConfig(services, admin);
+    }
+
+    private List<Service> services(JsonNode list) {
+        List<Service> services = new ArrayList<>();
+        if (!list.isArray()) {
+            problem("services", "must be a list");
+            return services;
+        }
+        Map<String, String> seen = new HashMap<>();
+        for (int i = 0; i < list.size(); i++) {
+            String path = "services[" + i + "]";
+            Service service = service(list.get(i), path);
+            if (service != null) {
+                String other = seen.putIfAbsent(service.qualifiedName(), path);
+                if (other != null) {
+                    problem(path + ".name", "duplicate service " + service.qualifiedName() + " (also " + other + ")");
+                } else {
+                    services.add(service);
+                }
+            }
+        }
+        return services;
+    }
+
+    private Service service(JsonNode node, String path) {
+        Map<String, JsonNode> fields = mapping(node, path, SERVICE_KEYS);
+        if (fields == null) {
+            return null;
+        }
+        int before = problems.size();
+        String namespace = "default";
+        String name = null;
+        String qualified = requiredText(fields, path, "name");
+        if (qualified != null) {
+            int slash = qualified.indexOf('/');
+            namespace = slash < 0 ? "default" : qualified.substring(0, slash);
+            name = slash < 0 ? qualified : qualified.substring(slash + 1);
+            if (!DNS_LABEL.matcher(namespace).matches() || !DNS_LABEL.matcher(name).matches()) {
+                problem(path + ".name", "'" + qualified + "' is not namespace/name (lowercase letters, digits and '-', "
+                        + "at most 63 each, as Kubernetes requires)");
+            }
+        }
+        List<ServicePort> ports = new ArrayList<>();
+        JsonNode list = fields.get("ports");
+        if (list == null) {
+            problem(path, "missing key 'ports'");
+        } else if (!list.isArray() || list.isEmpty()) {
+            problem(path + ".ports", "must be a non-empty list");
+        } else {
+            Set<String> names = new HashSet<>();
+            for (int i = 0; i < list.size(); i++) {
+                String portPath = path + ".ports[" + i + "]";
+                ServicePort port = port(list.get(i), portPath);
+                if (port == null) {
+                    continue;
+                }
+                if (port.name().isEmpty() && list.size() > 1) {
+                    problem(portPath, "a service with several ports needs a name on each port");
+                } else if (!names.add(port.name())) {
+                    problem(portPath + ".name", "duplicate port name '" + port.name() + "'");
+                }
+                ports.add(port);
+            }
+        }
+        if (problems.size() > before) {
+            return null;
+        }
+        return new Service(namespace, name, ports);
+    }
+
+    private ServicePort port(JsonNode node, String path) {
+        Map<String, JsonNode> fields = mapping(node, path, PORT_KEYS);
+        if (fields == null) {
+            return null;
+        }
+        int before = problems.size();
+        PortPolicy d = PortPolicy.defaults();
+
+        String name = optionalText(fields, path, "name", "");
+        if (!name.isEmpty() && !DNS_LABEL.matcher(name).matches()) {
+            problem(path + ".name", "'" + name + "' is not a valid port name (lowercase letters, digits and '-')");
+        }
+        Protocol protocol = Protocol.TCP;
+        String protocolText = optionalText(fields, path, "protocol", "TCP");
+        switch (protocolText) {
+            case "TCP" -> protocol = Protocol.TCP;
+            case "UDP" -> {
+                protocol = Protocol.UDP;
+                problem(path + ".protocol", "UDP service ports are not served yet; only TCP is");
+            }
+            default -> problem(path + ".protocol", "unknown protocol '" + protocolText + "' (known: TCP, UDP)");
+        }
+        int targetPort = optionalInt(fields, path, "targetPort", 0, 1, 65535);
+
+        String scheduler = optionalText(fields, path, "scheduler", d.scheduler());
+        if (SchedulerType.byName(scheduler).isEmpty()) {
+            problem(path + ".scheduler", "unknown scheduler '" + scheduler + "' (known: "
+                    + String.join(", ", SchedulerType.names()) + ")");
+        }
+        SessionAffinity affinity = SessionAffinity.NONE;
+        String affinityText = optionalText(fields, path, "sessionAffinity", "None");
+        switch (affinityText) {
+            case "None" -> affinity = SessionAffinity.NONE;
+            case "ClientIP" -> affinity = SessionAffinity.CLIENT_IP;
+            default -> problem(path + ".sessionAffinity", "unknown sessionAffinity '" + affinityText
+                    + "' (known: None, ClientIP)");
+        }
+        int affinityTimeout = optionalInt(fields, path, "sessionAffinityTimeoutSeconds",
+                PortPolicy.DEFAULT_AFFINITY_TIMEOUT_SECONDS, 1, PortPolicy.MAX_AFFINITY_TIMEOUT_SECONDS);
+        ProxyProtocol proxyProtocol = ProxyProtocol.NONE;
+        String proxyText = optionalText(fields, path, "proxyProtocol", "none");
+        switch (proxyText) {
+            case "none" -> proxyProtocol = ProxyProtocol.NONE;
+            case "v1" -> proxyProtocol = ProxyProtocol.V1;
+            case "v2" -> proxyProtocol = ProxyProtocol.V2;
+            default -> problem(path + ".proxyProtocol", "unknown proxyProtocol '" + proxyText + "' (known: none, v1, v2)");
+        }
+        List<Cidr> sourceRanges = sourceRanges(fields.get("sourceRanges"), path + ".sourceRanges");
+        Duration connectTimeout = optionalDuration(fields, path, "connectTimeout", d.connectTimeout());
+        if (connectTimeout.isZero()) {
+            problem(path + ".connectTimeout", "must be more than 0");
+        }
+        Duration idleTimeout = optionalDuration(fields, path, "idleTimeout", d.idleTimeout());
+        int maxConnections = optionalInt(fields, path, "maxConnections", 0, 0, Integer.MAX_VALUE);
+
+        List<InetSocketAddress> listen = listen(fields.get("listen"), path, protocol);
+        List<Endpoint> endpoints = endpoints(fields.get("endpoints"), path + ".endpoints", targetPort);
+
+        if (problems.size() > before) {
+            return null;
+        }
+        PortPolicy policy = new PortPolicy(scheduler, affinity, affinityTimeout, proxyProtocol, sourceRanges,
+                connectTimeout, idleTimeout, maxConnections);
+        return new ServicePort(name, protocol, listen, targetPort, policy, endpoints);
+    }
+
+    private List<InetSocketAddress> listen(JsonNode node, String portPath, Protocol protocol) {
+        String path = portPath + ".listen";
+        List<InetSocketAddress> result = new ArrayList<>();
+        if (node == null) {
+            problem(portPath, "missing key 'listen' (one or more \"address:port\")");
+            return result;
+        }
+        if (!node.isArray() || node.isEmpty()) {
+            problem(path, "must be a non-empty list of \"address:port\"");
+            return result;
+        }
+        Map<InetSocketAddress, String> claimed = listeners.computeIfAbsent(protocol, p -> new LinkedHashMap<>());
+        for (int i = 0; i < node.size(); i++) {
+            String itemPath = path + "[" + i + "]";
+            JsonNode item = node.get(i);
+            if (!item.isTextual()) {
+                problem(itemPath, "must be a string \"address:port\" (quote it)");
+                continue;
+            }
+            InetSocketAddress address = hostPort(item.asText(), itemPath, false, 0);
+            if (address == null) {
+                continue;
+            }
+            if (address.getPort() == 0) {
+                problem(itemPath, "port 0 is not allowed: name the port to listen on");
+                continue;
+            }
+            String clash = listenerClash(claimed, address);
+            if (clash != null) {
+                problem(itemPath, clash);
+                continue;
+            }
+            claimed.put(address, itemPath);
+            result.add(address);
+        }
+        return result;
+    }
+
+    /** A message when {@code address} collides with a listener already claimed, else null. */
+    private static String listenerClash(Map<InetSocketAddress, String> claimed, InetSocketAddress address) {
+        String same = claimed.get(address);
+        if (same != null) {
+            return "duplicate listener " + Addresses.format(address) + " (also " + same + ")";
+        }
+        for (Map.Entry<InetSocketAddress, String> e : claimed.entrySet()) {
+            InetSocketAddress other = e.getKey();
+            if (other.getPort() == address.getPort() && overlaps(other.getAddress(), address.getAddress())) {
+                return "listener " + Addresses.format(address) + " overlaps " + Addresses.format(other)
+                        + " (" + e.getValue() + "): a wildcard address takes the port on every address";
+            }
+        }
+        return null;
+    }
+
+    private static boolean overlaps(InetAddress a, InetAddress b) {
+        boolean aWild = a.isAnyLocalAddress();
+        boolean bWild = b.isAnyLocalAddress();
+        if (!aWild && !bWild) {
+            return false;
+        }
+        boolean aV4 = a instanceof Inet4Address;
+        boolean bV4 = b instanceof Inet4Address;
+        // [::] is dual-stack on Linux by default, so it covers IPv4 too; 0.0.0.0 covers only IPv4.
+        if (aWild && !aV4 || bWild && !bV4) {
+            return true;
+        }
+        return aV4 == bV4;
+    }
+
+    private List<Endpoint> endpoints(JsonNode node, String path, int targetPort) {
+        List<Endpoint> result = new ArrayList<>();
+        if (node == null) {
+            return result; // a service with no endpoints is valid: its connections are refused
+        }
+        if (!node.isArray()) {
+            problem(path, "must be a list");
+            return result;
+        }
+        Set<InetSocketAddress> seen = new HashSet<>();
+        for (int i = 0; i < node.size(); i++) {
+            String itemPath = path + "[" + i + "]";
+            Endpoint endpoint = endpoint(node.get(i), itemPath, targetPort);
+            if (endpoint == null) {
+                continue;
+            }
+            if (!seen.add(endpoint.address())) {
+                problem(itemPath, "duplicate endpoint " + endpoint);
+                continue;
+            }
+            result.add(endpoint);
+        }
+        return result;
+    }
+
+    private Endpoint endpoint(JsonNode node, String path, int targetPort) {
+        if (node.isTextual()) {
+            InetSocketAddress address = hostPort(node.asText(), path, true, targetPort);
+            return address == null ? null : Endpoint.of(address);
+        }
+        Map<String, JsonNode> fields = mapping(node, path, ENDPOINT_KEYS);
+        if (fields == null) {
+            return null;
+        }
+        int before = problems.size();
+        String addressText = requiredText(fields, path, "address");
+        int port = optionalInt(fields, path, "port", 0, 1, 65535);
+        int weight = optionalInt(fields, path, "weight", Endpoint.DEFAULT_WEIGHT, 0, MAX_WEIGHT);
+        String nodeName = optionalText(fields, path, "node", "");
+        boolean ready = optionalBoolean(fields, path, "ready", true);
+        boolean serving = optionalBoolean(fields, path, "serving", ready);
+        boolean terminating = optionalBoolean(fields, path, "terminating", false);
+        InetSocketAddress address = null;
+        if (addressText != null) {
+            String addressPath = path + ".address";
+            if (fields.containsKey("port")) {
+                Optional<InetAddress> ip = Addresses.parseIp(stripBrackets(addressText));
+                if (ip.isEmpty()) {
+                    problem(addressPath, "'" + addressText + "' is not an IP address (with 'port' set, give the address alone)");
+                } else {
+                    address = new InetSocketAddress(ip.get(), port);
+                }
+            } else {
+                address = hostPort(addressText, addressPath, true, targetPort);
+            }
+        }
+        if (problems.size() > before || address == null) {
+            return null;
+        }
+        return new Endpoint(address, weight, nodeName, ready, serving, terminating);
+    }
+
+    private List<Cidr> sourceRanges(JsonNode node, String path) {
+        List<Cidr> result = new ArrayList<>();
+        if (node == null) {
+            return result;
+        }
+        if (!node.isArray()) {
+            problem(path, "must be a list of CIDRs");
+            return result;
+        }
+        for (int i = 0; i < node.size(); i++) {
+            JsonNode item = node.get(i);
+            Optional<Cidr> cidr = item.isTextual() ? Cidr.parse(item.asText()) : Optional.empty();
+            if (cidr.isEmpty()) {
+                problem(path + "[" + i + "]", "'" + item.asText() + "' is not a CIDR such as 10.0.0.0/8 or fd00::/8");
+            } else {
+                result.add(cidr.get());
+            }
+        }
+        return result;
+    }
+
+    private AdminConfig admin(JsonNode node) {
+        AdminConfig d = AdminConfig.defaults();
+        Map<String, JsonNode> fields = mapping(node, "admin", ADMIN_KEYS);
+        if (fields == null) {
+            return d;
+        }
+        InetSocketAddress metrics = d.metrics();
+        InetSocketAddress healthz = d.healthz();
+        String m = optionalText(fields, "admin", "metrics", null);
+        if (m != null) {
+            InetSocketAddress a = hostPort(m, "admin.metrics", false, 0);
+            metrics = a == null ? metrics : a;
+        }
+        String h = optionalText(fields, "admin", "healthz", null);
+        if (h != null) {
+            InetSocketAddress a = hostPort(h, "admin.healthz", false, 0);
+            healthz = a == null ? healthz : a;
+        }
+        return new AdminConfig(metrics, healthz);
+    }
+
+    /**
+     * Parses {@code address:port}; with {@code portOptional}, a bare address takes
+     * {@code defaultPort} (a port's targetPort) when that is set.
+     */
+    private InetSocketAddress hostPort(String text, String path, boolean portOptional, int defaultPort) {
+        String host;
+        String port;
+        if (text.startsWith("[")) {
+            int close = text.indexOf(']');
+            if (close < 0) {
+                problem(path, "'" + text + "' has '[' without ']'");
+                return null;
+            }
+            host = text.substring(1, close);
+            String rest = text.substring(close + 1);
+            if (rest.isEmpty()) {
+                port = null;
+            } else if (rest.startsWith(":")) {
+                port = rest.substring(1);
+            } else {
+                problem(path, "'" + text + "' is not \"[address]:port\"");
+                return null;
+            }
+        } else if (text.chars().filter(c -> c == ':').count() > 1) {
+            problem(path, "'" + text + "' looks like an IPv6 address: write it as \"[" + text + "]\" with the port after");
+            return null;
+        } else {
+            int colon = text.indexOf(':');
+            host = colon < 0 ? text : text.substring(0, colon);
+            port = colon < 0 ? null : text.substring(colon + 1);
+        }
+        Optional<InetAddress> ip = Addresses.parseIp(host);
+        if (ip.isEmpty()) {
+            problem(path, "bad address '" + host + "' in '" + text + "': not an IPv4 or IPv6 address (host names are not resolved)");
+            return null;
+        }
+        int portNumber;
+        if (port == null) {
+            if (portOptional && defaultPort > 0) {
+                portNumber = defaultPort;
+            } else if (portOptional) {
+                problem(path, "'" + text + "' has no port, and the port entry has no targetPort");
+                return null;
+            } else {
+                problem(path, "'" + text + "' has no port: write \"address:port\"");
+                return null;
+            }
+        } else {
+            portNumber = Addresses.parsePort(port);
+            if (portNumber < 0 || (portOptional && portNumber == 0)) {
+                problem(path, "port '" + port + "' in '" + text + "' is out of range " + (portOptional ? 1 : 0) + "..65535");
+                return null;
+            }
+        }
+        return new InetSocketAddress(ip.get(), portNumber);
+    }
+
+    private static String stripBrackets(String text) {
+        return text.startsWith("[") && text.endsWith("]") ? text.substring(1, text.length() - 1) : text;
+    }
+
+    /** The fields of a mapping, with every unknown key reported; null (and a problem) when not a mapping. */
+    private Map<String, JsonNode> mapping(JsonNode node, String path, Set<String> known) {
+        if (node == null || !node.isObject()) {
+            problem(path, "must be a mapping of keys to values");
+            return null;
+        }
+        Map<String, JsonNode> fields = new LinkedHashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            if (!known.contains(e.getKey())) {
+                problem(path.isEmpty() ? e.getKey() : path + "." + e.getKey(), "unknown key '" + e.getKey()
+                        + "' (known here: " + String.join(", ", known.stream().sorted().toList()) + ")");
+            } else {
+                fields.put(e.getKey(), e.getValue());
+            }
+        }
+        return fields;
+    }
+
+    private String requiredText(Map<String, JsonNode> fields, String path, String key) {
+        if (!fields.containsKey(key)) {
+            problem(path, "missing key '" + key + "'");
+            return null;
+        }
+        return optionalText(fields, path, key, null);
+    }
+
+    private String optionalText(Map<String, JsonNode> fields, String path, String key, String fallback) {
+        JsonNode value = fields.get(key);
+        if (value == null) {
+            return fallback;
+        }
+        if (!value.isTextual() || value.asText().isEmpty()) {
+            problem(join(path, key), "must be a non-empty string");
+            return fallback;
+        }
+        return value.asText();
+    }
+
+    private int optionalInt(Map<String, JsonNode> fields, String path, String key, int fallback, int min, int max) {
+        JsonNode value = fields.get(key);
+        if (value == null) {
+            return fallback;
+        }
+        if (!value.isIntegralNumber() || !value.canConvertToInt()) {
+            problem(join(path, key), "must be a whole number from " + min + " to " + max + ", not '" + value.asText() + "'");
+            return fallback;
+        }
+        int number = value.intValue();
+        if (number < min || number > max) {
+            problem(join(path, key), number + " is out of range " + min + ".." + max);
+            return fallback;
+        }
+        return number;
+    }
+
+    private boolean optionalBoolean(Map<String, JsonNode> fields, String path, String key, boolean fallback) {
+        JsonNode value = fields.get(key);
+        if (value == null) {
+            return fallback;
+        }
+        if (!value.isBoolean()) {
+            problem(join(path, key), "must be true or false, not '" + value.asText() + "'");
+            return fallback;
+        }
+        return value.booleanValue();
+    }
+
+    private Duration optionalDuration(Map<String, JsonNode> fields, String path, String key, Duration fallback) {
+        JsonNode value = fields.get(key);
+        if (value == null) {
+            return fallback;
+        }
+        Optional<Duration> duration = value.isTextual() || value.isIntegralNumber() && value.asInt() == 0
+                ? Durations.parse(value.asText()) : Optional.empty();
+        if (duration.isEmpty()) {
+            problem(join(path, key), "'" + value.asText() + "' is not a duration such as 500ms, 1s, 2m or 1h30m");
+            return fallback;
+        }
+        return duration.get();
+    }
+
+    private static String join(String path, String key) {
+        return path.isEmpty() ? key : path + "." + key;
+    }
+
+    private void problem(String path, String message) {
+        problems.add(new ConfigProblem(file, path, message));
+    }
+}

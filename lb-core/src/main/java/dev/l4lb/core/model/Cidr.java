@@ -1,0 +1,61 @@
+package dev.l4lb.core.model;
+
+import java.net.InetAddress;
+import java.util.Optional;
+
+/** An IPv4 or IPv6 prefix such as {@code 10.0.0.0/8} or {@code fd00::/8}. */
+public record Cidr(InetAddress network, int prefixLength) {
+
+    public Cidr {
+        int bits = network.getAddress().length * 8;
+        if (prefixLength < 0 || prefixLength > bits) {
+            throw new IllegalArgumentException("prefix length " + prefixLength + " out of 0.." + bits);
+        }
+    }
+
+    /** {@code a.b.c.d/n}, {@code x::y/n}, or a bare address (a host prefix); empty when malformed. */
+    public static Optional<Cidr> parse(String text) {
+        int slash = text.indexOf('/');
+        String ip = slash < 0 ? text : text.substring(0, slash);
+        Optional<InetAddress> address = Addresses.parseIp(ip);
+        if (address.isEmpty()) {
+            return Optional.empty();
+        }
+        int bits = address.get().getAddress().length * 8;
+        int prefix = bits;
+        if (slash >= 0) {
+            String length = text.substring(slash + 1);
+            prefix = Addresses.parsePort(length);
+            if (prefix < 0 || prefix > bits) {
+                return Optional.empty();
+            }
+        }
+        return Optional.of(new Cidr(address.get(), prefix));
+    }
+
+    /** True when the address lies inside this prefix; an IPv4 address never matches an IPv6 prefix. */
+    public boolean contains(InetAddress address) {
+        byte[] net = network.getAddress();
+        byte[] candidate = address.getAddress();
+        if (net.length != candidate.length) {
+            return false;
+        }
+        int full = prefixLength / 8;
+        for (int i = 0; i < full; i++) {
+            if (net[i] != candidate[i]) {
+                return false;
+            }
+        }
+        int rest = prefixLength % 8;
+        if (rest == 0) {
+            return true;
+        }
+        int mask = 0xFF << (8 - rest);
+        return (net[full] & mask) == (candidate[full] & mask);
+    }
+
+    @Override
+    public String toString() {
+        return Addresses.formatIp(network) + "/" + prefixLength;
+    }
+}

@@ -1,0 +1,68 @@
+package dev.l4lb.core.model;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * How a service port treats its connections.
+ *
+ * @param scheduler                     scheduler name as ipvsadm spells it ({@code rr}, ...)
+ * @param sessionAffinity               Kubernetes sessionAffinity
+ * @param sessionAffinityTimeoutSeconds ClientIP stickiness, 1..86400 (Kubernetes' bounds)
+ * @param proxyProtocol                 header written first to each backend connection
+ * @param sourceRanges                  clients allowed (loadBalancerSourceRanges); empty allows all
+ * @param connectTimeout                per attempt to reach an endpoint
+ * @param idleTimeout                   close a connection quiet this long; {@link Duration#ZERO} is off
+ * @param maxConnections                concurrent connections on this port; 0 is unlimited
+ */
+public record PortPolicy(String scheduler, SessionAffinity sessionAffinity, int sessionAffinityTimeoutSeconds,
+                         ProxyProtocol proxyProtocol, List<Cidr> sourceRanges, Duration connectTimeout,
+                         Duration idleTimeout, int maxConnections) {
+
+    public static final String DEFAULT_SCHEDULER = "rr";
+    /** Kubernetes' default ClientIP timeout: 3 hours. */
+    public static final int DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
+    public static final int MAX_AFFINITY_TIMEOUT_SECONDS = 86400;
+    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(1);
+
+    public PortPolicy {
+        Objects.requireNonNull(scheduler, "scheduler");
+        Objects.requireNonNull(sessionAffinity, "sessionAffinity");
+        Objects.requireNonNull(proxyProtocol, "proxyProtocol");
+        sourceRanges = List.copyOf(sourceRanges);
+        Objects.requireNonNull(connectTimeout, "connectTimeout");
+        Objects.requireNonNull(idleTimeout, "idleTimeout");
+        if (sessionAffinityTimeoutSeconds < 1 || sessionAffinityTimeoutSeconds > MAX_AFFINITY_TIMEOUT_SECONDS) {
+            throw new IllegalArgumentException("sessionAffinityTimeoutSeconds out of 1.." + MAX_AFFINITY_TIMEOUT_SECONDS);
+        }
+        if (connectTimeout.isNegative() || connectTimeout.isZero()) {
+            throw new IllegalArgumentException("connectTimeout must be positive");
+        }
+        if (idleTimeout.isNegative()) {
+            throw new IllegalArgumentException("idleTimeout must not be negative");
+        }
+        if (maxConnections < 0) {
+            throw new IllegalArgumentException("maxConnections must be >= 0");
+        }
+    }
+
+    /** The defaults a port gets when the config says nothing. */
+    public static PortPolicy defaults() {
+        return new PortPolicy(DEFAULT_SCHEDULER, SessionAffinity.NONE, DEFAULT_AFFINITY_TIMEOUT_SECONDS,
+                ProxyProtocol.NONE, List.of(), DEFAULT_CONNECT_TIMEOUT, Duration.ZERO, 0);
+    }
+
+    /** True when this client may connect: no ranges, or one of them contains it. */
+    public boolean allowsSource(java.net.InetAddress client) {
+        if (sourceRanges.isEmpty()) {
+            return true;
+        }
+        for (Cidr range : sourceRanges) {
+            if (range.contains(client)) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,27 @@
+package dev.l4lb.core.model;
+
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * One port of a service: where the balancer listens, and the endpoints it relays to.
+ *
+ * @param name       the port's name (unique within the service; may be empty for a single port)
+ * @param protocol   TCP or UDP
+ * @param listen     the addresses the balancer binds for this port
+ * @param targetPort the endpoints' port when an endpoint does not name one; 0 when unset
+ * @param policy     scheduling, affinity, PROXY protocol, timeouts and limits
+ * @param endpoints  the backends, in config order
+ */
+public record ServicePort(String name, Protocol protocol, List<InetSocketAddress> listen, int targetPort,
+                          PortPolicy policy, List<Endpoint> endpoints) {
+
+    public ServicePort {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(protocol, "protocol");
+        listen = List.copyOf(listen);
+        Objects.requireNonNull(policy, "policy");
+        endpoints = List.copyOf(endpoints);
+    }
+}

@@ -1,0 +1,17 @@
+package dev.l4lb.core.table;
+
+/** How a connection to a service port ended, for counting. */
+public enum Outcome {
+    /** Relayed to an endpoint. */
+    OK,
+    /** Every endpoint tried refused or timed out. */
+    CONNECT_FAILED,
+    /** The port had no endpoint that could take a new connection. */
+    NO_ENDPOINT,
+    /** The port was at its maxConnections. */
+    REFUSED_LIMIT,
+    /** The client address is outside the port's sourceRanges. */
+    DENIED_SOURCE,
+    /** Closed after idleTimeout without traffic. */
+    IDLE_TIMEOUT
+}

@@ -1,0 +1,53 @@
+package dev.l4lb.core.table;
+
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Live counts of one service port: connections open now (for maxConnections and for draining
+ * on shutdown) and connections ended by {@link Outcome}. Carried over across snapshots while the
+ * port exists.
+ */
+public final class PortCounters {
+    private static final Outcome[] OUTCOMES = Outcome.values();
+
+    private final AtomicInteger active = new AtomicInteger();
+    private final LongAdder[] outcomes = new LongAdder[OUTCOMES.length];
+
+    public PortCounters() {
+        for (int i = 0; i < outcomes.length; i++) {
+            outcomes[i] = new LongAdder();
+        }
+    }
+
+    /**
+     * Counts a new client connection in, unless that would exceed {@code maxConnections}
+     * (0 is unlimited). A connection admitted here must be {@link #release released} once.
+     */
+    public boolean tryAdmit(int maxConnections) {
+        int now = active.incrementAndGet();
+        if (maxConnections > 0 && now > maxConnections) {
+            active.decrementAndGet();
+            return false;
+        }
+        return true;
+    }
+
+    /** Ends a connection that {@link #tryAdmit} admitted. */
+    public void release() {
+        active.decrementAndGet();
+    }
+
+    /** Client connections open now. */
+    public int active() {
+        return active.get();
+    }
+
+    public void record(Outcome outcome) {
+        outcomes[outcome.ordinal()].increment();
+    }
+
+    public long count(Outcome outcome) {
+        return outcomes[outcome.ordinal()].sum();
+    }
+}

@@ -1,0 +1,36 @@
+package dev.l4lb.core.table;
+
+import java.util.List;
+
+import dev.l4lb.core.model.PortPolicy;
+import dev.l4lb.core.model.Service;
+import dev.l4lb.core.model.ServicePort;
+import dev.l4lb.core.sched.Backend;
+import dev.l4lb.core.sched.Scheduler;
+
+/**
+ * Everything the data plane needs for a connection that arrived on one listener: the service
+ * port, its scheduler over its backends, and its counters.
+ *
+ * @param service   the owning service
+ * @param port      the service port
+ * @param backends  every endpoint with its counters, in config order
+ * @param scheduler picks among the eligible backends
+ * @param counters  the port's live counts
+ */
+public record Route(Service service, ServicePort port, List<Backend> backends, Scheduler scheduler,
+                    PortCounters counters) {
+
+    public Route {
+        backends = List.copyOf(backends);
+    }
+
+    public PortPolicy policy() {
+        return port.policy();
+    }
+
+    /** {@code namespace/name:port} for logs and errors. */
+    public String displayName() {
+        return port.name().isEmpty() ? service.qualifiedName() : service.qualifiedName() + ":" + port.name();
+    }
+}

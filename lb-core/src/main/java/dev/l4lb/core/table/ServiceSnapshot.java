@@ -1,0 +1,130 @@
+package dev.l4lb.core.table;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import dev.l4lb.core.affinity.ClientIpAffinity;
+import dev.l4lb.core.model.Endpoint;
+import dev.l4lb.core.model.PortPolicy;
+import dev.l4lb.core.model.Protocol;
+import dev.l4lb.core.model.Service;
+import dev.l4lb.core.model.ServicePort;
+import dev.l4lb.core.model.SessionAffinity;
+import dev.l4lb.core.sched.Backend;
+import dev.l4lb.core.sched.EndpointCounters;
+import dev.l4lb.core.sched.Scheduler;
+import dev.l4lb.core.sched.SchedulerType;
+
+/**
+ * The immutable routing table the data plane reads: listener address to {@link Route}. A config
+ * change builds a new snapshot and swaps it in with one atomic write; connections in flight keep
+ * the backend they hold.
+ */
+public final class ServiceSnapshot {
+    private static final ServiceSnapshot EMPTY = new ServiceSnapshot(List.of(), Map.of(), Map.of());
+
+    private final List<Route> routes;
+    private final Map<InetSocketAddress, Route> tcp;
+    private final Map<InetSocketAddress, Route> udp;
+
+    private ServiceSnapshot(List<Route> routes, Map<InetSocketAddress, Route> tcp, Map<InetSocketAddress, Route> udp) {
+        this.routes = routes;
+        this.tcp = tcp;
+        this.udp = udp;
+    }
+
+    /** A snapshot with no services. */
+    public static ServiceSnapshot empty() {
+        return EMPTY;
+    }
+
+    /**
+     * Builds the table for these services. Ports and endpoints that {@code previous} already had
+     * (same service, port name and endpoint address) keep their counters.
+     *
+     * @throws IllegalArgumentException when two ports claim the same listener, or a port names
+     *                                  an unknown scheduler (validated config never does)
+     */
+    public static ServiceSnapshot build(List<Service> services, ServiceSnapshot previous) {
+        Map<String, Route> before = new HashMap<>();
+        for (Route route : previous.routes) {
+            before.put(portKey(route.service(), route.port()), route);
+        }
+        List<Route> routes = new ArrayList<>();
+        Map<InetSocketAddress, Route> tcp = new HashMap<>();
+        Map<InetSocketAddress, Route> udp = new HashMap<>();
+        for (Service service : services) {
+            for (ServicePort port : service.ports()) {
+                Route old = before.get(portKey(service, port));
+                Route route = route(service, port, old);
+                routes.add(route);
+                Map<InetSocketAddress, Route> byListener = port.protocol() == Protocol.TCP ? tcp : udp;
+                for (InetSocketAddress listen : port.listen()) {
+                    Route clash = byListener.putIfAbsent(listen, route);
+                    if (clash != null) {
+                        throw new IllegalArgumentException("listener " + listen + " of " + route.displayName()
+                                + " is already used by " + clash.displayName());
+                    }
+                }
+            }
+        }
+        return new ServiceSnapshot(Collections.unmodifiableList(routes), tcp, udp);
+    }
+
+    /** The route for a connection accepted on this TCP listener, or {@code null}. */
+    public Route lookupTcp(InetSocketAddress listener) {
+        return tcp.get(listener);
+    }
+
+    /** The route for a datagram received on this UDP listener, or {@code null}. */
+    public Route lookupUdp(InetSocketAddress listener) {
+        return udp.get(listener);
+    }
+
+    /** Every route, in config order. */
+    public List<Route> routes() {
+        return routes;
+    }
+
+    /** Client connections open now on every port. */
+    public int activeConnections() {
+        int sum = 0;
+        for (Route route : routes) {
+            sum += route.counters().active();
+        }
+        return sum;
+    }
+
+    private static Route route(Service service, ServicePort port, Route old) {
+        Map<InetSocketAddress, EndpointCounters> oldCounters = new HashMap<>();
+        if (old != null) {
+            for (Backend b : old.backends()) {
+                oldCounters.put(b.address(), b.counters());
+            }
+        }
+        List<Backend> backends = new ArrayList<>(port.endpoints().size());
+        for (Endpoint endpoint : port.endpoints()) {
+            EndpointCounters counters = oldCounters.getOrDefault(endpoint.address(), new EndpointCounters());
+            backends.add(new Backend(endpoint, counters));
+        }
+        SchedulerType type = SchedulerType.byName(port.policy().scheduler())
+                .orElseThrow(() -> new IllegalArgumentException("unknown scheduler " + port.policy().scheduler()));
+        Scheduler scheduler = type.create(backends);
+        PortPolicy policy = port.policy();
+        if (policy.sessionAffinity() == SessionAffinity.CLIENT_IP) {
+            scheduler = new ClientIpAffinity(scheduler, backends,
+                    Duration.ofSeconds(policy.sessionAffinityTimeoutSeconds()), ClientIpAffinity.DEFAULT_MAX_ENTRIES);
+        }
+        PortCounters counters = old != null ? old.counters() : new PortCounters();
+        return new Route(service, port, backends, scheduler, counters);
+    }
+
+    private static String portKey(Service service, ServicePort port) {
+        return service.qualifiedName() + "\u0000" + port.protocol() + "\u0000" + port.name();
+    }
+}

@@ -1,0 +1,59 @@
+package dev.l4lb.netty.cli;
+
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.l4lb.core.model.Addresses;
+import dev.l4lb.netty.BindFailure;
+import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.echo.EchoServer;
+
+/** {@code lb echo-server --listen ADDR:PORT ...}: test backends to put behind the balancer. */
+@Command(name = "echo-server", mixinStandardHelpOptions = true,
+        description = {"Run test backends: HTTP requests get an echoserver-style page (backend=, client_address=, ...),",
+                "other bytes are echoed back."})
+final class EchoServerCommand implements Callable<Integer> {
+    private static final Logger LOG = LoggerFactory.getLogger(EchoServerCommand.class);
+
+    @Option(names = "--listen", required = true, paramLabel = "ADDR:PORT",
+            description = "Address to listen on; repeat for several backends, e.g. --listen 127.0.0.1:9001 --listen [::1]:9001.")
+    List<String> listen;
+
+    @Option(names = "--transport", defaultValue = "auto", paramLabel = "NAME",
+            description = "auto, epoll, io_uring or nio. Default: ${DEFAULT-VALUE}.")
+    String transport;
+
+    @Option(names = "--threads", defaultValue = "1", paramLabel = "N", description = "Event loops. Default: ${DEFAULT-VALUE}.")
+    int threads;
+
+    @Override
+    public Integer call() {
+        List<InetSocketAddress> addresses = new ArrayList<>();
+        Transport selected;
+        try {
+            for (String text : listen) {
+                addresses.add(Addresses.parseHostPort(text).orElseThrow(() ->
+                        new IllegalArgumentException("--listen '" + text + "' is not ADDR:PORT (IPv6 as [::1]:9001)")));
+            }
+            selected = Transport.select(transport);
+        } catch (IllegalArgumentException e) {
+            return Reports.usageError(e);
+        }
+        EchoServer server;
+        try {
+            server = EchoServer.start(addresses, selected, Math.max(1, threads));
+        } catch (BindFailure e) {
+            return Reports.bindFailure(e);
+        }
+        LOG.info("echo server listening on {}", server.addresses().stream().map(Addresses::format).toList());
+        Serving.untilSignalled(server::close);
+        return ExitCodes.OK;
+    }
+}

@@ -1,0 +1,74 @@
+package dev.l4lb.netty.echo;
+
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+
+import dev.l4lb.core.model.Addresses;
+import dev.l4lb.netty.BindFailure;
+import dev.l4lb.netty.Transport;
+
+/**
+ * Test backends ("pods"): on each listen address, HTTP requests get a plain-text page of
+ * {@code key=value} lines in the manner of Kubernetes' echoserver image (including which backend
+ * answered and the client address it saw), and anything that is not HTTP is echoed byte for byte.
+ */
+public final class EchoServer implements AutoCloseable {
+    private final MultiThreadIoEventLoopGroup group;
+    private final List<Channel> listeners = new ArrayList<>();
+
+    private EchoServer(Transport transport, int threads) {
+        this.group = transport.newGroup(threads, "l4lb-echo");
+    }
+
+    /**
+     * Listens on every address; on any failure closes what it bound and throws.
+     *
+     * @param threads event loops for all the backends together
+     */
+    public static EchoServer start(List<InetSocketAddress> addresses, Transport transport, int threads) throws BindFailure {
+        EchoServer server = new EchoServer(transport, threads);
+        for (InetSocketAddress address : addresses) {
+            String self = Addresses.format(address);
+            try {
+                Channel listener = new ServerBootstrap()
+                        .group(server.group)
+                        .channel(transport.serverSocketChannel())
+                        .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                        .childOption(ChannelOption.TCP_NODELAY, true)
+                        .childHandler(new ChannelInitializer<>() {
+                            @Override
+                            protected void initChannel(Channel ch) {
+                                ch.pipeline().addLast("sniff", new ProtocolSniffer(self));
+                            }
+                        })
+                        .bind(address).sync().channel();
+                server.listeners.add(listener);
+            } catch (Exception e) {
+                server.close();
+                throw new BindFailure(address, "echo server", e);
+            }
+        }
+        return server;
+    }
+
+    /** The addresses actually bound (ports resolved when 0 was asked for). */
+    public List<InetSocketAddress> addresses() {
+        return listeners.stream().map(c -> (InetSocketAddress) c.localAddress()).toList();
+    }
+
+    @Override
+    public void close() {
+        for (Channel listener : listeners) {
+            listener.close().syncUninterruptibly();
+        }
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+}

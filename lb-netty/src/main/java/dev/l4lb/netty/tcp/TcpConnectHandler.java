@@ -1,0 +1,193 @@
+package dev.l4lb.netty.tcp;
+
+import java.net.Inet4Address;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.haproxy.HAProxyCommand;
+import io.netty.handler.codec.haproxy.HAProxyMessage;
+import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
+import io.netty.handler.codec.haproxy.HAProxyProtocolVersion;
+import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
+import io.netty.handler.timeout.IdleStateHandler;
+
+import dev.l4lb.core.model.PortPolicy;
+import dev.l4lb.core.model.ProxyProtocol;
+import dev.l4lb.core.sched.Backend;
+import dev.l4lb.core.table.Outcome;
+import dev.l4lb.core.table.Route;
+import dev.l4lb.core.table.ServiceSnapshot;
+
+/**
+ * The first moments of a client connection: find its route, check the source and the port's
+ * limit, pick an endpoint and connect to it on the client's own event loop, trying the next
+ * endpoint when a connect fails. Once connected it hands both channels to {@link TcpRelayHandler}
+ * and leaves the pipeline.
+ */
+final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
+    private final InetSocketAddress listener;
+    private final TcpDataPlane plane;
+
+    private Route route;
+    private InetAddress client;
+    private int attemptsLeft;
+    /** Endpoints that failed for this connection; allocated only once a connect fails. */
+    private List<Backend> failed;
+
+    TcpConnectHandler(InetSocketAddress listener, TcpDataPlane plane) {
+        this.listener = listener;
+        this.plane = plane;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        Channel inbound = ctx.channel();
+        ServiceSnapshot snapshot = plane.snapshot();
+        route = snapshot.lookupTcp(listener);
+        if (route == null) {
+            plane.countUnrouted();
+            TcpRelayHandler.reset(inbound);
+            return;
+        }
+        client = ((InetSocketAddress) inbound.remoteAddress()).getAddress();
+        PortPolicy policy = route.policy();
+        if (!policy.allowsSource(client)) {
+            route.counters().record(Outcome.DENIED_SOURCE);
+            TcpRelayHandler.reset(inbound);
+            return;
+        }
+        if (!route.counters().tryAdmit(policy.maxConnections())) {
+            route.counters().record(Outcome.REFUSED_LIMIT);
+            TcpRelayHandler.reset(inbound);
+            return;
+        }
+        Route admitted = route;
+        inbound.closeFuture().addListener(f -> admitted.counters().release());
+        attemptsLeft = Math.max(1, route.backends().size());
+        connectNext(ctx);
+    }
+
+    private void connectNext(ChannelHandlerContext ctx) {
+        Channel inbound = ctx.channel();
+        Backend backend = nextBackend();
+        if (backend == null) {
+            route.counters().record(failed == null ? Outcome.NO_ENDPOINT : Outcome.CONNECT_FAILED);
+            TcpRelayHandler.reset(inbound);
+            return;
+        }
+        attemptsLeft--;
+        PortPolicy policy = route.policy();
+        Bootstrap bootstrap = new Bootstrap()
+                .group(inbound.eventLoop())
+                .channel(plane.transport().socketChannel())
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, policy.connectTimeout().toMillis()))
+                .handler(new TcpRelayHandler(inbound, route.counters()));
+        ChannelFuture connect = bootstrap.connect(backend.address());
+        connect.addListener(f -> {
+            if (f.isSuccess()) {
+                connected(ctx, connect.channel(), backend);
+            } else {
+                route.scheduler().connectFailed(backend, client);
+                if (failed == null) {
+                    failed = new ArrayList<>(2);
+                }
+                failed.add(backend);
+                if (inbound.isActive()) {
+                    connectNext(ctx);
+                }
+            }
+        });
+    }
+
+    /** The scheduler's next choice that has not failed for this connection yet; null when out of tries. */
+    private Backend nextBackend() {
+        // Under concurrency the scheduler may hand back an endpoint that already failed us;
+        // ask again, a bounded number of times, before giving up on it.
+        for (int asks = 0; attemptsLeft > 0 && asks <= route.backends().size(); asks++) {
+            Backend candidate = route.scheduler().pick(client);
+            if (candidate == null) {
+                return null;
+            }
+            if (failed == null || !failed.contains(candidate)) {
+                return candidate;
+            }
+        }
+        return null;
+    }
+
+    private void connected(ChannelHandlerContext ctx, Channel outbound, Backend backend) {
+        Channel inbound = ctx.channel();
+        if (!inbound.isActive()) {
+            outbound.close(); // the client left while we connected
+            return;
+        }
+        route.scheduler().opened(backend);
+        Route owner = route;
+        outbound.closeFuture().addListener(f -> owner.scheduler().closed(backend));
+        route.counters().record(Outcome.OK);
+
+        PortPolicy policy = route.policy();
+        if (policy.proxyProtocol() != ProxyProtocol.NONE) {
+            ChannelPipeline backendPipeline = outbound.pipeline();
+            backendPipeline.addFirst(HAProxyMessageEncoder.INSTANCE);
+            outbound.write(proxyHeader(policy.proxyProtocol(), inbound), outbound.voidPromise());
+            backendPipeline.remove(HAProxyMessageEncoder.INSTANCE);
+        }
+
+        ChannelPipeline pipeline = ctx.pipeline();
+        if (!policy.idleTimeout().isZero()) {
+            pipeline.addBefore(ctx.name(), "idle",
+                    new IdleStateHandler(0, 0, policy.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
+        }
+        pipeline.replace(this, "relay", new TcpRelayHandler(outbound, route.counters()));
+        outbound.flush();
+        inbound.config().setAutoRead(true);
+        outbound.config().setAutoRead(true);
+    }
+
+    /** The PROXY header naming the real client and the address it connected to. */
+    private static HAProxyMessage proxyHeader(ProxyProtocol version, Channel inbound) {
+        InetSocketAddress source = (InetSocketAddress) inbound.remoteAddress();
+        InetSocketAddress destination = (InetSocketAddress) inbound.localAddress();
+        InetAddress src = source.getAddress();
+        InetAddress dst = destination.getAddress();
+        HAProxyProxiedProtocol family;
+        String srcText;
+        String dstText;
+        if (src instanceof Inet4Address && dst instanceof Inet4Address) {
+            family = HAProxyProxiedProtocol.TCP4;
+            srcText = src.getHostAddress();
+            dstText = dst.getHostAddress();
+        } else {
+            family = HAProxyProxiedProtocol.TCP6;
+            srcText = asIpv6(src);
+            dstText = asIpv6(dst);
+        }
+        HAProxyProtocolVersion protocolVersion = version == ProxyProtocol.V1 ? HAProxyProtocolVersion.V1 : HAProxyProtocolVersion.V2;
+        return new HAProxyMessage(protocolVersion, HAProxyCommand.PROXY, family, srcText, dstText,
+                source.getPort(), destination.getPort());
+    }
+
+    private static String asIpv6(InetAddress address) {
+        if (address instanceof Inet6Address) {
+            String text = address.getHostAddress();
+            int scope = text.indexOf('%');
+            return scope < 0 ? text : text.substring(0, scope);
+        }
+        return "::ffff:" + address.getHostAddress(); // IPv4-mapped, when the two ends differ in family
+    }
+}

@@ -1,0 +1,127 @@
+package dev.l4lb.netty.tcp;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
+
+import dev.l4lb.core.table.Outcome;
+import dev.l4lb.core.table.PortCounters;
+
+/**
+ * One direction of a relayed TCP connection: what this channel reads is written to its peer.
+ * The same handler sits on the client side and on the backend side.
+ *
+ * <p>Reads keep going while the peer is writable and pause (auto-read off) as soon as the peer's
+ * write buffer passes its high water mark; they resume when the peer drains. Writes are flushed
+ * once per read batch. A FIN is passed on as a FIN once everything before it is written
+ * (half-close); an error such as a reset is passed on as a reset.
+ */
+final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
+    private final Channel peer;
+    private final PortCounters counters;
+
+    TcpRelayHandler(Channel peer, PortCounters counters) {
+        this.peer = peer;
+        this.counters = counters;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!peer.isActive()) {
+            ReferenceCountUtil.release(msg); // the peer is gone; its close will close us too
+            return;
+        }
+        peer.write(msg, peer.voidPromise());
+        if (!peer.isWritable()) {
+            ctx.channel().config().setAutoRead(false);
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        peer.flush();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        // Our buffer drained below the low water mark (or filled up): let the peer read accordingly.
+        peer.config().setAutoRead(ctx.channel().isWritable());
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            passFin(ctx.channel());
+        } else if (evt instanceof IdleStateEvent) {
+            counters.record(Outcome.IDLE_TIMEOUT);
+            closeBoth(ctx.channel());
+        } else {
+            ctx.fireUserEventTriggered(evt);
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        if (peer.isActive()) {
+            // Deliver what is already queued for the peer, then close it politely.
+            peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        // A reset (or any other I/O error) on one side becomes a reset on the other, as a
+        // kernel forwarder would show it, not a polite FIN that hides the failure.
+        reset(peer);
+        ctx.close();
+    }
+
+    /** Our side sent FIN: shut the peer's output once all that we relayed before it is written. */
+    private void passFin(Channel self) {
+        if (!peer.isActive()) {
+            self.close();
+            return;
+        }
+        peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(written -> {
+            if (!written.isSuccess() || !(peer instanceof DuplexChannel duplexPeer)) {
+                closeBoth(self);
+                return;
+            }
+            duplexPeer.shutdownOutput().addListener(shut -> {
+                if (!shut.isSuccess() || bothInputsShut(self)) {
+                    closeBoth(self);
+                }
+            });
+        });
+    }
+
+    private boolean bothInputsShut(Channel self) {
+        return self instanceof DuplexChannel a && a.isInputShutdown()
+                && peer instanceof DuplexChannel b && b.isInputShutdown();
+    }
+
+    private void closeBoth(Channel self) {
+        self.close();
+        peer.close();
+    }
+
+    /** Closes with SO_LINGER 0, so the other end sees RST. */
+    static void reset(Channel channel) {
+        if (channel.isActive()) {
+            try {
+                channel.config().setOption(ChannelOption.SO_LINGER, 0);
+            } catch (RuntimeException e) {
+                // The socket may be half torn down already; closing still ends it.
+            }
+        }
+        channel.close();
+    }
+}
