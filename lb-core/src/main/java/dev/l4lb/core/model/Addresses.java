@@ -68,8 +68,9 @@ public final class Addresses {
             return -1;
         }
         for (int i = 0; i < text.length(); i++) {
-            if (!Character.isDigit(text.charAt(i))) {
-                return -1;
+            char c = text.charAt(i);
+            if (c < '0' || c > '9') {
+                return -1; // ASCII only: Character.isDigit (and parseInt) would take other scripts' digits
             }
         }
         int port = Integer.parseInt(text);
@@ -125,6 +126,9 @@ public final class Addresses {
     }
 
     private static Optional<InetAddress> parseIpv6(String text) {
+        if (text.charAt(0) == '.') {
+            return Optional.empty(); // the JDK reads a literal only from a hex digit or ':'; it would resolve this
+        }
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);
             boolean ok = c == ':' || c == '.' || Character.digit(c, 16) >= 0;
@@ -133,7 +137,8 @@ public final class Addresses {
             }
         }
         try {
-            // With a ':' in it, the JDK parses the text as an IPv6 literal and never resolves it.
+            // Starting with a hex digit or ':' and with a ':' in it, the JDK parses the text as an IPv6
+            // literal and never resolves it.
             InetAddress address = InetAddress.getByName(text);
             if (address instanceof Inet6Address || address instanceof Inet4Address) {
                 return Optional.of(address);

@@ -36,7 +36,6 @@ public final class EchoServer implements AutoCloseable {
     public static EchoServer start(List<InetSocketAddress> addresses, Transport transport, int threads) throws BindFailure {
         EchoServer server = new EchoServer(transport, threads);
         for (InetSocketAddress address : addresses) {
-            String self = Addresses.format(address);
             try {
                 Channel listener = new ServerBootstrap()
                         .group(server.group)
@@ -46,6 +45,8 @@ public final class EchoServer implements AutoCloseable {
                         .childHandler(new ChannelInitializer<>() {
                             @Override
                             protected void initChannel(Channel ch) {
+                                // Name the socket actually bound, which differs from the request when it asked for port 0.
+                                String self = Addresses.format((InetSocketAddress) ch.parent().localAddress());
                                 ch.pipeline().addLast("sniff", new ProtocolSniffer(self));
                             }
                         })

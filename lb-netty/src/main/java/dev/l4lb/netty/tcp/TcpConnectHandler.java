@@ -20,7 +20,9 @@ import io.netty.handler.codec.haproxy.HAProxyMessage;
 import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
 import io.netty.handler.codec.haproxy.HAProxyProtocolVersion;
 import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.ReferenceCountUtil;
 
 import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.model.ProxyProtocol;
@@ -44,6 +46,13 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     private int attemptsLeft;
     /** Endpoints that failed for this connection; allocated only once a connect fails. */
     private List<Backend> failed;
+    /**
+     * Bytes the client sent before the backend was connected. With reads off this only happens
+     * when the client half-closes early (epoll reads up to the FIN on RDHUP), so it is bounded by
+     * the socket's receive buffer.
+     */
+    private List<Object> early;
+    private boolean finEarly;
 
     TcpConnectHandler(InetSocketAddress listener, TcpDataPlane plane) {
         this.listener = listener;
@@ -76,6 +85,35 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         inbound.closeFuture().addListener(f -> admitted.counters().release());
         attemptsLeft = Math.max(1, route.backends().size());
         connectNext(ctx);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (early == null) {
+            early = new ArrayList<>(4);
+        }
+        early.add(msg);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            finEarly = true;
+        } else {
+            ctx.fireUserEventTriggered(evt);
+        }
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        releaseEarly(); // closed before a backend was reached: nothing will forward these
+    }
+
+    private void releaseEarly() {
+        if (early != null) {
+            early.forEach(ReferenceCountUtil::release);
+            early = null;
+        }
     }
 
     private void connectNext(ChannelHandlerContext ctx) {
@@ -153,10 +191,21 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
             pipeline.addBefore(ctx.name(), "idle",
                     new IdleStateHandler(0, 0, policy.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
         }
+        List<Object> sentEarly = early;
+        early = null;
+        if (sentEarly != null) {
+            for (Object msg : sentEarly) {
+                outbound.write(msg, outbound.voidPromise());
+            }
+        }
         pipeline.replace(this, "relay", new TcpRelayHandler(outbound, route.counters()));
         outbound.flush();
-        inbound.config().setAutoRead(true);
         outbound.config().setAutoRead(true);
+        if (finEarly) {
+            pipeline.fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE); // the relay passes the FIN on
+        } else {
+            TcpRelayHandler.setReading(inbound, true);
+        }
     }
 
     /** The PROXY header naming the real client and the address it connected to. */

@@ -40,7 +40,7 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
         }
         peer.write(msg, peer.voidPromise());
         if (!peer.isWritable()) {
-            ctx.channel().config().setAutoRead(false);
+            setReading(ctx.channel(), false);
         }
     }
 
@@ -52,7 +52,7 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         // Our buffer drained below the low water mark (or filled up): let the peer read accordingly.
-        peer.config().setAutoRead(ctx.channel().isWritable());
+        setReading(peer, ctx.channel().isWritable());
         ctx.fireChannelWritabilityChanged();
     }
 
@@ -111,6 +111,17 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
     private void closeBoth(Channel self) {
         self.close();
         peer.close();
+    }
+
+    /**
+     * Turns reading on or off, unless the channel's input is already shut: there is nothing left
+     * to read then, and epoll has dropped the socket from its interest set (re-arming it fails).
+     */
+    static void setReading(Channel channel, boolean on) {
+        if (channel instanceof DuplexChannel duplex && duplex.isInputShutdown()) {
+            return;
+        }
+        channel.config().setAutoRead(on);
     }
 
     /** Closes with SO_LINGER 0, so the other end sees RST. */

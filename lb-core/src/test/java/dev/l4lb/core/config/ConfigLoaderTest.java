@@ -1,0 +1,406 @@
+package dev.l4lb.core.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import dev.l4lb.core.model.Cidr;
+import dev.l4lb.core.model.Endpoint;
+import dev.l4lb.core.model.PortPolicy;
+import dev.l4lb.core.model.Protocol;
+import dev.l4lb.core.model.ProxyProtocol;
+import dev.l4lb.core.model.Service;
+import dev.l4lb.core.model.ServicePort;
+import dev.l4lb.core.model.SessionAffinity;
+
+class ConfigLoaderTest {
+    private static final String FILE = "test.yaml";
+    private static final String LISTEN = "listen: [\"127.0.0.1:8080\"]";
+    private static final String PORT = "services[0].ports[0]";
+
+    private static final String FULL = """
+            services:
+              - name: demo/echo
+                ports:
+                  - name: http
+                    protocol: TCP
+                    listen: ["127.0.0.1:8080", "[::1]:8080"]
+                    targetPort: 9000
+                    scheduler: rr
+                    sessionAffinity: ClientIP
+                    sessionAffinityTimeoutSeconds: 600
+                    proxyProtocol: v2
+                    sourceRanges: ["10.0.0.0/8", "fd00::/8"]
+                    connectTimeout: 250ms
+                    idleTimeout: 1m
+                    maxConnections: 100
+                    endpoints:
+                      - "10.0.0.1:9001"
+                      - "10.0.0.2"              # no port: takes targetPort
+                      - "[fd00::3]:9003"
+                      - address: 10.0.0.4
+                        port: 9004
+                        weight: 3
+                        node: node-a
+                      - address: 10.0.0.5       # no port: takes targetPort
+                        ready: false            # serving follows ready
+                      - address: "10.0.0.6:9006"
+                        ready: false
+                        serving: true
+                        terminating: true
+                  - name: metrics
+                    listen: ["127.0.0.1:8081"]
+                    sessionAffinity: ClientIP   # timeout omitted: Kubernetes' 3 hours
+                    proxyProtocol: v1
+              - name: echo
+                ports:
+                  - listen: ["0.0.0.0:9090"]
+                    endpoints: ["127.0.0.1:9001"]
+            admin:
+              metrics: "127.0.0.1:20249"
+            """;
+
+    @Test
+    void parsesAFullConfigIntoTheModel() throws Exception {
+        BalancerConfig config = ConfigLoader.parse(FILE, FULL);
+
+        ServicePort http = new ServicePort("http", Protocol.TCP, List.of(at("127.0.0.1", 8080), at("::1", 8080)), 9000,
+                new PortPolicy("rr", SessionAffinity.CLIENT_IP, 600, ProxyProtocol.V2,
+                        List.of(new Cidr(ip("10.0.0.0"), 8), new Cidr(ip("fd00::"), 8)),
+                        Duration.ofMillis(250), Duration.ofMinutes(1), 100),
+                List.of(Endpoint.of(at("10.0.0.1", 9001)),
+                        Endpoint.of(at("10.0.0.2", 9000)),
+                        Endpoint.of(at("fd00::3", 9003)),
+                        new Endpoint(at("10.0.0.4", 9004), 3, "node-a", true, true, false),
+                        new Endpoint(at("10.0.0.5", 9000), 1, "", false, false, false),
+                        new Endpoint(at("10.0.0.6", 9006), 1, "", false, true, true)));
+        PortPolicy d = PortPolicy.defaults();
+        ServicePort metrics = new ServicePort("metrics", Protocol.TCP, List.of(at("127.0.0.1", 8081)), 0,
+                new PortPolicy("rr", SessionAffinity.CLIENT_IP, 10800, ProxyProtocol.V1, List.of(),
+                        d.connectTimeout(), d.idleTimeout(), 0),
+                List.of());
+        ServicePort bare = new ServicePort("", Protocol.TCP, List.of(at("0.0.0.0", 9090)), 0, d,
+                List.of(Endpoint.of(at("127.0.0.1", 9001))));
+
+        assertThat(config.services()).containsExactly(
+                new Service("demo", "echo", List.of(http, metrics)),
+                new Service("default", "echo", List.of(bare)));
+        assertThat(config.services().get(1).qualifiedName()).isEqualTo("default/echo");
+        assertThat(config.admin()).isEqualTo(new AdminConfig(at("127.0.0.1", 20249), AdminConfig.defaults().healthz()));
+        // The defaults the record documents, so the expectations above mean what they say.
+        assertThat(d.sessionAffinityTimeoutSeconds()).isEqualTo(10800);
+        assertThat(d.connectTimeout()).isEqualTo(Duration.ofSeconds(1));
+        assertThat(d.idleTimeout()).isZero();
+    }
+
+    @Test
+    void aMinimalPortIsValid() throws Exception {
+        // The baseline every single-error case below adds one mistake to.
+        BalancerConfig config = ConfigLoader.parse(FILE, onePort(LISTEN));
+        assertThat(config.services()).singleElement()
+                .satisfies(s -> assertThat(s.ports().get(0).endpoints()).isEmpty());
+        assertThat(config.admin()).isEqualTo(AdminConfig.defaults());
+    }
+
+    static Stream<Arguments> singleErrors() {
+        return Stream.of(
+                error("unknown root key", "services: []\nbogus: 1\n", "bogus", "unknown key 'bogus'"),
+                error("unknown service key", "services:\n  - name: echo\n    bogus: 1\n    ports: [{" + LISTEN + "}]\n",
+                        "services[0].bogus", "unknown key 'bogus'"),
+                error("unknown port key", onePort(LISTEN, "bogus: 1"), PORT + ".bogus", "unknown key 'bogus'"),
+                error("unknown endpoint key", onePort(LISTEN, "endpoints: [{address: \"10.0.0.1:80\", bogus: 1}]"),
+                        PORT + ".endpoints[0].bogus", "unknown key 'bogus'"),
+                error("bad IPv4", onePort(LISTEN, "endpoints: [\"127.0.0.1:80\", \"300.1.1.1:80\"]"),
+                        PORT + ".endpoints[1]", "bad address '300.1.1.1'"),
+                error("host name", onePort(LISTEN, "endpoints: [\"localhost:80\"]"),
+                        PORT + ".endpoints[0]", "host names are not resolved"),
+                error("host name in listen", onePort("listen: [\"localhost:8080\"]"),
+                        PORT + ".listen[0]", "bad address 'localhost'"),
+                error("endpoint port out of range", onePort(LISTEN, "endpoints: [\"127.0.0.1:70000\"]"),
+                        PORT + ".endpoints[0]", "out of range"),
+                error("endpoint port 0", onePort(LISTEN, "endpoints: [\"127.0.0.1:0\"]"),
+                        PORT + ".endpoints[0]", "out of range 1..65535"),
+                error("mapping port out of range", onePort(LISTEN,
+                                "endpoints: [\"127.0.0.1:1\", \"127.0.0.2:2\", {address: \"127.0.0.1\", port: 70000}]"),
+                        PORT + ".endpoints[2].port", "70000 is out of range 1..65535"),
+                error("listen port 0", onePort("listen: [\"127.0.0.1:0\"]"), PORT + ".listen[0]", "port 0"),
+                error("listen without port", onePort("listen: [\"127.0.0.1\"]"), PORT + ".listen[0]", "has no port"),
+                error("same listener twice in a port", onePort("listen: [\"127.0.0.1:8080\", \"127.0.0.1:8080\"]"),
+                        PORT + ".listen[1]", "duplicate listener 127.0.0.1:8080 (also " + PORT + ".listen[0])"),
+                error("unknown scheduler", onePort(LISTEN, "scheduler: wrr"), PORT + ".scheduler",
+                        "unknown scheduler 'wrr' (known: rr)"),
+                error("unknown sessionAffinity", onePort(LISTEN, "sessionAffinity: clientip"),
+                        PORT + ".sessionAffinity", "(known: None, ClientIP)"),
+                error("affinity timeout 0", onePort(LISTEN, "sessionAffinityTimeoutSeconds: 0"),
+                        PORT + ".sessionAffinityTimeoutSeconds", "0 is out of range 1..86400"),
+                error("affinity timeout 86401", onePort(LISTEN, "sessionAffinityTimeoutSeconds: 86401"),
+                        PORT + ".sessionAffinityTimeoutSeconds", "86401 is out of range 1..86400"),
+                error("unknown proxyProtocol", onePort(LISTEN, "proxyProtocol: v3"), PORT + ".proxyProtocol",
+                        "(known: none, v1, v2)"),
+                error("bad CIDR", onePort(LISTEN, "sourceRanges: [\"10.0.0.0/8\", \"10.0.0.0/33\"]"),
+                        PORT + ".sourceRanges[1]", "'10.0.0.0/33' is not a CIDR"),
+                error("bad duration", onePort(LISTEN, "idleTimeout: 1x"), PORT + ".idleTimeout",
+                        "'1x' is not a duration"),
+                error("duration without unit", onePort(LISTEN, "connectTimeout: 5"), PORT + ".connectTimeout",
+                        "not a duration"),
+                error("connectTimeout 0", onePort(LISTEN, "connectTimeout: \"0\""), PORT + ".connectTimeout",
+                        "must be more than 0"),
+                error("maxConnections negative", onePort(LISTEN, "maxConnections: -1"), PORT + ".maxConnections",
+                        "out of range"),
+                error("weight too large", onePort(LISTEN, "endpoints: [{address: \"10.0.0.1:80\", weight: 65536}]"),
+                        PORT + ".endpoints[0].weight", "out of range 0..65535"),
+                error("ready not a boolean", onePort(LISTEN, "endpoints: [{address: \"10.0.0.1:80\", ready: \"yes\"}]"),
+                        PORT + ".endpoints[0].ready", "must be true or false"),
+                error("missing listen", onePort("endpoints: [\"10.0.0.1:80\"]"), PORT, "missing key 'listen'"),
+                error("missing ports", "services:\n  - name: echo\n", "services[0]", "missing key 'ports'"),
+                error("missing service name", "services:\n  - ports: [{" + LISTEN + "}]\n", "services[0]",
+                        "missing key 'name'"),
+                error("bad service name", "services:\n  - name: Demo/Echo\n    ports: [{" + LISTEN + "}]\n",
+                        "services[0].name", "is not namespace/name"),
+                error("missing services", "admin: {metrics: \"127.0.0.1:10249\"}\n", "", "missing key 'services'"),
+                error("services not a list", "services: {name: echo}\n", "services", "must be a list"),
+                error("root not a mapping", "- services\n", "", "must be a mapping"),
+                error("duplicate endpoint", onePort(LISTEN, "endpoints: [\"10.0.0.1:80\", {address: 10.0.0.1, port: 80}]"),
+                        PORT + ".endpoints[1]", "duplicate endpoint 10.0.0.1:80"),
+                error("endpoint without port or targetPort", onePort(LISTEN, "endpoints: [\"10.0.0.1\"]"),
+                        PORT + ".endpoints[0]", "has no port, and the port entry has no targetPort"),
+                error("IPv6 endpoint without brackets", onePort(LISTEN, "endpoints: [\"::1:80\"]"),
+                        PORT + ".endpoints[0]", "looks like an IPv6 address: write it as \"[::1:80]\""),
+                error("IPv6 listener without brackets", onePort("listen: [\"::1:8080\"]"), PORT + ".listen[0]",
+                        "looks like an IPv6 address"),
+                error("UDP", onePort(LISTEN, "protocol: UDP"), PORT + ".protocol", "not served yet"),
+                error("unknown protocol", onePort(LISTEN, "protocol: SCTP"), PORT + ".protocol",
+                        "unknown protocol 'SCTP'"),
+                error("empty file", "", "", "the file is empty"),
+                error("comments only", "# nothing here\n", "", "the file is empty"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("singleErrors")
+    void reportsEachMistakeAtItsPath(String name, String yaml, String path, String fragment) {
+        assertThat(problems(yaml)).singleElement().satisfies(p -> {
+            assertThat(p.file()).isEqualTo(FILE);
+            assertThat(p.path()).isEqualTo(path);
+            assertThat(p.message()).contains(fragment);
+        });
+    }
+
+    @Test
+    void duplicateListenerAcrossServices() {
+        List<ConfigProblem> problems = problems(twoServices("127.0.0.1:8080", "127.0.0.1:8080"));
+        assertThat(problems).singleElement().satisfies(p -> {
+            assertThat(p.path()).isEqualTo("services[1].ports[0].listen[0]");
+            assertThat(p.message()).contains("duplicate listener 127.0.0.1:8080", "services[0].ports[0].listen[0]");
+        });
+    }
+
+    @Test
+    void wildcardListenerOverlapsSpecificOnesOnTheSamePort() {
+        // Whichever comes first, binding both would fail with EADDRINUSE.
+        assertThat(problems(twoServices("0.0.0.0:8080", "127.0.0.1:8080"))).singleElement().satisfies(p -> {
+            assertThat(p.path()).isEqualTo("services[1].ports[0].listen[0]");
+            assertThat(p.message()).contains("127.0.0.1:8080 overlaps 0.0.0.0:8080");
+        });
+        assertThat(problems(twoServices("127.0.0.1:8080", "0.0.0.0:8080"))).singleElement()
+                .satisfies(p -> assertThat(p.message()).contains("overlaps"));
+        // [::] is dual-stack, so it also takes the IPv4 port.
+        assertThat(problems(twoServices("[::]:8080", "127.0.0.1:8080"))).singleElement()
+                .satisfies(p -> assertThat(p.message()).contains("overlaps"));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"127.0.0.1:8081", "127.0.0.2:8080", "[::1]:8080"})
+    void listenersThatDoNotCollideAreAccepted(String second) throws Exception {
+        // Other port, other specific address, or IPv6 next to a 0.0.0.0 wildcard.
+        String first = second.startsWith("[") ? "0.0.0.0:8080" : "127.0.0.1:8080";
+        assertThat(ConfigLoader.parse(FILE, twoServices(first, second)).services()).hasSize(2);
+    }
+
+    @Test
+    void duplicateServiceNamesCountTheDefaultNamespace() {
+        String yaml = """
+                services:
+                  - name: echo
+                    ports: [{listen: ["127.0.0.1:8080"]}]
+                  - name: default/echo
+                    ports: [{listen: ["127.0.0.1:8081"]}]
+                """;
+        assertThat(problems(yaml)).singleElement().satisfies(p -> {
+            assertThat(p.path()).isEqualTo("services[1].name");
+            assertThat(p.message()).contains("duplicate service default/echo (also services[0])");
+        });
+    }
+
+    @Test
+    void portNamesMustBeUniqueAndPresentWhenThereAreSeveral() {
+        String duplicate = """
+                services:
+                  - name: echo
+                    ports:
+                      - {name: http, listen: ["127.0.0.1:8080"]}
+                      - {name: http, listen: ["127.0.0.1:8081"]}
+                """;
+        assertThat(problems(duplicate)).singleElement().satisfies(p -> {
+            assertThat(p.path()).isEqualTo("services[0].ports[1].name");
+            assertThat(p.message()).contains("duplicate port name 'http'");
+        });
+        String unnamed = """
+                services:
+                  - name: echo
+                    ports:
+                      - {listen: ["127.0.0.1:8080"]}
+                      - {listen: ["127.0.0.1:8081"]}
+                """;
+        assertThat(problems(unnamed))
+                .extracting(ConfigProblem::path)
+                .containsExactly("services[0].ports[0]", "services[0].ports[1]");
+        assertThat(problems(unnamed)).allSatisfy(p -> assertThat(p.message()).contains("needs a name"));
+    }
+
+    @Test
+    void invalidYamlNamesTheLine() {
+        assertThat(problems("services:\n  - name: [echo\n")).singleElement().satisfies(p -> {
+            assertThat(p.path()).startsWith("line ");
+            assertThat(p.message()).startsWith("not valid YAML");
+        });
+    }
+
+    @Test
+    void duplicateYamlKeysAreRejectedNotSilentlyOverwritten() {
+        String yaml = onePort(LISTEN, "scheduler: rr", "scheduler: rr");
+        assertThat(problems(yaml)).singleElement().satisfies(p -> {
+            assertThat(p.path()).contains("line");
+            assertThat(p.message()).contains("not valid YAML").containsIgnoringCase("duplicate");
+        });
+    }
+
+    @Test
+    void reportsEveryProblemInTheFileAtOnce() {
+        String yaml = """
+                bogus: true
+                services:
+                  - name: web
+                    ports:
+                      - name: http
+                        listen: ["0.0.0.0:80"]
+                        scheduler: wrr
+                        endpoints: ["10.0.0.1:80", "300.1.1.1:80", "10.0.0.1:80"]
+                  - name: api
+                    ports:
+                      - name: grpc
+                        listen: ["127.0.0.1:80"]
+                        sessionAffinityTimeoutSeconds: 0
+                        connectTimeout: soon
+                        sourceRanges: ["10.0.0.0/8", "bad"]
+                        endpoints: [{address: 10.0.0.2, port: 70000}]
+                """;
+        List<ConfigProblem> problems = problems(yaml);
+        assertThat(problems).extracting(ConfigProblem::path).containsExactlyInAnyOrder(
+                "bogus",
+                "services[0].ports[0].scheduler",
+                "services[0].ports[0].endpoints[1]",
+                "services[0].ports[0].endpoints[2]",
+                "services[1].ports[0].sessionAffinityTimeoutSeconds",
+                "services[1].ports[0].connectTimeout",
+                "services[1].ports[0].sourceRanges[1]",
+                "services[1].ports[0].listen[0]",
+                "services[1].ports[0].endpoints[0].port");
+        assertThat(problems).allSatisfy(p -> assertThat(p.file()).isEqualTo(FILE));
+    }
+
+    @Test
+    void problemsPrintAsFilePathMessage() {
+        ConfigException e = rejection(onePort(LISTEN, "scheduler: wrr"));
+        ConfigProblem problem = e.problems().get(0);
+        assertThat(problem).hasToString("test.yaml: " + PORT + ".scheduler: " + problem.message());
+        assertThat(e.getMessage()).isEqualTo(problem.toString());
+        assertThat(new ConfigProblem("f.yaml", "", "empty")).hasToString("f.yaml: empty");
+    }
+
+    @Test
+    void loadReadsARealFile(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("lb.yaml");
+        Files.writeString(file, FULL);
+        assertThat(ConfigLoader.load(file)).isEqualTo(ConfigLoader.parse(FILE, FULL));
+    }
+
+    @Test
+    void loadNamesTheFileInItsProblems(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("bad.yaml");
+        Files.writeString(file, onePort(LISTEN, "scheduler: wrr"));
+        try {
+            ConfigLoader.load(file);
+            fail("expected a ConfigException");
+        } catch (ConfigException e) {
+            assertThat(e.problems()).singleElement().satisfies(p -> assertThat(p.file()).isEqualTo(file.toString()));
+        }
+    }
+
+    @Test
+    void loadingAMissingFileIsOneProblem(@TempDir Path dir) {
+        Path missing = dir.resolve("nope.yaml");
+        try {
+            ConfigLoader.load(missing);
+            fail("expected a ConfigException");
+        } catch (ConfigException e) {
+            assertThat(e.problems()).containsExactly(new ConfigProblem(missing.toString(), "", "no such file"));
+            assertThat(e.getMessage()).isEqualTo(missing + ": no such file");
+        }
+    }
+
+    /** One service {@code echo} with one port of these lines (flow style keeps each on one line). */
+    private static String onePort(String... lines) {
+        StringBuilder yaml = new StringBuilder("services:\n  - name: echo\n    ports:\n");
+        for (int i = 0; i < lines.length; i++) {
+            yaml.append(i == 0 ? "      - " : "        ").append(lines[i]).append('\n');
+        }
+        return yaml.toString();
+    }
+
+    private static String twoServices(String firstListen, String secondListen) {
+        return "services:\n"
+                + "  - name: one\n    ports: [{listen: [\"" + firstListen + "\"]}]\n"
+                + "  - name: two\n    ports: [{listen: [\"" + secondListen + "\"]}]\n";
+    }
+
+    private static Arguments error(String name, String yaml, String path, String fragment) {
+        return Arguments.of(name, yaml, path, fragment);
+    }
+
+    private static List<ConfigProblem> problems(String yaml) {
+        return rejection(yaml).problems();
+    }
+
+    private static ConfigException rejection(String yaml) {
+        try {
+            BalancerConfig config = ConfigLoader.parse(FILE, yaml);
+            throw new AssertionError("expected the config to be rejected, got " + config);
+        } catch (ConfigException e) {
+            return e;
+        }
+    }
+
+    private static InetAddress ip(String literal) throws UnknownHostException {
+        return InetAddress.getByName(literal); // literals only: the JDK does not resolve them
+    }
+
+    private static InetSocketAddress at(String literal, int port) throws UnknownHostException {
+        return new InetSocketAddress(ip(literal), port);
+    }
+}
