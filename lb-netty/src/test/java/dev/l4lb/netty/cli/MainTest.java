@@ -1,0 +1,106 @@
+package dev.l4lb.netty.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The lb command as a user meets it: help, and one clear report with a non-zero status on failure. */
+class MainTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void helpListsTheCommands() {
+        StringWriter out = new StringWriter();
+        CommandLine lb = Main.commandLine();
+        lb.setOut(new PrintWriter(out));
+        assertThat(lb.execute("--help")).isZero();
+        assertThat(out.toString()).contains("run", "demo", "echo-server", "check");
+    }
+
+    @Test
+    void aBadConfigIsReportedWithEveryProblemAndExitStatusTwo() throws Exception {
+        Path config = dir.resolve("bad.yaml");
+        Files.writeString(config, """
+                services:
+                  - name: demo/echo
+                    ports:
+                      - listen: ["127.0.0.1:99999"]
+                        scheduler: fastest
+                        endpoints: ["localhost:9001"]
+                """);
+        Result result = run("run", "--config", config.toString());
+
+        assertThat(result.status).isEqualTo(2);
+        assertThat(result.err).contains(
+                config + ": services[0].ports[0].listen[0]: port '99999' in '127.0.0.1:99999' is out of range 1..65535",
+                config + ": services[0].ports[0].scheduler: unknown scheduler 'fastest' (known: rr)",
+                config + ": services[0].ports[0].endpoints[0]: bad address 'localhost'");
+    }
+
+    @Test
+    void aPortInUseIsOneLineAndExitStatusOne() throws Exception {
+        try (ServerSocket squatter = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            Path config = dir.resolve("busy.yaml");
+            Files.writeString(config, """
+                    services:
+                      - name: demo/busy
+                        ports:
+                          - listen: ["127.0.0.1:%d"]
+                            endpoints: ["127.0.0.1:9"]
+                    """.formatted(squatter.getLocalPort()));
+            Result result = run("run", "--config", config.toString());
+
+            assertThat(result.status).isEqualTo(1);
+            assertThat(result.err.strip()).isEqualTo("l4lb: cannot listen on 127.0.0.1:" + squatter.getLocalPort()
+                    + " for demo/busy: the port is already in use");
+        }
+    }
+
+    @Test
+    void checkValidatesWithoutBinding() throws Exception {
+        Path config = dir.resolve("ok.yaml");
+        Files.writeString(config, """
+                services:
+                  - name: demo/echo
+                    ports:
+                      - listen: ["127.0.0.1:8080"]
+                        endpoints: ["127.0.0.1:9001"]
+                """);
+        Result result = run("check", "--config", config.toString());
+        assertThat(result.status).isZero();
+        assertThat(result.out).contains("TCP demo/echo [127.0.0.1:8080] -> 1 endpoint(s), scheduler rr", config + ": OK");
+    }
+
+    private record Result(int status, String out, String err) {
+    }
+
+    /** Runs a command in-process, capturing what it prints. */
+    private static synchronized Result run(String... args) {
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int status = Main.commandLine().execute(args);
+            return new Result(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+}

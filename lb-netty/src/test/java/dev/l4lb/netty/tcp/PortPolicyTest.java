@@ -1,0 +1,179 @@
+package dev.l4lb.netty.tcp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import dev.l4lb.core.config.BalancerConfig;
+import dev.l4lb.core.table.Outcome;
+import dev.l4lb.core.table.PortCounters;
+import dev.l4lb.netty.Balancer;
+import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.echo.EchoServer;
+import dev.l4lb.netty.testing.Configs;
+import dev.l4lb.netty.testing.NoLeaks;
+import dev.l4lb.netty.testing.Ports;
+import dev.l4lb.netty.testing.RawHttp;
+
+/** The per-port policies a user sets in the config, seen from a client socket and the counters. */
+@ExtendWith(NoLeaks.class)
+class PortPolicyTest {
+    private static final Transport TRANSPORT = Transport.select("auto");
+    private final List<AutoCloseable> toClose = new ArrayList<>();
+
+    @AfterEach
+    void closeAll() throws Exception {
+        for (int i = toClose.size() - 1; i >= 0; i--) {
+            toClose.get(i).close();
+        }
+    }
+
+    @Test
+    void aPortWithNoEndpointsClosesAtOnceAndCounts() throws Exception {
+        InetSocketAddress listen = Ports.loopback(Ports.free());
+        Balancer balancer = start(Configs.tcp(listen, List.of()));
+
+        try (Socket client = TcpRelayTest.connect(listen)) {
+            assertClosedByBalancer(client);
+        }
+        assertThat(counters(balancer).count(Outcome.NO_ENDPOINT)).isEqualTo(1);
+    }
+
+    @Test
+    void connectionsBeyondMaxConnectionsAreClosedAndCounted() throws Exception {
+        List<InetSocketAddress> backends = echoBackends(1);
+        InetSocketAddress listen = Ports.loopback(Ports.free());
+        Balancer balancer = start(Configs.tcp(listen, backends, "maxConnections: 2"));
+
+        try (Socket first = TcpRelayTest.connect(listen); Socket second = TcpRelayTest.connect(listen)) {
+            assertEchoes(first);
+            assertEchoes(second);
+            try (Socket third = TcpRelayTest.connect(listen)) {
+                assertClosedByBalancer(third);
+            }
+            assertThat(counters(balancer).count(Outcome.REFUSED_LIMIT)).isEqualTo(1);
+        }
+        // Once the two have gone, the port takes connections again.
+        await().atMost(Duration.ofSeconds(10)).until(() -> counters(balancer).active() == 0);
+        try (Socket again = TcpRelayTest.connect(listen)) {
+            assertEchoes(again);
+        }
+    }
+
+    @Test
+    void aClientOutsideSourceRangesIsClosedAndCounted() throws Exception {
+        List<InetSocketAddress> backends = echoBackends(1);
+        InetSocketAddress denied = Ports.loopback(Ports.free());
+        InetSocketAddress allowed = Ports.loopback(Ports.free());
+        Balancer balancer = start(Configs.parse("""
+                services:
+                  - name: test/denied
+                    ports:
+                      - listen: ["127.0.0.1:%d"]
+                        sourceRanges: ["10.0.0.0/8", "fd00::/8"]
+                        endpoints: ["127.0.0.1:%d"]
+                  - name: test/allowed
+                    ports:
+                      - listen: ["127.0.0.1:%d"]
+                        sourceRanges: ["10.0.0.0/8", "127.0.0.0/8"]
+                        endpoints: ["127.0.0.1:%d"]
+                """.formatted(denied.getPort(), backends.get(0).getPort(), allowed.getPort(), backends.get(0).getPort())));
+
+        try (Socket client = TcpRelayTest.connect(denied)) {
+            assertClosedByBalancer(client);
+        }
+        try (Socket client = TcpRelayTest.connect(allowed)) {
+            assertEchoes(client);
+        }
+        assertThat(balancer.snapshot().routes().get(0).counters().count(Outcome.DENIED_SOURCE)).isEqualTo(1);
+        assertThat(balancer.snapshot().routes().get(1).counters().count(Outcome.DENIED_SOURCE)).isZero();
+    }
+
+    @Test
+    void anIdleConnectionIsClosedAfterIdleTimeout() throws Exception {
+        List<InetSocketAddress> backends = echoBackends(1);
+        InetSocketAddress listen = Ports.loopback(Ports.free());
+        Balancer balancer = start(Configs.tcp(listen, backends, "idleTimeout: 300ms"));
+
+        try (Socket client = TcpRelayTest.connect(listen)) {
+            assertEchoes(client);
+            // Then silence: the balancer closes both sides; our read sees the end of the stream.
+            assertThat(client.getInputStream().read()).isEqualTo(-1);
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> counters(balancer).count(Outcome.IDLE_TIMEOUT) == 1);
+    }
+
+    @Test
+    void ipv6ListenersAndEndpointsWork() throws Exception {
+        Assumptions.assumeTrue(ipv6LoopbackUp(), "no IPv6 loopback on this machine");
+        InetSocketAddress backendRequest = new InetSocketAddress(InetAddress.getByName("::1"), 0);
+        EchoServer server = EchoServer.start(List.of(backendRequest), TRANSPORT, 1);
+        toClose.add(server);
+        InetSocketAddress listen = new InetSocketAddress(InetAddress.getByName("::1"), Ports.free());
+        start(Configs.tcp(listen, server.addresses()));
+
+        String page = RawHttp.get(listen, "/v6");
+        assertThat(RawHttp.backendOf(page)).isEqualTo("[0:0:0:0:0:0:0:1]:" + server.addresses().get(0).getPort());
+        assertThat(page).contains("client_address=0:0:0:0:0:0:0:1");
+    }
+
+    private static boolean ipv6LoopbackUp() throws IOException {
+        NetworkInterface lo = NetworkInterface.getByInetAddress(InetAddress.getLoopbackAddress());
+        return lo != null && lo.inetAddresses().anyMatch(a -> a instanceof Inet6Address);
+    }
+
+    private static void assertEchoes(Socket client) throws IOException {
+        client.getOutputStream().write("abc".getBytes(StandardCharsets.US_ASCII));
+        byte[] back = client.getInputStream().readNBytes(3);
+        assertThat(new String(back, StandardCharsets.US_ASCII)).isEqualTo("abc");
+    }
+
+    /** The balancer ended the connection at once (reset or FIN) without relaying anything. */
+    private static void assertClosedByBalancer(Socket client) {
+        int read;
+        try {
+            client.getOutputStream().write('x');
+            InputStream in = client.getInputStream();
+            read = in.read();
+        } catch (IOException e) {
+            read = -1; // a reset: what the balancer sends for a refused connection
+        }
+        assertThat(read).isEqualTo(-1);
+    }
+
+    private PortCounters counters(Balancer balancer) {
+        return balancer.snapshot().routes().get(0).counters();
+    }
+
+    private Balancer start(BalancerConfig config) throws Exception {
+        Balancer balancer = Balancer.start(config, TRANSPORT, 2);
+        toClose.add(balancer);
+        return balancer;
+    }
+
+    private List<InetSocketAddress> echoBackends(int count) throws Exception {
+        List<InetSocketAddress> addresses = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            addresses.add(Ports.loopback(0));
+        }
+        EchoServer server = EchoServer.start(addresses, TRANSPORT, 1);
+        toClose.add(server);
+        return server.addresses();
+    }
+}
