@@ -276,10 +276,6 @@ public final class ConfigLoader {
             if (address == null) {
                 continue;
             }
-            if (address.getPort() == 0) {
-                problem(itemPath, "port 0 is not allowed: name the port to listen on");
-                continue;
-            }
             String clash = listenerClash(claimed, address);
             if (clash != null) {
                 problem(itemPath, clash);
@@ -440,6 +436,10 @@ public final class ConfigLoader {
                 return null;
             }
             host = text.substring(1, close);
+            if (host.indexOf(':') < 0) {
+                problem(path, "'" + text + "': brackets are for IPv6 addresses only");
+                return null;
+            }
             String rest = text.substring(close + 1);
             if (rest.isEmpty()) {
                 port = null;
@@ -475,8 +475,8 @@ public final class ConfigLoader {
             }
         } else {
             portNumber = Addresses.parsePort(port);
-            if (portNumber < 0 || (portOptional && portNumber == 0)) {
-                problem(path, "port '" + port + "' in '" + text + "' is out of range " + (portOptional ? 1 : 0) + "..65535");
+            if (portNumber <= 0) {
+                problem(path, "port '" + port + "' in '" + text + "' is out of range 1..65535");
                 return null;
             }
         }

@@ -83,19 +83,52 @@ public final class Addresses {
     }
 
     private static String format(InetAddress address) {
-        String ip = address.getHostAddress();
-        int scope = ip.indexOf('%');
-        if (scope >= 0) {
-            ip = ip.substring(0, scope);
-        }
-        return address instanceof Inet6Address ? "[" + ip + "]" : ip;
+        return address instanceof Inet6Address ? "[" + formatIp(address) + "]" : formatIp(address);
     }
 
-    /** The bare IP as users write it in a CIDR or an endpoint list ({@code ::1}, not {@code [::1]}). */
+    /**
+     * The bare IP as users write it in a CIDR or an endpoint list: {@code 10.0.0.1}, or IPv6 in
+     * RFC 5952's canonical text ({@code ::1}, {@code fd00::1}), never with a zone.
+     */
     public static String formatIp(InetAddress address) {
-        String ip = address.getHostAddress();
-        int scope = ip.indexOf('%');
-        return scope >= 0 ? ip.substring(0, scope) : ip;
+        if (!(address instanceof Inet6Address)) {
+            return address.getHostAddress();
+        }
+        byte[] b = address.getAddress();
+        int[] groups = new int[8];
+        for (int i = 0; i < 8; i++) {
+            groups[i] = ((b[2 * i] & 0xFF) << 8) | (b[2 * i + 1] & 0xFF);
+        }
+        // The longest run of two or more zero groups (the first, on a tie) becomes "::".
+        int bestStart = -1;
+        int bestLength = 1;
+        for (int i = 0; i < 8; ) {
+            if (groups[i] != 0) {
+                i++;
+                continue;
+            }
+            int start = i;
+            while (i < 8 && groups[i] == 0) {
+                i++;
+            }
+            if (i - start > bestLength) {
+                bestStart = start;
+                bestLength = i - start;
+            }
+        }
+        StringBuilder text = new StringBuilder(39);
+        for (int i = 0; i < 8; i++) {
+            if (i == bestStart) {
+                text.append("::");
+                i += bestLength - 1;
+                continue;
+            }
+            if (text.length() > 0 && text.charAt(text.length() - 1) != ':') {
+                text.append(':');
+            }
+            text.append(Integer.toHexString(groups[i]));
+        }
+        return text.toString();
     }
 
     private static Optional<InetAddress> parseIpv4(String text) {

@@ -129,8 +129,8 @@ class PortPolicyTest {
         start(Configs.tcp(listen, server.addresses()));
 
         String page = RawHttp.get(listen, "/v6");
-        assertThat(RawHttp.backendOf(page)).isEqualTo("[0:0:0:0:0:0:0:1]:" + server.addresses().get(0).getPort());
-        assertThat(page).contains("client_address=0:0:0:0:0:0:0:1");
+        assertThat(RawHttp.backendOf(page)).isEqualTo("[::1]:" + server.addresses().get(0).getPort());
+        assertThat(page).contains("client_address=::1");
     }
 
     private static boolean ipv6LoopbackUp() throws IOException {
