@@ -1,5 +1,7 @@
 package dev.l4lb.netty;
 
+import static dev.l4lb.netty.testing.Sockets.assertEchoes;
+import static dev.l4lb.netty.testing.Sockets.connect;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
@@ -10,9 +12,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -22,6 +22,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import dev.l4lb.core.config.BalancerConfig;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.testing.Configs;
+import dev.l4lb.netty.testing.EchoBackends;
 import dev.l4lb.netty.testing.NoLeaks;
 import dev.l4lb.netty.testing.Ports;
 
@@ -65,7 +66,7 @@ class BalancerLifecycleTest {
 
     @Test
     void shutdownStopsAcceptingButLetsOpenConnectionsFinish() throws Exception {
-        try (EchoServer backend = EchoServer.start(List.of(Ports.loopback(0)), TRANSPORT, 1)) {
+        try (EchoServer backend = EchoBackends.start(TRANSPORT, 1)) {
             InetSocketAddress listen = Ports.loopback(Ports.free());
             Balancer balancer = Balancer.start(Configs.tcp(listen, backend.addresses()), TRANSPORT, 2);
             try (Socket client = connect(listen)) {
@@ -84,7 +85,7 @@ class BalancerLifecycleTest {
 
     @Test
     void connectionsStillOpenWhenTheGracePeriodEndsAreClosed() throws Exception {
-        try (EchoServer backend = EchoServer.start(List.of(Ports.loopback(0)), TRANSPORT, 1)) {
+        try (EchoServer backend = EchoBackends.start(TRANSPORT, 1)) {
             InetSocketAddress listen = Ports.loopback(Ports.free());
             Balancer balancer = Balancer.start(Configs.tcp(listen, backend.addresses()), TRANSPORT, 2);
             try (Socket client = connect(listen)) {
@@ -124,16 +125,4 @@ class BalancerLifecycleTest {
         }
     }
 
-    private static Socket connect(InetSocketAddress address) throws IOException {
-        Socket socket = new Socket();
-        socket.connect(address, 5000);
-        socket.setSoTimeout(10_000);
-        return socket;
-    }
-
-    private static void assertEchoes(Socket client, String text) throws IOException {
-        byte[] bytes = text.getBytes(StandardCharsets.US_ASCII);
-        client.getOutputStream().write(bytes);
-        assertThat(new String(client.getInputStream().readNBytes(bytes.length), StandardCharsets.US_ASCII)).isEqualTo(text);
-    }
 }

@@ -4,10 +4,12 @@ import java.time.Duration;
 
 import picocli.CommandLine.Option;
 
+import dev.l4lb.core.config.BalancerConfig;
+import dev.l4lb.core.config.ConfigException;
 import dev.l4lb.core.config.Durations;
 import dev.l4lb.netty.Transport;
 
-/** The options every command that runs the data plane shares. */
+/** The options every command that runs the data plane shares, and reading them with a config. */
 final class DataPlaneOptions {
     @Option(names = "--transport", defaultValue = "auto", paramLabel = "NAME",
             description = "auto (epoll when available, else nio), epoll, io_uring or nio. Default: ${DEFAULT-VALUE}.")
@@ -21,13 +23,27 @@ final class DataPlaneOptions {
             description = "On SIGTERM/SIGINT, how long open connections may finish. Default: ${DEFAULT-VALUE}.")
     String shutdownGrace;
 
-    Transport selectTransport() {
-        return Transport.select(transport);
+    /** Where a command's config comes from. */
+    interface ConfigSource {
+        BalancerConfig load() throws ConfigException;
     }
 
-    Duration grace() {
-        return Durations.parse(shutdownGrace).orElseThrow(() ->
-                new IllegalArgumentException("--shutdown-grace '" + shutdownGrace + "' is not a duration such as 10s"));
+    /** A validated config and the settings to serve it with. */
+    record Plan(BalancerConfig config, Transport transport, int threads, Duration grace) {
     }
 
+    /** Loads the config and checks the options; on a problem reports it and returns null. */
+    Plan plan(ConfigSource source) {
+        try {
+            BalancerConfig config = source.load();
+            Duration grace = Durations.parse(shutdownGrace).orElseThrow(() ->
+                    new IllegalArgumentException("--shutdown-grace '" + shutdownGrace + "' is not a duration such as 10s"));
+            return new Plan(config, Transport.select(transport), threads, grace);
+        } catch (ConfigException e) {
+            Reports.configError(e);
+        } catch (IllegalArgumentException e) {
+            Reports.usageError(e);
+        }
+        return null;
+    }
 }

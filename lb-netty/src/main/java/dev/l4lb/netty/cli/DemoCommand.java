@@ -1,20 +1,16 @@
 package dev.l4lb.netty.cli;
 
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import dev.l4lb.core.config.BalancerConfig;
-import dev.l4lb.core.config.ConfigException;
 import dev.l4lb.core.config.ConfigLoader;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.netty.BindFailure;
-import dev.l4lb.netty.Transport;
 
 /** {@code lb demo}: three in-process test backends and the balancer in front of them. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
@@ -29,28 +25,20 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        BalancerConfig loaded;
-        Transport transport;
-        Duration grace;
-        try {
-            loaded = config == null ? Demo.embeddedConfig() : ConfigLoader.load(config);
-            transport = options.selectTransport();
-            grace = options.grace();
-        } catch (ConfigException e) {
-            return Reports.configError(e);
-        } catch (IllegalArgumentException e) {
-            return Reports.usageError(e);
+        DataPlaneOptions.Plan plan = options.plan(() -> config == null ? Demo.embeddedConfig() : ConfigLoader.load(config));
+        if (plan == null) {
+            return ExitCodes.CONFIG_ERROR;
         }
         Demo demo;
         try {
-            demo = Demo.start(loaded, transport, options.threads);
+            demo = Demo.start(plan.config(), plan.transport(), plan.threads());
         } catch (BindFailure e) {
             return Reports.bindFailure(e);
         }
         System.out.println("demo backends on " + demo.backendAddresses().stream().map(Addresses::format).toList());
-        loaded.services().forEach(s -> s.ports().forEach(p -> System.out.println(hint(s.qualifiedName(), p))));
+        plan.config().services().forEach(s -> s.ports().forEach(p -> System.out.println(hint(s.qualifiedName(), p))));
         System.out.println("Ctrl-C stops it.");
-        Serving.untilSignalled(() -> demo.shutdown(grace));
+        Serving.untilSignalled(() -> demo.shutdown(plan.grace()));
         return ExitCodes.OK;
     }
 

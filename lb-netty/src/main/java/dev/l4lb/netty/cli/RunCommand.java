@@ -1,19 +1,15 @@
 package dev.l4lb.netty.cli;
 
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.concurrent.Callable;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import dev.l4lb.core.config.BalancerConfig;
-import dev.l4lb.core.config.ConfigException;
 import dev.l4lb.core.config.ConfigLoader;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.BindFailure;
-import dev.l4lb.netty.Transport;
 
 /** {@code lb run --config FILE}: serve a config until SIGTERM/SIGINT. */
 @Command(name = "run", mixinStandardHelpOptions = true,
@@ -27,25 +23,17 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        BalancerConfig loaded;
-        Transport transport;
-        Duration grace;
-        try {
-            loaded = ConfigLoader.load(config);
-            transport = options.selectTransport();
-            grace = options.grace();
-        } catch (ConfigException e) {
-            return Reports.configError(e);
-        } catch (IllegalArgumentException e) {
-            return Reports.usageError(e);
+        DataPlaneOptions.Plan plan = options.plan(() -> ConfigLoader.load(config));
+        if (plan == null) {
+            return ExitCodes.CONFIG_ERROR;
         }
         Balancer balancer;
         try {
-            balancer = Balancer.start(loaded, transport, options.threads);
+            balancer = Balancer.start(plan.config(), plan.transport(), plan.threads());
         } catch (BindFailure e) {
             return Reports.bindFailure(e);
         }
-        Serving.untilSignalled(() -> balancer.shutdown(grace));
+        Serving.untilSignalled(() -> balancer.shutdown(plan.grace()));
         return ExitCodes.OK;
     }
 }

@@ -26,6 +26,7 @@ import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.testing.Configs;
 import dev.l4lb.netty.testing.NoLeaks;
 import dev.l4lb.netty.testing.Ports;
+import dev.l4lb.netty.testing.Sockets;
 
 /**
  * A fast backend and a slow client: the balancer must hold back the backend instead of buffering
@@ -75,7 +76,7 @@ class BackpressureTest {
                 });
                 sampler.start();
                 long received = 0;
-                try (Socket client = TcpRelayTest.connect(listen)) {
+                try (Socket client = Sockets.connect(listen)) {
                     client.setReceiveBufferSize(64 << 10);
                     InputStream in = client.getInputStream();
                     byte[] buffer = new byte[256 << 10];

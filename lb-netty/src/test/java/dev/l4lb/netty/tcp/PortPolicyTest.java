@@ -12,7 +12,6 @@ import java.net.NetworkInterface;
 import java.net.ConnectException;
 import java.net.SocketException;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,6 +28,8 @@ import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.testing.Configs;
+import dev.l4lb.netty.testing.EchoBackends;
+import dev.l4lb.netty.testing.Sockets;
 import dev.l4lb.netty.testing.NoLeaks;
 import dev.l4lb.netty.testing.Ports;
 import dev.l4lb.netty.testing.RawHttp;
@@ -61,7 +62,7 @@ class PortPolicyTest {
         InetSocketAddress listen = Ports.loopback(Ports.free());
         Balancer balancer = start(Configs.tcp(listen, backends, "maxConnections: 2"));
 
-        try (Socket first = TcpRelayTest.connect(listen); Socket second = TcpRelayTest.connect(listen)) {
+        try (Socket first = Sockets.connect(listen); Socket second = Sockets.connect(listen)) {
             assertEchoes(first);
             assertEchoes(second);
             assertClosedByBalancer(listen);
@@ -69,7 +70,7 @@ class PortPolicyTest {
         }
         // Once the two have gone, the port takes connections again.
         await().atMost(Duration.ofSeconds(10)).until(() -> counters(balancer).active() == 0);
-        try (Socket again = TcpRelayTest.connect(listen)) {
+        try (Socket again = Sockets.connect(listen)) {
             assertEchoes(again);
         }
     }
@@ -94,7 +95,7 @@ class PortPolicyTest {
                 """.formatted(denied.getPort(), backends.get(0).getPort(), allowed.getPort(), backends.get(0).getPort())));
 
         assertClosedByBalancer(denied);
-        try (Socket client = TcpRelayTest.connect(allowed)) {
+        try (Socket client = Sockets.connect(allowed)) {
             assertEchoes(client);
         }
         assertThat(balancer.snapshot().routes().get(0).counters().count(Outcome.DENIED_SOURCE)).isEqualTo(1);
@@ -107,7 +108,7 @@ class PortPolicyTest {
         InetSocketAddress listen = Ports.loopback(Ports.free());
         Balancer balancer = start(Configs.tcp(listen, backends, "idleTimeout: 300ms"));
 
-        try (Socket client = TcpRelayTest.connect(listen)) {
+        try (Socket client = Sockets.connect(listen)) {
             assertEchoes(client);
             // Then silence: the balancer closes both sides; our read sees the end of the stream.
             assertThat(client.getInputStream().read()).isEqualTo(-1);
@@ -135,9 +136,7 @@ class PortPolicyTest {
     }
 
     private static void assertEchoes(Socket client) throws IOException {
-        client.getOutputStream().write("abc".getBytes(StandardCharsets.US_ASCII));
-        byte[] back = client.getInputStream().readNBytes(3);
-        assertThat(new String(back, StandardCharsets.US_ASCII)).isEqualTo("abc");
+        Sockets.assertEchoes(client, "abc");
     }
 
     /**
@@ -172,11 +171,7 @@ class PortPolicyTest {
     }
 
     private List<InetSocketAddress> echoBackends(int count) throws Exception {
-        List<InetSocketAddress> addresses = new ArrayList<>();
-        for (int i = 0; i < count; i++) {
-            addresses.add(Ports.loopback(0));
-        }
-        EchoServer server = EchoServer.start(addresses, TRANSPORT, 1);
+        EchoServer server = EchoBackends.start(TRANSPORT, count);
         toClose.add(server);
         return server.addresses();
     }

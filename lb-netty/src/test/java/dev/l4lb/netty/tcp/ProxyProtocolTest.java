@@ -27,6 +27,7 @@ import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.testing.Configs;
 import dev.l4lb.netty.testing.NoLeaks;
 import dev.l4lb.netty.testing.Ports;
+import dev.l4lb.netty.testing.Sockets;
 
 /**
  * {@code proxyProtocol: v1|v2}: the backend's first bytes are a PROXY header naming the real
@@ -77,7 +78,7 @@ class ProxyProtocolTest {
             InetSocketAddress listen = Ports.loopback(Ports.free());
             try (Balancer balancer = Balancer.start(Configs.tcp(listen,
                     List.of((InetSocketAddress) backend.localAddress()), "proxyProtocol: " + version), transport, 2);
-                 Socket client = TcpRelayTest.connect(listen)) {
+                 Socket client = Sockets.connect(listen)) {
                 client.getOutputStream().write("hello".getBytes(StandardCharsets.US_ASCII));
                 assertThat(new String(client.getInputStream().readNBytes(5), StandardCharsets.US_ASCII)).isEqualTo("hello");
 

@@ -1,5 +1,6 @@
 package dev.l4lb.netty.tcp;
 
+import static dev.l4lb.netty.testing.Sockets.connect;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -34,6 +35,7 @@ import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.testing.Configs;
+import dev.l4lb.netty.testing.EchoBackends;
 import dev.l4lb.netty.testing.NoLeaks;
 import dev.l4lb.netty.testing.Ports;
 import dev.l4lb.netty.testing.RawHttp;
@@ -250,11 +252,7 @@ class TcpRelayTest {
     }
 
     private List<InetSocketAddress> echoBackends(Transport transport, int count) throws Exception {
-        List<InetSocketAddress> addresses = new ArrayList<>();
-        for (int i = 0; i < count; i++) {
-            addresses.add(Ports.loopback(0));
-        }
-        EchoServer server = EchoServer.start(addresses, transport, 1);
+        EchoServer server = EchoBackends.start(transport, count);
         toClose.add(server);
         return server.addresses();
     }
@@ -289,13 +287,6 @@ class TcpRelayTest {
         acceptor.setDaemon(true);
         acceptor.start();
         return (InetSocketAddress) server.getLocalSocketAddress();
-    }
-
-    static Socket connect(InetSocketAddress address) throws IOException {
-        Socket socket = new Socket();
-        socket.connect(address, 5000);
-        socket.setSoTimeout(30_000);
-        return socket;
     }
 
     /** Writes {@code total} seeded random bytes; returns their CRC32. */

@@ -1,0 +1,28 @@
+package dev.l4lb.netty.testing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+
+/** Client sockets as the tests use them: bounded waits, so a hang fails instead of stalling CI. */
+public final class Sockets {
+    private Sockets() {
+    }
+
+    public static Socket connect(InetSocketAddress address) throws IOException {
+        Socket socket = new Socket();
+        socket.connect(address, 5000);
+        socket.setSoTimeout(30_000);
+        return socket;
+    }
+
+    /** Sends {@code text} and expects exactly it back (the byte echo of an echo backend). */
+    public static void assertEchoes(Socket client, String text) throws IOException {
+        byte[] bytes = text.getBytes(StandardCharsets.US_ASCII);
+        client.getOutputStream().write(bytes);
+        assertThat(new String(client.getInputStream().readNBytes(bytes.length), StandardCharsets.US_ASCII)).isEqualTo(text);
+    }
+}
