@@ -40,6 +40,11 @@ final class ProtocolSniffer extends ByteToMessageDecoder {
         }
     }
 
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        ctx.close(); // a client that resets before saying anything
+    }
+
     /** True or false once the bytes decide; null while they still could begin a method name. */
     private static Boolean looksLikeHttp(ByteBuf in) {
         int n = Math.min(in.readableBytes(), 8);

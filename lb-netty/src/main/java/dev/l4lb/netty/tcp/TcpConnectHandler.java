@@ -105,6 +105,12 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     }
 
     @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        // The client failed (typically reset) before its backend was connected: just end it.
+        ctx.close();
+    }
+
+    @Override
     public void handlerRemoved(ChannelHandlerContext ctx) {
         releaseEarly(); // closed before a backend was reached: nothing will forward these
     }
