@@ -1,0 +1,171 @@
+package dev.l4lb.bench.e2e;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+
+import dev.l4lb.core.config.BalancerConfig;
+import dev.l4lb.core.config.ConfigException;
+import dev.l4lb.core.config.ConfigLoader;
+import dev.l4lb.core.table.ServiceSnapshot;
+
+/**
+ * The same set of services for both sides of the scale test: an {@code iptables-restore} file
+ * laid out as kube-proxy's iptables mode lays it out, and an l4lb config. N-1 decoy services come
+ * first, so a packet to the measured service walks past all of them in KUBE-SERVICES, as it would
+ * in a cluster with N services.
+ *
+ * <pre>
+ * ScaleConfigs iptables N OUT [affinity]   kube-proxy's nat table
+ * ScaleConfigs l4lb N OUT                  an l4lb config of the same services
+ * ScaleConfigs apply-ms CONFIG             median time to build l4lb's snapshot of a config
+ * </pre>
+ */
+public final class ScaleConfigs {
+    /** The balancer host's address on the client side, where proxies listen. */
+    static final String BALANCER = "198.18.1.1";
+    /** The ClusterIP of the measured service. */
+    static final String VIP = "198.19.0.10";
+    /** The three "pods" on the backend host. */
+    static final List<String> PODS = List.of("198.18.2.11", "198.18.2.12", "198.18.2.13");
+    /** kube-proxy masquerades traffic to a ClusterIP from outside the pod network. */
+    static final String POD_CIDR = "10.244.0.0/16";
+
+    private ScaleConfigs() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        switch (args[0]) {
+            case "iptables" -> write(Path.of(args[2]), iptables(Integer.parseInt(args[1]), args.length > 3 && args[3].equals("affinity")));
+            case "l4lb" -> write(Path.of(args[2]), l4lb(Integer.parseInt(args[1])));
+            case "apply-ms" -> System.out.printf(Locale.ROOT, "%.3f%n", applyMillis(Path.of(args[1])));
+            default -> throw new IllegalArgumentException("unknown mode " + args[0]);
+        }
+    }
+
+    /** kube-proxy's nat rules for N services: N-1 decoys, then http (VIP:80) and bulk (VIP:5201). */
+    static String iptables(int services, boolean affinity) {
+        StringBuilder rules = new StringBuilder(services * 900);
+        StringBuilder chains = new StringBuilder(services * 120);
+        chains.append("*nat\n")
+                .append(":PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n")
+                .append(":KUBE-SERVICES - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n:KUBE-POSTROUTING - [0:0]\n");
+        rules.append("-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n")
+                .append("-A OUTPUT -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n")
+                .append("-A POSTROUTING -m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING\n")
+                .append("-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000\n")
+                .append("-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN\n")
+                .append("-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0\n")
+                .append("-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE --random-fully\n");
+        for (int i = 0; i < services - 1; i++) {
+            String vip = "198.19." + (1 + i / 250) + "." + (1 + i % 250);
+            String pod = "198.20." + (i / 250) + "." + (1 + i % 250);
+            service(chains, rules, "decoy/svc-" + i + ":http", vip, 80, List.of(pod), 80, affinity);
+        }
+        service(chains, rules, "bench/web:http", VIP, 80, PODS, 80, affinity);
+        service(chains, rules, "bench/bulk:iperf", VIP, 5201, PODS.subList(0, 1), 5201, affinity);
+        return chains.append(rules).append("COMMIT\n").toString();
+    }
+
+    private static void service(StringBuilder chains, StringBuilder rules, String name, String vip, int port,
+                                List<String> pods, int targetPort, boolean affinity) {
+        String svc = "KUBE-SVC-" + hash(name + "tcp");
+        chains.append(':').append(svc).append(" - [0:0]\n");
+        rules.append("-A KUBE-SERVICES -d ").append(vip).append("/32 -p tcp -m comment --comment \"").append(name)
+                .append(" cluster IP\" -m tcp --dport ").append(port).append(" -j ").append(svc).append('\n');
+        rules.append("-A ").append(svc).append(" ! -s ").append(POD_CIDR).append(" -d ").append(vip)
+                .append("/32 -p tcp -m comment --comment \"").append(name).append(" cluster IP\" -m tcp --dport ")
+                .append(port).append(" -j KUBE-MARK-MASQ\n");
+        String[] seps = new String[pods.size()];
+        for (int e = 0; e < pods.size(); e++) {
+            seps[e] = "KUBE-SEP-" + hash(name + "tcp" + pods.get(e) + ":" + targetPort);
+            chains.append(':').append(seps[e]).append(" - [0:0]\n");
+        }
+        if (affinity) {
+            // A client seen recently by an endpoint goes back to it (kube-proxy's ClientIP affinity).
+            for (String sep : seps) {
+                rules.append("-A ").append(svc).append(" -m comment --comment \"").append(name)
+                        .append("\" -m recent --name ").append(sep).append(" --mask 255.255.255.255 --rsource --rcheck")
+                        .append(" --seconds 10800 --reap -j ").append(sep).append('\n');
+            }
+        }
+        for (int e = 0; e < pods.size(); e++) {
+            rules.append("-A ").append(svc).append(" -m comment --comment \"").append(name).append(" -> ")
+                    .append(pods.get(e)).append(':').append(targetPort).append('"');
+            int left = pods.size() - e;
+            if (left > 1) {
+                // kube-proxy's even spread: the first of n rules takes 1/n, the next 1/(n-1) of the rest...
+                rules.append(String.format(Locale.ROOT, " -m statistic --mode random --probability %.11f", 1.0 / left));
+            }
+            rules.append(" -j ").append(seps[e]).append('\n');
+        }
+        for (int e = 0; e < pods.size(); e++) {
+            String pod = pods.get(e);
+            rules.append("-A ").append(seps[e]).append(" -s ").append(pod).append("/32 -m comment --comment \"")
+                    .append(name).append("\" -j KUBE-MARK-MASQ\n");
+            rules.append("-A ").append(seps[e]).append(" -p tcp -m comment --comment \"").append(name).append('"');
+            if (affinity) {
+                rules.append(" -m recent --set --name ").append(seps[e]).append(" --mask 255.255.255.255 --rsource");
+            }
+            rules.append(" -m tcp -j DNAT --to-destination ").append(pod).append(':').append(targetPort).append('\n');
+        }
+    }
+
+    /** The same services for l4lb: decoys on ports 20000+, then web (8080), bulk (5201), echo (9000). */
+    static String l4lb(int services) {
+        StringBuilder yaml = new StringBuilder(services * 160).append("services:\n");
+        for (int i = 0; i < services - 1; i++) {
+            String pod = "198.20." + (i / 250) + "." + (1 + i % 250);
+            port(yaml, "decoy/svc-" + i, BALANCER + ":" + (20000 + i), List.of(pod + ":80"));
+        }
+        port(yaml, "bench/web", BALANCER + ":8080", PODS.stream().map(p -> p + ":80").toList());
+        port(yaml, "bench/bulk", BALANCER + ":5201", List.of(PODS.get(0) + ":5201"));
+        port(yaml, "bench/echo", BALANCER + ":9000", PODS.stream().map(p -> p + ":9000").toList());
+        return yaml.toString();
+    }
+
+    private static void port(StringBuilder yaml, String name, String listen, List<String> endpoints) {
+        yaml.append("  - name: ").append(name).append('\n')
+                .append("    ports:\n")
+                .append("      - listen: [\"").append(listen).append("\"]\n")
+                .append("        endpoints: [");
+        for (int i = 0; i < endpoints.size(); i++) {
+            yaml.append(i == 0 ? "\"" : ", \"").append(endpoints.get(i)).append('"');
+        }
+        yaml.append("]\n");
+    }
+
+    /** Median of five builds of the snapshot for a config (the config parsed once, beforehand). */
+    static double applyMillis(Path config) throws ConfigException {
+        BalancerConfig parsed = ConfigLoader.load(config);
+        double[] runs = new double[5];
+        for (int i = 0; i < runs.length; i++) {
+            long start = System.nanoTime();
+            ServiceSnapshot.build(parsed.services(), ServiceSnapshot.empty());
+            runs[i] = (System.nanoTime() - start) / 1e6;
+        }
+        Arrays.sort(runs);
+        return runs[runs.length / 2];
+    }
+
+    /** kube-proxy names chains by a hash of the service port (and endpoint): 16 characters of it. */
+    private static String hash(String text) {
+        try {
+            byte[] digest = MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
+            return HexFormat.of().withUpperCase().formatHex(digest, 0, 8);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static void write(Path out, String text) throws IOException {
+        Files.writeString(out, text, StandardCharsets.UTF_8);
+    }
+}
