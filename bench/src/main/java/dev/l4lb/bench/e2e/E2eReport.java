@@ -1,0 +1,408 @@
+package dev.l4lb.bench.e2e;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static java.util.stream.Collectors.joining;
+
+import java.io.IOException;
+import java.math.BigDecimal;
+import java.math.MathContext;
+import java.math.RoundingMode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.OptionalDouble;
+import java.util.Set;
+import java.util.function.DoubleFunction;
+import java.util.function.ToDoubleFunction;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+/**
+ * Turns the e2e harness's results.jsonl into report.md and the charts it embeds: per path and
+ * workload the median of the runs, its ratio to the direct path and to HAProxy, and every run that
+ * saw errors named next to it.
+ *
+ * <p>{@code E2eReport RESULTS_DIR} reads RESULTS_DIR/results.jsonl and writes RESULTS_DIR/report.md
+ * and the PNGs beside it.
+ */
+public final class E2eReport {
+    static final String RESULTS_FILE = "results.jsonl";
+    static final String REPORT_FILE = "report.md";
+
+    private static final String NONE = "–";
+    /** Marks a summary figure whose runs include one with errors; the tables below say which. */
+    private static final String DIRTY = " †";
+    private static final String APPLY_IPTABLES = "iptables";
+    private static final String APPLY_L4LB = "l4lb";
+    private static final Set<String> SUMMARY_KINDS = Set.of("keepalive", "newconn", "bulk1", "fixedrate");
+
+    /** A workload measured as throughput, reported as one table of per-path medians. */
+    private record Throughput(String kind, String title, String unit, DoubleFunction<String> format) {
+    }
+
+    private static final Throughput KEEPALIVE =
+            new Throughput("keepalive", "Requests over keep-alive connections", "req/s", E2eReport::wholeNumber);
+    private static final Throughput NEWCONN =
+            new Throughput("newconn", "Requests with a new connection each", "req/s", E2eReport::wholeNumber);
+    private static final Throughput BULK1 =
+            new Throughput("bulk1", "Bulk transfer, one stream", "Gbit/s", E2eReport::gigabits);
+    private static final Throughput BULK4 =
+            new Throughput("bulk4", "Bulk transfer, four streams", "Gbit/s", E2eReport::gigabits);
+
+    private final E2eResults results;
+    private final ReportCharts charts;
+
+    E2eReport(E2eResults results, ReportCharts charts) {
+        this.results = results;
+        this.charts = charts;
+    }
+
+    public static void main(String[] args) throws IOException {
+        // The charts are drawn with AWT, which otherwise looks for a display the bench machine does not have.
+        System.setProperty("java.awt.headless", "true");
+        if (args.length != 1) {
+            System.err.println("usage: E2eReport RESULTS_DIR  (reads RESULTS_DIR/" + RESULTS_FILE
+                    + ", writes RESULTS_DIR/" + REPORT_FILE + " and its charts)");
+            System.exit(2);
+        }
+        Path dir = Path.of(args[0]);
+        Path resultsFile = dir.resolve(RESULTS_FILE);
+        if (!Files.isRegularFile(resultsFile)) {
+            System.err.println("E2eReport: " + resultsFile + " does not exist");
+            System.exit(1);
+        }
+        E2eResults results = E2eResults.read(resultsFile);
+        results.skipped().forEach(line -> System.err.println("E2eReport: skipped " + line));
+        String report = new E2eReport(results, new ReportCharts(results, dir)).markdown();
+        Files.writeString(dir.resolve(REPORT_FILE), report, UTF_8);
+    }
+
+    /** The whole report; writes the charts as a side effect, since the text says which ones exist. */
+    String markdown() throws IOException {
+        return "# l4lb end-to-end bench\n\n"
+                + meta()
+                + summary()
+                + throughput(KEEPALIVE)
+                + throughput(NEWCONN)
+                + chart(charts.writeRequestsByPath(), "Requests per second by path", ReportCharts.REQUESTS_BY_PATH,
+                        "no keep-alive or new-connection figures")
+                + throughput(BULK1)
+                + throughput(BULK4)
+                + fixedRate()
+                + chart(charts.writeLatencyPercentiles(), "Latency by percentile", ReportCharts.LATENCY_PERCENTILES,
+                        "no fixed-rate histograms")
+                + scale()
+                + chart(charts.writeScaleNewConnections(), "New connections per second by number of services",
+                        ReportCharts.SCALE_NEW_CONNECTIONS, "no new-connection figures by number of services")
+                + memory()
+                + skipped();
+    }
+
+    private String meta() {
+        JsonNode meta = results.meta();
+        StringBuilder s = new StringBuilder();
+        if (meta.isMissingNode()) {
+            s.append("_results.jsonl has no meta line: the machine and the tool versions are unknown._\n\n");
+        } else {
+            s.append("- Date: ").append(text(meta, "date")).append('\n')
+                    .append("- Host: ").append(text(meta, "host")).append(", kernel ").append(text(meta, "kernel"))
+                    .append('\n')
+                    .append("- CPU: ").append(text(meta, "cpu")).append(", ").append(text(meta, "cores"))
+                    .append(" cores\n")
+                    .append("- Memory: ").append(text(meta, "memory")).append('\n')
+                    .append("- Run: ").append(runDescription(meta)).append('\n')
+                    .append("- Pinning: ").append(text(meta, "pinning")).append('\n');
+            if (!meta.path("versions").isEmpty()) {
+                s.append("- Versions:\n");
+                meta.path("versions").properties().forEach(version ->
+                        s.append("  - ").append(version.getKey()).append(": ").append(version.getValue().asText())
+                                .append('\n'));
+            }
+            if (!meta.path("notes").isEmpty()) {
+                s.append("- Notes:\n");
+                meta.path("notes").forEach(note -> s.append("  - ").append(note.asText()).append('\n'));
+            }
+        }
+        if (!results.unavailable().isEmpty()) {
+            s.append("- Not measured:\n");
+            results.unavailable().forEach(path ->
+                    s.append("  - ").append(path.path()).append(": ").append(path.reason()).append('\n'));
+        }
+        // End the block with one blank line, whether it ended with a list or with the no-meta sentence.
+        return s.toString().endsWith("\n\n") ? s.toString() : s.append('\n').toString();
+    }
+
+    private static String runDescription(JsonNode meta) {
+        String mode = meta.path("quick").asBoolean(false) ? "quick" : "full";
+        return mode + ", " + text(meta, "durationSeconds") + " s per measurement, " + text(meta, "repeats")
+                + " runs of each";
+    }
+
+    /** The table that goes into the project README, so it says on its own what it measured and where. */
+    private String summary() {
+        StringBuilder s = new StringBuilder("## Summary\n\n");
+        List<String> paths = results.paths(SUMMARY_KINDS);
+        if (paths.isEmpty()) {
+            return s.append("_No measurements._\n\n").toString();
+        }
+        s.append("| path | keep-alive req/s | new connection req/s | bulk, 1 stream Gbit/s | fixed-rate p99 ms")
+                .append(atFixedRate()).append(" |\n")
+                .append("|---|--:|--:|--:|--:|\n");
+        boolean anyDirty = false;
+        for (String path : paths) {
+            List<Measurement> fixed = results.runs("fixedrate", path);
+            String[] cells = {
+                summaryCell(results.runs("keepalive", path), Measurement::value, E2eReport::wholeNumber),
+                summaryCell(results.runs("newconn", path), Measurement::value, E2eReport::wholeNumber),
+                summaryCell(results.runs("bulk1", path), Measurement::value, E2eReport::gigabits),
+                summaryCell(withField(fixed, "p99_ms"), m -> m.number("p99_ms").getAsDouble(), E2eReport::millis),
+            };
+            anyDirty |= Arrays.stream(cells).anyMatch(cell -> cell.endsWith(DIRTY));
+            s.append("| ").append(cell(path)).append(" | ").append(String.join(" | ", cells)).append(" |\n");
+        }
+        JsonNode meta = results.meta();
+        s.append('\n').append(meta.isMissingNode() ? "Medians over the runs"
+                : "Medians of " + text(meta, "repeats") + " runs of " + text(meta, "durationSeconds") + " s ("
+                        + (meta.path("quick").asBoolean(false) ? "quick" : "full") + " run) on "
+                        + text(meta, "cpu") + ", " + text(meta, "cores") + " cores, kernel " + text(meta, "kernel")
+                        + ", " + text(meta, "date"));
+        s.append(". Every path runs on the same machine; direct is the client talking to the backend with no balancer."
+                + " p99: latency at a fixed request rate, measured from when each request was due.");
+        if (anyDirty) {
+            s.append(" †: some runs of this figure reported errors (see the tables below).");
+        }
+        if (!results.unavailable().isEmpty()) {
+            s.append(" Not measured: ").append(results.unavailable().stream()
+                    .map(path -> path.path() + " (" + path.reason() + ")").collect(joining(", "))).append('.');
+        }
+        return s.append("\n\n").toString();
+    }
+
+    private static String summaryCell(List<Measurement> runs, ToDoubleFunction<Measurement> figure,
+                                      DoubleFunction<String> format) {
+        OptionalDouble median = E2eResults.median(runs, figure);
+        if (median.isEmpty()) {
+            return NONE;
+        }
+        boolean dirty = runs.stream().anyMatch(m -> m.errors() > 0);
+        return format.apply(median.getAsDouble()) + (dirty ? DIRTY : "");
+    }
+
+    private String throughput(Throughput workload) {
+        StringBuilder s = new StringBuilder("## ").append(workload.title()).append(" (").append(workload.unit())
+                .append(")\n\n");
+        List<String> paths = results.paths(Set.of(workload.kind()));
+        if (paths.isEmpty()) {
+            return s.append("_No figures._\n\n").toString();
+        }
+        s.append("Median of the runs (min–max). × direct, × HAProxy: this path's median over theirs;"
+                        + " above 1 is more ").append(workload.unit()).append(".\n\n")
+                .append("| path | ").append(workload.unit()).append(" median (min–max) | × direct | × HAProxy | runs | flags |\n")
+                .append("|---|--:|--:|--:|--:|---|\n");
+        OptionalDouble direct = results.median(workload.kind(), "direct");
+        OptionalDouble haproxy = results.median(workload.kind(), "haproxy");
+        for (String path : paths) {
+            List<Measurement> runs = results.runs(workload.kind(), path);
+            OptionalDouble median = E2eResults.median(runs, Measurement::value);
+            s.append("| ").append(cell(path))
+                    .append(" | ").append(spread(runs, Measurement::value, workload.format()))
+                    .append(" | ").append(ratio(median, direct))
+                    .append(" | ").append(ratio(median, haproxy))
+                    .append(" | ").append(runs.size())
+                    .append(" | ").append(flags(runs)).append(" |\n");
+        }
+        return s.append('\n').toString();
+    }
+
+    private String fixedRate() {
+        List<String> paths = results.paths(Set.of("fixedrate"));
+        StringBuilder s = new StringBuilder("## Fixed-rate latency").append(atFixedRate()).append("\n\n");
+        if (paths.isEmpty()) {
+            return s.append("_No figures._\n\n").toString();
+        }
+        s.append("Open-loop load at a fixed rate; each latency is measured from when the request was due, so a stall"
+                        + " counts against every request behind it. Medians of the runs' percentiles, in ms;"
+                        + " p99 with (min–max). × direct, × HAProxy: this path's p99 over theirs; above 1 is slower.\n\n")
+                .append("| path | p50 ms | p99 ms (min–max) | p99.9 ms | achieved req/s | × direct | × HAProxy | runs | flags |\n")
+                .append("|---|--:|--:|--:|--:|--:|--:|--:|---|\n");
+        OptionalDouble direct = results.median("fixedrate", "direct", "p99_ms");
+        OptionalDouble haproxy = results.median("fixedrate", "haproxy", "p99_ms");
+        for (String path : paths) {
+            List<Measurement> runs = results.runs("fixedrate", path);
+            OptionalDouble p99 = results.median("fixedrate", path, "p99_ms");
+            s.append("| ").append(cell(path))
+                    .append(" | ").append(format(results.median("fixedrate", path, "p50_ms"), E2eReport::millis))
+                    .append(" | ").append(spread(withField(runs, "p99_ms"), m -> m.number("p99_ms").getAsDouble(),
+                            E2eReport::millis))
+                    .append(" | ").append(format(results.median("fixedrate", path, "p999_ms"), E2eReport::millis))
+                    .append(" | ").append(format(E2eResults.median(runs, Measurement::value), E2eReport::wholeNumber))
+                    .append(" | ").append(ratio(p99, direct))
+                    .append(" | ").append(ratio(p99, haproxy))
+                    .append(" | ").append(runs.size())
+                    .append(" | ").append(flags(runs)).append(" |\n");
+        }
+        return s.append('\n').toString();
+    }
+
+    /** " at R req/s" for the target rate of the fixed-rate runs: one in a normal run, all of them listed if not. */
+    private String atFixedRate() {
+        String rates = results.measurements().stream()
+                .filter(m -> m.kind().equals("fixedrate") && m.number("rate").isPresent())
+                .map(m -> m.number("rate").getAsDouble())
+                .distinct().sorted().map(E2eReport::wholeNumber).collect(joining(", "));
+        return rates.isEmpty() ? "" : " at " + rates + " req/s";
+    }
+
+    private String scale() {
+        StringBuilder s = new StringBuilder("## Scale\n\n");
+        List<Long> sizes = results.serviceCounts();
+        if (sizes.isEmpty()) {
+            return s.append("_No figures._\n\n").toString();
+        }
+        s.append("New connections per second (one request per connection) with N services configured, and the time"
+                        + " to apply that rule set: iptables-restore of kube-proxy's iptables rules, or l4lb building"
+                        + " its snapshot. Medians of the runs; blank where not measured.\n\n")
+                .append("| services | iptables new conn/s | l4lb new conn/s | iptables-restore ms | l4lb snapshot ms | flags |\n")
+                .append("|--:|--:|--:|--:|--:|---|\n");
+        for (long services : sizes) {
+            List<Measurement> iptables = results.scaleRuns("scale_newconn", E2eResults.SCALE_IPTABLES, services);
+            List<Measurement> l4lb = results.scaleRuns("scale_newconn", E2eResults.SCALE_L4LB, services);
+            String flags = List.of(labelled("iptables", flags(iptables)), labelled("l4lb", flags(l4lb))).stream()
+                    .filter(flag -> !flag.isEmpty()).collect(joining("; "));
+            s.append("| ").append(String.format(Locale.ROOT, "%,d", services))
+                    .append(" | ").append(blankIfMissing(iptables, E2eReport::wholeNumber))
+                    .append(" | ").append(blankIfMissing(l4lb, E2eReport::wholeNumber))
+                    .append(" | ").append(blankIfMissing(results.scaleRuns("apply", APPLY_IPTABLES, services),
+                            E2eReport::millis))
+                    .append(" | ").append(blankIfMissing(results.scaleRuns("apply", APPLY_L4LB, services),
+                            E2eReport::millis))
+                    .append(" | ").append(flags).append(" |\n");
+        }
+        return s.append('\n').toString();
+    }
+
+    private String memory() {
+        StringBuilder s = new StringBuilder("## Memory\n\n");
+        List<String> paths = results.paths(Set.of("memory"));
+        if (paths.isEmpty()) {
+            return s.append("_No figures._\n\n").toString();
+        }
+        s.append("Idle connections held open through the balancer: its resident set and Java heap before and after"
+                        + " opening them, and the growth in resident set per connection.\n\n")
+                .append("| path | connections | RSS before MiB | RSS after MiB | heap before MiB | heap after MiB"
+                        + " | bytes per connection |\n")
+                .append("|---|--:|--:|--:|--:|--:|--:|\n");
+        for (String path : paths) {
+            for (Measurement m : results.runs("memory", path)) {
+                s.append("| ").append(cell(path))
+                        .append(" | ").append(format(m.number("connections"), E2eReport::wholeNumber))
+                        .append(" | ").append(mebibytes(m, "rss_before_kib"))
+                        .append(" | ").append(mebibytes(m, "rss_after_kib"))
+                        .append(" | ").append(mebibytes(m, "heap_before_kib"))
+                        .append(" | ").append(mebibytes(m, "heap_after_kib"))
+                        .append(" | ").append(wholeNumber(m.value())).append(" |\n");
+            }
+        }
+        return s.append('\n').toString();
+    }
+
+    private String skipped() {
+        if (results.skipped().isEmpty()) {
+            return "";
+        }
+        return "## Lines not read\n\n" + results.skipped().stream().map(line -> "- " + line + "\n").collect(joining())
+                + "\n";
+    }
+
+    private static String chart(boolean written, String title, String file, String whyNot) {
+        return written ? "![" + title + "](" + file + ")\n\n" : "_Chart " + file + " skipped: " + whyNot + "._\n\n";
+    }
+
+    /** "median (min–max)", or just the median when the runs agree or there is one. */
+    private static String spread(List<Measurement> runs, ToDoubleFunction<Measurement> figure,
+                                 DoubleFunction<String> format) {
+        OptionalDouble median = E2eResults.median(runs, figure);
+        if (median.isEmpty()) {
+            return NONE;
+        }
+        String min = format.apply(runs.stream().mapToDouble(figure).min().getAsDouble());
+        String max = format.apply(runs.stream().mapToDouble(figure).max().getAsDouble());
+        String middle = format.apply(median.getAsDouble());
+        return min.equals(max) ? middle : middle + " (" + min + "–" + max + ")";
+    }
+
+    /** Every dirty run by name: its figure stays in the median, so the reader must be told which it was. */
+    private static String flags(List<Measurement> runs) {
+        return runs.stream()
+                .filter(m -> m.errors() > 0)
+                .map(m -> "errors in run " + m.run() + " (" + m.errors() + ")")
+                .collect(joining("; "));
+    }
+
+    private static String labelled(String label, String flags) {
+        return flags.isEmpty() ? "" : label + ": " + flags;
+    }
+
+    private static List<Measurement> withField(List<Measurement> runs, String field) {
+        return runs.stream().filter(m -> m.number(field).isPresent()).toList();
+    }
+
+    private static String blankIfMissing(List<Measurement> runs, DoubleFunction<String> format) {
+        OptionalDouble median = E2eResults.median(runs, Measurement::value);
+        return median.isPresent() ? format.apply(median.getAsDouble()) : "";
+    }
+
+    private static String ratio(OptionalDouble figure, OptionalDouble reference) {
+        if (figure.isEmpty() || reference.isEmpty() || reference.getAsDouble() == 0) {
+            return NONE;
+        }
+        return String.format(Locale.ROOT, "%.2f", figure.getAsDouble() / reference.getAsDouble());
+    }
+
+    private static String format(OptionalDouble figure, DoubleFunction<String> format) {
+        return figure.isPresent() ? format.apply(figure.getAsDouble()) : NONE;
+    }
+
+    /** The harness writes 0 when it could not read a heap size, so 0 KiB means unknown, not empty. */
+    private static String mebibytes(Measurement m, String kibField) {
+        OptionalDouble kib = m.number(kibField);
+        if (kib.isEmpty() || kib.getAsDouble() == 0) {
+            return NONE;
+        }
+        return String.format(Locale.ROOT, "%,.1f", kib.getAsDouble() / 1024);
+    }
+
+    /** Requests/s, connections, bytes: thousands separated, no decimals. */
+    static String wholeNumber(double figure) {
+        return String.format(Locale.ROOT, "%,.0f", figure);
+    }
+
+    static String gigabits(double figure) {
+        return String.format(Locale.ROOT, "%.2f", figure);
+    }
+
+    /** Three significant digits (0.0412, 1.23, 45.6), whole numbers from 100 ms up. */
+    static String millis(double figure) {
+        if (figure >= 100) {
+            return String.format(Locale.ROOT, "%,.0f", figure);
+        }
+        if (figure == 0) {
+            return "0";
+        }
+        BigDecimal rounded = new BigDecimal(figure).round(new MathContext(3));
+        // Pad back the zeros rounding drops (5 -> 5.00) so every figure shows the same precision.
+        int leadingDigitExponent = rounded.precision() - rounded.scale() - 1;
+        return rounded.setScale(Math.max(0, 2 - leadingDigitExponent), RoundingMode.HALF_UP).toPlainString();
+    }
+
+    private static String text(JsonNode meta, String field) {
+        return meta.path(field).asText("?");
+    }
+
+    /** Path names and free text from the harness go into table cells; a "|" would split the cell. */
+    private static String cell(String text) {
+        return text.replace("|", "\\|");
+    }
+}

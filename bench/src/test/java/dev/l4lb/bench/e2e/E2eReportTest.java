@@ -1,0 +1,169 @@
+package dev.l4lb.bench.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import org.HdrHistogram.Histogram;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+class E2eReportTest {
+    private static final byte[] PNG_SIGNATURE = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    private static final List<String> CHARTS = List.of(
+            ReportCharts.REQUESTS_BY_PATH, ReportCharts.LATENCY_PERCENTILES, ReportCharts.SCALE_NEW_CONNECTIONS);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void reportsMediansRatiosDirtyRunsScaleAndCharts() throws IOException {
+        Files.write(dir.resolve("results.jsonl"), syntheticResults());
+
+        E2eReport.main(new String[] {dir.toString()});
+
+        Path report = dir.resolve("report.md");
+        assertThat(report).exists();
+        String md = Files.readString(report);
+        // l4lb-epoll keep-alive runs 70,000, 72,000, 71,000: median 71,000. Direct's median is 105,000
+        // and HAProxy's 55,000, so 71,000 / 105,000 = 0.676 and 71,000 / 55,000 = 1.291.
+        assertThat(md).contains("| l4lb-epoll | 71,000 (70,000–72,000) | 0.68 | 1.29 | 3 |  |");
+        // HAProxy's run 2 had 7 errors: it stays in the median (60,000 is its max) and is named.
+        assertThat(md).contains("| haproxy | 55,000 (50,000–60,000) | 0.52 | 1.00 | 3 | errors in run 2 (7) |");
+        assertThat(md).contains("ipvs: IPVS: not available in this kernel");
+        assertThat(md).contains(
+                "| services | iptables new conn/s | l4lb new conn/s | iptables-restore ms | l4lb snapshot ms | flags |",
+                "| 1 | 21,000 | 18,500 | 5.00 | 0.800 |  |",
+                "| 1,000 | 16,000 | 18,400 | 250 | 12.5 |  |");
+        assertThat(md).contains("| l4lb-epoll | 10,000 | 100.0 | 140.0 | 50.0 | 60.0 | 4,194 |");
+        for (String chart : CHARTS) {
+            assertThat(md).contains("](" + chart + ")");
+            assertThat(Files.readAllBytes(dir.resolve(chart))).startsWith(PNG_SIGNATURE);
+        }
+    }
+
+    @Test
+    void unreadableLinesAreListedAndTheRestIsReported() throws IOException {
+        Files.write(dir.resolve("results.jsonl"), List.of(
+                "{\"kind\":\"keepalive\",\"path\":\"direct\",\"run\":1,\"value\":,\"unit\":\"req/s\"}",
+                json(measurement("keepalive", "direct", 2, 90_000, "req/s", 0)),
+                "{\"kind\":\"fixedrate\",\"path\":\"direct\",\"run\":1,\"value\":1,\"histogram\":\"bm90IGEgaGlzdG9ncmFt\"}"));
+
+        E2eReport.main(new String[] {dir.toString()});
+
+        String md = Files.readString(dir.resolve("report.md"));
+        assertThat(md).contains("no meta line", "| direct | 90,000 | 1.00 | – | 1 |  |",
+                "results.jsonl line 1: ", "results.jsonl line 3: fixedrate on direct run 1: unreadable histogram");
+        assertThat(md).contains("_Chart latency-percentiles.png skipped: no fixed-rate histograms._",
+                "_Chart scale-newconn.png skipped: no new-connection figures by number of services._");
+        assertThat(dir.resolve(ReportCharts.LATENCY_PERCENTILES)).doesNotExist();
+        assertThat(dir.resolve(ReportCharts.REQUESTS_BY_PATH)).exists();
+    }
+
+    private static List<String> syntheticResults() {
+        List<String> lines = new ArrayList<>();
+        lines.add(json(Map.ofEntries(Map.entry("kind", "meta"), Map.entry("date", "2025-01-01T00:00:00Z"),
+                Map.entry("host", "bench-1"), Map.entry("kernel", "6.8.0"), Map.entry("cpu", "Test CPU @ 3.0GHz"),
+                Map.entry("cores", 2), Map.entry("memory", "24 GiB"), Map.entry("quick", true),
+                Map.entry("durationSeconds", 10), Map.entry("repeats", 3),
+                Map.entry("pinning", "balancer on CPU 0, load on CPU 1"),
+                Map.entry("versions", Map.of("java", "17.0.9", "l4lb", "0.1.0-SNAPSHOT", "haproxy", "2.8.5")),
+                Map.entry("notes", List.of("synthetic results for E2eReportTest")))));
+        lines.add(json(Map.of("kind", "unavailable", "path", "ipvs", "reason", "IPVS: not available in this kernel")));
+        // Per path: keep-alive, new-connection req/s and one-stream Gbit/s of runs 1..3; four streams are double.
+        Map<String, double[][]> throughput = new LinkedHashMap<>();
+        throughput.put("l4lb-epoll", new double[][] {{70_000, 72_000, 71_000}, {9_000, 9_500, 9_200}, {8, 9, 8.5}});
+        throughput.put("direct", new double[][] {{100_000, 110_000, 105_000}, {20_000, 21_000, 22_000}, {30, 31, 32}});
+        throughput.put("iptables", new double[][] {{95_000, 97_000, 96_000}, {18_000, 18_200, 18_100}, {25, 26, 27}});
+        throughput.put("haproxy", new double[][] {{50_000, 60_000, 55_000}, {8_000, 8_100, 8_200}, {6, 6.5, 7}});
+        throughput.forEach((path, runs) -> {
+            for (int run = 1; run <= 3; run++) {
+                int errors = path.equals("haproxy") && run == 2 ? 7 : 0;
+                lines.add(json(measurement("keepalive", path, run, runs[0][run - 1], "req/s", errors)));
+                lines.add(json(measurement("newconn", path, run, runs[1][run - 1], "req/s", 0)));
+                lines.add(json(measurement("bulk1", path, run, runs[2][run - 1], "Gbit/s", 0)));
+                lines.add(json(measurement("bulk4", path, run, 2 * runs[2][run - 1], "Gbit/s", 0)));
+            }
+        });
+        lines.add(fixedRate("direct", 50, 150));
+        lines.add(fixedRate("iptables", 55, 170));
+        lines.add(fixedRate("haproxy", 100, 400));
+        lines.add(fixedRate("l4lb-epoll", 80, 300));
+        double[][] scale = {{1, 20_000, 21_000, 22_000, 18_000, 18_500, 19_000, 5.0, 0.8},
+                            {1_000, 15_000, 16_000, 17_000, 18_300, 18_400, 18_500, 250.0, 12.5}};
+        for (double[] row : scale) {
+            for (int run = 1; run <= 3; run++) {
+                lines.add(json(withServices(measurement("scale_newconn", "iptables", run, row[run], "req/s", 0), row[0])));
+                lines.add(json(withServices(measurement("scale_newconn", "l4lb-epoll", run, row[3 + run], "req/s", 0),
+                        row[0])));
+            }
+            lines.add(json(withServices(measurement("apply", "iptables", 1, row[7], "ms", 0), row[0])));
+            lines.add(json(withServices(measurement("apply", "l4lb", 1, row[8], "ms", 0), row[0])));
+        }
+        Map<String, Object> memory = measurement("memory", "l4lb-epoll", 1, 4_194, "B/conn", 0);
+        memory.putAll(Map.of("connections", 10_000, "rss_before_kib", 102_400, "rss_after_kib", 143_360,
+                "heap_before_kib", 51_200, "heap_after_kib", 61_440));
+        lines.add(json(memory));
+        return lines;
+    }
+
+    /** A fixed-rate run whose latencies are spread evenly over [fromMicros, toMicros] plus a 10× tail. */
+    private static String fixedRate(String path, long fromMicros, long toMicros) {
+        Histogram histogram = new Histogram(TimeUnit.SECONDS.toMicros(60), 3);
+        for (long micros = fromMicros; micros <= toMicros; micros++) {
+            histogram.recordValueWithCount(micros, 100);
+        }
+        histogram.recordValueWithCount(toMicros * 10, 20);
+        ByteBuffer encoded = ByteBuffer.allocate(histogram.getNeededByteBufferCapacity());
+        int length = histogram.encodeIntoCompressedByteBuffer(encoded);
+        Map<String, Object> line = measurement("fixedrate", path, 1, 19_990, "req/s", 0);
+        line.put("rate", 20_000.0);
+        line.put("p50_ms", histogram.getValueAtPercentile(50) / 1000.0);
+        line.put("p90_ms", histogram.getValueAtPercentile(90) / 1000.0);
+        line.put("p99_ms", histogram.getValueAtPercentile(99) / 1000.0);
+        line.put("p999_ms", histogram.getValueAtPercentile(99.9) / 1000.0);
+        line.put("max_ms", histogram.getMaxValue() / 1000.0);
+        line.put("histogram", Base64.getEncoder().encodeToString(Arrays.copyOf(encoded.array(), length)));
+        return json(line);
+    }
+
+    private static Map<String, Object> measurement(String kind, String path, int run, double value, String unit,
+                                                   int errors) {
+        Map<String, Object> line = new LinkedHashMap<>();
+        line.put("kind", kind);
+        line.put("path", path);
+        line.put("run", run);
+        line.put("value", value);
+        line.put("unit", unit);
+        line.put("errors", errors);
+        return line;
+    }
+
+    private static Map<String, Object> withServices(Map<String, Object> line, double services) {
+        line.put("services", (int) services);
+        return line;
+    }
+
+    private static String json(Map<String, ?> line) {
+        try {
+            return JSON.writeValueAsString(line);
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
