@@ -135,9 +135,10 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         Bootstrap bootstrap = new Bootstrap()
                 .group(inbound.eventLoop())
                 .channel(plane.transport().socketChannel())
+                // Endpoints are IP literals: skip the resolver, whose per-loop lookup takes a lock.
+                .disableResolver()
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, policy.connectTimeout().toMillis()))
                 .handler(new TcpRelayHandler(inbound, route.counters()));
         ChannelFuture connect = bootstrap.connect(backend.address());

@@ -123,7 +123,6 @@ public final class TcpDataPlane {
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(accept);
+                .childHandler(accept); // TCP_NODELAY is Netty's default for socket channels
     }
 }
