@@ -12,10 +12,13 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.StandardSocketOptions;
+import java.nio.channels.ServerSocketChannel;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -44,6 +47,23 @@ class BalancerLifecycleTest {
             // The first service's listener, bound before the failure, was closed again.
             assertThatThrownBy(() -> new Socket(InetAddress.getLoopbackAddress(), free).close())
                     .isInstanceOf(ConnectException.class);
+        }
+    }
+
+    @Test
+    void aPortHeldByAnotherSoReusePortListenerIsAlsoInUse() throws Exception {
+        // Another balancer binds with SO_REUSEPORT too; without a check the kernel would split
+        // the connections between the two processes.
+        Assumptions.assumeTrue(TRANSPORT.reusePortOption() != null, "only transports that bind with SO_REUSEPORT");
+        try (ServerSocketChannel other = ServerSocketChannel.open()) {
+            other.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+            other.bind(Ports.loopback(0));
+            int port = ((InetSocketAddress) other.getLocalAddress()).getPort();
+            BalancerConfig config = twoServices(Ports.free(), port);
+
+            assertThatThrownBy(() -> Balancer.start(config, TRANSPORT, 2))
+                    .isInstanceOf(BindFailure.class)
+                    .hasMessage("cannot listen on 127.0.0.1:" + port + " for test/second: the port is already in use");
         }
     }
 

@@ -20,6 +20,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonLocation;
@@ -89,12 +90,20 @@ public final class ConfigLoader {
 
     private BalancerConfig read(String yaml) throws ConfigException {
         JsonNode root;
-        try {
-            root = YAML.readTree(yaml);
-        } catch (JsonProcessingException e) {
-            JsonLocation at = e.getLocation();
+        try (JsonParser parser = YAML.getFactory().createParser(yaml)) {
+            root = YAML.readTree(parser);
+            if (parser.nextToken() != null) {
+                throw new ConfigException(List.of(new ConfigProblem(file, "line " + parser.currentLocation().getLineNr(),
+                        "a second YAML document ('---'): put every service in the one document")));
+            }
+        } catch (IOException e) {
+            if (!(e instanceof JsonProcessingException)) {
+                throw new ConfigException(List.of(new ConfigProblem(file, "", "cannot read: " + e.getMessage())));
+            }
+            JsonProcessingException jpe = (JsonProcessingException) e;
+            JsonLocation at = jpe.getLocation();
             String where = at == null ? "" : "line " + at.getLineNr() + ", column " + at.getColumnNr();
-            throw new ConfigException(List.of(new ConfigProblem(file, where, "not valid YAML: " + e.getOriginalMessage())));
+            throw new ConfigException(List.of(new ConfigProblem(file, where, "not valid YAML: " + jpe.getOriginalMessage())));
         }
         if (root == null || root.isMissingNode() || root.isNull()) {
             throw new ConfigException(List.of(new ConfigProblem(file, "", "the file is empty: it needs a 'services' list")));
@@ -112,6 +121,9 @@ public final class ConfigLoader {
             if (fields.containsKey("admin")) {
                 admin = admin(fields.get("admin"));
             }
+        }
+        if (problems.isEmpty()) {
+            checkNoLoops(services); // indexes of the model match the file's only when nothing was dropped
         }
         if (!problems.isEmpty()) {
             throw new ConfigException(problems);
@@ -345,7 +357,7 @@ public final class ConfigLoader {
 
     private Endpoint endpoint(JsonNode node, String path, int targetPort) {
         if (node.isTextual()) {
-            InetSocketAddress address = hostPort(node.asText(), path, true, targetPort);
+            InetSocketAddress address = connectable(hostPort(node.asText(), path, true, targetPort), path);
             return address == null ? null : Endpoint.of(address);
         }
         Map<String, JsonNode> fields = mapping(node, path, ENDPOINT_KEYS);
@@ -374,10 +386,54 @@ public final class ConfigLoader {
                 address = hostPort(addressText, addressPath, true, targetPort);
             }
         }
+        address = connectable(address, path + ".address");
         if (problems.size() > before || address == null) {
             return null;
         }
         return new Endpoint(address, weight, nodeName, ready, serving, terminating);
+    }
+
+    /** The address, or null (and a problem) when no connection can be made to it. */
+    private InetSocketAddress connectable(InetSocketAddress address, String path) {
+        if (address == null) {
+            return null;
+        }
+        InetAddress ip = address.getAddress();
+        String why = ip.isAnyLocalAddress() ? "a wildcard address"
+                : ip.isMulticastAddress() ? "a multicast address"
+                : Addresses.formatIp(ip).equals("255.255.255.255") ? "the broadcast address" : null;
+        if (why != null) {
+            problem(path, "cannot connect to " + Addresses.format(address) + ": it is " + why);
+            return null;
+        }
+        return address;
+    }
+
+    /**
+     * An endpoint that is one of this balancer's own listeners would relay every connection back
+     * to itself until descriptors run out.
+     */
+    private void checkNoLoops(List<Service> services) {
+        Map<InetSocketAddress, String> tcp = listeners.getOrDefault(Protocol.TCP, Map.of());
+        for (int s = 0; s < services.size(); s++) {
+            List<ServicePort> ports = services.get(s).ports();
+            for (int p = 0; p < ports.size(); p++) {
+                List<Endpoint> endpoints = ports.get(p).endpoints();
+                for (int e = 0; e < endpoints.size(); e++) {
+                    InetSocketAddress target = endpoints.get(e).address();
+                    for (InetSocketAddress listen : tcp.keySet()) {
+                        boolean same = listen.equals(target)
+                                || listen.getPort() == target.getPort() && listen.getAddress().isAnyLocalAddress()
+                                && target.getAddress().isLoopbackAddress();
+                        if (same) {
+                            problem("services[" + s + "].ports[" + p + "].endpoints[" + e + "]", "endpoint "
+                                    + Addresses.format(target) + " is this balancer's own listener " + Addresses.format(listen)
+                                    + ": connections would loop back to it");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     private List<Cidr> sourceRanges(JsonNode node, String path) {

@@ -189,6 +189,17 @@ class ConfigLoaderTest {
                 error("unknown protocol", onePort(LISTEN, "protocol: SCTP"), PORT + ".protocol",
                         "unknown protocol 'SCTP'"),
                 error("empty file", "", "", "the file is empty"),
+                error("a second YAML document", onePort(LISTEN) + "---\nservices: []\n", "line 6", "a second YAML document"),
+                error("wildcard endpoint", onePort(LISTEN, "endpoints: [\"0.0.0.0:80\"]"), PORT + ".endpoints[0]",
+                        "cannot connect to 0.0.0.0:80: it is a wildcard address"),
+                error("multicast endpoint", onePort(LISTEN, "endpoints: [{address: \"224.0.0.1:80\"}]"),
+                        PORT + ".endpoints[0].address", "it is a multicast address"),
+                error("broadcast endpoint", onePort(LISTEN, "endpoints: [\"255.255.255.255:80\"]"), PORT + ".endpoints[0]",
+                        "it is the broadcast address"),
+                error("endpoint is the balancer's own listener", onePort(LISTEN, "endpoints: [\"127.0.0.1:8080\"]"),
+                        PORT + ".endpoints[0]", "is this balancer's own listener 127.0.0.1:8080"),
+                error("endpoint on loopback under a wildcard listener", onePort("listen: [\"0.0.0.0:8080\"]",
+                        "endpoints: [\"127.0.0.1:8080\"]"), PORT + ".endpoints[0]", "connections would loop back"),
                 error("comments only", "# nothing here\n", "", "the file is empty"));
     }
 

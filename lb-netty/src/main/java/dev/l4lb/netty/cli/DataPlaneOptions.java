@@ -12,7 +12,7 @@ import dev.l4lb.netty.Transport;
 /** The options every command that runs the data plane shares, and reading them with a config. */
 final class DataPlaneOptions {
     @Option(names = "--transport", defaultValue = "auto", paramLabel = "NAME",
-            description = "auto (epoll when available, else nio), epoll, io_uring or nio. Default: ${DEFAULT-VALUE}.")
+            description = "auto (io_uring when available, else epoll, else nio), io_uring, epoll or nio. Default: ${DEFAULT-VALUE}.")
     String transport;
 
     @Option(names = "--threads", defaultValue = "0", paramLabel = "N",

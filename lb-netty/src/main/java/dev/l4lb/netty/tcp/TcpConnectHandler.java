@@ -142,6 +142,12 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, policy.connectTimeout().toMillis()))
                 .handler(new TcpRelayHandler(inbound, route.counters()));
         ChannelFuture connect = bootstrap.connect(backend.address());
+        // A client that leaves while we connect takes the half-made backend connection with it.
+        inbound.closeFuture().addListener(f -> {
+            if (!connect.isDone()) {
+                connect.channel().close();
+            }
+        });
         connect.addListener(f -> {
             if (f.isSuccess()) {
                 connected(ctx, connect.channel(), backend);
@@ -211,7 +217,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         if (finEarly) {
             pipeline.fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE); // the relay passes the FIN on
         } else {
-            TcpRelayHandler.setReading(inbound, true);
+            TcpRelayHandler.setReading(inbound, outbound.isWritable()); // early bytes may fill it already
         }
     }
 

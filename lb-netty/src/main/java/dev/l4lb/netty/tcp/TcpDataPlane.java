@@ -1,6 +1,8 @@
 package dev.l4lb.netty.tcp;
 
+import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
@@ -95,7 +97,7 @@ public final class TcpDataPlane {
         unrouted.increment();
     }
 
-    private void bindListener(InetSocketAddress address) throws InterruptedException {
+    private void bindListener(InetSocketAddress address) throws InterruptedException, IOException {
         ChannelInitializer<Channel> accept = new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
@@ -106,6 +108,7 @@ public final class TcpDataPlane {
             listeners.add(serverBootstrap(group, accept).bind(address).sync().channel());
             return;
         }
+        refuseIfTaken(address);
         for (EventExecutor executor : group) {
             // Accept and relay on the same loop: no hand-off between threads per connection.
             EventLoop loop = (EventLoop) executor;
@@ -113,6 +116,17 @@ public final class TcpDataPlane {
                     .option(transport.reusePortOption(), true)
                     .bind(address).sync();
             listeners.add(bound.channel());
+        }
+    }
+
+    /**
+     * SO_REUSEPORT lets every socket that sets it share a port, so a second balancer (or anything
+     * else binding with the option) would silently split our traffic. A plain bind first fails
+     * with "address in use" when anyone listens there already.
+     */
+    private static void refuseIfTaken(InetSocketAddress address) throws IOException {
+        try (ServerSocket probe = new ServerSocket()) {
+            probe.bind(address, 1);
         }
     }
 

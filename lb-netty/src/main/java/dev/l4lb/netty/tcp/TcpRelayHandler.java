@@ -96,16 +96,18 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             duplexPeer.shutdownOutput().addListener(shut -> {
-                if (!shut.isSuccess() || bothInputsShut(self)) {
+                // Done only when both directions have delivered everything and sent their FIN:
+                // an output is shut only after its last write completed, so nothing is dropped.
+                if (!shut.isSuccess() || bothOutputsShut(self)) {
                     closeBoth(self);
                 }
             });
         });
     }
 
-    private boolean bothInputsShut(Channel self) {
-        return self instanceof DuplexChannel a && a.isInputShutdown()
-                && peer instanceof DuplexChannel b && b.isInputShutdown();
+    private boolean bothOutputsShut(Channel self) {
+        return self instanceof DuplexChannel a && a.isOutputShutdown()
+                && peer instanceof DuplexChannel b && b.isOutputShutdown();
     }
 
     private void closeBoth(Channel self) {

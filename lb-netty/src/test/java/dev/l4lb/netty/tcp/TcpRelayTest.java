@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.zip.CRC32;
 
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -145,8 +146,10 @@ class TcpRelayTest {
     @ParameterizedTest
     @MethodSource("transports")
     void backendHalfCloseStillGetsTheWholeRequest(Transport transport) throws Exception {
-        // The other direction: the backend says its piece and shuts its output first; the
-        // client's later bytes must still reach it, ending in FIN, not a reset.
+        assumeHalfCloseStreams(transport);
+        // The other direction, and both FINs in flight at once: the backend says its piece and
+        // shuts its output at once, while the client is still uploading; every byte of the
+        // upload must reach it before its connection ends, and it ends in FIN, not a reset.
         CompletableFuture<Integer> backendRead = new CompletableFuture<>();
         InetSocketAddress backend = javaBackend(socket -> {
             socket.getOutputStream().write("hello\n".getBytes(StandardCharsets.US_ASCII));
@@ -156,12 +159,67 @@ class TcpRelayTest {
         InetSocketAddress listen = Ports.loopback(Ports.free());
         start(Configs.tcp(listen, List.of(backend)), transport);
 
+        int upload = 16 << 20;
         try (Socket client = connect(listen)) {
+            CompletableFuture<Void> sent = CompletableFuture.runAsync(() -> {
+                try {
+                    client.getOutputStream().write(new byte[upload]);
+                    client.shutdownOutput();
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
             assertThat(new String(client.getInputStream().readAllBytes(), StandardCharsets.US_ASCII)).isEqualTo("hello\n");
-            client.getOutputStream().write(new byte[200_000]);
-            client.shutdownOutput();
-            assertThat(backendRead.get(10, TimeUnit.SECONDS)).isEqualTo(200_000);
+            sent.get(30, TimeUnit.SECONDS);
+            assertThat(backendRead.get(30, TimeUnit.SECONDS)).isEqualTo(upload);
         }
+    }
+
+    @ParameterizedTest
+    @MethodSource("transports")
+    void aLargeReplyAfterTheClientsFinArrivesWhole(Transport transport) throws Exception {
+        assumeHalfCloseStreams(transport);
+        // More than the socket buffers hold: the balancer must keep writing to a client whose
+        // input it has already seen end.
+        long reply = 64L << 20;
+        InetSocketAddress backend = javaBackend(socket -> {
+            socket.getInputStream().readAllBytes();
+            writeRandom(socket.getOutputStream(), reply, 5);
+        });
+        InetSocketAddress listen = Ports.loopback(Ports.free());
+        start(Configs.tcp(listen, List.of(backend)), transport);
+
+        try (Socket client = new Socket()) {
+            client.setReceiveBufferSize(8 << 10); // a small window, so the balancer has to wait for it to open
+            client.connect(listen, 5000);
+            client.setSoTimeout(30_000);
+            client.getOutputStream().write("request".getBytes(StandardCharsets.US_ASCII));
+            client.shutdownOutput();
+            CRC32 crc = new CRC32();
+            long count = 0;
+            byte[] buffer = new byte[1 << 16];
+            for (int n; (n = client.getInputStream().read(buffer)) >= 0; ) {
+                crc.update(buffer, 0, n);
+                count += n;
+            }
+            assertThat(count).isEqualTo(reply);
+            assertThat(crc.getValue()).isEqualTo(crcOfRandom(reply, 5));
+        }
+    }
+
+    /**
+     * Netty 4.2.18's epoll drops a socket whose input is shut from the epoll set once it has
+     * nothing to wait for, and then fails the next wait for writability (EPOLL_CTL_MOD: ENOENT):
+     * a stream that goes on after the other side's FIN loses its tail. That is why {@code auto}
+     * prefers io_uring; these tests hold the other transports to the full behaviour.
+     */
+    private static void assumeHalfCloseStreams(Transport transport) {
+        Assumptions.assumeTrue(transport != Transport.EPOLL,
+                "epoll (Netty 4.2.18) loses bytes written after a half-close once the socket buffer fills");
+    }
+
+    static long crcOfRandom(long total, long seed) throws IOException {
+        return writeRandom(OutputStream.nullOutputStream(), total, seed);
     }
 
     @ParameterizedTest
