@@ -12,6 +12,6 @@ public enum Outcome {
     REFUSED_LIMIT,
     /** The client address is outside the port's sourceRanges. */
     DENIED_SOURCE,
-    /** Closed after idleTimeout without traffic. */
+    /** A relayed connection (already counted as OK) closed after idleTimeout without traffic. */
     IDLE_TIMEOUT
 }

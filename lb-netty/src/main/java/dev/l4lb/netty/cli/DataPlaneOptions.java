@@ -38,6 +38,9 @@ final class DataPlaneOptions {
             BalancerConfig config = source.load();
             Duration grace = Durations.parse(shutdownGrace).orElseThrow(() ->
                     new IllegalArgumentException("--shutdown-grace '" + shutdownGrace + "' is not a duration such as 10s"));
+            if (threads < 0) {
+                throw new IllegalArgumentException("--threads " + threads + " is negative (0 means one per core)");
+            }
             return new Plan(config, Transport.select(transport), threads, grace);
         } catch (ConfigException e) {
             Reports.configError(e);

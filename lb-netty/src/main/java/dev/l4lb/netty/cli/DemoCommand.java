@@ -34,6 +34,8 @@ final class DemoCommand implements Callable<Integer> {
             demo = Demo.start(plan.config(), plan.transport(), plan.threads());
         } catch (BindFailure e) {
             return Reports.bindFailure(e);
+        } catch (RuntimeException e) {
+            return Reports.startFailure(e); // e.g. the kernel refused an io_uring ring
         }
         System.out.println("demo backends on " + demo.backendAddresses().stream().map(Addresses::format).toList());
         plan.config().services().forEach(s -> s.ports().forEach(p -> System.out.println(hint(s.qualifiedName(), p))));

@@ -22,6 +22,15 @@ final class Reports {
         return ExitCodes.CONFIG_ERROR;
     }
 
+    static int startFailure(RuntimeException e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        System.err.println("l4lb: cannot start: " + root.getMessage());
+        return ExitCodes.RUNTIME_FAILURE;
+    }
+
     static int bindFailure(BindFailure e) {
         System.err.println("l4lb: " + e.getMessage());
         return ExitCodes.RUNTIME_FAILURE;

@@ -32,6 +32,8 @@ final class RunCommand implements Callable<Integer> {
             balancer = Balancer.start(plan.config(), plan.transport(), plan.threads());
         } catch (BindFailure e) {
             return Reports.bindFailure(e);
+        } catch (RuntimeException e) {
+            return Reports.startFailure(e); // e.g. the kernel refused an io_uring ring
         }
         Serving.untilSignalled(() -> balancer.shutdown(plan.grace()));
         return ExitCodes.OK;

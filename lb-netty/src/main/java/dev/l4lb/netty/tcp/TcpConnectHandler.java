@@ -6,7 +6,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
@@ -21,7 +20,6 @@ import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
 import io.netty.handler.codec.haproxy.HAProxyProtocolVersion;
 import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 
 import dev.l4lb.core.model.PortPolicy;
@@ -140,7 +138,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, policy.connectTimeout().toMillis()))
-                .handler(new TcpRelayHandler(inbound, route.counters()));
+                .handler(new TcpRelayHandler(inbound));
         ChannelFuture connect = bootstrap.connect(backend.address());
         // A client that leaves while we connect takes the half-made backend connection with it.
         inbound.closeFuture().addListener(f -> {
@@ -200,9 +198,12 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         }
 
         ChannelPipeline pipeline = ctx.pipeline();
+        TcpRelayHandler clientSide = new TcpRelayHandler(outbound);
         if (!policy.idleTimeout().isZero()) {
-            pipeline.addBefore(ctx.name(), "idle",
-                    new IdleStateHandler(0, 0, policy.idleTimeout().toMillis(), TimeUnit.MILLISECONDS));
+            IdleTimer timer = new IdleTimer(inbound, outbound, policy.idleTimeout().toNanos(), route.counters());
+            clientSide.watch(timer);
+            outbound.pipeline().get(TcpRelayHandler.class).watch(timer);
+            timer.start();
         }
         List<Object> sentEarly = early;
         early = null;
@@ -211,7 +212,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                 outbound.write(msg, outbound.voidPromise());
             }
         }
-        pipeline.replace(this, "relay", new TcpRelayHandler(outbound, route.counters()));
+        pipeline.replace(this, "relay", clientSide);
         outbound.flush();
         outbound.config().setAutoRead(true);
         if (finEarly) {

@@ -8,11 +8,8 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
-import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 
-import dev.l4lb.core.table.Outcome;
-import dev.l4lb.core.table.PortCounters;
 
 /**
  * One direction of a relayed TCP connection: what this channel reads is written to its peer.
@@ -25,11 +22,16 @@ import dev.l4lb.core.table.PortCounters;
  */
 final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
     private final Channel peer;
-    private final PortCounters counters;
+    /** Set when the port has an idleTimeout; shared with the other side's handler. */
+    private IdleTimer idle;
 
-    TcpRelayHandler(Channel peer, PortCounters counters) {
+    TcpRelayHandler(Channel peer) {
         this.peer = peer;
-        this.counters = counters;
+    }
+
+    /** Reports this side's traffic to the connection's idle timer. */
+    void watch(IdleTimer timer) {
+        this.idle = timer;
     }
 
     @Override
@@ -39,6 +41,9 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         peer.write(msg, peer.voidPromise());
+        if (idle != null) {
+            idle.touch();
+        }
         if (!peer.isWritable()) {
             setReading(ctx.channel(), false);
         }
@@ -60,9 +65,6 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof ChannelInputShutdownEvent) {
             passFin(ctx.channel());
-        } else if (evt instanceof IdleStateEvent) {
-            counters.record(Outcome.IDLE_TIMEOUT);
-            closeBoth(ctx.channel());
         } else {
             ctx.fireUserEventTriggered(evt);
         }

@@ -70,6 +70,21 @@ class MainTest {
     }
 
     @Test
+    void aNegativeThreadCountIsAUsageError() throws Exception {
+        Path config = dir.resolve("ok.yaml");
+        Files.writeString(config, """
+                services:
+                  - name: demo/echo
+                    ports:
+                      - listen: ["127.0.0.1:8080"]
+                        endpoints: ["127.0.0.1:9001"]
+                """);
+        Result result = run("run", "--config", config.toString(), "--threads", "-3");
+        assertThat(result.status).isEqualTo(2);
+        assertThat(result.err.strip()).isEqualTo("l4lb: --threads -3 is negative (0 means one per core)");
+    }
+
+    @Test
     void checkValidatesWithoutBinding() throws Exception {
         Path config = dir.resolve("ok.yaml");
         Files.writeString(config, """

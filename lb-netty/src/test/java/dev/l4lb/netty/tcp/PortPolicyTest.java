@@ -117,6 +117,23 @@ class PortPolicyTest {
     }
 
     @Test
+    void trafficInEitherDirectionKeepsAConnectionOpen() throws Exception {
+        List<InetSocketAddress> backends = echoBackends(1);
+        InetSocketAddress listen = Ports.loopback(Ports.free());
+        Balancer balancer = start(Configs.tcp(listen, backends, "idleTimeout: 1s"));
+
+        try (Socket client = Sockets.connect(listen)) {
+            // 2.5 s of traffic, never more than a tenth of the timeout apart.
+            for (int i = 0; i < 25; i++) {
+                assertEchoes(client);
+                Thread.sleep(100);
+            }
+            assertEchoes(client);
+        }
+        assertThat(counters(balancer).count(Outcome.IDLE_TIMEOUT)).isZero();
+    }
+
+    @Test
     void ipv6ListenersAndEndpointsWork() throws Exception {
         Assumptions.assumeTrue(ipv6LoopbackUp(), "no IPv6 loopback on this machine");
         InetSocketAddress backendRequest = new InetSocketAddress(InetAddress.getByName("::1"), 0);
