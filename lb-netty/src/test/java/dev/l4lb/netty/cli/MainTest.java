@@ -71,14 +71,7 @@ class MainTest {
 
     @Test
     void aNegativeThreadCountIsAUsageError() throws Exception {
-        Path config = dir.resolve("ok.yaml");
-        Files.writeString(config, """
-                services:
-                  - name: demo/echo
-                    ports:
-                      - listen: ["127.0.0.1:8080"]
-                        endpoints: ["127.0.0.1:9001"]
-                """);
+        Path config = validConfig();
         Result result = run("run", "--config", config.toString(), "--threads", "-3");
         assertThat(result.status).isEqualTo(2);
         assertThat(result.err.strip()).isEqualTo("l4lb: --threads -3 is negative (0 means one per core)");
@@ -86,6 +79,13 @@ class MainTest {
 
     @Test
     void checkValidatesWithoutBinding() throws Exception {
+        Path config = validConfig();
+        Result result = run("check", "--config", config.toString());
+        assertThat(result.status).isZero();
+        assertThat(result.out).contains("TCP demo/echo [127.0.0.1:8080] -> 1 endpoint(s), scheduler rr", config + ": OK");
+    }
+
+    private Path validConfig() throws Exception {
         Path config = dir.resolve("ok.yaml");
         Files.writeString(config, """
                 services:
@@ -94,9 +94,7 @@ class MainTest {
                       - listen: ["127.0.0.1:8080"]
                         endpoints: ["127.0.0.1:9001"]
                 """);
-        Result result = run("check", "--config", config.toString());
-        assertThat(result.status).isZero();
-        assertThat(result.out).contains("TCP demo/echo [127.0.0.1:8080] -> 1 endpoint(s), scheduler rr", config + ": OK");
+        return config;
     }
 
     private record Result(int status, String out, String err) {
