@@ -137,6 +137,8 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                 .disableResolver()
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.RCVBUF_ALLOCATOR, TcpDataPlane.READS)
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, TcpDataPlane.WATER_MARK)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, policy.connectTimeout().toMillis()))
                 .handler(new TcpRelayHandler(inbound));
         ChannelFuture connect = bootstrap.connect(backend.address());
