@@ -18,19 +18,14 @@ import dev.l4lb.netty.tcp.TcpDataPlane;
  * the current snapshot. Started from a validated config; stopped by {@link #shutdown}.
  */
 public final class Balancer implements AutoCloseable {
-    /** How long shutdown waits for connections to finish by default, like kube-proxy's pods get. */
-    public static final Duration DEFAULT_SHUTDOWN_GRACE = Duration.ofSeconds(10);
-
     private static final Logger LOG = LoggerFactory.getLogger(Balancer.class);
 
     private final Transport transport;
-    private final int threads;
     private final MultiThreadIoEventLoopGroup group;
     private final TcpDataPlane tcp;
 
     private Balancer(Transport transport, int threads) {
         this.transport = transport;
-        this.threads = threads;
         this.group = transport.newGroup(threads, "l4lb-io");
         this.tcp = new TcpDataPlane(transport, group);
     }
@@ -59,10 +54,6 @@ public final class Balancer implements AutoCloseable {
 
     public Transport transport() {
         return transport;
-    }
-
-    public int eventLoops() {
-        return threads;
     }
 
     /** The routing table in force. */

@@ -124,7 +124,6 @@ public final class FixedRateLoad {
         private final long end;
         private final CountDownLatch done;
         private long due;
-        private boolean inFlight;
         private boolean ok;
         private Channel channel;
 
@@ -175,7 +174,6 @@ public final class FixedRateLoad {
         }
 
         private void send() {
-            inFlight = true;
             ok = false;
             channel.writeAndFlush(REQUEST.duplicate());
         }
@@ -194,7 +192,6 @@ public final class FixedRateLoad {
                         errors++;
                     }
                 }
-                inFlight = false;
                 due += interval;
                 sendWhenDue();
             }
@@ -217,7 +214,6 @@ public final class FixedRateLoad {
             if (due >= measureFrom) {
                 errors++;
             }
-            inFlight = false;
             due += interval;
             if (due >= end) {
                 finish();
