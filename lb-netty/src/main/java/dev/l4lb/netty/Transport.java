@@ -1,6 +1,7 @@
 package dev.l4lb.netty;
 
 import java.util.Locale;
+import java.util.function.BiConsumer;
 
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
@@ -16,8 +17,11 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringBufferRingConfig;
+import io.netty.channel.uring.IoUringFixedBufferRingAllocator;
 import io.netty.channel.uring.IoUringChannelOption;
 import io.netty.channel.uring.IoUringIoHandler;
+import io.netty.channel.uring.IoUringIoHandlerConfig;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
@@ -36,6 +40,12 @@ public enum Transport {
     EPOLL("epoll"),
     IO_URING("io_uring"),
     NIO("nio");
+
+    private static final short BUFFER_GROUP = 1;
+    /** A power of two, as io_uring requires; enough for the reads in flight on one loop. */
+    private static final short RING_BUFFERS = 256;
+    /** As large as the reads bulk streams want (the 64 KiB of Netty's adaptive maximum). */
+    private static final int RING_BUFFER_BYTES = 64 << 10;
 
     private final String displayName;
 
@@ -84,9 +94,46 @@ public enum Transport {
     private IoHandlerFactory ioHandlerFactory() {
         return switch (this) {
             case EPOLL -> EpollIoHandler.newFactory();
-            case IO_URING -> IoUringIoHandler.newFactory();
+            case IO_URING -> IoUringIoHandler.newFactory(ioUringConfig());
             case NIO -> NioIoHandler.newFactory();
         };
+    }
+
+    /**
+     * io_uring reads into buffers the kernel takes from a ring each event loop registers (when
+     * the kernel has buffer rings, 5.19+), instead of a buffer Netty hands to every pending read:
+     * an idle connection pins no memory, and a new connection starts reading without a buffer of
+     * its own. On the bench's new-connection test it raised l4lb's rate by about 15% (10,525 to
+     * 12,127 connections/s, 0.83x to 1.02x HAProxy's, in two runs 15 minutes apart). The ring
+     * holds {@link #RING_BUFFERS} buffers of {@link #RING_BUFFER_BYTES}: 16 MiB per event loop,
+     * allocated when the loop starts.
+     */
+    private static IoUringIoHandlerConfig ioUringConfig() {
+        IoUringIoHandlerConfig config = new IoUringIoHandlerConfig();
+        // Only the event loop submits to its ring, so the kernel may skip its cross-thread
+        // locking and run completion work when the loop asks (SINGLE_ISSUER, DEFER_TASKRUN where
+        // the kernel has them; Netty checks). Measured: a few percent on every workload, in the noise.
+        config.setSingleIssuer(true);
+        if (IoUring.isRegisterBufferRingSupported()) {
+            config.setBufferRingConfig(IoUringBufferRingConfig.builder()
+                    .bufferGroupId(BUFFER_GROUP)
+                    .bufferRingSize(RING_BUFFERS)
+                    .batchSize(RING_BUFFERS / 4)
+                    .allocator(new IoUringFixedBufferRingAllocator(RING_BUFFER_BYTES))
+                    .build());
+        }
+        return config;
+    }
+
+    /**
+     * Options for every relayed TCP socket of this transport (accepted and connected alike): on
+     * io_uring with buffer rings, read from the event loop's ring. Applied with the bootstraps'
+     * {@code option}/{@code childOption}.
+     */
+    public void forEachStreamOption(BiConsumer<ChannelOption<Short>, Short> option) {
+        if (this == IO_URING && IoUring.isRegisterBufferRingSupported()) {
+            option.accept(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID, BUFFER_GROUP);
+        }
     }
 
     public Class<? extends ServerChannel> serverSocketChannel() {

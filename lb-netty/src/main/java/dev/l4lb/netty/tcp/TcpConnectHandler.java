@@ -141,6 +141,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, TcpDataPlane.WATER_MARK)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, policy.connectTimeout().toMillis()))
                 .handler(new TcpRelayHandler(inbound));
+        plane.transport().forEachStreamOption(bootstrap::option);
         ChannelFuture connect = bootstrap.connect(backend.address());
         // A client that leaves while we connect takes the half-made backend connection with it.
         inbound.closeFuture().addListener(f -> {

@@ -141,7 +141,9 @@ public final class TcpDataPlane {
     }
 
     private ServerBootstrap serverBootstrap(EventLoopGroup loops, ChannelInitializer<Channel> accept) {
-        return new ServerBootstrap()
+        ServerBootstrap bootstrap = new ServerBootstrap();
+        transport.forEachStreamOption(bootstrap::childOption);
+        return bootstrap
                 .group(loops, loops)
                 .channel(transport.serverSocketChannel())
                 .option(ChannelOption.SO_BACKLOG, 4096)
