@@ -105,8 +105,9 @@ public enum Transport {
      * an idle connection pins no memory, and a new connection starts reading without a buffer of
      * its own. On the bench's new-connection test it raised l4lb's rate by about 15% (10,525 to
      * 12,127 connections/s, 0.83x to 1.02x HAProxy's, in two runs 15 minutes apart). The ring
-     * holds {@link #RING_BUFFERS} buffers of {@link #RING_BUFFER_BYTES}: 16 MiB per event loop,
-     * allocated when the loop starts.
+     * holds up to {@link #RING_BUFFERS} buffers of {@link #RING_BUFFER_BYTES} (16 MiB per event
+     * loop; a quarter of them at start, more as reads need them); a buffer a read took out is
+     * replaced, so connections holding data for a slow peer do not drain the ring.
      */
     private static IoUringIoHandlerConfig ioUringConfig() {
         IoUringIoHandlerConfig config = new IoUringIoHandlerConfig();
