@@ -1,12 +1,10 @@
 package dev.l4lb.core.affinity;
 
 import java.net.InetAddress;
-import java.time.Duration;
-import java.util.Arrays;
+import java.net.InetSocketAddress;
+import java.util.HashMap;
 import java.util.List;
-
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
+import java.util.Map;
 
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.Eligibility;
@@ -14,79 +12,74 @@ import dev.l4lb.core.sched.Scheduler;
 
 /**
  * Kubernetes' {@code sessionAffinity: ClientIP} on top of any scheduler: a client IP keeps its
- * endpoint while it opens a new connection at least every {@code timeout} (what kube-proxy's
- * {@code recent --rcheck --seconds} and IPVS {@code persistent} give). The table is a bounded
- * Caffeine cache, so a flood of clients evicts old entries instead of growing without limit.
+ * endpoint while it opens a new connection at least every timeout (what kube-proxy's
+ * {@code recent --rcheck --seconds --reap} and IPVS {@code persistent} give). A client whose
+ * endpoint was removed, drained, became unready or is full is picked for anew by the scheduler,
+ * and its entry overwritten.
  */
 public final class ClientIpAffinity implements Scheduler {
-    /** Default bound of one port's table. */
-    public static final long DEFAULT_MAX_ENTRIES = 1_000_000;
-
     private final Scheduler scheduler;
-    private final Backend[] eligible;
-    private final Cache<InetAddress, Backend> table;
+    private final AffinityTable table;
+    /** The endpoints that may take new connections now, by address (entries hold addresses). */
+    private final Map<InetSocketAddress, Backend> eligible;
 
     /**
-     * @param scheduler  chooses for clients without a (usable) entry
-     * @param backends   the port's backends, to know which may still take connections
-     * @param timeout    how long an entry lives after the client's last new connection
-     * @param maxEntries the table's bound
+     * @param scheduler chooses for clients without a usable entry
+     * @param backends  the port's backends in this snapshot
+     * @param table     the port's table; the previous snapshot's, when its settings are unchanged
      */
-    public ClientIpAffinity(Scheduler scheduler, List<Backend> backends, Duration timeout, long maxEntries) {
+    public ClientIpAffinity(Scheduler scheduler, List<Backend> backends, AffinityTable table) {
         this.scheduler = scheduler;
-        this.eligible = Eligibility.eligible(backends);
-        this.table = Caffeine.newBuilder().expireAfterAccess(timeout).maximumSize(maxEntries).build();
+        this.table = table;
+        Backend[] candidates = Eligibility.eligible(backends);
+        this.eligible = new HashMap<>(candidates.length * 2);
+        for (Backend backend : candidates) {
+            eligible.put(backend.address(), backend);
+        }
     }
 
     @Override
-    public Backend pick(InetAddress client) {
-        Backend held = table.getIfPresent(client);
-        if (held != null && isEligible(held)) {
-            return held;
+    public Backend pick(InetAddress client, List<Backend> excluded) {
+        InetSocketAddress held = table.get(client);
+        if (held != null) {
+            Backend sticky = eligible.get(held);
+            if (sticky != null && sticky.hasRoom() && !excluded.contains(sticky)) {
+                return sticky;
+            }
         }
-        Backend chosen = scheduler.pick(client);
+        Backend chosen = scheduler.pick(client, excluded);
         if (chosen != null) {
-            table.put(client, chosen);
-        } else if (held != null) {
-            table.invalidate(client);
+            table.put(client, chosen.address());
         }
+        // With no choice (every endpoint full, say) the entry stays: the client keeps its
+        // endpoint once that has room again.
         return chosen;
-    }
-
-    @Override
-    public void opened(Backend backend) {
-        scheduler.opened(backend);
-    }
-
-    @Override
-    public void closed(Backend backend) {
-        scheduler.closed(backend);
     }
 
     @Override
     public void connectFailed(Backend backend, InetAddress client) {
         // Forget the failed choice, so the retry asks the scheduler instead of the dead endpoint.
-        table.asMap().remove(client, backend);
+        table.remove(client, backend.address());
         scheduler.connectFailed(backend, client);
     }
 
-    /** Entries now (approximate while entries expire). */
-    public long size() {
-        return table.estimatedSize();
+    @Override
+    public boolean hasEligible() {
+        return scheduler.hasEligible();
     }
 
-    private boolean isEligible(Backend backend) {
-        Backend[] candidates = eligible;
-        for (Backend candidate : candidates) {
-            if (candidate == backend) {
-                return true;
-            }
-        }
-        return false;
+    @Override
+    public void activate() {
+        scheduler.activate();
+    }
+
+    /** The table, to hand on to the next snapshot and to report its size and evictions. */
+    public AffinityTable table() {
+        return table;
     }
 
     @Override
     public String toString() {
-        return "ClientIpAffinity" + Arrays.toString(eligible);
+        return "ClientIpAffinity" + eligible.keySet();
     }
 }

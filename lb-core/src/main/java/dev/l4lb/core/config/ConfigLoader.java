@@ -48,10 +48,10 @@ public final class ConfigLoader {
     private static final Set<String> ROOT_KEYS = Set.of("services", "admin");
     private static final Set<String> SERVICE_KEYS = Set.of("name", "ports");
     private static final Set<String> PORT_KEYS = Set.of("name", "protocol", "listen", "targetPort", "scheduler",
-            "sessionAffinity", "sessionAffinityTimeoutSeconds", "proxyProtocol", "sourceRanges", "connectTimeout",
+            "sessionAffinity", "sessionAffinityTimeoutSeconds", "sessionAffinityMaxEntries", "proxyProtocol", "sourceRanges", "connectTimeout",
             "idleTimeout", "maxConnections", "endpoints");
     private static final Set<String> ENDPOINT_KEYS = Set.of("address", "port", "weight", "node", "ready", "serving",
-            "terminating");
+            "terminating", "maxConnections");
     private static final Set<String> ADMIN_KEYS = Set.of("metrics", "healthz");
     /** Kubernetes' DNS-1123 label: names of namespaces, services and ports. */
     private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
@@ -225,8 +225,10 @@ public final class ConfigLoader {
 
         String scheduler = optionalText(fields, path, "scheduler", d.scheduler());
         if (SchedulerType.byName(scheduler).isEmpty()) {
-            problem(path + ".scheduler", "unknown scheduler '" + scheduler + "' (known: "
-                    + String.join(", ", SchedulerType.names()) + ")");
+            String known = " (known: " + String.join(", ", SchedulerType.names()) + ")";
+            problem(path + ".scheduler", SchedulerType.whyNotOffered(scheduler)
+                    .map(why -> why + known)
+                    .orElse("unknown scheduler '" + scheduler + "'" + known));
         }
         SessionAffinity affinity = SessionAffinity.NONE;
         String affinityText = optionalText(fields, path, "sessionAffinity", "None");
@@ -238,6 +240,8 @@ public final class ConfigLoader {
         }
         int affinityTimeout = optionalInt(fields, path, "sessionAffinityTimeoutSeconds",
                 PortPolicy.DEFAULT_AFFINITY_TIMEOUT_SECONDS, 1, PortPolicy.MAX_AFFINITY_TIMEOUT_SECONDS);
+        int affinityMaxEntries = optionalInt(fields, path, "sessionAffinityMaxEntries",
+                PortPolicy.DEFAULT_AFFINITY_MAX_ENTRIES, 1, PortPolicy.MAX_AFFINITY_MAX_ENTRIES);
         ProxyProtocol proxyProtocol = ProxyProtocol.NONE;
         String proxyText = optionalText(fields, path, "proxyProtocol", "none");
         switch (proxyText) {
@@ -260,8 +264,8 @@ public final class ConfigLoader {
         if (problems.size() > before) {
             return null;
         }
-        PortPolicy policy = new PortPolicy(scheduler, affinity, affinityTimeout, proxyProtocol, sourceRanges,
-                connectTimeout, idleTimeout, maxConnections);
+        PortPolicy policy = new PortPolicy(scheduler, affinity, affinityTimeout, affinityMaxEntries, proxyProtocol,
+                sourceRanges, connectTimeout, idleTimeout, maxConnections);
         return new ServicePort(name, protocol, listen, targetPort, policy, endpoints);
     }
 
@@ -372,6 +376,7 @@ public final class ConfigLoader {
         boolean ready = optionalBoolean(fields, path, "ready", true);
         boolean serving = optionalBoolean(fields, path, "serving", ready);
         boolean terminating = optionalBoolean(fields, path, "terminating", false);
+        int maxConnections = optionalInt(fields, path, "maxConnections", 0, 0, Integer.MAX_VALUE);
         InetSocketAddress address = null;
         if (addressText != null) {
             String addressPath = path + ".address";
@@ -390,7 +395,7 @@ public final class ConfigLoader {
         if (problems.size() > before || address == null) {
             return null;
         }
-        return new Endpoint(address, weight, nodeName, ready, serving, terminating);
+        return new Endpoint(address, weight, nodeName, ready, serving, terminating, maxConnections);
     }
 
     /** The address, or null (and a problem) when no connection can be made to it. */

@@ -12,9 +12,11 @@ import java.util.Objects;
  * @param ready       may take new connections
  * @param serving     is serving although maybe terminating (EndpointConditions.serving)
  * @param terminating is shutting down (EndpointConditions.terminating)
+ * @param maxConnections concurrent connections this endpoint takes (IPVS's upper threshold);
+ *                    0 is unlimited
  */
 public record Endpoint(InetSocketAddress address, int weight, String node,
-                       boolean ready, boolean serving, boolean terminating) {
+                       boolean ready, boolean serving, boolean terminating, int maxConnections) {
 
     public static final int DEFAULT_WEIGHT = 1;
 
@@ -27,11 +29,19 @@ public record Endpoint(InetSocketAddress address, int weight, String node,
         if (weight < 0) {
             throw new IllegalArgumentException("weight must be >= 0: " + weight);
         }
+        if (maxConnections < 0) {
+            throw new IllegalArgumentException("maxConnections must be >= 0: " + maxConnections);
+        }
     }
 
     /** A ready endpoint of weight 1 on no particular node. */
     public static Endpoint of(InetSocketAddress address) {
-        return new Endpoint(address, DEFAULT_WEIGHT, "", true, true, false);
+        return new Endpoint(address, DEFAULT_WEIGHT, "", true, true, false, 0);
+    }
+
+    /** This endpoint with another weight. */
+    public Endpoint withWeight(int newWeight) {
+        return new Endpoint(address, newWeight, node, ready, serving, terminating, maxConnections);
     }
 
     @Override

@@ -10,6 +10,7 @@ import java.util.Objects;
  * @param scheduler                     scheduler name as ipvsadm spells it ({@code rr}, ...)
  * @param sessionAffinity               Kubernetes sessionAffinity
  * @param sessionAffinityTimeoutSeconds ClientIP stickiness, 1..86400 (Kubernetes' bounds)
+ * @param sessionAffinityMaxEntries     bound of the ClientIP table (Caffeine evicts past it, by W-TinyLFU)
  * @param proxyProtocol                 header written first to each backend connection
  * @param sourceRanges                  clients allowed (loadBalancerSourceRanges); empty allows all
  * @param connectTimeout                per attempt to reach an endpoint
@@ -17,13 +18,16 @@ import java.util.Objects;
  * @param maxConnections                concurrent connections on this port; 0 is unlimited
  */
 public record PortPolicy(String scheduler, SessionAffinity sessionAffinity, int sessionAffinityTimeoutSeconds,
-                         ProxyProtocol proxyProtocol, List<Cidr> sourceRanges, Duration connectTimeout,
+                         int sessionAffinityMaxEntries, ProxyProtocol proxyProtocol, List<Cidr> sourceRanges, Duration connectTimeout,
                          Duration idleTimeout, int maxConnections) {
 
     public static final String DEFAULT_SCHEDULER = "rr";
     /** Kubernetes' default ClientIP timeout: 3 hours. */
     public static final int DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
     public static final int MAX_AFFINITY_TIMEOUT_SECONDS = 86400;
+    public static final int DEFAULT_AFFINITY_MAX_ENTRIES = 1_000_000;
+    /** 2^26 entries: a few GiB of heap already; more is a typo, not a plan. */
+    public static final int MAX_AFFINITY_MAX_ENTRIES = 1 << 26;
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(1);
 
     public PortPolicy {
@@ -35,6 +39,9 @@ public record PortPolicy(String scheduler, SessionAffinity sessionAffinity, int 
         Objects.requireNonNull(idleTimeout, "idleTimeout");
         if (sessionAffinityTimeoutSeconds < 1 || sessionAffinityTimeoutSeconds > MAX_AFFINITY_TIMEOUT_SECONDS) {
             throw new IllegalArgumentException("sessionAffinityTimeoutSeconds out of 1.." + MAX_AFFINITY_TIMEOUT_SECONDS);
+        }
+        if (sessionAffinityMaxEntries < 1 || sessionAffinityMaxEntries > MAX_AFFINITY_MAX_ENTRIES) {
+            throw new IllegalArgumentException("sessionAffinityMaxEntries out of 1.." + MAX_AFFINITY_MAX_ENTRIES);
         }
         if (connectTimeout.isNegative() || connectTimeout.isZero()) {
             throw new IllegalArgumentException("connectTimeout must be positive");
@@ -49,7 +56,7 @@ public record PortPolicy(String scheduler, SessionAffinity sessionAffinity, int 
 
     /** The defaults a port gets when the config says nothing. */
     public static PortPolicy defaults() {
-        return new PortPolicy(DEFAULT_SCHEDULER, SessionAffinity.NONE, DEFAULT_AFFINITY_TIMEOUT_SECONDS,
+        return new PortPolicy(DEFAULT_SCHEDULER, SessionAffinity.NONE, DEFAULT_AFFINITY_TIMEOUT_SECONDS, DEFAULT_AFFINITY_MAX_ENTRIES,
                 ProxyProtocol.NONE, List.of(), DEFAULT_CONNECT_TIMEOUT, Duration.ZERO, 0);
     }
 

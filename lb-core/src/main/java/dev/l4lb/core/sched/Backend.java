@@ -19,9 +19,23 @@ public record Backend(Endpoint endpoint, EndpointCounters counters) {
         Objects.requireNonNull(counters, "counters");
     }
 
+    /** A backend with counters of its own, for an endpoint not seen before. */
+    public static Backend of(Endpoint endpoint) {
+        return new Backend(endpoint, new EndpointCounters());
+    }
+
     /** Where to connect. */
     public InetSocketAddress address() {
         return endpoint.address();
+    }
+
+    public int weight() {
+        return endpoint.weight();
+    }
+
+    /** Connections given to this endpoint and not closed yet. */
+    public int active() {
+        return counters.active();
     }
 
     /** May this endpoint take new connections under Kubernetes' rules (ready, weight above 0)? */
@@ -32,6 +46,34 @@ public record Backend(Endpoint endpoint, EndpointCounters counters) {
     /** Usable in the terminating fallback: serving although terminating, and not drained. */
     public boolean servingTerminating() {
         return endpoint.serving() && endpoint.terminating() && endpoint.weight() > 0;
+    }
+
+    /** True while the endpoint is below its {@code maxConnections} (always, without a limit). */
+    public boolean hasRoom() {
+        int limit = endpoint.maxConnections();
+        return limit == 0 || counters.active() < limit;
+    }
+
+    /**
+     * Gives a new connection to this endpoint: counts it as active, unless the endpoint is at its
+     * limit (then false, and nothing is counted). Every true is followed by one {@link #release}.
+     */
+    public boolean tryAcquire() {
+        return counters.tryAcquire(endpoint.maxConnections());
+    }
+
+    /** The connection {@link #tryAcquire} counted has closed, or its connect failed. */
+    public void release() {
+        counters.release();
+    }
+
+    /** The connection reached the endpoint (for the established total). */
+    public void recordEstablished() {
+        counters.recordEstablished();
+    }
+
+    public void recordConnectFailure() {
+        counters.recordConnectFailure();
     }
 
     @Override

@@ -19,4 +19,52 @@ public final class Eligibility {
         }
         return backends.stream().filter(Backend::servingTerminating).toArray(Backend[]::new);
     }
+
+    /** Can {@code backend} take this connection: not excluded, and below its limit? */
+    static boolean usable(Backend backend, List<Backend> excluded) {
+        return backend.hasRoom() && (excluded.isEmpty() || !contains(excluded, backend));
+    }
+
+    /**
+     * The first usable backend from position {@code start} on, wrapping around, or null: where a
+     * scheduler's own choice is excluded or full, the connection goes to the next one in order.
+     */
+    static Backend firstUsable(Backend[] candidates, int start, List<Backend> excluded) {
+        int n = candidates.length;
+        for (int i = 0; i < n; i++) {
+            Backend candidate = candidates[(start + i) % n];
+            if (usable(candidate, excluded)) {
+                return candidate;
+            }
+        }
+        return null;
+    }
+
+    /** Identity search: the list holds at most one entry per endpoint of this port. */
+    private static boolean contains(List<Backend> list, Backend backend) {
+        for (int i = 0, n = list.size(); i < n; i++) {
+            if (list.get(i) == backend) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The greatest common divisor of the weights, so that 2,4,6 runs as 1,2,3. */
+    static int weightGcd(Backend[] backends) {
+        int gcd = 0;
+        for (Backend backend : backends) {
+            gcd = gcd(gcd, backend.weight());
+        }
+        return Math.max(gcd, 1);
+    }
+
+    private static int gcd(int a, int b) {
+        while (b != 0) {
+            int t = a % b;
+            a = b;
+            b = t;
+        }
+        return a;
+    }
 }

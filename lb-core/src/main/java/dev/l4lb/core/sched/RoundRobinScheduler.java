@@ -6,7 +6,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * IPVS's {@code rr} and kube-proxy's userspace default: each new connection goes to the next
- * eligible endpoint in turn, whatever the client. One atomic increment per pick.
+ * eligible endpoint in turn, whatever the client and whatever the weights (weight 0 still drains).
+ * One atomic increment per pick.
  */
 public final class RoundRobinScheduler implements Scheduler {
     private final Backend[] eligible;
@@ -17,13 +18,19 @@ public final class RoundRobinScheduler implements Scheduler {
     }
 
     @Override
-    public Backend pick(InetAddress client) {
+    public Backend pick(InetAddress client, List<Backend> excluded) {
         Backend[] candidates = eligible;
         int n = candidates.length;
         if (n == 0) {
             return null;
         }
-        long turn = next.getAndIncrement() & Long.MAX_VALUE;
-        return candidates[(int) (turn % n)];
+        int start = (int) ((next.getAndIncrement() & Long.MAX_VALUE) % n);
+        Backend first = candidates[start];
+        return Eligibility.usable(first, excluded) ? first : Eligibility.firstUsable(candidates, start + 1, excluded);
+    }
+
+    @Override
+    public boolean hasEligible() {
+        return eligible.length > 0;
     }
 }

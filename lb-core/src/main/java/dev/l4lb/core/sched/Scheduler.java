@@ -1,36 +1,48 @@
 package dev.l4lb.core.sched;
 
 import java.net.InetAddress;
+import java.util.List;
 
 /**
  * Chooses the endpoint for each new connection of one service port. One instance serves every
  * event loop at once, so implementations are lock-free and allocate nothing on a pick.
  *
- * <p>The family this is shaped for: round-robin and weighted round-robin (ignore the client),
- * least-connection kinds (read {@link EndpointCounters#active()}, kept up to date through
- * {@link #opened} and {@link #closed}), and hashing kinds (source hashing, Maglev) that use the
- * client address.
+ * <p>A pick skips endpoints that are at their {@code maxConnections} and the ones in
+ * {@code excluded}: the endpoints that already failed this connection, so that a retry after a
+ * failed connect goes elsewhere, hashing schedulers included (they move on to the next endpoint
+ * of their table, as IPVS's {@code sh-fallback} and {@code mh-fallback} do). The caller then
+ * claims the endpoint with {@link Backend#tryAcquire()}; a claim that loses a race with another
+ * event loop for an endpoint's last free slot simply picks again with that endpoint excluded.
  */
 public interface Scheduler {
 
     /**
-     * The endpoint for a new connection from {@code client}, or {@code null} when no endpoint can
-     * take one. Calling again after a failed connect gives the next choice.
+     * The endpoint for a new connection from {@code client}, or {@code null} when no eligible
+     * endpoint outside {@code excluded} has room.
+     *
+     * @param client   the real client address (hashing schedulers and affinity key on it)
+     * @param excluded endpoints not to choose; {@code List.of()} on a first try
      */
-    Backend pick(InetAddress client);
+    Backend pick(InetAddress client, List<Backend> excluded);
 
-    /** A connection to {@code backend} was established. */
-    default void opened(Backend backend) {
-        backend.counters().recordOpened();
+    /** A first try: {@code pick(client, List.of())}. */
+    default Backend pick(InetAddress client) {
+        return pick(client, List.of());
     }
 
-    /** A connection that {@link #opened} reported has ended. */
-    default void closed(Backend backend) {
-        backend.counters().recordClosed();
-    }
-
-    /** A connect attempt from {@code client} to {@code backend} failed; the next pick should avoid it. */
+    /** A connect from {@code client} to {@code backend}, which this scheduler picked, failed. */
     default void connectFailed(Backend backend, InetAddress client) {
-        backend.counters().recordConnectFailure();
+        backend.recordConnectFailure();
+    }
+
+    /** May any endpoint take new connections at all (ignoring limits)? */
+    boolean hasEligible();
+
+    /**
+     * Puts this scheduler in service, once, when the snapshot holding it is applied: schedulers
+     * that follow the endpoints' counts (lc, wlc, sed, nq) start following them here rather than
+     * when built, so a snapshot that is built but never applied leaves the one in force intact.
+     */
+    default void activate() {
     }
 }

@@ -2,12 +2,37 @@ package dev.l4lb.core.sched;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Function;
 
 /** The schedulers a service port can name in its {@code scheduler:} key, spelled as ipvsadm spells them. */
 public enum SchedulerType {
-    RR("rr", RoundRobinScheduler::new);
+    RR("rr", RoundRobinScheduler::new),
+    WRR("wrr", WeightedRoundRobinScheduler::new),
+    LC("lc", backends -> new LeastLoadScheduler(backends, LoadOrder.LC)),
+    WLC("wlc", backends -> new LeastLoadScheduler(backends, LoadOrder.WLC)),
+    SED("sed", backends -> new LeastLoadScheduler(backends, LoadOrder.SED)),
+    NQ("nq", backends -> new LeastLoadScheduler(backends, LoadOrder.NQ)),
+    SH("sh", SourceHashingScheduler::new),
+    MH("mh", MaglevScheduler::new),
+    P2C("p2c", PowerOfTwoChoicesScheduler::new),
+    RANDOM("random", RandomScheduler::new);
+
+    /**
+     * IPVS schedulers deliberately left out, with the reason a config error gives. {@code dh}
+     * hashes the destination address, and a proxy listener sees one destination per service
+     * port, so it would send every connection to one endpoint.
+     */
+    private static final String SINGLE_DESTINATION = " a service port has a single destination";
+    private static final Map<String, String> NOT_OFFERED = Map.of(
+            "dh", "dh (destination hashing) would send every connection to one endpoint:" + SINGLE_DESTINATION
+                    + "; use sh or mh to hash on the client",
+            "lblc", "lblc balances cache clusters by destination;" + SINGLE_DESTINATION,
+            "lblcr", "lblcr balances cache clusters by destination;" + SINGLE_DESTINATION,
+            "fo", "fo (weighted failover) is not offered: use weights (0 drains) or readiness",
+            "ovf", "ovf (overflow) is not offered: use per-endpoint maxConnections",
+            "twos", "twos is offered as p2c, the power of two random choices");
 
     private final String configName;
     private final Function<List<Backend>, Scheduler> factory;
@@ -22,14 +47,26 @@ public enum SchedulerType {
         return configName;
     }
 
-    /** A scheduler over these backends (a new one per snapshot). */
+    /** A scheduler over these backends, in service at once: for use on its own. */
     public Scheduler create(List<Backend> backends) {
+        Scheduler scheduler = prepare(backends);
+        scheduler.activate();
+        return scheduler;
+    }
+
+    /** A scheduler over these backends for a snapshot: not in service until {@link Scheduler#activate}. */
+    public Scheduler prepare(List<Backend> backends) {
         return factory.apply(backends);
     }
 
     /** The type a config name denotes, if any. */
     public static Optional<SchedulerType> byName(String name) {
         return Arrays.stream(values()).filter(t -> t.configName.equals(name)).findFirst();
+    }
+
+    /** Why an IPVS scheduler name that is not offered is not, if it is one. */
+    public static Optional<String> whyNotOffered(String name) {
+        return Optional.ofNullable(NOT_OFFERED.get(name));
     }
 
     /** Every known name, for error messages. */

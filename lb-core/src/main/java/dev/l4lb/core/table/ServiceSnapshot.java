@@ -8,6 +8,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import dev.l4lb.core.affinity.AffinityTable;
 import dev.l4lb.core.affinity.ClientIpAffinity;
 import dev.l4lb.core.model.Endpoint;
 import dev.l4lb.core.model.PortPolicy;
@@ -76,6 +77,22 @@ public final class ServiceSnapshot {
         return new ServiceSnapshot(Collections.unmodifiableList(routes), tcp, udp);
     }
 
+    /**
+     * Puts this snapshot's schedulers in service; the data plane calls it just before swapping
+     * the snapshot in. Least-load schedulers follow the endpoint counts from then on, and those
+     * of the snapshot before stop.
+     */
+    public void activate() {
+        for (Route route : routes) {
+            for (Backend backend : route.backends()) {
+                backend.counters().unwatch();
+            }
+        }
+        for (Route route : routes) {
+            route.scheduler().activate();
+        }
+    }
+
     /** The route for a connection accepted on this TCP listener, or {@code null}. */
     public Route lookupTcp(InetSocketAddress listener) {
         return tcp.get(listener);
@@ -114,11 +131,15 @@ public final class ServiceSnapshot {
         }
         SchedulerType type = SchedulerType.byName(port.policy().scheduler())
                 .orElseThrow(() -> new IllegalArgumentException("unknown scheduler " + port.policy().scheduler()));
-        Scheduler scheduler = type.create(backends);
+        Scheduler scheduler = type.prepare(backends);
         PortPolicy policy = port.policy();
         if (policy.sessionAffinity() == SessionAffinity.CLIENT_IP) {
-            scheduler = new ClientIpAffinity(scheduler, backends,
-                    Duration.ofSeconds(policy.sessionAffinityTimeoutSeconds()), ClientIpAffinity.DEFAULT_MAX_ENTRIES);
+            Duration timeout = Duration.ofSeconds(policy.sessionAffinityTimeoutSeconds());
+            AffinityTable table = old != null && old.scheduler() instanceof ClientIpAffinity before
+                    && before.table().fits(timeout, policy.sessionAffinityMaxEntries())
+                    ? before.table()
+                    : new AffinityTable(timeout, policy.sessionAffinityMaxEntries());
+            scheduler = new ClientIpAffinity(scheduler, backends, table);
         }
         PortCounters counters = old != null ? old.counters() : new PortCounters();
         return new Route(service, port, backends, scheduler, counters);

@@ -33,6 +33,7 @@ class ConfigLoaderTest {
     private static final String FILE = "test.yaml";
     private static final String LISTEN = "listen: [\"127.0.0.1:8080\"]";
     private static final String PORT = "services[0].ports[0]";
+    private static final String KNOWN_SCHEDULERS = "rr, wrr, lc, wlc, sed, nq, sh, mh, p2c, random";
 
     private static final String FULL = """
             services:
@@ -45,6 +46,7 @@ class ConfigLoaderTest {
                     scheduler: rr
                     sessionAffinity: ClientIP
                     sessionAffinityTimeoutSeconds: 600
+                    sessionAffinityMaxEntries: 5000
                     proxyProtocol: v2
                     sourceRanges: ["10.0.0.0/8", "fd00::/8"]
                     connectTimeout: 250ms
@@ -58,6 +60,7 @@ class ConfigLoaderTest {
                         port: 9004
                         weight: 3
                         node: node-a
+                        maxConnections: 50
                       - address: 10.0.0.5       # no port: takes targetPort
                         ready: false            # serving follows ready
                       - address: "10.0.0.6:9006"
@@ -81,18 +84,18 @@ class ConfigLoaderTest {
         BalancerConfig config = ConfigLoader.parse(FILE, FULL);
 
         ServicePort http = new ServicePort("http", Protocol.TCP, List.of(at("127.0.0.1", 8080), at("::1", 8080)), 9000,
-                new PortPolicy("rr", SessionAffinity.CLIENT_IP, 600, ProxyProtocol.V2,
+                new PortPolicy("rr", SessionAffinity.CLIENT_IP, 600, 5000, ProxyProtocol.V2,
                         List.of(new Cidr(ip("10.0.0.0"), 8), new Cidr(ip("fd00::"), 8)),
                         Duration.ofMillis(250), Duration.ofMinutes(1), 100),
                 List.of(Endpoint.of(at("10.0.0.1", 9001)),
                         Endpoint.of(at("10.0.0.2", 9000)),
                         Endpoint.of(at("fd00::3", 9003)),
-                        new Endpoint(at("10.0.0.4", 9004), 3, "node-a", true, true, false),
-                        new Endpoint(at("10.0.0.5", 9000), 1, "", false, false, false),
-                        new Endpoint(at("10.0.0.6", 9006), 1, "", false, true, true)));
+                        new Endpoint(at("10.0.0.4", 9004), 3, "node-a", true, true, false, 50),
+                        new Endpoint(at("10.0.0.5", 9000), 1, "", false, false, false, 0),
+                        new Endpoint(at("10.0.0.6", 9006), 1, "", false, true, true, 0)));
         PortPolicy d = PortPolicy.defaults();
         ServicePort metrics = new ServicePort("metrics", Protocol.TCP, List.of(at("127.0.0.1", 8081)), 0,
-                new PortPolicy("rr", SessionAffinity.CLIENT_IP, 10800, ProxyProtocol.V1, List.of(),
+                new PortPolicy("rr", SessionAffinity.CLIENT_IP, 10800, 1_000_000, ProxyProtocol.V1, List.of(),
                         d.connectTimeout(), d.idleTimeout(), 0),
                 List.of());
         ServicePort bare = new ServicePort("", Protocol.TCP, List.of(at("0.0.0.0", 9090)), 0, d,
@@ -105,6 +108,7 @@ class ConfigLoaderTest {
         assertThat(config.admin()).isEqualTo(new AdminConfig(at("127.0.0.1", 20249), AdminConfig.defaults().healthz()));
         // The defaults the record documents, so the expectations above mean what they say.
         assertThat(d.sessionAffinityTimeoutSeconds()).isEqualTo(10800);
+        assertThat(d.sessionAffinityMaxEntries()).isEqualTo(1_000_000);
         assertThat(d.connectTimeout()).isEqualTo(Duration.ofSeconds(1));
         assertThat(d.idleTimeout()).isZero();
     }
@@ -144,8 +148,31 @@ class ConfigLoaderTest {
                 error("listen without port", onePort("listen: [\"127.0.0.1\"]"), PORT + ".listen[0]", "has no port"),
                 error("same listener twice in a port", onePort("listen: [\"127.0.0.1:8080\", \"127.0.0.1:8080\"]"),
                         PORT + ".listen[1]", "duplicate listener 127.0.0.1:8080 (also " + PORT + ".listen[0])"),
-                error("unknown scheduler", onePort(LISTEN, "scheduler: wrr"), PORT + ".scheduler",
-                        "unknown scheduler 'wrr' (known: rr)"),
+                error("unknown scheduler", onePort(LISTEN, "scheduler: leastconn"), PORT + ".scheduler",
+                        "unknown scheduler 'leastconn' (known: " + KNOWN_SCHEDULERS + ")"),
+                error("scheduler names are lower case", onePort(LISTEN, "scheduler: RR"), PORT + ".scheduler",
+                        "unknown scheduler 'RR' (known: " + KNOWN_SCHEDULERS + ")"),
+                error("empty scheduler", onePort(LISTEN, "scheduler: \"\""), PORT + ".scheduler",
+                        "must be a non-empty string"),
+                error("affinity max entries 0", onePort(LISTEN, "sessionAffinityMaxEntries: 0"),
+                        PORT + ".sessionAffinityMaxEntries", "0 is out of range 1..67108864"),
+                error("affinity max entries negative", onePort(LISTEN, "sessionAffinityMaxEntries: -5"),
+                        PORT + ".sessionAffinityMaxEntries", "-5 is out of range 1..67108864"),
+                error("affinity max entries above 2^26", onePort(LISTEN, "sessionAffinityMaxEntries: 67108865"),
+                        PORT + ".sessionAffinityMaxEntries", "67108865 is out of range 1..67108864"),
+                error("affinity max entries not whole", onePort(LISTEN, "sessionAffinityMaxEntries: 1000.5"),
+                        PORT + ".sessionAffinityMaxEntries", "must be a whole number from 1 to 67108864, not '1000.5'"),
+                error("affinity max entries a string", onePort(LISTEN, "sessionAffinityMaxEntries: lots"),
+                        PORT + ".sessionAffinityMaxEntries", "must be a whole number"),
+                error("endpoint maxConnections negative", onePort(LISTEN,
+                                "endpoints: [\"10.0.0.1:80\", {address: \"10.0.0.2:80\", maxConnections: -1}]"),
+                        PORT + ".endpoints[1].maxConnections", "-1 is out of range 0..2147483647"),
+                error("endpoint maxConnections beyond an int", onePort(LISTEN,
+                                "endpoints: [\"10.0.0.1:80\", {address: \"10.0.0.2:80\", maxConnections: 2147483648}]"),
+                        PORT + ".endpoints[1].maxConnections", "must be a whole number from 0 to 2147483647, not '2147483648'"),
+                error("endpoint maxConnections a string", onePort(LISTEN,
+                                "endpoints: [{address: \"10.0.0.1:80\", maxConnections: \"10\"}]"),
+                        PORT + ".endpoints[0].maxConnections", "must be a whole number"),
                 error("unknown sessionAffinity", onePort(LISTEN, "sessionAffinity: clientip"),
                         PORT + ".sessionAffinity", "(known: None, ClientIP)"),
                 error("affinity timeout 0", onePort(LISTEN, "sessionAffinityTimeoutSeconds: 0"),
@@ -311,7 +338,7 @@ class ConfigLoaderTest {
                     ports:
                       - name: http
                         listen: ["0.0.0.0:80"]
-                        scheduler: wrr
+                        scheduler: dh
                         endpoints: ["10.0.0.1:80", "300.1.1.1:80", "10.0.0.1:80"]
                   - name: api
                     ports:
@@ -320,7 +347,7 @@ class ConfigLoaderTest {
                         sessionAffinityTimeoutSeconds: 0
                         connectTimeout: soon
                         sourceRanges: ["10.0.0.0/8", "bad"]
-                        endpoints: [{address: 10.0.0.2, port: 70000}]
+                        endpoints: [{address: 10.0.0.2, port: 70000}, {address: "10.0.0.3:80", maxConnections: -1}]
                 """;
         List<ConfigProblem> problems = problems(yaml);
         assertThat(problems).extracting(ConfigProblem::path).containsExactlyInAnyOrder(
@@ -332,17 +359,67 @@ class ConfigLoaderTest {
                 "services[1].ports[0].connectTimeout",
                 "services[1].ports[0].sourceRanges[1]",
                 "services[1].ports[0].listen[0]",
-                "services[1].ports[0].endpoints[0].port");
+                "services[1].ports[0].endpoints[0].port",
+                "services[1].ports[0].endpoints[1].maxConnections");
         assertThat(problems).allSatisfy(p -> assertThat(p.file()).isEqualTo(FILE));
     }
 
     @Test
     void problemsPrintAsFilePathMessage() {
-        ConfigException e = rejection(onePort(LISTEN, "scheduler: wrr"));
+        ConfigException e = rejection(onePort(LISTEN, "scheduler: bogus"));
         ConfigProblem problem = e.problems().get(0);
         assertThat(problem).hasToString("test.yaml: " + PORT + ".scheduler: " + problem.message());
         assertThat(e.getMessage()).isEqualTo(problem.toString());
         assertThat(new ConfigProblem("f.yaml", "", "empty")).hasToString("f.yaml: empty");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"rr", "wrr", "lc", "wlc", "sed", "nq", "sh", "mh", "p2c", "random"})
+    void everySchedulerNameParses(String name) throws Exception {
+        BalancerConfig config = ConfigLoader.parse(FILE, onePort(LISTEN, "scheduler: " + name, "sessionAffinity: ClientIP"));
+        assertThat(config.services().get(0).ports().get(0).policy().scheduler()).isEqualTo(name);
+    }
+
+    static Stream<Arguments> schedulersNotOffered() {
+        return Stream.of(
+                Arguments.of("dh", List.of("destination hashing", "one endpoint", "use sh or mh")),
+                Arguments.of("lblc", List.of("by destination", "single destination")),
+                Arguments.of("lblcr", List.of("by destination", "single destination")),
+                Arguments.of("fo", List.of("not offered", "weights", "readiness")),
+                Arguments.of("ovf", List.of("not offered", "maxConnections")),
+                Arguments.of("twos", List.of("offered as p2c")));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("schedulersNotOffered")
+    void anIpvsSchedulerThatIsNotOfferedSaysWhyAndWhatToUse(String name, List<String> fragments) {
+        assertThat(problems(onePort(LISTEN, "scheduler: " + name))).singleElement().satisfies(p -> {
+            assertThat(p.file()).isEqualTo(FILE);
+            assertThat(p.path()).isEqualTo(PORT + ".scheduler");
+            assertThat(p.message()).startsWith(name + " ").contains(fragments)
+                    .endsWith("(known: " + KNOWN_SCHEDULERS + ")")
+                    .doesNotContain("unknown scheduler");
+        });
+    }
+
+    @Test
+    void endpointMaxConnectionsAndAffinityMaxEntriesParse() throws Exception {
+        String yaml = onePort(LISTEN, "sessionAffinity: ClientIP", "sessionAffinityMaxEntries: 67108864",
+                "endpoints: [{address: \"10.0.0.1:80\", maxConnections: 0},"
+                        + " {address: \"10.0.0.2:80\", maxConnections: 2147483647}, \"10.0.0.3:80\"]");
+        ServicePort port = ConfigLoader.parse(FILE, yaml).services().get(0).ports().get(0);
+
+        assertThat(port.policy().sessionAffinityMaxEntries()).isEqualTo(PortPolicy.MAX_AFFINITY_MAX_ENTRIES);
+        assertThat(port.endpoints()).extracting(Endpoint::maxConnections).containsExactly(0, Integer.MAX_VALUE, 0);
+    }
+
+    @Test
+    void maxConnectionsOfEachEndpointIsReportedAtItsOwnPath() {
+        String yaml = onePort(LISTEN, "endpoints: [{address: \"10.0.0.1:80\", maxConnections: 5},"
+                + " {address: \"10.0.0.2:80\", maxConnections: -1}, {address: \"10.0.0.3:80\", maxConnections: -2}]");
+        assertThat(problems(yaml)).extracting(ConfigProblem::toString).containsExactly(
+                "test.yaml: services[0].ports[0].endpoints[1].maxConnections: -1 is out of range 0..2147483647",
+                "test.yaml: services[0].ports[0].endpoints[2].maxConnections: -2 is out of range 0..2147483647");
     }
 
     @Test
@@ -355,7 +432,7 @@ class ConfigLoaderTest {
     @Test
     void loadNamesTheFileInItsProblems(@TempDir Path dir) throws IOException {
         Path file = dir.resolve("bad.yaml");
-        Files.writeString(file, onePort(LISTEN, "scheduler: wrr"));
+        Files.writeString(file, onePort(LISTEN, "scheduler: bogus"));
         try {
             ConfigLoader.load(file);
             fail("expected a ConfigException");

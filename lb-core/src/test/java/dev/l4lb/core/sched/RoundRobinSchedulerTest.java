@@ -1,9 +1,13 @@
 package dev.l4lb.core.sched;
 
+import static dev.l4lb.core.sched.Backends.CLIENT;
+import static dev.l4lb.core.sched.Backends.backend;
+import static dev.l4lb.core.sched.Backends.limited;
+import static dev.l4lb.core.sched.Backends.picks;
+import static dev.l4lb.core.sched.Backends.ready;
+import static dev.l4lb.core.sched.Backends.weighted;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -16,10 +20,7 @@ import java.util.concurrent.atomic.LongAdder;
 
 import org.junit.jupiter.api.Test;
 
-import dev.l4lb.core.model.Endpoint;
-
 class RoundRobinSchedulerTest {
-    private static final InetAddress CLIENT = InetAddress.getLoopbackAddress();
 
     @Test
     void takesReadyEndpointsInTurn() {
@@ -32,10 +33,20 @@ class RoundRobinSchedulerTest {
     }
 
     @Test
+    void ignoresWeightsAboveZero() {
+        // rr is IPVS's unweighted scheduler: weights only matter as 0 (drained) or not.
+        Backend a = weighted(1, 5);
+        Backend b = weighted(2, 1);
+        Scheduler rr = new RoundRobinScheduler(List.of(a, b));
+
+        assertThat(picks(rr, 4)).containsExactly(a, b, a, b);
+    }
+
+    @Test
     void skipsNotReadyAndDrainedEndpoints() {
         Backend a = ready(1);
-        Backend notReady = backend(2, 1, false, false, false);
-        Backend drained = backend(3, 0, true, true, false);
+        Backend notReady = backend(2, 1, false, false, false, 0);
+        Backend drained = backend(3, 0, true, true, false, 0);
         Backend d = ready(4);
         Scheduler rr = new RoundRobinScheduler(List.of(a, notReady, drained, d));
 
@@ -45,18 +56,19 @@ class RoundRobinSchedulerTest {
     @Test
     void fallsBackToServingTerminatingEndpointsWhenNoneIsReady() {
         // Kubernetes' terminating-endpoint fallback: better a pod that is still serving than a blackhole.
-        Backend gone = backend(1, 1, false, false, true);
-        Backend servingTerminating = backend(2, 1, false, true, true);
-        Backend drainedTerminating = backend(3, 0, false, true, true);
-        Backend servingNotTerminating = backend(4, 1, false, true, false);
+        Backend gone = backend(1, 1, false, false, true, 0);
+        Backend servingTerminating = backend(2, 1, false, true, true, 0);
+        Backend drainedTerminating = backend(3, 0, false, true, true, 0);
+        Backend servingNotTerminating = backend(4, 1, false, true, false, 0);
         Scheduler rr = new RoundRobinScheduler(List.of(gone, servingTerminating, drainedTerminating, servingNotTerminating));
 
         assertThat(picks(rr, 3)).containsOnly(servingTerminating);
+        assertThat(rr.hasEligible()).isTrue();
     }
 
     @Test
     void readyEndpointsWinOverServingTerminatingOnes() {
-        Backend terminating = backend(1, 1, false, true, true);
+        Backend terminating = backend(1, 1, false, true, true, 0);
         Backend a = ready(2);
         Scheduler rr = new RoundRobinScheduler(List.of(terminating, a));
 
@@ -65,22 +77,74 @@ class RoundRobinSchedulerTest {
 
     @Test
     void noEligibleEndpointGivesNull() {
-        assertThat(new RoundRobinScheduler(List.of()).pick(CLIENT)).isNull();
-        assertThat(new RoundRobinScheduler(List.of(backend(1, 1, false, false, false), backend(2, 0, true, true, false)))
-                .pick(CLIENT)).isNull();
+        Scheduler empty = new RoundRobinScheduler(List.of());
+        Scheduler noneEligible = new RoundRobinScheduler(
+                List.of(backend(1, 1, false, false, false, 0), backend(2, 0, true, true, false, 0)));
+
+        assertThat(empty.pick(CLIENT)).isNull();
+        assertThat(empty.hasEligible()).isFalse();
+        assertThat(noneEligible.pick(CLIENT)).isNull();
+        assertThat(noneEligible.hasEligible()).isFalse();
     }
 
     @Test
-    void defaultMethodsKeepTheEndpointCounters() {
+    void aFullEndpointPassesItsTurnToTheNextOne() {
+        Backend a = ready(1);
+        Backend full = Backends.acquire(limited(2, 1), 1);
+        Backend c = ready(3);
+        Scheduler rr = new RoundRobinScheduler(List.of(a, full, c));
+
+        // The turn that was full's goes to c, and c's own turn follows: the rotation itself does not skip.
+        assertThat(picks(rr, 6)).containsExactly(a, c, c, a, c, c);
+
+        full.release();
+        assertThat(picks(rr, 3)).containsExactly(a, full, c);
+    }
+
+    @Test
+    void excludedEndpointsPassTheirTurnOn() {
+        Backend a = ready(1);
+        Backend b = ready(2);
+        Backend c = ready(3);
+        Scheduler rr = new RoundRobinScheduler(List.of(a, b, c));
+
+        assertThat(rr.pick(CLIENT, List.of(a))).isSameAs(b);
+        assertThat(rr.pick(CLIENT, List.of(a))).isSameAs(b);
+        assertThat(rr.pick(CLIENT, List.of(a))).isSameAs(c);
+        assertThat(rr.pick(CLIENT, List.of(a, b, c))).isNull();
+    }
+
+    @Test
+    void backendCountsConnectionsWithinItsLimit() {
+        Backend a = limited(1, 2);
+        Scheduler rr = new RoundRobinScheduler(List.of(a));
+
+        assertThat(a.tryAcquire()).isTrue();
+        assertThat(a.tryAcquire()).isTrue();
+        assertThat(a.tryAcquire()).as("third connection over maxConnections 2").isFalse();
+        assertThat(a.active()).isEqualTo(2);
+        assertThat(a.hasRoom()).isFalse();
+        assertThat(rr.pick(CLIENT)).isNull();
+        assertThat(rr.hasEligible()).isTrue();
+
+        a.release();
+        assertThat(a.active()).isEqualTo(1);
+        assertThat(a.hasRoom()).isTrue();
+        assertThat(rr.pick(CLIENT)).isSameAs(a);
+    }
+
+    @Test
+    void establishedAndFailedConnectsAreCountedApartFromActiveOnes() {
         Backend a = ready(1);
         Scheduler rr = new RoundRobinScheduler(List.of(a));
-        rr.opened(a);
-        rr.opened(a);
-        rr.closed(a);
+        a.tryAcquire();
+        a.recordEstablished();
+        a.tryAcquire();
         rr.connectFailed(a, CLIENT);
+        a.release(); // the failed connect gives its count back
 
         assertThat(a.counters().active()).isEqualTo(1);
-        assertThat(a.counters().opened()).isEqualTo(2);
+        assertThat(a.counters().established()).isEqualTo(1);
         assertThat(a.counters().connectFailures()).isEqualTo(1);
     }
 
@@ -117,25 +181,5 @@ class RoundRobinSchedulerTest {
 
         int each = threads * perThread / backends.size();
         assertThat(counts.values()).extracting(LongAdder::sum).containsOnly((long) each);
-    }
-
-    private static List<Backend> picks(Scheduler scheduler, int n) {
-        List<Backend> picks = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            picks.add(scheduler.pick(CLIENT));
-        }
-        return picks;
-    }
-
-    private static Backend ready(int host) {
-        return new Backend(Endpoint.of(address(host)), new EndpointCounters());
-    }
-
-    private static Backend backend(int host, int weight, boolean ready, boolean serving, boolean terminating) {
-        return new Backend(new Endpoint(address(host), weight, "", ready, serving, terminating), new EndpointCounters());
-    }
-
-    private static InetSocketAddress address(int host) {
-        return new InetSocketAddress(InetAddress.getLoopbackAddress(), 9000 + host);
     }
 }

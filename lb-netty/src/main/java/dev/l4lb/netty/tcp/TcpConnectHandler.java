@@ -42,8 +42,12 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     private Route route;
     private InetAddress client;
     private int attemptsLeft;
-    /** Endpoints that failed for this connection; allocated only once a connect fails. */
-    private List<Backend> failed;
+    /**
+     * Endpoints not to pick again for this connection: their connect failed, or another event loop
+     * took their last free slot first. Allocated only when that happens.
+     */
+    private List<Backend> skipped;
+    private boolean connectFailed;
     /**
      * Bytes the client sent before the backend was connected. With reads off this only happens
      * when the client half-closes early (epoll reads up to the FIN on RDHUP), so it is bounded by
@@ -124,7 +128,8 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         Channel inbound = ctx.channel();
         Backend backend = nextBackend();
         if (backend == null) {
-            route.counters().record(failed == null ? Outcome.NO_ENDPOINT : Outcome.CONNECT_FAILED);
+            route.counters().record(connectFailed ? Outcome.CONNECT_FAILED
+                    : route.scheduler().hasEligible() ? Outcome.REFUSED_LIMIT : Outcome.NO_ENDPOINT);
             TcpRelayHandler.reset(inbound);
             return;
         }
@@ -151,34 +156,46 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         });
         connect.addListener(f -> {
             if (f.isSuccess()) {
+                // The endpoint's count, taken at the pick, ends with the backend connection.
+                connect.channel().closeFuture().addListener(closed -> backend.release());
                 connected(ctx, connect.channel(), backend);
-            } else {
-                route.scheduler().connectFailed(backend, client);
-                if (failed == null) {
-                    failed = new ArrayList<>(2);
-                }
-                failed.add(backend);
-                if (inbound.isActive()) {
-                    connectNext(ctx);
-                }
+                return;
             }
+            backend.release();
+            if (!inbound.isActive()) {
+                return; // the client left, which is not the endpoint's failure
+            }
+            route.scheduler().connectFailed(backend, client);
+            connectFailed = true;
+            skip(backend);
+            connectNext(ctx);
         });
     }
 
-    /** The scheduler's next choice that has not failed for this connection yet; null when out of tries. */
+    /**
+     * The scheduler's next choice among endpoints not skipped yet, already counted as active on
+     * that endpoint (within its limit); null when out of tries or of endpoints with room.
+     */
     private Backend nextBackend() {
-        // Under concurrency the scheduler may hand back an endpoint that already failed us;
-        // ask again, a bounded number of times, before giving up on it.
-        for (int asks = 0; attemptsLeft > 0 && asks <= route.backends().size(); asks++) {
-            Backend candidate = route.scheduler().pick(client);
+        // Each round either returns or skips one more endpoint, so this ends within the endpoint count.
+        while (attemptsLeft > 0) {
+            Backend candidate = route.scheduler().pick(client, skipped == null ? List.of() : skipped);
             if (candidate == null) {
                 return null;
             }
-            if (failed == null || !failed.contains(candidate)) {
+            if (candidate.tryAcquire()) {
                 return candidate;
             }
+            skip(candidate); // another event loop took its last free slot since the pick
         }
         return null;
+    }
+
+    private void skip(Backend backend) {
+        if (skipped == null) {
+            skipped = new ArrayList<>(2);
+        }
+        skipped.add(backend);
     }
 
     private void connected(ChannelHandlerContext ctx, Channel outbound, Backend backend) {
@@ -187,9 +204,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
             outbound.close(); // the client left while we connected
             return;
         }
-        route.scheduler().opened(backend);
-        Route owner = route;
-        outbound.closeFuture().addListener(f -> owner.scheduler().closed(backend));
+        backend.recordEstablished();
         route.counters().record(Outcome.OK);
 
         PortPolicy policy = route.policy();

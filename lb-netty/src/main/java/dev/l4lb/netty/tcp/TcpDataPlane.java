@@ -61,6 +61,7 @@ public final class TcpDataPlane {
 
     /** Swaps in a new snapshot with one write; connections in flight keep their backends. */
     public void apply(ServiceSnapshot next) {
+        next.activate();
         snapshot = next;
     }
 

@@ -46,7 +46,7 @@ class MainTest {
         assertThat(result.status).isEqualTo(2);
         assertThat(result.err).contains(
                 config + ": services[0].ports[0].listen[0]: port '99999' in '127.0.0.1:99999' is out of range 1..65535",
-                config + ": services[0].ports[0].scheduler: unknown scheduler 'fastest' (known: rr)",
+                config + ": services[0].ports[0].scheduler: unknown scheduler 'fastest' (known: rr, wrr, lc, wlc, sed, nq, sh, mh, p2c, random)",
                 config + ": services[0].ports[0].endpoints[0]: bad address 'localhost'");
     }
 

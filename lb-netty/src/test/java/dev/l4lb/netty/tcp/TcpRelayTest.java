@@ -110,7 +110,8 @@ class TcpRelayTest {
         assertThat(route.counters().count(Outcome.CONNECT_FAILED)).isZero();
         Backend dead = route.backends().get(1);
         assertThat(dead.counters().connectFailures()).isPositive();
-        assertThat(dead.counters().opened()).isZero();
+        assertThat(dead.counters().established()).isZero();
+        assertThat(dead.active()).isZero(); // every failed attempt gave its count back
     }
 
     @ParameterizedTest

@@ -1,0 +1,33 @@
+package dev.l4lb.core.sched;
+
+import java.util.List;
+
+/** The lookup shared by the hashing schedulers: a hash into a table of endpoint positions. */
+final class Hashing {
+    private Hashing() {
+    }
+
+    /**
+     * The endpoint in {@code table}'s slot for {@code hash}; when it cannot take the connection,
+     * the next slots' endpoints (up to {@code probes} of them, so different clients of a dead
+     * endpoint spread as its slots' neighbours differ), then the endpoints in order.
+     */
+    static Backend pick(Backend[] eligible, int[] table, int hash, List<Backend> excluded, int probes) {
+        int length = table.length;
+        if (length == 0) {
+            return null;
+        }
+        int slot = Math.floorMod(hash, length);
+        Backend chosen = eligible[table[slot]];
+        if (Eligibility.usable(chosen, excluded)) {
+            return chosen;
+        }
+        for (int probe = 1; probe <= probes; probe++) {
+            Backend next = eligible[table[(slot + probe) % length]];
+            if (Eligibility.usable(next, excluded)) {
+                return next;
+            }
+        }
+        return Eligibility.firstUsable(eligible, table[slot] + 1, excluded);
+    }
+}

@@ -1,0 +1,106 @@
+package dev.l4lb.core.sched;
+
+import java.net.InetAddress;
+import java.util.Arrays;
+import java.util.List;
+
+import dev.l4lb.core.model.Addresses;
+
+/**
+ * IPVS's {@code mh}: Maglev consistent hashing (Eisenbud et al., NSDI 2016). Each endpoint walks
+ * its own permutation of a prime-sized table, taking free slots in turn (more turns per round for
+ * a heavier weight), until the table is full; a client's address hashes to a slot. Every endpoint
+ * gets a near-equal (weighted) share of slots (within about 1% of fair while weights are of
+ * similar size; an endpoint of weight 1 next to ones of weight 1,000 gets a handful of slots), and when one endpoint goes away only its slots and
+ * a few others change hands, so most clients keep their endpoint across endpoint-set changes.
+ *
+ * <p>Permutations derive from the endpoint's address alone through a process-independent hash
+ * ({@link StableHash}), so balancers that build tables for the same endpoints agree.
+ */
+public final class MaglevScheduler implements Scheduler {
+    /** The paper's and IPVS's default table size. */
+    static final int DEFAULT_TABLE_SIZE = 65537;
+    /** Slots per endpoint at least, so shares stay within about 1% of fair. */
+    static final int MIN_SLOTS_PER_ENDPOINT = 100;
+    /** Primes, each about twice the one before (from 2^16+1). */
+    private static final int[] SIZES = {65_537, 131_071, 262_139, 524_287, 1_048_573, 2_097_143, 4_194_301,
+            8_388_593, 16_777_213};
+    private static final int FALLBACK_PROBES = 16;
+    private static final long OFFSET_SEED = 0x6d61676c65764f66L;
+    private static final long SKIP_SEED = 0x6d61676c6576536bL;
+
+    private final Backend[] eligible;
+    private final int[] table;
+
+    public MaglevScheduler(List<Backend> backends) {
+        this.eligible = Eligibility.eligible(backends);
+        this.table = populate(eligible, tableSize(eligible.length));
+    }
+
+    @Override
+    public Backend pick(InetAddress client, List<Backend> excluded) {
+        return Hashing.pick(eligible, table, StableHash.of(client), excluded, FALLBACK_PROBES);
+    }
+
+    @Override
+    public boolean hasEligible() {
+        return eligible.length > 0;
+    }
+
+    /**
+     * The table's size: the smallest prime of a fixed ladder (65537, then about doubling) that
+     * gives at least 100 slots per endpoint. A size that followed the endpoint count exactly
+     * would change with every endpoint added or removed, and a new size moves nearly every client;
+     * on the ladder it changes only when the count crosses a rung (at 655, 1,310, 2,621...).
+     */
+    static int tableSize(int endpoints) {
+        long wanted = (long) endpoints * MIN_SLOTS_PER_ENDPOINT;
+        for (int size : SIZES) {
+            if (size >= wanted) {
+                return size;
+            }
+        }
+        return SIZES[SIZES.length - 1];
+    }
+
+    /** Slot to endpoint position, for every slot (no endpoints: an empty table). */
+    static int[] populate(Backend[] backends, int size) {
+        int n = backends.length;
+        if (n == 0) {
+            return new int[0];
+        }
+        long[] offset = new long[n];
+        long[] skip = new long[n];
+        int[] turns = new int[n];
+        int gcd = Eligibility.weightGcd(backends);
+        long totalTurns = 0;
+        for (int i = 0; i < n; i++) {
+            String key = Addresses.format(backends[i].address());
+            offset[i] = Math.floorMod(StableHash.of(key, OFFSET_SEED), size);
+            skip[i] = Math.floorMod(StableHash.of(key, SKIP_SEED), size - 1) + 1;
+            turns[i] = backends[i].weight() / gcd;
+            totalTurns += turns[i];
+        }
+        if (totalTurns == 0) {
+            return new int[0]; // only drained endpoints: nothing could ever fill the table
+        }
+        int[] table = new int[size];
+        Arrays.fill(table, -1);
+        long[] next = new long[n];
+        int filled = 0;
+        while (filled < size) {
+            for (int i = 0; i < n && filled < size; i++) {
+                for (int turn = 0; turn < turns[i] && filled < size; turn++) {
+                    int slot;
+                    do {
+                        slot = (int) ((offset[i] + next[i] * skip[i]) % size);
+                        next[i]++;
+                    } while (table[slot] >= 0);
+                    table[slot] = i;
+                    filled++;
+                }
+            }
+        }
+        return table;
+    }
+}
