@@ -41,10 +41,31 @@ enum LoadOrder {
         }
     };
 
+    /** Active counts beyond this rank as this (no endpoint holds 67 million connections). */
+    private static final int MAX_ACTIVE = (1 << 26) - 2;
+    /** Weighted ranks are active/weight in units of 1/65536 (exact for weights up to 256). */
+    private static final int SCALE_BITS = 16;
+
     /** Negative when A should get the next connection before B, 0 when they rank equal. */
     abstract int compare(int activeA, int weightA, int activeB, int weightB);
 
     int compare(Backend a, Backend b) {
         return compare(a.active(), a.weight(), b.active(), b.weight());
+    }
+
+    /**
+     * This order as one number, lower first, below 2^43: what {@link LoadIndex} keeps in its nodes
+     * so that a match is a comparison of two longs. It ranks as {@link #compare} does, except that
+     * weighted ratios closer than 1/65536 (possible only with weights above 256) tie.
+     */
+    long rank(Backend backend) {
+        long active = Math.min(backend.active(), MAX_ACTIVE);
+        long weight = Math.max(1, backend.weight());
+        return switch (this) {
+            case LC -> active;
+            case WLC -> (active << SCALE_BITS) / weight;
+            case SED -> ((active + 1) << SCALE_BITS) / weight;
+            case NQ -> active == 0 ? 0 : 1 + ((active + 1) << SCALE_BITS) / weight;
+        };
     }
 }
