@@ -67,20 +67,22 @@ final class LoadIndex {
 
     /** The position of the least-loaded backend, or -1 when there are none. */
     int best() {
-        long root = nodes.get(1);
+        long root = nodes.getAcquire(1);
         return root == NOBODY ? -1 : (int) (root & POSITION_MASK);
     }
 
     /** Backend {@code position}'s count changed: replay the matches from its leaf up. */
     void changed(int position) {
+        // Release stores and acquire loads: ordered enough for readers of the root, without the
+        // full fence a volatile store costs on every level.
         int node = leaves + position;
-        nodes.set(node, leaf(position));
+        nodes.setRelease(node, leaf(position));
         for (node >>>= 1; node >= 1; node >>>= 1) {
-            long winner = Math.min(nodes.get(2 * node), nodes.get(2 * node + 1));
-            if (nodes.get(node) == winner) {
+            long winner = Math.min(nodes.getAcquire(2 * node), nodes.getAcquire(2 * node + 1));
+            if (nodes.getAcquire(node) == winner) {
                 return; // nothing above can change either
             }
-            nodes.set(node, winner);
+            nodes.setRelease(node, winner);
         }
     }
 
