@@ -13,13 +13,12 @@ import java.net.ConnectException;
 import java.net.SocketException;
 import java.net.Socket;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.l4lb.core.config.BalancerConfig;
 import dev.l4lb.core.table.Outcome;
@@ -27,6 +26,7 @@ import dev.l4lb.core.table.PortCounters;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.echo.EchoServer;
+import dev.l4lb.netty.testing.Closer;
 import dev.l4lb.netty.testing.Configs;
 import dev.l4lb.netty.testing.EchoBackends;
 import dev.l4lb.netty.testing.Sockets;
@@ -38,14 +38,8 @@ import dev.l4lb.netty.testing.RawHttp;
 @ExtendWith(NoLeaks.class)
 class PortPolicyTest {
     private static final Transport TRANSPORT = Transport.select("auto");
-    private final List<AutoCloseable> toClose = new ArrayList<>();
-
-    @AfterEach
-    void closeAll() throws Exception {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            toClose.get(i).close();
-        }
-    }
+    @RegisterExtension
+    final Closer toClose = new Closer();
 
     @Test
     void aPortWithNoEndpointsClosesAtOnceAndCounts() throws Exception {

@@ -19,9 +19,9 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Collectors;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.l4lb.core.config.BalancerConfig;
 import dev.l4lb.core.model.Addresses;
@@ -29,6 +29,7 @@ import dev.l4lb.core.sched.Backend;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.echo.EchoServer;
+import dev.l4lb.netty.testing.Closer;
 import dev.l4lb.netty.testing.Configs;
 import dev.l4lb.netty.testing.EchoBackends;
 import dev.l4lb.netty.testing.NoLeaks;
@@ -39,14 +40,8 @@ import dev.l4lb.netty.testing.RawHttp;
 @ExtendWith(NoLeaks.class)
 class SchedulingTest {
     private static final Transport TRANSPORT = Transport.select("auto");
-    private final List<AutoCloseable> toClose = new ArrayList<>();
-
-    @AfterEach
-    void closeAll() throws Exception {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            toClose.get(i).close();
-        }
-    }
+    @RegisterExtension
+    final Closer toClose = new Closer();
 
     @Test
     void roundRobinGivesEachEndpointItsTurn() throws Exception {

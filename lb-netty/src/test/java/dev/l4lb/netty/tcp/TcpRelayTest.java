@@ -22,9 +22,9 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.zip.CRC32;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -35,6 +35,7 @@ import dev.l4lb.core.table.Route;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.echo.EchoServer;
+import dev.l4lb.netty.testing.Closer;
 import dev.l4lb.netty.testing.Configs;
 import dev.l4lb.netty.testing.EchoBackends;
 import dev.l4lb.netty.testing.NoLeaks;
@@ -44,17 +45,11 @@ import dev.l4lb.netty.testing.RawHttp;
 /** The TCP relay end to end on loopback: real backends, real client sockets, each transport. */
 @ExtendWith(NoLeaks.class)
 class TcpRelayTest {
-    private final List<AutoCloseable> toClose = new ArrayList<>();
+    @RegisterExtension
+    final Closer toClose = new Closer();
 
     static List<Transport> transports() {
         return dev.l4lb.netty.testing.Transports.available();
-    }
-
-    @AfterEach
-    void closeAll() throws Exception {
-        for (int i = toClose.size() - 1; i >= 0; i--) {
-            toClose.get(i).close();
-        }
     }
 
     @ParameterizedTest
