@@ -43,7 +43,7 @@ public final class ClientIpAffinity implements Scheduler {
         InetSocketAddress held = table.get(client);
         if (held != null) {
             Backend sticky = eligible.get(held);
-            if (sticky != null && sticky.hasRoom() && !excluded.contains(sticky)) {
+            if (sticky != null && Eligibility.usable(sticky, excluded)) {
                 return sticky;
             }
         }

@@ -21,7 +21,7 @@ public final class Eligibility {
     }
 
     /** Can {@code backend} take this connection: not excluded, and below its limit? */
-    static boolean usable(Backend backend, List<Backend> excluded) {
+    public static boolean usable(Backend backend, List<Backend> excluded) {
         return backend.hasRoom() && (excluded.isEmpty() || !contains(excluded, backend));
     }
 

@@ -4,15 +4,18 @@ import java.util.List;
 
 /** The lookup shared by the hashing schedulers: a hash into a table of endpoint positions. */
 final class Hashing {
+    /** Slots to walk past an unusable endpoint before scanning the endpoints in order. */
+    private static final int FALLBACK_PROBES = 16;
+
     private Hashing() {
     }
 
     /**
      * The endpoint in {@code table}'s slot for {@code hash}; when it cannot take the connection,
-     * the next slots' endpoints (up to {@code probes} of them, so different clients of a dead
-     * endpoint spread as its slots' neighbours differ), then the endpoints in order.
+     * the next slots' endpoints (up to {@link #FALLBACK_PROBES} of them, so different clients of a
+     * dead endpoint spread as its slots' neighbours differ), then the endpoints in order.
      */
-    static Backend pick(Backend[] eligible, int[] table, int hash, List<Backend> excluded, int probes) {
+    static Backend pick(Backend[] eligible, int[] table, int hash, List<Backend> excluded) {
         int length = table.length;
         if (length == 0) {
             return null;
@@ -22,7 +25,7 @@ final class Hashing {
         if (Eligibility.usable(chosen, excluded)) {
             return chosen;
         }
-        for (int probe = 1; probe <= probes; probe++) {
+        for (int probe = 1; probe <= FALLBACK_PROBES; probe++) {
             Backend next = eligible[table[(slot + probe) % length]];
             if (Eligibility.usable(next, excluded)) {
                 return next;

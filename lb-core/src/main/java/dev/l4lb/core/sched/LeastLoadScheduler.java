@@ -63,7 +63,7 @@ public final class LeastLoadScheduler implements Scheduler {
     private Backend bestUsable(List<Backend> excluded) {
         Backend best = null;
         for (Backend candidate : eligible) {
-            if (Eligibility.usable(candidate, excluded) && (best == null || order.rank(candidate) < order.rank(best))) {
+            if (Eligibility.usable(candidate, excluded) && (best == null || order.compare(candidate, best) < 0)) {
                 best = candidate;
             }
         }

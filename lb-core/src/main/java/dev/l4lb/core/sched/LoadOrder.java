@@ -8,38 +8,13 @@ package dev.l4lb.core.sched;
  */
 enum LoadOrder {
     /** Fewest active connections. */
-    LC {
-        @Override
-        int compare(int activeA, int weightA, int activeB, int weightB) {
-            return Integer.compare(activeA, activeB);
-        }
-    },
+    LC,
     /** Fewest active connections per unit of weight: active / weight. */
-    WLC {
-        @Override
-        int compare(int activeA, int weightA, int activeB, int weightB) {
-            return Long.compare((long) activeA * weightB, (long) activeB * weightA);
-        }
-    },
+    WLC,
     /** Shortest expected delay: (active + 1) / weight. */
-    SED {
-        @Override
-        int compare(int activeA, int weightA, int activeB, int weightB) {
-            return Long.compare((activeA + 1L) * weightB, (activeB + 1L) * weightA);
-        }
-    },
+    SED,
     /** Never queue: an idle endpoint first; when none is idle, shortest expected delay. */
-    NQ {
-        @Override
-        int compare(int activeA, int weightA, int activeB, int weightB) {
-            boolean idleA = activeA == 0;
-            boolean idleB = activeB == 0;
-            if (idleA || idleB) {
-                return idleA == idleB ? 0 : idleA ? -1 : 1;
-            }
-            return SED.compare(activeA, weightA, activeB, weightB);
-        }
-    };
+    NQ;
 
     /** Active counts beyond this rank as this (no endpoint holds 67 million connections). */
     private static final int MAX_ACTIVE = (1 << 26) - 2;
@@ -47,16 +22,14 @@ enum LoadOrder {
     private static final int SCALE_BITS = 16;
 
     /** Negative when A should get the next connection before B, 0 when they rank equal. */
-    abstract int compare(int activeA, int weightA, int activeB, int weightB);
-
     int compare(Backend a, Backend b) {
-        return compare(a.active(), a.weight(), b.active(), b.weight());
+        return Long.compare(rank(a), rank(b));
     }
 
     /**
      * This order as one number, lower first, below 2^43: what {@link LoadIndex} keeps in its nodes
-     * so that a match is a comparison of two longs. It ranks as {@link #compare} does, except that
-     * weighted ratios closer than 1/65536 (possible only with weights above 256) tie.
+     * so that a match is a comparison of two longs. Weighted ratios closer than 1/65536 (possible
+     * only with weights above 256) tie.
      */
     long rank(Backend backend) {
         long active = Math.min(backend.active(), MAX_ACTIVE);

@@ -25,7 +25,6 @@ public final class MaglevScheduler implements Scheduler {
     /** Primes, each about twice the one before (from 2^16+1). */
     private static final int[] SIZES = {65_537, 131_071, 262_139, 524_287, 1_048_573, 2_097_143, 4_194_301,
             8_388_593, 16_777_213};
-    private static final int FALLBACK_PROBES = 16;
     private static final long OFFSET_SEED = 0x6d61676c65764f66L;
     private static final long SKIP_SEED = 0x6d61676c6576536bL;
 
@@ -39,7 +38,7 @@ public final class MaglevScheduler implements Scheduler {
 
     @Override
     public Backend pick(InetAddress client, List<Backend> excluded) {
-        return Hashing.pick(eligible, table, StableHash.of(client), excluded, FALLBACK_PROBES);
+        return Hashing.pick(eligible, table, StableHash.of(client), excluded);
     }
 
     @Override

@@ -10,9 +10,6 @@ import java.util.List;
  * full or failed this connection passes the client on to the next slots ({@code sh-fallback}).
  */
 public final class SourceHashingScheduler implements Scheduler {
-    /** Slots to walk past an unusable endpoint before scanning the endpoints in order. */
-    private static final int FALLBACK_PROBES = 16;
-
     private final Backend[] eligible;
     private final int[] slots;
 
@@ -23,7 +20,7 @@ public final class SourceHashingScheduler implements Scheduler {
 
     @Override
     public Backend pick(InetAddress client, List<Backend> excluded) {
-        return Hashing.pick(eligible, slots, StableHash.of(client), excluded, FALLBACK_PROBES);
+        return Hashing.pick(eligible, slots, StableHash.of(client), excluded);
     }
 
     @Override
