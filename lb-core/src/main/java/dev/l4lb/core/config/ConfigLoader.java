@@ -28,6 +28,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 
+import dev.l4lb.core.model.AcceptProxyProtocol;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Cidr;
 import dev.l4lb.core.model.Endpoint;
@@ -48,7 +49,8 @@ public final class ConfigLoader {
     private static final Set<String> ROOT_KEYS = Set.of("services", "admin");
     private static final Set<String> SERVICE_KEYS = Set.of("name", "ports");
     private static final Set<String> PORT_KEYS = Set.of("name", "protocol", "listen", "targetPort", "scheduler",
-            "sessionAffinity", "sessionAffinityTimeoutSeconds", "sessionAffinityMaxEntries", "proxyProtocol", "sourceRanges", "connectTimeout",
+            "sessionAffinity", "sessionAffinityTimeoutSeconds", "sessionAffinityMaxEntries", "proxyProtocol", "proxyProtocolUniqueId",
+            "acceptProxyProtocol", "trustedUpstreams", "acceptProxyProtocolTimeout", "sourceRanges", "connectTimeout",
             "idleTimeout", "maxConnections", "endpoints");
     private static final Set<String> ENDPOINT_KEYS = Set.of("address", "port", "weight", "node", "ready", "serving",
             "terminating", "maxConnections");
@@ -250,7 +252,12 @@ public final class ConfigLoader {
             case "v2" -> proxyProtocol = ProxyProtocol.V2;
             default -> problem(path + ".proxyProtocol", "unknown proxyProtocol '" + proxyText + "' (known: none, v1, v2)");
         }
-        List<Cidr> sourceRanges = sourceRanges(fields.get("sourceRanges"), path + ".sourceRanges");
+        boolean uniqueId = optionalBoolean(fields, path, "proxyProtocolUniqueId", false);
+        if (uniqueId && proxyProtocol != ProxyProtocol.V2) {
+            problem(path + ".proxyProtocolUniqueId", "needs proxyProtocol: v2 (a v1 header has no room for TLVs)");
+        }
+        AcceptProxyProtocol accept = acceptProxyProtocol(fields, path);
+        List<Cidr> sourceRanges = cidrs(fields.get("sourceRanges"), path + ".sourceRanges");
         Duration connectTimeout = optionalDuration(fields, path, "connectTimeout", d.connectTimeout());
         if (connectTimeout.isZero()) {
             problem(path + ".connectTimeout", "must be more than 0");
@@ -264,8 +271,8 @@ public final class ConfigLoader {
         if (problems.size() > before) {
             return null;
         }
-        PortPolicy policy = new PortPolicy(scheduler, affinity, affinityTimeout, affinityMaxEntries, proxyProtocol,
-                sourceRanges, connectTimeout, idleTimeout, maxConnections);
+        PortPolicy policy = new PortPolicy(scheduler, affinity, affinityTimeout, affinityMaxEntries, proxyProtocol, uniqueId,
+                accept, sourceRanges, connectTimeout, idleTimeout, maxConnections);
         return new ServicePort(name, protocol, listen, targetPort, policy, endpoints);
     }
 
@@ -441,7 +448,38 @@ public final class ConfigLoader {
         }
     }
 
-    private List<Cidr> sourceRanges(JsonNode node, String path) {
+    /**
+     * acceptProxyProtocol and trustedUpstreams come together: accepting headers from anyone would
+     * let any client name its own address, and a trust list without acceptance is a forgotten switch.
+     */
+    private AcceptProxyProtocol acceptProxyProtocol(Map<String, JsonNode> fields, String path) {
+        boolean accept = optionalBoolean(fields, path, "acceptProxyProtocol", false);
+        List<Cidr> trusted = cidrs(fields.get("trustedUpstreams"), path + ".trustedUpstreams");
+        Duration timeout = optionalDuration(fields, path, "acceptProxyProtocolTimeout", AcceptProxyProtocol.DEFAULT_HEADER_TIMEOUT);
+        if (accept && !fields.containsKey("trustedUpstreams")) {
+            problem(path, "acceptProxyProtocol: true needs trustedUpstreams (the CIDRs of the balancers in front;"
+                    + " headers from anyone else would let clients spoof their address)");
+        } else if (accept && trusted.isEmpty() && fields.get("trustedUpstreams").isArray() && fields.get("trustedUpstreams").isEmpty()) {
+            problem(path + ".trustedUpstreams", "must name at least one CIDR when acceptProxyProtocol is true");
+        }
+        // A misspelt acceptProxyProtocol is reported once, at itself, not again at the keys it governs.
+        boolean acceptSaidNo = !fields.containsKey("acceptProxyProtocol") || fields.get("acceptProxyProtocol").isBoolean() && !accept;
+        if (acceptSaidNo && fields.containsKey("trustedUpstreams")) {
+            problem(path + ".trustedUpstreams", "has no effect without acceptProxyProtocol: true");
+        }
+        if (acceptSaidNo && fields.containsKey("acceptProxyProtocolTimeout")) {
+            problem(path + ".acceptProxyProtocolTimeout", "has no effect without acceptProxyProtocol: true");
+        }
+        if (timeout.isZero()) {
+            problem(path + ".acceptProxyProtocolTimeout", "must be more than 0");
+        }
+        if (!accept || trusted.isEmpty() || timeout.isZero()) {
+            return AcceptProxyProtocol.OFF;
+        }
+        return new AcceptProxyProtocol(trusted, timeout);
+    }
+
+    private List<Cidr> cidrs(JsonNode node, String path) {
         List<Cidr> result = new ArrayList<>();
         if (node == null) {
             return result;

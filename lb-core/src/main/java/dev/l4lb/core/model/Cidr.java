@@ -1,6 +1,7 @@
 package dev.l4lb.core.model;
 
 import java.net.InetAddress;
+import java.util.List;
 import java.util.Optional;
 
 /** An IPv4 or IPv6 prefix such as {@code 10.0.0.0/8} or {@code fd00::/8}. */
@@ -31,6 +32,16 @@ public record Cidr(InetAddress network, int prefixLength) {
             }
         }
         return Optional.of(new Cidr(address.get(), prefix));
+    }
+
+    /** True when one of the ranges contains the address. */
+    public static boolean anyContains(List<Cidr> ranges, InetAddress address) {
+        for (Cidr range : ranges) {
+            if (range.contains(address)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** True when the address lies inside this prefix; an IPv4 address never matches an IPv6 prefix. */

@@ -12,13 +12,16 @@ import java.util.Objects;
  * @param sessionAffinityTimeoutSeconds ClientIP stickiness, 1..86400 (Kubernetes' bounds)
  * @param sessionAffinityMaxEntries     bound of the ClientIP table (Caffeine evicts past it, by W-TinyLFU)
  * @param proxyProtocol                 header written first to each backend connection
+ * @param proxyProtocolUniqueId         v2 only: add PP2_TYPE_UNIQUE_ID with the balancer's connection id
+ * @param acceptProxyProtocol           whether clients' connections start with a PROXY header, from whom
  * @param sourceRanges                  clients allowed (loadBalancerSourceRanges); empty allows all
  * @param connectTimeout                per attempt to reach an endpoint
  * @param idleTimeout                   close a connection quiet this long; {@link Duration#ZERO} is off
  * @param maxConnections                concurrent connections on this port; 0 is unlimited
  */
 public record PortPolicy(String scheduler, SessionAffinity sessionAffinity, int sessionAffinityTimeoutSeconds,
-                         int sessionAffinityMaxEntries, ProxyProtocol proxyProtocol, List<Cidr> sourceRanges, Duration connectTimeout,
+                         int sessionAffinityMaxEntries, ProxyProtocol proxyProtocol, boolean proxyProtocolUniqueId,
+                         AcceptProxyProtocol acceptProxyProtocol, List<Cidr> sourceRanges, Duration connectTimeout,
                          Duration idleTimeout, int maxConnections) {
 
     public static final String DEFAULT_SCHEDULER = "rr";
@@ -34,6 +37,10 @@ public record PortPolicy(String scheduler, SessionAffinity sessionAffinity, int 
         Objects.requireNonNull(scheduler, "scheduler");
         Objects.requireNonNull(sessionAffinity, "sessionAffinity");
         Objects.requireNonNull(proxyProtocol, "proxyProtocol");
+        if (proxyProtocolUniqueId && proxyProtocol != ProxyProtocol.V2) {
+            throw new IllegalArgumentException("proxyProtocolUniqueId needs proxyProtocol v2 (v1 has no TLVs)");
+        }
+        Objects.requireNonNull(acceptProxyProtocol, "acceptProxyProtocol");
         sourceRanges = List.copyOf(sourceRanges);
         Objects.requireNonNull(connectTimeout, "connectTimeout");
         Objects.requireNonNull(idleTimeout, "idleTimeout");
@@ -57,19 +64,11 @@ public record PortPolicy(String scheduler, SessionAffinity sessionAffinity, int 
     /** The defaults a port gets when the config says nothing. */
     public static PortPolicy defaults() {
         return new PortPolicy(DEFAULT_SCHEDULER, SessionAffinity.NONE, DEFAULT_AFFINITY_TIMEOUT_SECONDS, DEFAULT_AFFINITY_MAX_ENTRIES,
-                ProxyProtocol.NONE, List.of(), DEFAULT_CONNECT_TIMEOUT, Duration.ZERO, 0);
+                ProxyProtocol.NONE, false, AcceptProxyProtocol.OFF, List.of(), DEFAULT_CONNECT_TIMEOUT, Duration.ZERO, 0);
     }
 
-    /** True when this client may connect: no ranges, or one of them contains it. */
+    /** True when this client (the real one, from a PROXY header when accepted) may connect: no ranges, or one of them contains it. */
     public boolean allowsSource(java.net.InetAddress client) {
-        if (sourceRanges.isEmpty()) {
-            return true;
-        }
-        for (Cidr range : sourceRanges) {
-            if (range.contains(client)) {
-                return true;
-            }
-        }
-        return false;
+        return sourceRanges.isEmpty() || Cidr.anyContains(sourceRanges, client);
     }
 }

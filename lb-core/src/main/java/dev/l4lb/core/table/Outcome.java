@@ -12,6 +12,10 @@ public enum Outcome {
     REFUSED_LIMIT,
     /** The client address is outside the port's sourceRanges. */
     DENIED_SOURCE,
+    /** The port accepts PROXY headers and the peer is not one of its trusted upstreams. */
+    UNTRUSTED_UPSTREAM,
+    /** A trusted upstream's PROXY header was malformed, incomplete, or late (acceptProxyProtocolTimeout). */
+    BAD_PROXY_HEADER,
     /** A relayed connection (already counted as OK) closed after idleTimeout without traffic. */
     IDLE_TIMEOUT
 }

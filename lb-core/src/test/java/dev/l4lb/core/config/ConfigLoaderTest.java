@@ -20,6 +20,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import dev.l4lb.core.model.AcceptProxyProtocol;
 import dev.l4lb.core.model.Cidr;
 import dev.l4lb.core.model.Endpoint;
 import dev.l4lb.core.model.PortPolicy;
@@ -48,6 +49,10 @@ class ConfigLoaderTest {
                     sessionAffinityTimeoutSeconds: 600
                     sessionAffinityMaxEntries: 5000
                     proxyProtocol: v2
+                    proxyProtocolUniqueId: true
+                    acceptProxyProtocol: true
+                    trustedUpstreams: ["192.168.0.0/16", "::1"]
+                    acceptProxyProtocolTimeout: 500ms
                     sourceRanges: ["10.0.0.0/8", "fd00::/8"]
                     connectTimeout: 250ms
                     idleTimeout: 1m
@@ -84,7 +89,9 @@ class ConfigLoaderTest {
         BalancerConfig config = ConfigLoader.parse(FILE, FULL);
 
         ServicePort http = new ServicePort("http", Protocol.TCP, List.of(at("127.0.0.1", 8080), at("::1", 8080)), 9000,
-                new PortPolicy("rr", SessionAffinity.CLIENT_IP, 600, 5000, ProxyProtocol.V2,
+                new PortPolicy("rr", SessionAffinity.CLIENT_IP, 600, 5000, ProxyProtocol.V2, true,
+                        new AcceptProxyProtocol(List.of(new Cidr(ip("192.168.0.0"), 16), new Cidr(ip("::1"), 128)),
+                                Duration.ofMillis(500)),
                         List.of(new Cidr(ip("10.0.0.0"), 8), new Cidr(ip("fd00::"), 8)),
                         Duration.ofMillis(250), Duration.ofMinutes(1), 100),
                 List.of(Endpoint.of(at("10.0.0.1", 9001)),
@@ -95,7 +102,8 @@ class ConfigLoaderTest {
                         new Endpoint(at("10.0.0.6", 9006), 1, "", false, true, true, 0)));
         PortPolicy d = PortPolicy.defaults();
         ServicePort metrics = new ServicePort("metrics", Protocol.TCP, List.of(at("127.0.0.1", 8081)), 0,
-                new PortPolicy("rr", SessionAffinity.CLIENT_IP, 10800, 1_000_000, ProxyProtocol.V1, List.of(),
+                new PortPolicy("rr", SessionAffinity.CLIENT_IP, 10800, 1_000_000, ProxyProtocol.V1, false,
+                        AcceptProxyProtocol.OFF, List.of(),
                         d.connectTimeout(), d.idleTimeout(), 0),
                 List.of());
         ServicePort bare = new ServicePort("", Protocol.TCP, List.of(at("0.0.0.0", 9090)), 0, d,
@@ -181,6 +189,24 @@ class ConfigLoaderTest {
                         PORT + ".sessionAffinityTimeoutSeconds", "86401 is out of range 1..86400"),
                 error("unknown proxyProtocol", onePort(LISTEN, "proxyProtocol: v3"), PORT + ".proxyProtocol",
                         "(known: none, v1, v2)"),
+                error("unique id with v1", onePort(LISTEN, "proxyProtocol: v1", "proxyProtocolUniqueId: true"),
+                        PORT + ".proxyProtocolUniqueId", "needs proxyProtocol: v2"),
+                error("unique id without sending", onePort(LISTEN, "proxyProtocolUniqueId: true"),
+                        PORT + ".proxyProtocolUniqueId", "needs proxyProtocol: v2"),
+                error("accepting from anyone", onePort(LISTEN, "acceptProxyProtocol: true"),
+                        PORT, "acceptProxyProtocol: true needs trustedUpstreams"),
+                error("accepting from nobody", onePort(LISTEN, "acceptProxyProtocol: true", "trustedUpstreams: []"),
+                        PORT + ".trustedUpstreams", "must name at least one CIDR"),
+                error("trusting without accepting", onePort(LISTEN, "trustedUpstreams: [\"10.0.0.0/8\"]"),
+                        PORT + ".trustedUpstreams", "has no effect without acceptProxyProtocol: true"),
+                error("header timeout without accepting", onePort(LISTEN, "acceptProxyProtocolTimeout: 1s"),
+                        PORT + ".acceptProxyProtocolTimeout", "has no effect without acceptProxyProtocol: true"),
+                error("header timeout 0", onePort(LISTEN, "acceptProxyProtocol: true", "trustedUpstreams: [\"10.0.0.0/8\"]",
+                        "acceptProxyProtocolTimeout: \"0\""), PORT + ".acceptProxyProtocolTimeout", "must be more than 0"),
+                error("bad trusted CIDR", onePort(LISTEN, "acceptProxyProtocol: true", "trustedUpstreams: [\"10.0.0.0/8\", \"::1/129\"]"),
+                        PORT + ".trustedUpstreams[1]", "'::1/129' is not a CIDR"),
+                error("accept not a boolean", onePort(LISTEN, "acceptProxyProtocol: yes please", "trustedUpstreams: [\"10.0.0.0/8\"]"),
+                        PORT + ".acceptProxyProtocol", "must be true or false"),
                 error("bad CIDR", onePort(LISTEN, "sourceRanges: [\"10.0.0.0/8\", \"10.0.0.0/33\"]"),
                         PORT + ".sourceRanges[1]", "'10.0.0.0/33' is not a CIDR"),
                 error("bad duration", onePort(LISTEN, "idleTimeout: 1x"), PORT + ".idleTimeout",

@@ -19,6 +19,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 import dev.l4lb.core.affinity.AffinityTable;
 import dev.l4lb.core.affinity.ClientIpAffinity;
+import dev.l4lb.core.model.AcceptProxyProtocol;
 import dev.l4lb.core.model.Endpoint;
 import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.model.Protocol;
@@ -414,7 +415,8 @@ class ServiceSnapshotTest {
 
     private static PortPolicy policy(String scheduler, SessionAffinity affinity, int timeoutSeconds, int maxEntries) {
         PortPolicy d = PortPolicy.defaults();
-        return new PortPolicy(scheduler, affinity, timeoutSeconds, maxEntries, ProxyProtocol.NONE, List.of(),
+        return new PortPolicy(scheduler, affinity, timeoutSeconds, maxEntries, ProxyProtocol.NONE, false,
+                AcceptProxyProtocol.OFF, List.of(),
                 d.connectTimeout(), d.idleTimeout(), 0);
     }
 

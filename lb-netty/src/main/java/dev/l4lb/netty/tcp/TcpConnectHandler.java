@@ -1,7 +1,5 @@
 package dev.l4lb.netty.tcp;
 
-import java.net.Inet4Address;
-import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -14,11 +12,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
-import io.netty.handler.codec.haproxy.HAProxyCommand;
-import io.netty.handler.codec.haproxy.HAProxyMessage;
 import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
-import io.netty.handler.codec.haproxy.HAProxyProtocolVersion;
-import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.ReferenceCountUtil;
 
@@ -28,6 +22,7 @@ import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.ServiceSnapshot;
+import dev.l4lb.netty.proxyprotocol.ProxyHeaders;
 
 /**
  * The first moments of a client connection: find its route, check the source and the port's
@@ -211,7 +206,9 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         if (policy.proxyProtocol() != ProxyProtocol.NONE) {
             ChannelPipeline backendPipeline = outbound.pipeline();
             backendPipeline.addFirst(HAProxyMessageEncoder.INSTANCE);
-            outbound.write(proxyHeader(policy.proxyProtocol(), inbound), outbound.voidPromise());
+            String uniqueId = policy.proxyProtocolUniqueId() ? inbound.id().asLongText() : null;
+            outbound.write(ProxyHeaders.proxy(policy.proxyProtocol(), (InetSocketAddress) inbound.remoteAddress(),
+                    (InetSocketAddress) inbound.localAddress(), uniqueId), outbound.voidPromise());
             backendPipeline.remove(HAProxyMessageEncoder.INSTANCE);
         }
 
@@ -238,37 +235,5 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         } else {
             TcpRelayHandler.setReading(inbound, outbound.isWritable()); // early bytes may fill it already
         }
-    }
-
-    /** The PROXY header naming the real client and the address it connected to. */
-    private static HAProxyMessage proxyHeader(ProxyProtocol version, Channel inbound) {
-        InetSocketAddress source = (InetSocketAddress) inbound.remoteAddress();
-        InetSocketAddress destination = (InetSocketAddress) inbound.localAddress();
-        InetAddress src = source.getAddress();
-        InetAddress dst = destination.getAddress();
-        HAProxyProxiedProtocol family;
-        String srcText;
-        String dstText;
-        if (src instanceof Inet4Address && dst instanceof Inet4Address) {
-            family = HAProxyProxiedProtocol.TCP4;
-            srcText = src.getHostAddress();
-            dstText = dst.getHostAddress();
-        } else {
-            family = HAProxyProxiedProtocol.TCP6;
-            srcText = asIpv6(src);
-            dstText = asIpv6(dst);
-        }
-        HAProxyProtocolVersion protocolVersion = version == ProxyProtocol.V1 ? HAProxyProtocolVersion.V1 : HAProxyProtocolVersion.V2;
-        return new HAProxyMessage(protocolVersion, HAProxyCommand.PROXY, family, srcText, dstText,
-                source.getPort(), destination.getPort());
-    }
-
-    private static String asIpv6(InetAddress address) {
-        if (address instanceof Inet6Address) {
-            String text = address.getHostAddress();
-            int scope = text.indexOf('%');
-            return scope < 0 ? text : text.substring(0, scope);
-        }
-        return "::ffff:" + address.getHostAddress(); // IPv4-mapped, when the two ends differ in family
     }
 }
