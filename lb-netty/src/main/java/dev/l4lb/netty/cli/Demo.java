@@ -6,14 +6,17 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.LinkedHashSet;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
 
 import dev.l4lb.core.config.BalancerConfig;
 import dev.l4lb.core.config.ConfigException;
 import dev.l4lb.core.config.ConfigLoader;
+import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Endpoint;
+import dev.l4lb.core.model.ProxyProtocol;
 import dev.l4lb.core.model.Service;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.netty.Balancer;
@@ -29,10 +32,10 @@ public final class Demo implements AutoCloseable {
     /** The demo config inside the jar (a copy of config/demo.yaml). */
     public static final String EMBEDDED_CONFIG = "/config/demo.yaml";
 
-    private final EchoServer backends;
+    private final List<EchoServer> backends;
     private final Balancer balancer;
 
-    private Demo(EchoServer backends, Balancer balancer) {
+    private Demo(List<EchoServer> backends, Balancer balancer) {
         this.backends = backends;
         this.balancer = balancer;
     }
@@ -49,13 +52,22 @@ public final class Demo implements AutoCloseable {
         }
     }
 
-    /** Starts the backends, then the balancer; on failure nothing is left listening. */
+    /**
+     * Starts the backends, then the balancer; on failure nothing is left listening. Endpoints of
+     * ports that send a PROXY header get backends that read it, so their page shows the real client.
+     */
     public static Demo start(BalancerConfig config, Transport transport, int threads) throws BindFailure {
-        EchoServer backends = EchoServer.start(endpointAddresses(config), transport, 1);
+        List<EchoServer> backends = new ArrayList<>(2);
         try {
-            return new Demo(backends, Balancer.start(config, transport, threads));
+            Map<Boolean, List<InetSocketAddress>> byHeader = endpointAddresses(config);
+            for (Map.Entry<Boolean, List<InetSocketAddress>> group : byHeader.entrySet()) {
+                if (!group.getValue().isEmpty()) {
+                    backends.add(EchoServer.start(group.getValue(), transport, 1, group.getKey()));
+                }
+            }
+            return new Demo(List.copyOf(backends), Balancer.start(config, transport, threads));
         } catch (BindFailure | RuntimeException e) {
-            backends.close();
+            backends.forEach(EchoServer::close);
             throw e;
         }
     }
@@ -65,13 +77,13 @@ public final class Demo implements AutoCloseable {
     }
 
     public List<InetSocketAddress> backendAddresses() {
-        return backends.addresses();
+        return backends.stream().flatMap(b -> b.addresses().stream()).toList();
     }
 
     /** Stops the balancer (draining for up to {@code grace}), then the backends. */
     public void shutdown(Duration grace) {
         balancer.shutdown(grace);
-        backends.close();
+        backends.forEach(EchoServer::close);
     }
 
     @Override
@@ -79,15 +91,28 @@ public final class Demo implements AutoCloseable {
         shutdown(Duration.ZERO);
     }
 
-    private static List<InetSocketAddress> endpointAddresses(BalancerConfig config) {
-        Set<InetSocketAddress> addresses = new LinkedHashSet<>();
+    /**
+     * Every endpoint address, split by whether a port sends it a PROXY header. An address that
+     * one port sends headers to and another does not cannot be both kinds of backend: refused.
+     */
+    private static Map<Boolean, List<InetSocketAddress>> endpointAddresses(BalancerConfig config) {
+        Map<InetSocketAddress, Boolean> header = new LinkedHashMap<>();
         for (Service service : config.services()) {
             for (ServicePort port : service.ports()) {
+                boolean sends = port.policy().proxyProtocol() != ProxyProtocol.NONE;
                 for (Endpoint endpoint : port.endpoints()) {
-                    addresses.add(endpoint.address());
+                    Boolean before = header.putIfAbsent(endpoint.address(), sends);
+                    if (before != null && before != sends) {
+                        throw new IllegalArgumentException("demo backend " + Addresses.format(endpoint.address())
+                                + " is an endpoint of ports with and without proxyProtocol; give each its own");
+                    }
                 }
             }
         }
-        return List.copyOf(addresses);
+        Map<Boolean, List<InetSocketAddress>> split = new LinkedHashMap<>();
+        split.put(false, new ArrayList<>());
+        split.put(true, new ArrayList<>());
+        header.forEach((address, sends) -> split.get(sends).add(address));
+        return split;
     }
 }

@@ -33,6 +33,12 @@ final class EchoServerCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "1", paramLabel = "N", description = "Event loops. Default: ${DEFAULT-VALUE}.")
     int threads;
 
+    @Option(names = "--proxy-protocol",
+            description = {"Every connection must begin with a PROXY header (v1 or v2, detected), as behind a balancer",
+                    "with proxyProtocol set; the page reports the client the header names (client_address=, client_port=),",
+                    "its version (proxy_protocol=) and a v2 unique id (proxy_unique_id=). Other connections are closed."})
+    boolean proxyProtocol;
+
     @Override
     public Integer call() {
         List<InetSocketAddress> addresses = new ArrayList<>();
@@ -48,11 +54,12 @@ final class EchoServerCommand implements Callable<Integer> {
         }
         EchoServer server;
         try {
-            server = EchoServer.start(addresses, selected, Math.max(1, threads));
+            server = EchoServer.start(addresses, selected, Math.max(1, threads), proxyProtocol);
         } catch (BindFailure e) {
             return Reports.bindFailure(e);
         }
-        LOG.info("echo server listening on {}", server.addresses().stream().map(Addresses::format).toList());
+        LOG.info("echo server listening on {}{}", server.addresses().stream().map(Addresses::format).toList(),
+                proxyProtocol ? ", expecting a PROXY header first" : "");
         Serving.untilSignalled(server::close);
         return ExitCodes.OK;
     }

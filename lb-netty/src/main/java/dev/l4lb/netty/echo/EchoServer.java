@@ -10,6 +10,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.handler.codec.haproxy.HAProxyMessageDecoder;
 
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.netty.BindFailure;
@@ -34,6 +35,16 @@ public final class EchoServer implements AutoCloseable {
      * @param threads event loops for all the backends together
      */
     public static EchoServer start(List<InetSocketAddress> addresses, Transport transport, int threads) throws BindFailure {
+        return start(addresses, transport, threads, false);
+    }
+
+    /**
+     * As {@link #start(List, Transport, int)}; with {@code proxyProtocol} every connection must
+     * begin with a PROXY header (v1 or v2), as behind nginx's {@code proxy_protocol} or HAProxy's
+     * {@code accept-proxy}, and the page reports the client the header names.
+     */
+    public static EchoServer start(List<InetSocketAddress> addresses, Transport transport, int threads,
+                                   boolean proxyProtocol) throws BindFailure {
         EchoServer server = new EchoServer(transport, threads);
         for (InetSocketAddress address : addresses) {
             try {
@@ -47,6 +58,10 @@ public final class EchoServer implements AutoCloseable {
                             protected void initChannel(Channel ch) {
                                 // Name the socket actually bound, which differs from the request when it asked for port 0.
                                 String self = Addresses.format((InetSocketAddress) ch.parent().localAddress());
+                                if (proxyProtocol) {
+                                    ch.pipeline().addLast("proxy-header", new HAProxyMessageDecoder())
+                                            .addLast("proxy-header-seen", new ProxyHeaderSeen.Recorder());
+                                }
                                 ch.pipeline().addLast("sniff", new ProtocolSniffer(self));
                             }
                         })

@@ -36,7 +36,8 @@ final class HttpEchoHandler extends SimpleChannelInboundHandler<FullHttpRequest>
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
-        InetSocketAddress client = (InetSocketAddress) ctx.channel().remoteAddress();
+        InetSocketAddress client = ProxyHeaderSeen.clientOf(ctx.channel());
+        ProxyHeaderSeen proxied = ctx.channel().attr(ProxyHeaderSeen.KEY).get();
         QueryStringDecoder uri = new QueryStringDecoder(request.uri());
         String host = request.headers().get(HttpHeaderNames.HOST, self);
         StringBuilder page = new StringBuilder(512)
@@ -44,7 +45,14 @@ final class HttpEchoHandler extends SimpleChannelInboundHandler<FullHttpRequest>
                 .append('\n')
                 .append("CLIENT VALUES:\n")
                 .append("client_address=").append(Addresses.formatIp(client.getAddress())).append('\n')
-                .append("client_port=").append(client.getPort()).append('\n')
+                .append("client_port=").append(client.getPort()).append('\n');
+        if (proxied != null) {
+            page.append("proxy_protocol=").append(proxied.version()).append('\n');
+            if (proxied.uniqueId() != null) {
+                page.append("proxy_unique_id=").append(proxied.uniqueId()).append('\n');
+            }
+        }
+        page
                 .append("command=").append(request.method().name()).append('\n')
                 .append("real path=").append(uri.path()).append('\n')
                 .append("query=").append(uri.rawQuery().isEmpty() ? "nil" : uri.rawQuery()).append('\n')

@@ -16,17 +16,21 @@ import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.ReferenceCountUtil;
 
+import dev.l4lb.core.model.AcceptProxyProtocol;
 import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.model.ProxyProtocol;
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.ServiceSnapshot;
+import dev.l4lb.netty.proxyprotocol.ProxiedAddresses;
+import dev.l4lb.netty.proxyprotocol.ProxyHeaderReader;
 import dev.l4lb.netty.proxyprotocol.ProxyHeaders;
 
 /**
- * The first moments of a client connection: find its route, check the source and the port's
- * limit, pick an endpoint and connect to it on the client's own event loop, trying the next
+ * The first moments of a client connection: find its route; when the port accepts PROXY headers,
+ * refuse untrusted peers and read the header (which names the real client); check the source and
+ * the port's limit, pick an endpoint and connect to it on the client's own event loop, trying the next
  * endpoint when a connect fails. Once connected it hands both channels to {@link TcpRelayHandler}
  * and leaves the pipeline.
  */
@@ -35,7 +39,11 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     private final TcpDataPlane plane;
 
     private Route route;
+    /** The real client: the peer, or the client a trusted upstream's PROXY header names. */
+    private InetSocketAddress clientAddress;
     private InetAddress client;
+    /** What the client connected to: our listener, or the header's destination. */
+    private InetSocketAddress destination;
     private int attemptsLeft;
     /**
      * Endpoints not to pick again for this connection: their connect failed, or another event loop
@@ -66,7 +74,31 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
             TcpRelayHandler.reset(inbound);
             return;
         }
-        client = ((InetSocketAddress) inbound.remoteAddress()).getAddress();
+        InetSocketAddress peer = (InetSocketAddress) inbound.remoteAddress();
+        AcceptProxyProtocol accept = route.policy().acceptProxyProtocol();
+        if (!accept.enabled()) {
+            admit(ctx, peer, (InetSocketAddress) inbound.localAddress());
+            return;
+        }
+        if (!accept.trusts(peer.getAddress())) {
+            // Anyone else could name any client in a header, so they are not served at all.
+            route.counters().record(Outcome.UNTRUSTED_UPSTREAM);
+            TcpRelayHandler.reset(inbound);
+            return;
+        }
+        ProxyHeaderReader.install(ctx.pipeline(), ctx.name(), route.counters(), accept.headerTimeout());
+        // ...and admit() follows on the ProxiedAddresses event.
+    }
+
+    /**
+     * From here on {@code clientAddress} is the real client everywhere: source ranges, affinity and
+     * hashing, and the header sent onward.
+     */
+    private void admit(ChannelHandlerContext ctx, InetSocketAddress clientAddress, InetSocketAddress destination) {
+        Channel inbound = ctx.channel();
+        this.clientAddress = clientAddress;
+        this.destination = destination;
+        client = clientAddress.getAddress();
         PortPolicy policy = route.policy();
         if (!policy.allowsSource(client)) {
             route.counters().record(Outcome.DENIED_SOURCE);
@@ -94,7 +126,9 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof ChannelInputShutdownEvent) {
+        if (evt instanceof ProxiedAddresses addresses) {
+            admit(ctx, addresses.client(), addresses.destination());
+        } else if (evt instanceof ChannelInputShutdownEvent) {
             finEarly = true;
         } else {
             ctx.fireUserEventTriggered(evt);
@@ -207,8 +241,8 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
             ChannelPipeline backendPipeline = outbound.pipeline();
             backendPipeline.addFirst(HAProxyMessageEncoder.INSTANCE);
             String uniqueId = policy.proxyProtocolUniqueId() ? inbound.id().asLongText() : null;
-            outbound.write(ProxyHeaders.proxy(policy.proxyProtocol(), (InetSocketAddress) inbound.remoteAddress(),
-                    (InetSocketAddress) inbound.localAddress(), uniqueId), outbound.voidPromise());
+            outbound.write(ProxyHeaders.proxy(policy.proxyProtocol(), clientAddress, destination, uniqueId),
+                    outbound.voidPromise());
             backendPipeline.remove(HAProxyMessageEncoder.INSTANCE);
         }
 
