@@ -5,10 +5,8 @@ import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.NetworkInterface;
 import java.net.ConnectException;
 import java.net.SocketException;
 import java.net.Socket;
@@ -129,7 +127,7 @@ class PortPolicyTest {
 
     @Test
     void ipv6ListenersAndEndpointsWork() throws Exception {
-        Assumptions.assumeTrue(ipv6LoopbackUp(), "no IPv6 loopback on this machine");
+        Assumptions.assumeTrue(Ports.ipv6LoopbackUp(), "no IPv6 loopback on this machine");
         InetSocketAddress backendRequest = new InetSocketAddress(InetAddress.getByName("::1"), 0);
         EchoServer server = EchoServer.start(List.of(backendRequest), TRANSPORT, 1);
         toClose.add(server);
@@ -139,11 +137,6 @@ class PortPolicyTest {
         String page = RawHttp.get(listen, "/v6");
         assertThat(RawHttp.backendOf(page)).isEqualTo("[::1]:" + server.addresses().get(0).getPort());
         assertThat(page).contains("client_address=::1");
-    }
-
-    private static boolean ipv6LoopbackUp() throws IOException {
-        NetworkInterface lo = NetworkInterface.getByInetAddress(InetAddress.getLoopbackAddress());
-        return lo != null && lo.inetAddresses().anyMatch(a -> a instanceof Inet6Address);
     }
 
     private static void assertEchoes(Socket client) throws IOException {

@@ -2,9 +2,12 @@ package dev.l4lb.netty.testing;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
 import java.net.ServerSocket;
+import java.net.SocketException;
 
 /** Loopback ports for tests. */
 public final class Ports {
@@ -17,6 +20,16 @@ public final class Ports {
             return socket.getLocalPort();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    /** True when the loopback interface has ::1, so IPv6 tests can run. */
+    public static boolean ipv6LoopbackUp() {
+        try {
+            NetworkInterface lo = NetworkInterface.getByInetAddress(InetAddress.getLoopbackAddress());
+            return lo != null && lo.inetAddresses().anyMatch(a -> a instanceof Inet6Address);
+        } catch (SocketException e) {
+            return false;
         }
     }
 
