@@ -34,10 +34,10 @@ final class ProtocolSniffer extends ByteToMessageDecoder {
 
     @Override
     protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
-        if (in.isReadable()) {
-            Boolean http = looksLikeHttp(in);
-            choose(ctx, http != null && http);
-        }
+        // Input ended before the bytes decided (or before any byte: a health check's FIN). The
+        // byte echo answers a FIN with a FIN, so the peer's half-closed connection ends.
+        Boolean http = in.isReadable() ? looksLikeHttp(in) : null;
+        choose(ctx, http != null && http);
     }
 
     @Override
