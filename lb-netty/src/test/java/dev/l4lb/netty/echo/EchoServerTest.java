@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 
@@ -51,13 +50,7 @@ class EchoServerTest {
         try (Socket client = Sockets.connect(address)) {
             client.setSoTimeout(5000);
             client.getOutputStream().write("GET / HTTP/1.0\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-            int read;
-            try {
-                read = client.getInputStream().read();
-            } catch (SocketException reset) {
-                read = -1;
-            }
-            assertThat(read).isEqualTo(-1);
+            assertThat(Sockets.readOrEnd(client)).isEqualTo(-1);
         }
     }
 

@@ -19,6 +19,20 @@ public final class Sockets {
         return socket;
     }
 
+    /**
+     * The next byte, or -1 when the peer ended the connection, by FIN or by reset (a reset may
+     * arrive as early as the end of the handshake).
+     */
+    public static int readOrEnd(Socket client) throws IOException {
+        try {
+            return client.getInputStream().read();
+        } catch (java.net.ConnectException e) {
+            throw e;
+        } catch (java.net.SocketException reset) {
+            return -1;
+        }
+    }
+
     /** Sends {@code text} and expects exactly it back (the byte echo of an echo backend). */
     public static void assertEchoes(Socket client, String text) throws IOException {
         byte[] bytes = text.getBytes(StandardCharsets.US_ASCII);
