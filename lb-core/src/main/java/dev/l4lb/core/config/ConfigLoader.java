@@ -459,7 +459,7 @@ public final class ConfigLoader {
         if (accept && !fields.containsKey("trustedUpstreams")) {
             problem(path, "acceptProxyProtocol: true needs trustedUpstreams (the CIDRs of the balancers in front;"
                     + " headers from anyone else would let clients spoof their address)");
-        } else if (accept && trusted.isEmpty() && fields.get("trustedUpstreams").isArray() && fields.get("trustedUpstreams").isEmpty()) {
+        } else if (accept && fields.get("trustedUpstreams").isArray() && fields.get("trustedUpstreams").isEmpty()) {
             problem(path + ".trustedUpstreams", "must name at least one CIDR when acceptProxyProtocol is true");
         }
         // A misspelt acceptProxyProtocol is reported once, at itself, not again at the keys it governs.

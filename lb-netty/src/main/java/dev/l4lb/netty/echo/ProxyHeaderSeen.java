@@ -12,8 +12,8 @@ import io.netty.handler.codec.haproxy.HAProxyMessage;
 import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
 import io.netty.handler.codec.haproxy.HAProxyTLV;
 import io.netty.util.AttributeKey;
-import io.netty.util.NetUtil;
 
+import dev.l4lb.core.model.Addresses;
 import dev.l4lb.netty.proxyprotocol.ProxyHeaders;
 
 /**
@@ -58,8 +58,8 @@ record ProxyHeaderSeen(InetSocketAddress client, String version, String uniqueId
             InetSocketAddress client = (InetSocketAddress) channel.remoteAddress();
             if (header.command() == HAProxyCommand.PROXY && header.proxiedProtocol() != HAProxyProxiedProtocol.UNKNOWN
                     && header.sourceAddress() != null) {
-                client = new InetSocketAddress(NetUtil.createInetAddressFromIpAddressString(header.sourceAddress()),
-                        header.sourcePort());
+                // The decoder has checked it is an IP literal of the header's family.
+                client = new InetSocketAddress(Addresses.parseIp(header.sourceAddress()).orElseThrow(), header.sourcePort());
             }
             String uniqueId = null;
             for (HAProxyTLV tlv : header.tlvs()) {
