@@ -510,12 +510,12 @@ public final class ConfigLoader {
         InetSocketAddress healthz = d.healthz();
         String m = optionalText(fields, "admin", "metrics", null);
         if (m != null) {
-            InetSocketAddress a = hostPort(m, "admin.metrics", false, 0);
+            InetSocketAddress a = hostPort(m, "admin.metrics", false, 0, true);
             metrics = a == null ? metrics : a;
         }
         String h = optionalText(fields, "admin", "healthz", null);
         if (h != null) {
-            InetSocketAddress a = hostPort(h, "admin.healthz", false, 0);
+            InetSocketAddress a = hostPort(h, "admin.healthz", false, 0, true);
             healthz = a == null ? healthz : a;
         }
         return new AdminConfig(metrics, healthz);
@@ -526,6 +526,12 @@ public final class ConfigLoader {
      * {@code defaultPort} (a port's targetPort) when that is set.
      */
     private InetSocketAddress hostPort(String text, String path, boolean portOptional, int defaultPort) {
+        return hostPort(text, path, portOptional, defaultPort, false);
+    }
+
+    /** As above; with {@code zeroAllowed}, port 0 (the kernel picks one) is accepted too. */
+    private InetSocketAddress hostPort(String text, String path, boolean portOptional, int defaultPort,
+                                       boolean zeroAllowed) {
         String host;
         String port;
         if (text.startsWith("[")) {
@@ -574,8 +580,8 @@ public final class ConfigLoader {
             }
         } else {
             portNumber = Addresses.parsePort(port);
-            if (portNumber <= 0) {
-                problem(path, "port '" + port + "' in '" + text + "' is out of range 1..65535");
+            if (portNumber < 0 || portNumber == 0 && !zeroAllowed) {
+                problem(path, "port '" + port + "' in '" + text + "' is out of range " + (zeroAllowed ? "0" : "1") + "..65535");
                 return null;
             }
         }

@@ -67,9 +67,19 @@ public record Backend(Endpoint endpoint, EndpointCounters counters) {
         counters.release();
     }
 
-    /** The connection reached the endpoint (for the established total). */
-    public void recordEstablished() {
-        counters.recordEstablished();
+    /** The connect of a connection {@link #tryAcquire} counted has completed, successfully or not. */
+    public void connectDone() {
+        counters.connectDone();
+    }
+
+    /** The connection reached the endpoint after {@code connectNanos} (for the total and the latency). */
+    public void recordEstablished(long connectNanos) {
+        counters.recordEstablished(connectNanos);
+    }
+
+    /** Keeps the reason of a failed connect, for the stats page and the API. */
+    public void recordConnectError(ConnectError error) {
+        counters.recordConnectError(error);
     }
 
     public void recordConnectFailure() {

@@ -2,6 +2,7 @@ package dev.l4lb.core.sched;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongConsumer;
 
 /**
  * Live connection counts of one endpoint of one service port. They outlive a snapshot: a reload
@@ -13,15 +14,29 @@ import java.util.concurrent.atomic.LongAdder;
  * then spreads instead of piling onto the endpoint that looked idle before any connect finished.
  */
 public final class EndpointCounters {
+    private static final LongConsumer IGNORE = nanos -> { };
+
     private final AtomicInteger active = new AtomicInteger();
+    /** Of {@link #active}, those whose connect has not completed yet. */
+    private final AtomicInteger connecting = new AtomicInteger();
     private final LongAdder established = new LongAdder();
     private final LongAdder connectFailures = new LongAdder();
+    private final LongAdder bytesIn = new LongAdder();
+    private final LongAdder bytesOut = new LongAdder();
+    private volatile ConnectError lastError;
+    /** Where connect times go (a metrics timer), set once per snapshot, never per connection. */
+    private volatile LongConsumer connectTimes = IGNORE;
     /** The newest least-load index this endpoint belongs to, told of every change of {@link #active}. */
     private volatile LoadIndex.Slot watcher;
 
     /** Connections given to this endpoint and not closed yet (connecting or established). */
     public int active() {
         return active.get();
+    }
+
+    /** Of {@link #active}, the connections still connecting. */
+    public int connecting() {
+        return connecting.get();
     }
 
     /** Connections ever established to this endpoint. */
@@ -32,6 +47,26 @@ public final class EndpointCounters {
     /** Connect attempts to this endpoint that failed (refused, timed out, unreachable). */
     public long connectFailures() {
         return connectFailures.sum();
+    }
+
+    /** Bytes relayed from clients to this endpoint. */
+    public long bytesIn() {
+        return bytesIn.sum();
+    }
+
+    /** Bytes relayed from this endpoint to clients. */
+    public long bytesOut() {
+        return bytesOut.sum();
+    }
+
+    /** The most recent failed connect, or null. */
+    public ConnectError lastError() {
+        return lastError;
+    }
+
+    /** From now on report each established connection's connect time (ns) to {@code sink}. */
+    public void observeConnectTimes(LongConsumer sink) {
+        connectTimes = sink == null ? IGNORE : sink;
     }
 
     /**
@@ -46,8 +81,14 @@ public final class EndpointCounters {
                 return false;
             }
         } while (!active.compareAndSet(now, now + 1));
+        connecting.incrementAndGet();
         changed();
         return true;
+    }
+
+    /** The connect of a connection {@link #tryAcquire} counted has completed, either way. */
+    void connectDone() {
+        connecting.decrementAndGet();
     }
 
     void release() {
@@ -55,12 +96,27 @@ public final class EndpointCounters {
         changed();
     }
 
-    void recordEstablished() {
+    void recordEstablished(long connectNanos) {
         established.increment();
+        connectTimes.accept(connectNanos);
     }
 
     void recordConnectFailure() {
         connectFailures.increment();
+    }
+
+    void recordConnectError(ConnectError error) {
+        lastError = error;
+    }
+
+    /** Adds relayed bytes: {@code in} from clients, {@code out} to clients. */
+    public void addBytes(long in, long out) {
+        if (in != 0) {
+            bytesIn.add(in);
+        }
+        if (out != 0) {
+            bytesOut.add(out);
+        }
     }
 
     /** From now on tell {@code slot} when the active count changes. */

@@ -5,14 +5,17 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Live counts of one service port: connections open now (for maxConnections and for draining
- * on shutdown) and connections ended by {@link Outcome}. Carried over across snapshots while the
- * port exists.
+ * on shutdown), connections ended by {@link Outcome}, and bytes relayed. Carried over across
+ * snapshots while the port exists. The port keeps its own byte totals rather than summing its
+ * endpoints' so that they stay monotonic when a reload removes an endpoint.
  */
 public final class PortCounters {
     private static final Outcome[] OUTCOMES = Outcome.values();
 
     private final AtomicInteger active = new AtomicInteger();
     private final LongAdder[] outcomes = new LongAdder[OUTCOMES.length];
+    private final LongAdder bytesIn = new LongAdder();
+    private final LongAdder bytesOut = new LongAdder();
 
     public PortCounters() {
         for (int i = 0; i < outcomes.length; i++) {
@@ -49,5 +52,25 @@ public final class PortCounters {
 
     public long count(Outcome outcome) {
         return outcomes[outcome.ordinal()].sum();
+    }
+
+    /** Adds relayed bytes: {@code in} from clients, {@code out} to clients. */
+    public void addBytes(long in, long out) {
+        if (in != 0) {
+            bytesIn.add(in);
+        }
+        if (out != 0) {
+            bytesOut.add(out);
+        }
+    }
+
+    /** Bytes relayed from clients to endpoints. */
+    public long bytesIn() {
+        return bytesIn.sum();
+    }
+
+    /** Bytes relayed from endpoints to clients. */
+    public long bytesOut() {
+        return bytesOut.sum();
     }
 }

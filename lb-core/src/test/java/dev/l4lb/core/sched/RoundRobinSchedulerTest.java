@@ -138,7 +138,7 @@ class RoundRobinSchedulerTest {
         Backend a = ready(1);
         Scheduler rr = new RoundRobinScheduler(List.of(a));
         a.tryAcquire();
-        a.recordEstablished();
+        a.recordEstablished(0);
         a.tryAcquire();
         rr.connectFailed(a, CLIENT);
         a.release(); // the failed connect gives its count back
