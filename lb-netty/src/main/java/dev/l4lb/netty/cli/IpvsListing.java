@@ -1,0 +1,172 @@
+package dev.l4lb.netty.cli;
+
+import java.util.Locale;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+/**
+ * Renders the admin API's {@code GET /api/v1/services} document as {@code ipvsadm -Ln} would print it,
+ * so that people who know IPVS read the balancer's table at a glance.
+ *
+ * <p>The widths, headers and number abbreviations are ipvsadm's own (ipvsadm.c: {@code print_title},
+ * {@code print_service_entry}, {@code print_largenum}), down to the padding of the last column, which
+ * leaves trailing spaces as ipvsadm does; scripts that split ipvsadm's lines on blanks split these the same.
+ * Where our data differs from the kernel's the columns follow the data, not IPVS:
+ * <ul>
+ *   <li>Forward is how we reach the endpoint: {@code Proxy} (a plain userspace relay), {@code PPv1} or
+ *       {@code PPv2} (a relay that sends a PROXY header first), in place of Masq, Route, Tunnel or Local.</li>
+ *   <li>{@code persistent N} stands for sessionAffinity ClientIP with its timeout.</li>
+ *   <li>An endpoint that takes no new connections (down, drained or terminating) shows weight 0, as
+ *       kube-proxy's IPVS mode sets it; the configured weight is in the API and on the stats page.</li>
+ *   <li>ActiveConn counts connections established to the endpoint; InActConn counts connects still in
+ *       progress (a relay keeps no TIME_WAIT or FIN_WAIT entries, most of what IPVS counts there).</li>
+ *   <li>{@code --stats} has no packet columns (a userspace relay never sees packets): Conns InBytes OutBytes.
+ *       {@code --rate} likewise: CPS InBPS OutBPS, rounded to whole numbers per second as IPVS rates are.</li>
+ *   <li>The first line names l4lb, its version and transport where ipvsadm names the IPVS version.</li>
+ *   <li>Services and endpoints come in the API's order; ipvsadm sorts them, but the API's order is the
+ *       config's, which is the order people wrote and look for.</li>
+ * </ul>
+ *
+ * <p>A Kubernetes port may listen on several addresses (IPv4 and IPv6, or several IPs), where IPVS would have
+ * one virtual service per address. Its counters are kept per port, not per address, so it is one block here:
+ * the first address on the service line, each further address alone on a line right under it, indented to the
+ * address column. Such a line has neither a protocol nor {@code ->}, so neither a reader nor a script that picks
+ * service lines by protocol and endpoint lines by arrow takes it for a second service or an endpoint, and no
+ * counter is shown twice.
+ */
+final class IpvsListing {
+    /** Which of ipvsadm's listings to print. */
+    enum Layout {
+        /** {@code ipvsadm -Ln}: scheduler, persistence, forward method, weight and connections now. */
+        CONNECTIONS,
+        /** {@code ipvsadm -Ln --stats}: totals since start. */
+        STATS,
+        /** {@code ipvsadm -Ln --rate}: per-second rates. */
+        RATE
+    }
+
+    /** "Prot" and a blank: where the address starts on a service line, and so on its continuation lines. */
+    private static final String ADDRESS_INDENT = " ".repeat(5);
+
+    private IpvsListing() {
+    }
+
+    /**
+     * The listing of {@code api} (the whole {@code /api/v1/services} document), lines ending in {@code \n};
+     * {@code exact} prints numbers in full instead of abbreviating them with K, M, G or T.
+     */
+    static String render(JsonNode api, Layout layout, boolean exact) {
+        StringBuilder out = new StringBuilder();
+        out.append("l4lb ").append(api.path("version").asText("unknown"))
+                .append(" userspace proxy (transport ").append(api.path("transport").asText("unknown")).append(")\n");
+        out.append(title(layout));
+        for (JsonNode service : api.path("services")) {
+            appendService(out, service, layout, exact);
+        }
+        return out.toString();
+    }
+
+    private static String title(Layout layout) {
+        return switch (layout) {
+            case CONNECTIONS -> "Prot LocalAddress:Port Scheduler Flags\n"
+                    + "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n";
+            case STATS -> format("%-33s %8s %8s %8s\n  -> RemoteAddress:Port\n",
+                    "Prot LocalAddress:Port", "Conns", "InBytes", "OutBytes");
+            case RATE -> format("%-33s %8s %8s %8s\n  -> RemoteAddress:Port\n",
+                    "Prot LocalAddress:Port", "CPS", "InBPS", "OutBPS");
+        };
+    }
+
+    private static void appendService(StringBuilder out, JsonNode service, Layout layout, boolean exact) {
+        JsonNode listen = service.path("listen");
+        String name = format("%-4s %s", service.path("protocol").asText(), listen.path(0).asText());
+        switch (layout) {
+            case CONNECTIONS -> {
+                out.append(name).append(' ').append(service.path("scheduler").asText());
+                if ("ClientIP".equals(service.path("sessionAffinity").asText())) {
+                    out.append(" persistent");
+                    JsonNode timeout = service.path("affinityTimeoutSeconds");
+                    if (timeout.isNumber()) {
+                        out.append(' ').append(timeout.asLong());
+                    }
+                }
+            }
+            case STATS -> out.append(format("%-33s", name))
+                    .append(largeNumber(service.path("connections").asLong(), exact))
+                    .append(largeNumber(service.path("bytesIn").asLong(), exact))
+                    .append(largeNumber(service.path("bytesOut").asLong(), exact));
+            case RATE -> {
+                JsonNode rate = service.path("rate");
+                out.append(format("%-33s", name))
+                        .append(largeNumber(perSecond(rate.path("connections")), exact))
+                        .append(largeNumber(perSecond(rate.path("bytesIn")), exact))
+                        .append(largeNumber(perSecond(rate.path("bytesOut")), exact));
+            }
+        }
+        out.append('\n');
+        for (int i = 1; i < listen.size(); i++) {
+            out.append(ADDRESS_INDENT).append(listen.get(i).asText()).append('\n');
+        }
+        String forward = service.path("forward").asText();
+        for (JsonNode endpoint : service.path("endpoints")) {
+            appendEndpoint(out, endpoint, forward, layout, exact);
+        }
+    }
+
+    /** The weight IPVS would show: the configured one while the endpoint is up, else 0. */
+    private static long effectiveWeight(JsonNode endpoint) {
+        return endpoint.path("state").asText("up").equals("up") ? endpoint.path("weight").asLong() : 0;
+    }
+
+    private static void appendEndpoint(StringBuilder out, JsonNode endpoint, String forward, Layout layout,
+            boolean exact) {
+        String address = endpoint.path("address").asText();
+        switch (layout) {
+            case CONNECTIONS -> out.append(format("  -> %-28s %-7s %-6d %-10d %-10d", address, forward,
+                    effectiveWeight(endpoint), endpoint.path("active").asLong(),
+                    endpoint.path("inactive").asLong()));
+            case STATS -> out.append(format("  -> %-28s", address))
+                    .append(largeNumber(endpoint.path("connections").asLong(), exact))
+                    .append(largeNumber(endpoint.path("bytesIn").asLong(), exact))
+                    .append(largeNumber(endpoint.path("bytesOut").asLong(), exact));
+            case RATE -> {
+                JsonNode rate = endpoint.path("rate");
+                // ipvsadm prints a real server's CPS unabbreviated (%8llu), unlike the service's.
+                out.append(format("  -> %-28s %8d", address, perSecond(rate.path("connections"))))
+                        .append(largeNumber(perSecond(rate.path("bytesIn")), exact))
+                        .append(largeNumber(perSecond(rate.path("bytesOut")), exact));
+            }
+        }
+        out.append('\n');
+    }
+
+    /**
+     * ipvsadm's {@code print_largenum}: a column nine wide; a number that does not fit in eight digits
+     * is cut to thousands (K), millions (M), billions (G) or trillions (T), or, exact, widens its column.
+     */
+    static String largeNumber(long n, boolean exact) {
+        if (exact) {
+            String digits = Long.toString(n);
+            return " ".repeat(Math.max(1, 9 - digits.length())) + digits;
+        }
+        if (n < 100_000_000L) {
+            return format("%9d", n);
+        } else if (n < 1_000_000_000L) {
+            return format("%8dK", n / 1_000L);
+        } else if (n < 100_000_000_000L) {
+            return format("%8dM", n / 1_000_000L);
+        } else if (n < 100_000_000_000_000L) {
+            return format("%8dG", n / 1_000_000_000L);
+        }
+        return format("%8dT", n / 1_000_000_000_000L);
+    }
+
+    /** IPVS reports whole numbers per second; ours are fractions over the API's rate interval. */
+    private static long perSecond(JsonNode rate) {
+        return Math.round(rate.asDouble());
+    }
+
+    private static String format(String pattern, Object... args) {
+        return String.format(Locale.ROOT, pattern, args);
+    }
+}
