@@ -1,6 +1,9 @@
 package dev.l4lb.netty;
 
+import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -9,51 +12,135 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.l4lb.core.config.BalancerConfig;
+import dev.l4lb.core.config.ConfigDiff;
+import dev.l4lb.core.model.Addresses;
+import dev.l4lb.core.model.ProxyProtocol;
 import dev.l4lb.core.model.Service;
+import dev.l4lb.core.model.ServicePort;
+import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.ServiceSnapshot;
+import dev.l4lb.netty.log.ConnectionLog;
+import dev.l4lb.netty.metrics.BalancerMetrics;
 import dev.l4lb.netty.tcp.TcpDataPlane;
 
 /**
- * A running balancer: one event-loop group sized to the cores, the TCP data plane on it, and
- * the current snapshot. Started from a validated config; stopped by {@link #shutdown}.
+ * A running balancer: one event-loop group sized to the cores, the TCP data plane on it, the
+ * config in force and its metrics. Started from a validated config, {@link #reload reloaded}
+ * with another, stopped by {@link #shutdown}.
  */
 public final class Balancer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Balancer.class);
 
     private final Transport transport;
+    private final int loops;
     private final MultiThreadIoEventLoopGroup group;
     private final TcpDataPlane tcp;
+    private final ConnectionLog connectionLog;
+    private final BalancerMetrics metrics;
+    private volatile BalancerConfig config;
+    /** When the snapshot in force was applied; null before the first one. */
+    private volatile Instant lastUpdated;
 
-    private Balancer(Transport transport, int threads) {
+    private Balancer(Transport transport, int loops, ConnectionLog connectionLog) {
         this.transport = transport;
-        this.group = transport.newGroup(threads, "l4lb-io");
-        this.tcp = new TcpDataPlane(transport, group);
+        this.loops = loops;
+        this.group = transport.newGroup(loops, "l4lb-io");
+        this.connectionLog = connectionLog;
+        this.tcp = new TcpDataPlane(transport, group, connectionLog);
+        this.metrics = new BalancerMetrics(group, tcp::unroutedConnections, connectionLog::dropped);
+    }
+
+    /** {@link #start(BalancerConfig, Transport, int, ConnectionLog)} with no connection log. */
+    public static Balancer start(BalancerConfig config, Transport transport, int threads) throws BindFailure {
+        return start(config, transport, threads, ConnectionLog.off());
     }
 
     /**
      * Binds every listener of {@code config} and starts relaying.
      *
-     * @param threads event loops; 0 means one per core
+     * @param threads       event loops; 0 means one per core
+     * @param connectionLog where closed connections are logged ({@link ConnectionLog#off()}: nowhere);
+     *                      the balancer closes it on shutdown
      * @throws BindFailure when a listener cannot be bound; nothing is left listening then
      */
-    public static Balancer start(BalancerConfig config, Transport transport, int threads) throws BindFailure {
+    public static Balancer start(BalancerConfig config, Transport transport, int threads, ConnectionLog connectionLog)
+            throws BindFailure {
         int loops = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
-        Balancer balancer = new Balancer(transport, loops);
+        Balancer balancer = new Balancer(transport, loops, connectionLog);
         try {
-            balancer.tcp.apply(ServiceSnapshot.build(config.services(), ServiceSnapshot.empty()));
-            balancer.tcp.bind();
+            balancer.apply(config, System.nanoTime());
         } catch (BindFailure | RuntimeException e) {
             balancer.group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
+            balancer.metrics.close();
             throw e;
         }
-        LOG.info("serving {} on transport {} with {} event loop(s), {} listener socket(s){}",
-                describe(config.services()), transport.displayName(), loops, balancer.tcp.listenerCount(),
-                transport.reusePortOption() != null ? " (SO_REUSEPORT: one per listener and loop)" : "");
+        balancer.logSummary();
         return balancer;
+    }
+
+    /**
+     * Puts {@code next} in force without dropping a connection: listeners for new ports are
+     * bound before the new snapshot is swapped in, removed ports stop accepting (their open
+     * connections go on), endpoint changes apply to new connections, and ClientIP entries stay
+     * for the endpoints that remain. When a new listener cannot be bound nothing changes and the
+     * reload is rejected. Reloads run one at a time.
+     */
+    public synchronized Reload reload(BalancerConfig next) {
+        long started = System.nanoTime();
+        BalancerConfig before = config;
+        List<String> warnings = new ArrayList<>();
+        if (!next.admin().equals(before.admin())) {
+            warnings.add("admin addresses changed: they are read at start only; restart to move them");
+        }
+        try {
+            TcpDataPlane.Prepared prepared = apply(next, started);
+            Reload done = new Reload(true, ConfigDiff.between(before.services(), next.services()),
+                    prepared.added().keySet(), prepared.removed(), List.of(), warnings, since(started));
+            metrics.reload(true);
+            LOG.info("config reloaded in {} ms: {}{}", done.took().toMillis(), done.changes().summary(),
+                    listenerChanges(done));
+            return done;
+        } catch (BindFailure e) {
+            return reject(List.of(e.getMessage()), started);
+        }
+    }
+
+    /** Counts a reload whose config could not be used and reports it; the running config stays. */
+    public Reload reject(List<String> errors, long startedNanos) {
+        metrics.reload(false);
+        LOG.warn("config reload rejected, the running config stays in force: {}", String.join("; ", errors));
+        return Reload.rejected(errors, since(startedNanos));
+    }
+
+    private TcpDataPlane.Prepared apply(BalancerConfig next, long startedNanos) throws BindFailure {
+        ServiceSnapshot snapshot = ServiceSnapshot.build(next.services(), tcp.snapshot());
+        TcpDataPlane.Prepared prepared = tcp.prepare(snapshot);
+        metrics.bind(snapshot);
+        tcp.switchTo(snapshot, prepared);
+        config = next;
+        Instant now = Instant.now();
+        lastUpdated = now;
+        metrics.applied(now, System.nanoTime() - startedNanos);
+        return prepared;
     }
 
     public Transport transport() {
         return transport;
+    }
+
+    /** Event loops of the data plane. */
+    public int eventLoops() {
+        return loops;
+    }
+
+    /** The config in force. */
+    public BalancerConfig config() {
+        return config;
+    }
+
+    /** When the snapshot in force was applied; null before the first one. */
+    public Instant lastUpdated() {
+        return lastUpdated;
     }
 
     /** The routing table in force. */
@@ -63,6 +150,10 @@ public final class Balancer implements AutoCloseable {
 
     public TcpDataPlane tcp() {
         return tcp;
+    }
+
+    public BalancerMetrics metrics() {
+        return metrics;
     }
 
     /**
@@ -89,6 +180,8 @@ public final class Balancer implements AutoCloseable {
             LOG.info("grace period over: closing {} connection(s)", active);
         }
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        connectionLog.close();
+        metrics.close();
     }
 
     /** Shuts down with no grace period. */
@@ -97,8 +190,33 @@ public final class Balancer implements AutoCloseable {
         shutdown(Duration.ZERO);
     }
 
-    private static String describe(List<Service> services) {
+    /** The start-up summary: what runs, how, and every listener with the port it serves. */
+    private void logSummary() {
+        List<Service> services = config.services();
         int ports = services.stream().mapToInt(s -> s.ports().size()).sum();
-        return services.size() + " service(s), " + ports + " port(s)";
+        LOG.info("l4lb {} serving {} service(s), {} port(s) on transport {} with {} event loop(s), {} listener socket(s){}{}",
+                Version.current(), services.size(), ports, transport.displayName(), loops, tcp.listenerCount(),
+                transport.reusePortOption() != null ? " (SO_REUSEPORT: one per listener and loop)" : "",
+                connectionLog.enabled() ? "; connection log on" : "");
+        for (Route route : tcp.snapshot().routes()) {
+            ServicePort port = route.port();
+            for (InetSocketAddress listen : port.listen()) {
+                LOG.info("  {} {} -> {} ({}, {} endpoint(s){})", port.protocol(), Addresses.format(listen),
+                        route.displayName(), port.policy().scheduler(), port.endpoints().size(),
+                        port.policy().proxyProtocol() == ProxyProtocol.NONE ? ""
+                                : ", PROXY " + port.policy().proxyProtocol().configName());
+            }
+        }
+    }
+
+    private static String listenerChanges(Reload done) {
+        StringBuilder out = new StringBuilder();
+        done.listenersBound().forEach(a -> out.append("; listening on ").append(Addresses.format(a)));
+        done.listenersClosed().forEach(a -> out.append("; closed ").append(Addresses.format(a)));
+        return out.toString();
+    }
+
+    private static Duration since(long startedNanos) {
+        return Duration.ofNanos(System.nanoTime() - startedNanos);
     }
 }

@@ -23,6 +23,7 @@ import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.BindFailure;
 import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.echo.EchoServer;
+import dev.l4lb.netty.log.ConnectionLog;
 
 /**
  * What {@code lb demo} runs: an echo backend on every endpoint address of a config, and the
@@ -57,6 +58,12 @@ public final class Demo implements AutoCloseable {
      * ports that send a PROXY header get backends that read it, so their page shows the real client.
      */
     public static Demo start(BalancerConfig config, Transport transport, int threads) throws BindFailure {
+        return start(config, transport, threads, ConnectionLog.off());
+    }
+
+    /** As {@link #start(BalancerConfig, Transport, int)}, logging closed connections to {@code connectionLog}. */
+    public static Demo start(BalancerConfig config, Transport transport, int threads, ConnectionLog connectionLog)
+            throws BindFailure {
         List<EchoServer> backends = new ArrayList<>(2);
         try {
             Map<Boolean, List<InetSocketAddress>> byHeader = endpointAddresses(config);
@@ -65,7 +72,7 @@ public final class Demo implements AutoCloseable {
                     backends.add(EchoServer.start(group.getValue(), transport, 1, group.getKey()));
                 }
             }
-            return new Demo(List.copyOf(backends), Balancer.start(config, transport, threads));
+            return new Demo(List.copyOf(backends), Balancer.start(config, transport, threads, connectionLog));
         } catch (BindFailure | RuntimeException e) {
             backends.forEach(EchoServer::close);
             throw e;

@@ -11,6 +11,7 @@ import dev.l4lb.core.config.ConfigLoader;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.netty.BindFailure;
+import dev.l4lb.netty.admin.AdminServer;
 
 /** {@code lb demo}: three in-process test backends and the balancer in front of them. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
@@ -30,17 +31,29 @@ final class DemoCommand implements Callable<Integer> {
             return ExitCodes.CONFIG_ERROR;
         }
         Demo demo;
+        AdminServer admin;
         try {
-            demo = Demo.start(plan.config(), plan.transport(), plan.threads());
+            demo = Demo.start(plan.config(), plan.transport(), plan.threads(), plan.openConnectionLog());
         } catch (BindFailure e) {
             return Reports.bindFailure(e);
         } catch (RuntimeException e) {
             return Reports.startFailure(e); // e.g. the kernel refused an io_uring ring
         }
+        try {
+            // The demo's backends are started once for the config's endpoints: nothing to reload.
+            admin = AdminServer.start(plan.config().admin(), demo.balancer(), null);
+        } catch (BindFailure e) {
+            demo.close();
+            return Reports.bindFailure(e);
+        }
         System.out.println("demo backends on " + demo.backendAddresses().stream().map(Addresses::format).toList());
         plan.config().services().forEach(s -> s.ports().forEach(p -> System.out.println(hint(s.qualifiedName(), p))));
+        System.out.println("stats page: http://" + Addresses.format(admin.metricsAddress()) + "/   listing: ./lb list");
         System.out.println("Ctrl-C stops it.");
-        Serving.untilSignalled(() -> demo.shutdown(plan.grace()));
+        Serving.untilSignalled(() -> {
+            admin.close();
+            demo.shutdown(plan.grace());
+        });
         return ExitCodes.OK;
     }
 

@@ -21,6 +21,7 @@ final class IdleTimer implements Runnable {
     /** Written by both sides' relay handlers: both channels live on this one event loop. */
     private long lastActivity;
     private ScheduledFuture<?> pending;
+    private boolean expired;
 
     IdleTimer(Channel client, Channel backend, long timeoutNanos, PortCounters counters) {
         this.client = client;
@@ -49,11 +50,17 @@ final class IdleTimer implements Runnable {
         long idle = System.nanoTime() - lastActivity;
         if (idle >= timeoutNanos) {
             counters.record(Outcome.IDLE_TIMEOUT);
+            expired = true;
             client.close();
             backend.close();
         } else {
             arm(timeoutNanos - idle);
         }
+    }
+
+    /** Did this timer close the connection? */
+    boolean expired() {
+        return expired;
     }
 
     private void arm(long delayNanos) {

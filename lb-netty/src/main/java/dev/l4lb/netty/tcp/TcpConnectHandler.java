@@ -2,6 +2,7 @@ package dev.l4lb.netty.tcp;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -20,9 +21,12 @@ import dev.l4lb.core.model.AcceptProxyProtocol;
 import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.model.ProxyProtocol;
 import dev.l4lb.core.sched.Backend;
+import dev.l4lb.core.sched.ConnectError;
 import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.ServiceSnapshot;
+import dev.l4lb.netty.log.ClosedConnection;
+import dev.l4lb.netty.log.ConnectionLog;
 import dev.l4lb.netty.proxyprotocol.ProxiedAddresses;
 import dev.l4lb.netty.proxyprotocol.ProxyHeaderReader;
 import dev.l4lb.netty.proxyprotocol.ProxyHeaders;
@@ -59,6 +63,14 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     private List<Object> early;
     private boolean finEarly;
 
+    // Kept for the connection log only (when it is on).
+    private long acceptedNanos;
+    private Backend chosen;
+    private TcpRelayHandler clientSide;
+    private TcpRelayHandler backendSide;
+    private IdleTimer idleTimer;
+    private Outcome outcome;
+
     TcpConnectHandler(InetSocketAddress listener, TcpDataPlane plane) {
         this.listener = listener;
         this.plane = plane;
@@ -75,6 +87,12 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         InetSocketAddress peer = (InetSocketAddress) inbound.remoteAddress();
+        clientAddress = peer;
+        destination = (InetSocketAddress) inbound.localAddress();
+        if (plane.connectionLog().enabled()) {
+            acceptedNanos = System.nanoTime();
+            inbound.closeFuture().addListener(f -> logClosed(inbound));
+        }
         AcceptProxyProtocol accept = route.policy().acceptProxyProtocol();
         if (!accept.enabled()) {
             admit(ctx, peer, (InetSocketAddress) inbound.localAddress());
@@ -82,8 +100,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         }
         if (!accept.trusts(peer.getAddress())) {
             // Anyone else could name any client in a header, so they are not served at all.
-            route.counters().record(Outcome.UNTRUSTED_UPSTREAM);
-            TcpRelayHandler.reset(inbound);
+            refuse(inbound, Outcome.UNTRUSTED_UPSTREAM);
             return;
         }
         ProxyHeaderReader.install(ctx.pipeline(), ctx.name(), route.counters(), accept.headerTimeout());
@@ -101,13 +118,11 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         client = clientAddress.getAddress();
         PortPolicy policy = route.policy();
         if (!policy.allowsSource(client)) {
-            route.counters().record(Outcome.DENIED_SOURCE);
-            TcpRelayHandler.reset(inbound);
+            refuse(inbound, Outcome.DENIED_SOURCE);
             return;
         }
         if (!route.counters().tryAdmit(policy.maxConnections())) {
-            route.counters().record(Outcome.REFUSED_LIMIT);
-            TcpRelayHandler.reset(inbound);
+            refuse(inbound, Outcome.REFUSED_LIMIT);
             return;
         }
         Route admitted = route;
@@ -157,9 +172,8 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         Channel inbound = ctx.channel();
         Backend backend = nextBackend();
         if (backend == null) {
-            route.counters().record(connectFailed ? Outcome.CONNECT_FAILED
+            refuse(inbound, connectFailed ? Outcome.CONNECT_FAILED
                     : route.scheduler().hasEligible() ? Outcome.REFUSED_LIMIT : Outcome.NO_ENDPOINT);
-            TcpRelayHandler.reset(inbound);
             return;
         }
         attemptsLeft--;
@@ -174,8 +188,9 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                 .option(ChannelOption.RCVBUF_ALLOCATOR, TcpDataPlane.READS)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, TcpDataPlane.WATER_MARK)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, policy.connectTimeout().toMillis()))
-                .handler(new TcpRelayHandler(inbound));
+                .handler(new TcpRelayHandler(inbound, backend.counters(), route.counters(), false));
         plane.transport().forEachStreamOption(bootstrap::option);
+        long started = System.nanoTime();
         ChannelFuture connect = bootstrap.connect(backend.address());
         // A client that leaves while we connect takes the half-made backend connection with it.
         inbound.closeFuture().addListener(f -> {
@@ -184,10 +199,11 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
             }
         });
         connect.addListener(f -> {
+            backend.connectDone();
             if (f.isSuccess()) {
                 // The endpoint's count, taken at the pick, ends with the backend connection.
                 connect.channel().closeFuture().addListener(closed -> backend.release());
-                connected(ctx, connect.channel(), backend);
+                connected(ctx, connect.channel(), backend, System.nanoTime() - started);
                 return;
             }
             backend.release();
@@ -195,6 +211,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
                 return; // the client left, which is not the endpoint's failure
             }
             route.scheduler().connectFailed(backend, client);
+            backend.recordConnectError(new ConnectError(Instant.now(), String.valueOf(f.cause().getMessage())));
             connectFailed = true;
             skip(backend);
             connectNext(ctx);
@@ -227,14 +244,16 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         skipped.add(backend);
     }
 
-    private void connected(ChannelHandlerContext ctx, Channel outbound, Backend backend) {
+    private void connected(ChannelHandlerContext ctx, Channel outbound, Backend backend, long connectNanos) {
         Channel inbound = ctx.channel();
         if (!inbound.isActive()) {
             outbound.close(); // the client left while we connected
             return;
         }
-        backend.recordEstablished();
+        backend.recordEstablished(connectNanos);
         route.counters().record(Outcome.OK);
+        outcome = Outcome.OK;
+        chosen = backend;
 
         PortPolicy policy = route.policy();
         if (policy.proxyProtocol() != ProxyProtocol.NONE) {
@@ -247,12 +266,13 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         }
 
         ChannelPipeline pipeline = ctx.pipeline();
-        TcpRelayHandler clientSide = new TcpRelayHandler(outbound);
+        clientSide = new TcpRelayHandler(outbound, backend.counters(), route.counters(), true);
+        backendSide = outbound.pipeline().get(TcpRelayHandler.class);
         if (!policy.idleTimeout().isZero()) {
-            IdleTimer timer = new IdleTimer(inbound, outbound, policy.idleTimeout().toNanos(), route.counters());
-            clientSide.watch(timer);
-            outbound.pipeline().get(TcpRelayHandler.class).watch(timer);
-            timer.start();
+            idleTimer = new IdleTimer(inbound, outbound, policy.idleTimeout().toNanos(), route.counters());
+            clientSide.watch(idleTimer);
+            backendSide.watch(idleTimer);
+            idleTimer.start();
         }
         List<Object> sentEarly = early;
         early = null;
@@ -269,5 +289,34 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         } else {
             TcpRelayHandler.setReading(inbound, outbound.isWritable()); // early bytes may fill it already
         }
+    }
+
+    /** Counts why the connection is not served and resets it. */
+    private void refuse(Channel inbound, Outcome why) {
+        route.counters().record(why);
+        outcome = why;
+        TcpRelayHandler.reset(inbound);
+    }
+
+    /**
+     * One line for the connection log. A connection that ended with no outcome recorded here
+     * either failed its PROXY header (counted by the header reader) or left before an endpoint
+     * answered.
+     */
+    private void logClosed(Channel inbound) {
+        String ended;
+        if (outcome == Outcome.OK && idleTimer != null && idleTimer.expired()) {
+            ended = ClosedConnection.outcomeName(Outcome.IDLE_TIMEOUT);
+        } else if (outcome != null) {
+            ended = ClosedConnection.outcomeName(outcome);
+        } else if (route.policy().acceptProxyProtocol().enabled() && client == null) {
+            ended = ClosedConnection.outcomeName(Outcome.BAD_PROXY_HEADER);
+        } else {
+            ended = ClosedConnection.CLIENT_LEFT;
+        }
+        plane.connectionLog().add(new ClosedConnection(Instant.now(), inbound.id().asLongText(), route.displayName(),
+                clientAddress, destination, chosen == null ? null : chosen.address(),
+                clientSide == null ? 0 : clientSide.relayed(), backendSide == null ? 0 : backendSide.relayed(),
+                System.nanoTime() - acceptedNanos, ended));
     }
 }

@@ -4,7 +4,11 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.atomic.LongAdder;
 
 import io.netty.bootstrap.ServerBootstrap;
@@ -24,11 +28,17 @@ import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.ServiceSnapshot;
 import dev.l4lb.netty.BindFailure;
 import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.log.ConnectionLog;
 
 /**
  * The TCP side of the data plane: the listeners of every TCP service port and the snapshot their
  * connections are routed by. With a transport that has SO_REUSEPORT each listener is bound once
  * per event loop, and a connection stays on the loop that accepted it, backend side included.
+ *
+ * <p>A reload {@link #prepare prepares} the listeners the next snapshot adds (bound, but not
+ * accepting yet: the kernel queues their connections) and then {@link #switchTo switches}: the
+ * snapshot is swapped in, the new listeners start accepting and the ones it no longer has are
+ * closed. Listeners that stay are never touched, so their clients see nothing of a reload.
  */
 public final class TcpDataPlane {
     /**
@@ -41,13 +51,25 @@ public final class TcpDataPlane {
 
     private final Transport transport;
     private final EventLoopGroup group;
+    private final ConnectionLog connectionLog;
     private final LongAdder unrouted = new LongAdder();
-    private final List<Channel> listeners = new ArrayList<>();
+    /** Listener sockets by address: one, or one per event loop with SO_REUSEPORT. */
+    private final Map<InetSocketAddress, List<Channel>> listeners = new LinkedHashMap<>();
     private volatile ServiceSnapshot snapshot = ServiceSnapshot.empty();
 
-    public TcpDataPlane(Transport transport, EventLoopGroup group) {
+    public TcpDataPlane(Transport transport, EventLoopGroup group, ConnectionLog connectionLog) {
         this.transport = transport;
         this.group = group;
+        this.connectionLog = connectionLog;
+    }
+
+    /**
+     * Listeners bound for a snapshot that is not in force yet, and not accepting.
+     *
+     * @param added   the new listeners' sockets by address
+     * @param removed addresses bound now that the next snapshot does not have
+     */
+    public record Prepared(Map<InetSocketAddress, List<Channel>> added, Set<InetSocketAddress> removed) {
     }
 
     public Transport transport() {
@@ -59,44 +81,82 @@ public final class TcpDataPlane {
         return snapshot;
     }
 
-    /** Swaps in a new snapshot with one write; connections in flight keep their backends. */
-    public void apply(ServiceSnapshot next) {
-        next.activate();
-        snapshot = next;
+    public ConnectionLog connectionLog() {
+        return connectionLog;
     }
 
     /**
-     * Binds every TCP listener of the current snapshot. On any failure, closes what it bound and
-     * throws, so nothing is left listening.
+     * Binds the TCP listeners {@code next} has and this plane does not, without accepting on
+     * them yet. On any failure, closes what it bound and throws: nothing changes then.
      */
-    public synchronized void bind() throws BindFailure {
-        for (Route route : snapshot.routes()) {
+    public synchronized Prepared prepare(ServiceSnapshot next) throws BindFailure {
+        Map<InetSocketAddress, List<Channel>> added = new LinkedHashMap<>();
+        Set<InetSocketAddress> wanted = new LinkedHashSet<>();
+        for (Route route : next.routes()) {
             ServicePort port = route.port();
             if (port.protocol() != Protocol.TCP) {
                 continue;
             }
             for (InetSocketAddress address : port.listen()) {
+                wanted.add(address);
+                if (listeners.containsKey(address) || added.containsKey(address)) {
+                    continue;
+                }
                 try {
-                    bindListener(address);
+                    added.put(address, bindListener(address));
                 } catch (Exception e) {
-                    closeListeners();
+                    added.values().forEach(TcpDataPlane::close);
                     throw new BindFailure(address, route.displayName(), e);
                 }
             }
         }
+        Set<InetSocketAddress> removed = new LinkedHashSet<>(listeners.keySet());
+        removed.removeAll(wanted);
+        return new Prepared(added, removed);
+    }
+
+    /**
+     * Puts {@code next} in force: swaps the snapshot in with one write (connections in flight
+     * keep their backends), then starts accepting on the prepared listeners and closes the
+     * listeners {@code next} no longer has (their established connections go on).
+     */
+    public synchronized void switchTo(ServiceSnapshot next, Prepared prepared) {
+        next.activate();
+        snapshot = next;
+        prepared.added().forEach((address, channels) -> {
+            listeners.put(address, channels);
+            channels.forEach(ch -> ch.config().setAutoRead(true));
+        });
+        for (InetSocketAddress address : prepared.removed()) {
+            close(listeners.remove(address));
+        }
+    }
+
+    /** Closes listeners prepared for a snapshot that will not be applied. */
+    public synchronized void abandon(Prepared prepared) {
+        prepared.added().values().forEach(TcpDataPlane::close);
+    }
+
+    /** The addresses listened on now. */
+    public synchronized Set<InetSocketAddress> listenAddresses() {
+        return Set.copyOf(listeners.keySet());
     }
 
     /** Listener sockets bound now (one per address, or one per address and event loop). */
     public synchronized int listenerCount() {
-        return listeners.size();
+        return listeners.values().stream().mapToInt(List::size).sum();
     }
 
     /** Stops accepting: closes every listener; established connections go on. */
     public synchronized void closeListeners() {
-        for (Channel listener : listeners) {
+        listeners.values().forEach(TcpDataPlane::close);
+        listeners.clear();
+    }
+
+    private static void close(List<Channel> channels) {
+        for (Channel listener : channels) {
             listener.close().syncUninterruptibly();
         }
-        listeners.clear();
     }
 
     /** Connections that arrived on a listener the current snapshot has no route for. */
@@ -108,25 +168,33 @@ public final class TcpDataPlane {
         unrouted.increment();
     }
 
-    private void bindListener(InetSocketAddress address) throws InterruptedException, IOException {
+    /** Binds one listener address, not accepting yet; on failure closes what it bound. */
+    private List<Channel> bindListener(InetSocketAddress address) throws InterruptedException, IOException {
         ChannelInitializer<Channel> accept = new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
                 ch.pipeline().addLast("connect", new TcpConnectHandler(address, TcpDataPlane.this));
             }
         };
-        if (transport.reusePortOption() == null) {
-            listeners.add(serverBootstrap(group, accept).bind(address).sync().channel());
-            return;
-        }
-        refuseIfTaken(address);
-        for (EventExecutor executor : group) {
-            // Accept and relay on the same loop: no hand-off between threads per connection.
-            EventLoop loop = (EventLoop) executor;
-            ChannelFuture bound = serverBootstrap(loop, accept)
-                    .option(transport.reusePortOption(), true)
-                    .bind(address).sync();
-            listeners.add(bound.channel());
+        List<Channel> bound = new ArrayList<>();
+        try {
+            if (transport.reusePortOption() == null) {
+                bound.add(serverBootstrap(group, accept).bind(address).sync().channel());
+                return bound;
+            }
+            refuseIfTaken(address);
+            for (EventExecutor executor : group) {
+                // Accept and relay on the same loop: no hand-off between threads per connection.
+                EventLoop loop = (EventLoop) executor;
+                ChannelFuture listening = serverBootstrap(loop, accept)
+                        .option(transport.reusePortOption(), true)
+                        .bind(address).sync();
+                bound.add(listening.channel());
+            }
+            return bound;
+        } catch (InterruptedException | IOException | RuntimeException e) {
+            close(bound);
+            throw e;
         }
     }
 
@@ -148,6 +216,8 @@ public final class TcpDataPlane {
                 .group(loops, loops)
                 .channel(transport.serverSocketChannel())
                 .option(ChannelOption.SO_BACKLOG, 4096)
+                // Not accepting until switchTo: the snapshot that routes this listener is not in force yet.
+                .option(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.RCVBUF_ALLOCATOR, READS)

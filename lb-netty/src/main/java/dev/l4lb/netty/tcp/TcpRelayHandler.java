@@ -1,5 +1,6 @@
 package dev.l4lb.netty.tcp;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -10,6 +11,8 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.ReferenceCountUtil;
 
+import dev.l4lb.core.sched.EndpointCounters;
+import dev.l4lb.core.table.PortCounters;
 
 /**
  * One direction of a relayed TCP connection: what this channel reads is written to its peer.
@@ -19,14 +22,33 @@ import io.netty.util.ReferenceCountUtil;
  * write buffer passes its high water mark; they resume when the peer drains. Writes are flushed
  * once per read batch. A FIN is passed on as a FIN once everything before it is written
  * (half-close); an error such as a reset is passed on as a reset.
+ *
+ * <p>Bytes are counted into the endpoint's and the port's counters once per read batch, not
+ * per read, so a busy stream costs two counter updates per batch.
  */
 final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
     private final Channel peer;
+    private final EndpointCounters endpoint;
+    private final PortCounters port;
+    /** True on the client side: what it reads goes in to the endpoint. */
+    private final boolean fromClient;
     /** Set when the port has an idleTimeout; shared with the other side's handler. */
     private IdleTimer idle;
+    /** Read in this batch, not yet added to the counters. */
+    private long pending;
+    /** Relayed by this side over the connection's life, for the connection log. */
+    private long total;
 
-    TcpRelayHandler(Channel peer) {
+    TcpRelayHandler(Channel peer, EndpointCounters endpoint, PortCounters port, boolean fromClient) {
         this.peer = peer;
+        this.endpoint = endpoint;
+        this.port = port;
+        this.fromClient = fromClient;
+    }
+
+    /** Bytes this side has relayed to its peer so far. */
+    long relayed() {
+        return total + pending;
     }
 
     /** Reports this side's traffic to the connection's idle timer. */
@@ -40,6 +62,9 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg); // the peer is gone; its close will close us too
             return;
         }
+        if (msg instanceof ByteBuf bytes) {
+            pending += bytes.readableBytes();
+        }
         peer.write(msg, peer.voidPromise());
         if (idle != null) {
             idle.touch();
@@ -51,7 +76,22 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
+        count();
         peer.flush();
+    }
+
+    private void count() {
+        if (pending != 0) {
+            if (fromClient) {
+                endpoint.addBytes(pending, 0);
+                port.addBytes(pending, 0);
+            } else {
+                endpoint.addBytes(0, pending);
+                port.addBytes(0, pending);
+            }
+            total += pending;
+            pending = 0;
+        }
     }
 
     @Override
@@ -72,6 +112,7 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        count();
         if (peer.isActive()) {
             // Deliver what is already queued for the peer, then close it politely.
             peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);

@@ -27,7 +27,7 @@ class MainTest {
         CommandLine lb = Main.commandLine();
         lb.setOut(new PrintWriter(out));
         assertThat(lb.execute("--help")).isZero();
-        assertThat(out.toString()).contains("run", "demo", "echo-server", "check");
+        assertThat(out.toString()).contains("run", "demo", "list", "echo-server", "check");
     }
 
     @Test

@@ -1,0 +1,39 @@
+package dev.l4lb.netty;
+
+import java.nio.file.Path;
+
+import dev.l4lb.core.config.BalancerConfig;
+import dev.l4lb.core.config.ConfigException;
+import dev.l4lb.core.config.ConfigLoader;
+import dev.l4lb.core.config.ConfigProblem;
+
+/**
+ * Reloads a balancer from its config file, for {@code POST /api/v1/reload} and SIGHUP. A file
+ * with any problem is rejected as a whole with every problem listed, and the running config
+ * stays in force.
+ */
+public final class ConfigReloader {
+    private final Path file;
+    private final Balancer balancer;
+
+    public ConfigReloader(Path file, Balancer balancer) {
+        this.file = file;
+        this.balancer = balancer;
+    }
+
+    /** The file reloads read. */
+    public Path file() {
+        return file;
+    }
+
+    public Reload reload() {
+        long started = System.nanoTime();
+        BalancerConfig next;
+        try {
+            next = ConfigLoader.load(file);
+        } catch (ConfigException e) {
+            return balancer.reject(e.problems().stream().map(ConfigProblem::toString).toList(), started);
+        }
+        return balancer.reload(next);
+    }
+}

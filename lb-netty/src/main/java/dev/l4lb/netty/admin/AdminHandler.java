@@ -1,0 +1,176 @@
+package dev.l4lb.netty.admin;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.timeout.ReadTimeoutException;
+
+import dev.l4lb.core.model.Addresses;
+import dev.l4lb.netty.Balancer;
+import dev.l4lb.netty.ConfigReloader;
+import dev.l4lb.netty.Reload;
+
+/** Answers one admin request; which paths a listener serves depends on its {@link Context}. */
+final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
+
+    /**
+     * What a listener serves with.
+     *
+     * @param full true on the metrics address (everything); false on the health address (health only)
+     */
+    record Context(Balancer balancer, ConfigReloader reloader, RateEstimator rates, byte[] statsPage, boolean full) {
+    }
+
+    private final Context context;
+
+    AdminHandler(Context context) {
+        this.context = context;
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+        FullHttpResponse response = answer(request);
+        boolean keepAlive = HttpUtil.isKeepAlive(request);
+        HttpUtil.setContentLength(response, response.content().readableBytes());
+        HttpUtil.setKeepAlive(response, keepAlive);
+        var written = ctx.writeAndFlush(response);
+        if (!keepAlive) {
+            written.addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (!(cause instanceof ReadTimeoutException)) {
+            ctx.fireExceptionCaught(cause); // logged by Netty's tail handler at debug level
+        }
+        ctx.close();
+    }
+
+    private FullHttpResponse answer(FullHttpRequest request) {
+        if (!request.decoderResult().isSuccess()) {
+            return text(HttpResponseStatus.BAD_REQUEST, "bad request\n");
+        }
+        String path = new QueryStringDecoder(request.uri()).path();
+        boolean get = request.method().equals(HttpMethod.GET) || request.method().equals(HttpMethod.HEAD);
+        if (path.equals("/healthz") || path.equals("/livez")) {
+            return get ? health() : notAllowed("GET");
+        }
+        if (!context.full()) {
+            return text(HttpResponseStatus.NOT_FOUND, "not found: this address serves /healthz and /livez\n");
+        }
+        return switch (path) {
+            case "/metrics" -> get ? response(HttpResponseStatus.OK, PROMETHEUS_TEXT,
+                    context.balancer().metrics().scrape().getBytes(StandardCharsets.UTF_8)) : notAllowed("GET");
+            case "/proxyMode" -> get ? text(HttpResponseStatus.OK, "userspace") : notAllowed("GET");
+            case "/api/v1/services" -> get ? json(HttpResponseStatus.OK,
+                    ServicesView.of(context.balancer(), context.rates(), AdminServer.RATE_INTERVAL_SECONDS))
+                    : notAllowed("GET");
+            case "/", "/stats" -> get ? response(HttpResponseStatus.OK, "text/html; charset=utf-8", context.statsPage())
+                    : notAllowed("GET");
+            case "/api/v1/reload" -> request.method().equals(HttpMethod.POST) ? reload() : notAllowed("POST");
+            default -> text(HttpResponseStatus.NOT_FOUND, "not found: " + path + "\n");
+        };
+    }
+
+    /**
+     * kube-proxy's health answer: 200 once a snapshot is in force, 503 before. The times are
+     * ISO-8601 (kube-proxy prints Go's time format); the fields are the same.
+     */
+    private FullHttpResponse health() {
+        Instant updated = context.balancer().lastUpdated();
+        ObjectNode body = JSON.createObjectNode();
+        body.put("lastUpdated", updated == null ? "" : updated.toString());
+        body.put("currentTime", Instant.now().toString());
+        FullHttpResponse response = json(updated != null ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE, body);
+        response.headers().set("X-Content-Type-Options", "nosniff");
+        return response;
+    }
+
+    private FullHttpResponse reload() {
+        ConfigReloader reloader = context.reloader();
+        if (reloader == null) {
+            ObjectNode body = JSON.createObjectNode();
+            body.put("applied", false);
+            body.putArray("errors").add("this balancer was started without a config file (lb demo's built-in config): "
+                    + "there is nothing to reload");
+            return json(HttpResponseStatus.CONFLICT, body);
+        }
+        Reload result = reloader.reload();
+        return json(result.applied() ? HttpResponseStatus.OK : HttpResponseStatus.UNPROCESSABLE_ENTITY,
+                reloadJson(result, reloader));
+    }
+
+    static ObjectNode reloadJson(Reload result, ConfigReloader reloader) {
+        ObjectNode body = JSON.createObjectNode();
+        body.put("applied", result.applied());
+        body.put("file", reloader.file().toString());
+        body.put("seconds", result.took().toNanos() / 1e9);
+        ObjectNode changes = body.putObject("changes");
+        var diff = result.changes();
+        strings(changes.putArray("servicesAdded"), diff.servicesAdded());
+        strings(changes.putArray("servicesRemoved"), diff.servicesRemoved());
+        strings(changes.putArray("portsAdded"), diff.portsAdded());
+        strings(changes.putArray("portsRemoved"), diff.portsRemoved());
+        strings(changes.putArray("portsChanged"), diff.portsChanged());
+        strings(changes.putArray("endpointsAdded"), diff.endpointsAdded());
+        strings(changes.putArray("endpointsRemoved"), diff.endpointsRemoved());
+        strings(changes.putArray("endpointsChanged"), diff.endpointsChanged());
+        ArrayNode bound = body.putArray("listenersBound");
+        result.listenersBound().forEach(a -> bound.add(Addresses.format(a)));
+        ArrayNode closed = body.putArray("listenersClosed");
+        result.listenersClosed().forEach(a -> closed.add(Addresses.format(a)));
+        strings(body.putArray("errors"), result.errors());
+        strings(body.putArray("warnings"), result.warnings());
+        return body;
+    }
+
+    private static void strings(ArrayNode array, Iterable<String> items) {
+        items.forEach(array::add);
+    }
+
+    private static FullHttpResponse notAllowed(String allowed) {
+        FullHttpResponse response = text(HttpResponseStatus.METHOD_NOT_ALLOWED, "method not allowed; use " + allowed + "\n");
+        response.headers().set(HttpHeaderNames.ALLOW, allowed);
+        return response;
+    }
+
+    private static FullHttpResponse json(HttpResponseStatus status, ObjectNode body) {
+        try {
+            return response(status, HttpHeaderValues.APPLICATION_JSON.toString(),
+                    JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(body));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e); // a tree of plain nodes always serializes
+        }
+    }
+
+    private static FullHttpResponse text(HttpResponseStatus status, String body) {
+        return response(status, "text/plain; charset=utf-8", body.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static FullHttpResponse response(HttpResponseStatus status, String contentType, byte[] body) {
+        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(body));
+        response.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
+        response.headers().set(HttpHeaderNames.CACHE_CONTROL, "no-store");
+        return response;
+    }
+}

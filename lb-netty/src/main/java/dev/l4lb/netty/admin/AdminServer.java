@@ -1,0 +1,131 @@
+package dev.l4lb.netty.admin;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.timeout.ReadTimeoutHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.l4lb.core.config.AdminConfig;
+import dev.l4lb.core.model.Addresses;
+import dev.l4lb.netty.Balancer;
+import dev.l4lb.netty.BindFailure;
+import dev.l4lb.netty.ConfigReloader;
+import dev.l4lb.netty.Transport;
+
+/**
+ * The admin HTTP server, on one event loop of its own so that a scrape or a reload never runs
+ * on the data plane's threads. As kube-proxy does, it answers on two addresses: metrics
+ * (metrics, proxy mode, health, the services API, the stats page, reload) and health (health only).
+ */
+public final class AdminServer implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(AdminServer.class);
+    /** IPVS's estimator samples every 2 s; so does ours. */
+    static final int RATE_INTERVAL_SECONDS = 2;
+    /** Requests are small; anything larger is not for us. */
+    private static final int MAX_REQUEST_BYTES = 64 << 10;
+
+    private final EventLoopGroup group;
+    private final List<Channel> listeners;
+
+    private AdminServer(EventLoopGroup group, List<Channel> listeners) {
+        this.group = group;
+        this.listeners = listeners;
+    }
+
+    /**
+     * Starts listening on the metrics and health addresses of {@code config}.
+     *
+     * @param reloader what {@code POST /api/v1/reload} runs; null when the balancer has no file to reload
+     * @throws BindFailure when an address cannot be bound; nothing is left listening then
+     */
+    public static AdminServer start(AdminConfig config, Balancer balancer, ConfigReloader reloader) throws BindFailure {
+        EventLoopGroup group = Transport.NIO.newGroup(1, "l4lb-admin");
+        RateEstimator rates = new RateEstimator(balancer::snapshot);
+        group.next().scheduleAtFixedRate(rates, 0, RATE_INTERVAL_SECONDS, TimeUnit.SECONDS);
+        byte[] statsPage = statsPage();
+        List<Channel> listeners = new ArrayList<>(2);
+        try {
+            listeners.add(bind(group, config.metrics(), "admin.metrics",
+                    new AdminHandler.Context(balancer, reloader, rates, statsPage, true)));
+            listeners.add(bind(group, config.healthz(), "admin.healthz",
+                    new AdminHandler.Context(balancer, reloader, rates, statsPage, false)));
+        } catch (BindFailure e) {
+            listeners.forEach(Channel::close);
+            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
+            throw e;
+        }
+        AdminServer server = new AdminServer(group, listeners);
+        LOG.info("admin: metrics, API and stats page on http://{}/ ; health on http://{}/healthz",
+                Addresses.format(server.metricsAddress()), Addresses.format(server.healthAddress()));
+        for (InetSocketAddress address : List.of(config.metrics(), config.healthz())) {
+            if (!address.getAddress().isLoopbackAddress()) {
+                LOG.warn("admin address {} is not loopback: anyone who reaches it can read every endpoint and "
+                        + "reload the config", Addresses.format(address));
+            }
+        }
+        return server;
+    }
+
+    /** Where metrics, the API and the stats page answer (the bound port when 0 was asked for). */
+    public InetSocketAddress metricsAddress() {
+        return (InetSocketAddress) listeners.get(0).localAddress();
+    }
+
+    /** Where /healthz answers. */
+    public InetSocketAddress healthAddress() {
+        return (InetSocketAddress) listeners.get(1).localAddress();
+    }
+
+    @Override
+    public void close() {
+        listeners.forEach(ch -> ch.close().syncUninterruptibly());
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+
+    private static Channel bind(EventLoopGroup group, InetSocketAddress address, String owner,
+                                AdminHandler.Context context) throws BindFailure {
+        try {
+            return new ServerBootstrap()
+                    .group(group)
+                    .channel(Transport.NIO.serverSocketChannel())
+                    .childHandler(new ChannelInitializer<>() {
+                        @Override
+                        protected void initChannel(Channel ch) {
+                            ch.pipeline().addLast(
+                                    // An idle keep-alive connection is closed; a slow client cannot hold one open.
+                                    new ReadTimeoutHandler(60),
+                                    new HttpServerCodec(),
+                                    new HttpObjectAggregator(MAX_REQUEST_BYTES),
+                                    new AdminHandler(context));
+                        }
+                    })
+                    .bind(address).sync().channel();
+        } catch (Exception e) {
+            throw new BindFailure(address, owner, e);
+        }
+    }
+
+    private static byte[] statsPage() {
+        try (InputStream in = AdminServer.class.getResourceAsStream("/admin/stats.html")) {
+            if (in == null) {
+                throw new IllegalStateException("/admin/stats.html is missing from the jar");
+            }
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

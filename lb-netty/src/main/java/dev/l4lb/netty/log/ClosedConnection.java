@@ -1,0 +1,75 @@
+package dev.l4lb.netty.log;
+
+import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.time.Instant;
+import java.util.Locale;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+
+import dev.l4lb.core.model.Addresses;
+import dev.l4lb.core.table.Outcome;
+
+/**
+ * One line of the connection log: a client connection that has closed.
+ *
+ * @param closed      when it closed
+ * @param id          the connection's id, the same as the PROXY v2 unique-id TLV sent to the endpoint
+ * @param service     {@code namespace/name:port}
+ * @param client      the real client (the PROXY header's when the port accepts one)
+ * @param destination what the client connected to
+ * @param endpoint    the endpoint it was relayed to, or null when it never reached one
+ * @param bytesIn     bytes relayed from the client to the endpoint
+ * @param bytesOut    bytes relayed from the endpoint to the client
+ * @param durationNanos from accept to close
+ * @param outcome     an {@link Outcome} name in lower case, or {@value #CLIENT_LEFT}
+ */
+public record ClosedConnection(Instant closed, String id, String service, InetSocketAddress client,
+                               InetSocketAddress destination, InetSocketAddress endpoint, long bytesIn, long bytesOut,
+                               long durationNanos, String outcome) {
+
+    /** The client closed before an endpoint was reached, and nothing refused it. */
+    public static final String CLIENT_LEFT = "client_left";
+
+    private static final JsonFactory JSON = new JsonFactory();
+
+    /** The name an outcome has in logs and metrics: {@code connect_failed}. */
+    public static String outcomeName(Outcome outcome) {
+        return outcome.name().toLowerCase(Locale.ROOT);
+    }
+
+    /** {@code key=value} pairs on one line, for people and grep. */
+    public String text() {
+        return closed + " id=" + id + " service=" + service + " client=" + Addresses.format(client)
+                + " destination=" + Addresses.format(destination)
+                + " endpoint=" + (endpoint == null ? "-" : Addresses.format(endpoint))
+                + " in=" + bytesIn + " out=" + bytesOut
+                + " duration_ms=" + String.format(Locale.ROOT, "%.3f", durationNanos / 1e6)
+                + " outcome=" + outcome;
+    }
+
+    /** One JSON object on one line, for log pipelines. */
+    public String json() {
+        StringWriter out = new StringWriter(256);
+        try (JsonGenerator json = JSON.createGenerator(out)) {
+            json.writeStartObject();
+            json.writeStringField("time", closed.toString());
+            json.writeStringField("id", id);
+            json.writeStringField("service", service);
+            json.writeStringField("client", Addresses.format(client));
+            json.writeStringField("destination", Addresses.format(destination));
+            json.writeStringField("endpoint", endpoint == null ? null : Addresses.format(endpoint));
+            json.writeNumberField("bytesIn", bytesIn);
+            json.writeNumberField("bytesOut", bytesOut);
+            json.writeNumberField("durationMs", durationNanos / 1e6);
+            json.writeStringField("outcome", outcome);
+            json.writeEndObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // a StringWriter does not fail
+        }
+        return out.toString();
+    }
+}
