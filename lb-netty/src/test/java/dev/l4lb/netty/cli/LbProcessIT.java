@@ -2,10 +2,13 @@ package dev.l4lb.netty.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -13,6 +16,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -21,9 +25,16 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import picocli.CommandLine;
 
+import dev.l4lb.core.model.Addresses;
+import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.echo.EchoServer;
+import dev.l4lb.netty.testing.Ports;
 import dev.l4lb.netty.testing.RawHttp;
 
 /**
@@ -89,5 +100,74 @@ class LbProcessIT {
         assertThat(lb.exitValue()).isEqualTo(143); // 128 + SIGTERM, after the shutdown hook ran
         assertThatThrownBy(() -> new Socket(InetAddress.getByName("127.0.0.1"), 8080).close())
                 .isInstanceOf(ConnectException.class);
+    }
+
+    /**
+     * {@code lb run} as an operator runs it: SIGHUP reloads the file (a new service starts
+     * answering), a bad file on SIGHUP is rejected and counted while the old config serves, and
+     * {@code lb list} reads the running process.
+     */
+    @Test
+    void runReloadsItsFileOnSighup(@TempDir Path dir) throws Exception {
+        assertThat(JAR).as("the shaded jar built by package").exists();
+        try (EchoServer backends = EchoServer.start(List.of(Ports.loopback(0)), Transport.NIO, 1)) {
+            String endpoint = Addresses.format(backends.addresses().get(0));
+            InetSocketAddress first = Ports.loopback(Ports.free());
+            InetSocketAddress second = Ports.loopback(Ports.free());
+            InetSocketAddress metrics = Ports.loopback(Ports.free());
+            String admin = "admin: {metrics: \"%s\", healthz: \"%s\"}\n".formatted(Addresses.format(metrics),
+                    Addresses.format(Ports.loopback(Ports.free())));
+            String one = admin + service("a", first, endpoint);
+            Path config = dir.resolve("l4lb.yaml");
+            Files.writeString(config, one);
+            Process lb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
+                    JAR.toString(), "run", "--config", config.toString(), "--shutdown-grace", "0s")
+                    .redirectErrorStream(true)
+                    .redirectOutput(dir.resolve("lb.log").toFile())
+                    .start();
+            try {
+                await().atMost(Duration.ofSeconds(60)).until(() -> Files.readString(dir.resolve("lb.log")).contains("admin: metrics"));
+                assertThat(RawHttp.backendOf(RawHttp.get(first, "/"))).isEqualTo(endpoint);
+
+                Files.writeString(config, one + service("b", second, endpoint).replace("services:\n", ""));
+                signal(lb, "HUP");
+                await().atMost(Duration.ofSeconds(20)).untilAsserted(() ->
+                        assertThat(RawHttp.backendOf(RawHttp.get(second, "/"))).isEqualTo(endpoint));
+
+                Files.writeString(config, "services: [oops\n");
+                signal(lb, "HUP");
+                await().atMost(Duration.ofSeconds(20)).until(() -> Files.readString(dir.resolve("lb.log")).contains("rejected"));
+                assertThat(RawHttp.backendOf(RawHttp.get(second, "/"))).isEqualTo(endpoint);
+
+                StringWriter listed = new StringWriter();
+                CommandLine list = Main.commandLine();
+                list.setOut(new PrintWriter(listed));
+                assertThat(list.execute("list", "--stats", "--admin", Addresses.format(metrics))).isZero();
+                assertThat(listed.toString()).contains("TCP  " + Addresses.format(first), "TCP  " + Addresses.format(second));
+            } finally {
+                lb.destroy();
+                assertThat(lb.waitFor(30, TimeUnit.SECONDS)).as("lb exits after SIGTERM").isTrue();
+            }
+            String log = Files.readString(dir.resolve("lb.log"));
+            assertThat(log).contains("SIGHUP: reloading", "config reloaded", "1 service(s) added",
+                    "config reload rejected, the running config stays in force");
+            assertThat(log).doesNotContain("Exception");
+        }
+    }
+
+    private static String service(String name, InetSocketAddress listen, String endpoint) {
+        return """
+                services:
+                  - name: test/%s
+                    ports:
+                      - name: p
+                        listen: ["%s"]
+                        endpoints: ["%s"]
+                """.formatted(name, Addresses.format(listen), endpoint);
+    }
+
+    private static void signal(Process process, String signal) throws Exception {
+        Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid())).inheritIO().start();
+        assertThat(kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0).as("kill -" + signal).isTrue();
     }
 }
