@@ -160,9 +160,9 @@ public final class BalancerMetrics implements AutoCloseable {
                 bindEndpoint(next, port.and("endpoint", Addresses.format(backend.address())), backend.counters());
             }
         }
-        for (Map.Entry<Meter.Id, Object> old : bound.entrySet()) {
-            if (next.get(old.getKey()) != old.getValue()) {
-                registry.remove(old.getKey());
+        for (Meter.Id old : bound.keySet()) {
+            if (!next.containsKey(old)) {
+                registry.remove(old); // its port or endpoint is gone (a replaced source was removed above)
             }
         }
         bound = next;
@@ -193,7 +193,9 @@ public final class BalancerMetrics implements AutoCloseable {
     private <T> void gauge(Map<Meter.Id, Object> next, String name, Tags tags, T source, ToDoubleFunction<T> value,
                            String description) {
         Meter.Id id = new Meter.Id(name, tags, null, description, Meter.Type.GAUGE);
-        replaceIfOtherSource(id, source);
+        if (keep(next, id, source)) {
+            return;
+        }
         Gauge gauge = Gauge.builder(name, source, value).tags(tags).description(description)
                 .strongReference(true).register(registry);
         next.put(gauge.getId(), source);
@@ -202,22 +204,30 @@ public final class BalancerMetrics implements AutoCloseable {
     private <T> void counter(Map<Meter.Id, Object> next, String name, Tags tags, T source, ToDoubleFunction<T> value,
                              String description) {
         Meter.Id id = new Meter.Id(name, tags, null, description, Meter.Type.COUNTER);
-        replaceIfOtherSource(id, source);
+        if (keep(next, id, source)) {
+            return;
+        }
         FunctionCounter counter = FunctionCounter.builder(name, source, value).tags(tags).description(description)
                 .register(registry);
         next.put(counter.getId(), source);
     }
 
     /**
-     * A meter reads the object it was registered with; when a reload gives a series a new
-     * source (a ClientIP table rebuilt for a new timeout), the old meter must go first or
-     * registering would hand back the one reading the old object.
+     * True when the meter of the snapshot before already reads {@code source}: it stays as it is.
+     * A meter reads the object it was registered with, so when a reload gives a series a new
+     * source (a ClientIP table rebuilt for a new timeout) the old meter is removed first; else
+     * registering again would hand back the one reading the old object.
      */
-    private void replaceIfOtherSource(Meter.Id id, Object source) {
+    private boolean keep(Map<Meter.Id, Object> next, Meter.Id id, Object source) {
         Object before = bound.get(id);
-        if (before != null && before != source) {
+        if (before == source) {
+            next.put(id, source);
+            return true;
+        }
+        if (before != null) {
             registry.remove(id);
         }
+        return false;
     }
 
     private Counter reloads(String result) {
