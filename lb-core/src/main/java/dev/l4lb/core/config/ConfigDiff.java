@@ -12,8 +12,8 @@ import dev.l4lb.core.model.ServicePort;
 
 /**
  * What a reload changes, in the words an operator checks it by: services, service ports and
- * endpoints added, removed or changed. Ports are named {@code namespace/name:port/PROTOCOL},
- * endpoints {@code namespace/name:port/PROTOCOL address}.
+ * endpoints added, removed or changed. Ports are named {@code namespace/name:port/PROTOCOL}
+ * ({@code namespace/name/PROTOCOL} for an unnamed port), endpoints {@code <port> address}.
  *
  * @param servicesAdded    services only the new config has
  * @param servicesRemoved  services only the old config has
@@ -60,11 +60,14 @@ public record ConfigDiff(List<String> servicesAdded, List<String> servicesRemove
             }
             Map<String, ServicePort> oldPorts = portsByKey(previous);
             Map<String, ServicePort> newPorts = portsByKey(service);
-            oldPorts.keySet().stream().filter(key -> !newPorts.containsKey(key))
-                    .forEach(key -> portsRemoved.add(service.qualifiedName() + ":" + key));
+            oldPorts.forEach((key, port) -> {
+                if (!newPorts.containsKey(key)) {
+                    portsRemoved.add(portName(service, port));
+                }
+            });
             for (Map.Entry<String, ServicePort> entry : newPorts.entrySet()) {
-                String portName = service.qualifiedName() + ":" + entry.getKey();
                 ServicePort port = entry.getValue();
+                String portName = portName(service, port);
                 ServicePort was = oldPorts.get(entry.getKey());
                 if (was == null) {
                     portsAdded.add(portName);
@@ -120,6 +123,10 @@ public record ConfigDiff(List<String> servicesAdded, List<String> servicesRemove
         if (!items.isEmpty()) {
             out.append(out.isEmpty() ? "" : ", ").append(items.size()).append(' ').append(what);
         }
+    }
+
+    private static String portName(Service service, ServicePort port) {
+        return service.qualifiedName() + (port.name().isEmpty() ? "" : ":" + port.name()) + "/" + port.protocol();
     }
 
     private static Map<String, Service> byName(List<Service> services) {
