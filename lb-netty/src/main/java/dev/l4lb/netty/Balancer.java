@@ -102,6 +102,10 @@ public final class Balancer implements AutoCloseable {
             return done;
         } catch (BindFailure e) {
             return reject(List.of(e.getMessage()), started);
+        } catch (RuntimeException e) {
+            // A bug rather than a bad file; the running config stays all the same.
+            LOG.error("config reload failed", e);
+            return reject(List.of("internal error: " + e), started);
         }
     }
 
@@ -115,7 +119,12 @@ public final class Balancer implements AutoCloseable {
     private TcpDataPlane.Prepared apply(BalancerConfig next, long startedNanos) throws BindFailure {
         ServiceSnapshot snapshot = ServiceSnapshot.build(next.services(), tcp.snapshot());
         TcpDataPlane.Prepared prepared = tcp.prepare(snapshot);
-        metrics.bind(snapshot);
+        try {
+            metrics.bind(snapshot);
+        } catch (RuntimeException e) {
+            tcp.abandon(prepared); // nothing switched yet: the new listeners go, the old ones serve on
+            throw e;
+        }
         tcp.switchTo(snapshot, prepared);
         config = next;
         Instant now = Instant.now();

@@ -24,7 +24,6 @@ import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.ConnectError;
 import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.Route;
-import dev.l4lb.core.table.ServiceSnapshot;
 import dev.l4lb.netty.log.ClosedConnection;
 import dev.l4lb.netty.log.ConnectionLog;
 import dev.l4lb.netty.proxyprotocol.ProxiedAddresses;
@@ -79,8 +78,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         Channel inbound = ctx.channel();
-        ServiceSnapshot snapshot = plane.snapshot();
-        route = snapshot.lookupTcp(listener);
+        route = plane.route(listener);
         if (route == null) {
             plane.countUnrouted();
             TcpRelayHandler.reset(inbound);

@@ -4,11 +4,13 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
 import io.netty.bootstrap.ServerBootstrap;
@@ -22,6 +24,7 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.EventExecutor;
 
+import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.core.table.Route;
@@ -39,6 +42,8 @@ import dev.l4lb.netty.log.ConnectionLog;
  * accepting yet: the kernel queues their connections) and then {@link #switchTo switches}: the
  * snapshot is swapped in, the new listeners start accepting and the ones it no longer has are
  * closed. Listeners that stay are never touched, so their clients see nothing of a reload.
+ * Connections the kernel completed on a removed listener before it closed are still served, by
+ * the route that listener had.
  */
 public final class TcpDataPlane {
     /**
@@ -56,6 +61,8 @@ public final class TcpDataPlane {
     /** Listener sockets by address: one, or one per event loop with SO_REUSEPORT. */
     private final Map<InetSocketAddress, List<Channel>> listeners = new LinkedHashMap<>();
     private volatile ServiceSnapshot snapshot = ServiceSnapshot.empty();
+    /** The routes of the listeners the last switch removed, for connections they accepted before closing. */
+    private volatile Map<InetSocketAddress, Route> retired = Map.of();
 
     public TcpDataPlane(Transport transport, EventLoopGroup group, ConnectionLog connectionLog) {
         this.transport = transport;
@@ -81,6 +88,15 @@ public final class TcpDataPlane {
         return snapshot;
     }
 
+    /**
+     * The route for a connection accepted on {@code listener}: the snapshot's, or, for a listener
+     * the last switch removed, the one it had then; null when neither has one.
+     */
+    Route route(InetSocketAddress listener) {
+        Route route = snapshot.lookupTcp(listener);
+        return route != null ? route : retired.get(listener);
+    }
+
     public ConnectionLog connectionLog() {
         return connectionLog;
     }
@@ -99,20 +115,52 @@ public final class TcpDataPlane {
             }
             for (InetSocketAddress address : port.listen()) {
                 wanted.add(address);
-                if (listeners.containsKey(address) || added.containsKey(address)) {
-                    continue;
-                }
-                try {
-                    added.put(address, bindListener(address));
-                } catch (Exception e) {
-                    added.values().forEach(TcpDataPlane::close);
-                    throw new BindFailure(address, route.displayName(), e);
-                }
             }
         }
         Set<InetSocketAddress> removed = new LinkedHashSet<>(listeners.keySet());
         removed.removeAll(wanted);
+        for (Route route : next.routes()) {
+            if (route.port().protocol() != Protocol.TCP) {
+                continue;
+            }
+            for (InetSocketAddress address : route.port().listen()) {
+                if (listeners.containsKey(address) || added.containsKey(address)) {
+                    continue;
+                }
+                try {
+                    added.put(address, bindListener(address, overlapping(address, removed)));
+                } catch (Exception e) {
+                    added.forEach(this::closeAndAwait);
+                    throw new BindFailure(address, route.displayName(), e);
+                }
+            }
+        }
         return new Prepared(added, removed);
+    }
+
+    /**
+     * Whether {@code address} shares its port with a listener of ours that this reload removes
+     * (127.0.0.1:80 widened to 0.0.0.0:80, or the reverse): then the new one is bound beside the
+     * old one, which SO_REUSEPORT allows, rather than probed for and found taken by ourselves.
+     */
+    private boolean overlapping(InetSocketAddress address, Set<InetSocketAddress> removed) throws IOException {
+        boolean overlap = false;
+        for (InetSocketAddress ours : listeners.keySet()) {
+            boolean samePort = ours.getPort() == address.getPort() && (ours.getAddress().equals(address.getAddress())
+                    || ours.getAddress().isAnyLocalAddress() || address.getAddress().isAnyLocalAddress());
+            if (!samePort) {
+                continue;
+            }
+            if (!removed.contains(ours)) {
+                throw new IOException("it overlaps this balancer's listener " + Addresses.format(ours) + ", which stays");
+            }
+            overlap = true;
+        }
+        if (overlap && transport.reusePortOption() == null) {
+            throw new IOException("it replaces this balancer's listener on the same port, which the " + transport.displayName()
+                    + " transport cannot hold open beside it (no SO_REUSEPORT): restart to apply this change");
+        }
+        return overlap;
     }
 
     /**
@@ -121,6 +169,14 @@ public final class TcpDataPlane {
      * listeners {@code next} no longer has (their established connections go on).
      */
     public synchronized void switchTo(ServiceSnapshot next, Prepared prepared) {
+        Map<InetSocketAddress, Route> leaving = new HashMap<>();
+        for (InetSocketAddress address : prepared.removed()) {
+            Route before = snapshot.lookupTcp(address);
+            if (before != null) {
+                leaving.put(address, before);
+            }
+        }
+        retired = leaving; // before the swap: a connection that misses the new snapshot finds its route here
         next.activate();
         snapshot = next;
         prepared.added().forEach((address, channels) -> {
@@ -128,13 +184,13 @@ public final class TcpDataPlane {
             channels.forEach(ch -> ch.config().setAutoRead(true));
         });
         for (InetSocketAddress address : prepared.removed()) {
-            close(listeners.remove(address));
+            closeAndAwait(address, listeners.remove(address));
         }
     }
 
     /** Closes listeners prepared for a snapshot that will not be applied. */
     public synchronized void abandon(Prepared prepared) {
-        prepared.added().values().forEach(TcpDataPlane::close);
+        prepared.added().forEach(this::closeAndAwait);
     }
 
     /** The addresses listened on now. */
@@ -149,13 +205,42 @@ public final class TcpDataPlane {
 
     /** Stops accepting: closes every listener; established connections go on. */
     public synchronized void closeListeners() {
-        listeners.values().forEach(TcpDataPlane::close);
+        listeners.forEach(this::closeAndAwait);
         listeners.clear();
     }
 
     private static void close(List<Channel> channels) {
         for (Channel listener : channels) {
             listener.close().syncUninterruptibly();
+        }
+    }
+
+    /**
+     * Closes an address's listeners and returns once the kernel no longer accepts there. On NIO,
+     * Netty's close completes before the socket is really closed (the JDK closes a registered
+     * channel only at its selector's next select) and until then the kernel keeps completing
+     * handshakes, so a plain bind probes for the moment it is gone. The native transports close
+     * at once (and may share the port with a wildcard listener of ours, which a probe would meet).
+     */
+    private void closeAndAwait(InetSocketAddress address, List<Channel> channels) {
+        close(channels);
+        if (transport.reusePortOption() != null) {
+            return;
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        while (System.nanoTime() < deadline) {
+            try (ServerSocket probe = new ServerSocket()) {
+                probe.bind(address, 1);
+                return;
+            } catch (IOException stillListening) {
+                // the selector has not run yet; or someone else took the port: give up at the deadline
+            }
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
     }
 
@@ -168,8 +253,12 @@ public final class TcpDataPlane {
         unrouted.increment();
     }
 
-    /** Binds one listener address, not accepting yet; on failure closes what it bound. */
-    private List<Channel> bindListener(InetSocketAddress address) throws InterruptedException, IOException {
+    /**
+     * Binds one listener address, not accepting yet; on failure closes what it bound. Unless
+     * {@code besideOurOwn}, a plain bind first checks that nobody listens there already.
+     */
+    private List<Channel> bindListener(InetSocketAddress address, boolean besideOurOwn)
+            throws InterruptedException, IOException {
         ChannelInitializer<Channel> accept = new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
@@ -182,7 +271,9 @@ public final class TcpDataPlane {
                 bound.add(serverBootstrap(group, accept).bind(address).sync().channel());
                 return bound;
             }
-            refuseIfTaken(address);
+            if (!besideOurOwn) {
+                refuseIfTaken(address);
+            }
             for (EventExecutor executor : group) {
                 // Accept and relay on the same loop: no hand-off between threads per connection.
                 EventLoop loop = (EventLoop) executor;
