@@ -4,7 +4,9 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -22,10 +24,11 @@ import dev.l4lb.core.table.ServiceSnapshot;
 import dev.l4lb.netty.log.ConnectionLog;
 import dev.l4lb.netty.metrics.BalancerMetrics;
 import dev.l4lb.netty.tcp.TcpDataPlane;
+import dev.l4lb.netty.udp.UdpDataPlane;
 
 /**
- * A running balancer: one event-loop group sized to the cores, the TCP data plane on it, the
- * config in force and its metrics. Started from a validated config, {@link #reload reloaded}
+ * A running balancer: one event-loop group sized to the cores, the TCP and UDP data planes on
+ * it, the config in force and its metrics. Started from a validated config, {@link #reload reloaded}
  * with another, stopped by {@link #shutdown}.
  */
 public final class Balancer implements AutoCloseable {
@@ -35,6 +38,7 @@ public final class Balancer implements AutoCloseable {
     private final int loops;
     private final MultiThreadIoEventLoopGroup group;
     private final TcpDataPlane tcp;
+    private final UdpDataPlane udp;
     private final ConnectionLog connectionLog;
     private final BalancerMetrics metrics;
     private volatile BalancerConfig config;
@@ -47,6 +51,7 @@ public final class Balancer implements AutoCloseable {
         this.group = transport.newGroup(loops, "l4lb-io");
         this.connectionLog = connectionLog;
         this.tcp = new TcpDataPlane(transport, group, connectionLog);
+        this.udp = new UdpDataPlane(transport, group);
         this.metrics = new BalancerMetrics(group, tcp::unroutedConnections, connectionLog::dropped);
     }
 
@@ -93,9 +98,9 @@ public final class Balancer implements AutoCloseable {
             warnings.add("admin addresses changed: they are read at start only; restart to move them");
         }
         try {
-            TcpDataPlane.Prepared prepared = apply(next, started);
+            Changed changed = apply(next, started);
             Reload done = new Reload(true, ConfigDiff.between(before.services(), next.services()),
-                    prepared.added().keySet(), prepared.removed(), List.of(), warnings, since(started));
+                    changed.bound(), changed.closed(), List.of(), warnings, since(started));
             metrics.reload(true);
             LOG.info("config reloaded in {} ms: {}{}", done.took().toMillis(), done.changes().summary(),
                     listenerChanges(done));
@@ -116,21 +121,40 @@ public final class Balancer implements AutoCloseable {
         return Reload.rejected(errors, since(startedNanos));
     }
 
-    private TcpDataPlane.Prepared apply(BalancerConfig next, long startedNanos) throws BindFailure {
+    /** Listener addresses a switch opened and closed, both protocols. */
+    private record Changed(Set<InetSocketAddress> bound, Set<InetSocketAddress> closed) {
+    }
+
+    private Changed apply(BalancerConfig next, long startedNanos) throws BindFailure {
         ServiceSnapshot snapshot = ServiceSnapshot.build(next.services(), tcp.snapshot());
-        TcpDataPlane.Prepared prepared = tcp.prepare(snapshot);
+        Listeners.Prepared tcpPrepared = tcp.listeners().prepare(snapshot);
+        Listeners.Prepared udpPrepared;
+        try {
+            udpPrepared = udp.listeners().prepare(snapshot);
+        } catch (BindFailure | RuntimeException e) {
+            tcp.listeners().abandon(tcpPrepared);
+            throw e;
+        }
         try {
             metrics.bind(snapshot);
         } catch (RuntimeException e) {
-            tcp.abandon(prepared); // nothing switched yet: the new listeners go, the old ones serve on
+            // Nothing switched yet: the new listeners go, the old ones serve on.
+            tcp.listeners().abandon(tcpPrepared);
+            udp.listeners().abandon(udpPrepared);
             throw e;
         }
-        tcp.switchTo(snapshot, prepared);
+        snapshot.activate();
+        tcp.listeners().switchTo(snapshot, tcpPrepared);
+        udp.listeners().switchTo(snapshot, udpPrepared);
         config = next;
         Instant now = Instant.now();
         lastUpdated = now;
         metrics.applied(now, System.nanoTime() - startedNanos);
-        return prepared;
+        Set<InetSocketAddress> bound = new LinkedHashSet<>(tcpPrepared.added().keySet());
+        bound.addAll(udpPrepared.added().keySet());
+        Set<InetSocketAddress> closed = new LinkedHashSet<>(tcpPrepared.removed());
+        closed.addAll(udpPrepared.removed());
+        return new Changed(bound, closed);
     }
 
     public Transport transport() {
@@ -161,6 +185,10 @@ public final class Balancer implements AutoCloseable {
         return tcp;
     }
 
+    public UdpDataPlane udp() {
+        return udp;
+    }
+
     public BalancerMetrics metrics() {
         return metrics;
     }
@@ -170,7 +198,8 @@ public final class Balancer implements AutoCloseable {
      * left and stops the event loops.
      */
     public void shutdown(Duration grace) {
-        tcp.closeListeners();
+        tcp.listeners().closeAll();
+        udp.listeners().closeAll(); // UDP sessions end with their listener: nothing could answer their clients
         long deadline = System.nanoTime() + grace.toNanos();
         int active = tcp.snapshot().activeConnections();
         if (active > 0) {
@@ -204,7 +233,7 @@ public final class Balancer implements AutoCloseable {
         List<Service> services = config.services();
         int ports = services.stream().mapToInt(s -> s.ports().size()).sum();
         LOG.info("l4lb {} serving {} service(s), {} port(s) on transport {} with {} event loop(s), {} listener socket(s){}{}",
-                Version.current(), services.size(), ports, transport.displayName(), loops, tcp.listenerCount(),
+                Version.current(), services.size(), ports, transport.displayName(), loops, tcp.listeners().socketCount() + udp.listeners().socketCount(),
                 transport.reusePortOption() != null ? " (SO_REUSEPORT: one per listener and loop)" : "",
                 connectionLog.enabled() ? "; connection log on" : "");
         for (Route route : tcp.snapshot().routes()) {

@@ -132,7 +132,7 @@ class HotReloadTest {
                     portB.add("reload " + i + " removed B, which then " + accepted);
                 }
             }
-            assertThat(balancer.tcp().listenAddresses()).isEqualTo(withB ? Set.of(a, b) : Set.of(a));
+            assertThat(balancer.tcp().listeners().addresses()).isEqualTo(withB ? Set.of(a, b) : Set.of(a));
             endpoints = next;
             // Let the clients make connections under this config before the next reload.
             awaitProgress(load, 10);
@@ -165,7 +165,7 @@ class HotReloadTest {
             assertThat(reload.applied()).as("%s", reload.errors()).isTrue();
             assertThat(reload.changes().servicesRemoved()).containsExactly(B);
             assertThat(reload.listenersClosed()).containsExactly(b);
-            assertThat(balancer.tcp().listenAddresses()).containsExactly(a);
+            assertThat(balancer.tcp().listeners().addresses()).containsExactly(a);
             assertRefused(b);
             assertEchoes(open, "after the reload, on the same connection");
             assertEchoes(open, "and again");
@@ -301,7 +301,7 @@ class HotReloadTest {
             assertThat(reload.listenersClosed()).isEmpty();
             assertThat(balancer.config()).isSameAs(running);
             assertThat(balancer.snapshot()).isSameAs(serving);
-            assertThat(balancer.tcp().listenAddresses()).containsExactly(a);
+            assertThat(balancer.tcp().listeners().addresses()).containsExactly(a);
             assertRefused(b);
             assertEchoes(open, "after the rejected reload");
             try (Socket fresh = connect(a)) {
@@ -348,7 +348,7 @@ class HotReloadTest {
             assertThat(reload.listenersBound()).isEmpty();
             assertThat(balancer.config()).isSameAs(running);
             assertThat(balancer.snapshot()).isSameAs(serving);
-            assertThat(balancer.tcp().listenAddresses()).containsExactly(a);
+            assertThat(balancer.tcp().listeners().addresses()).containsExactly(a);
             assertRefused(c);
             assertEchoes(open, "after the rejected reload");
             // A's endpoints were not cut to one either: both still take new connections.
@@ -380,8 +380,8 @@ class HotReloadTest {
         Path file = dir.resolve("l4lb.yaml");
         write(file, service(A, a, backends, "sessionAffinity: ClientIP"), service(B, b, backends));
         Balancer balancer = start(file, TRANSPORT);
-        Set<InetSocketAddress> listening = balancer.tcp().listenAddresses();
-        int sockets = balancer.tcp().listenerCount();
+        Set<InetSocketAddress> listening = balancer.tcp().listeners().addresses();
+        int sockets = balancer.tcp().listeners().socketCount();
         Route before = balancer.snapshot().lookupTcp(a);
 
         try (Socket open = connect(a)) {
@@ -396,8 +396,8 @@ class HotReloadTest {
             assertThat(reload.listenersClosed()).isEmpty();
             assertThat(reload.errors()).isEmpty();
             assertThat(reload.warnings()).isEmpty();
-            assertThat(balancer.tcp().listenAddresses()).isEqualTo(listening);
-            assertThat(balancer.tcp().listenerCount()).isEqualTo(sockets);
+            assertThat(balancer.tcp().listeners().addresses()).isEqualTo(listening);
+            assertThat(balancer.tcp().listeners().socketCount()).isEqualTo(sockets);
             // The port's counters and ClientIP table carry over; so do the endpoints' counters.
             Route after = balancer.snapshot().lookupTcp(a);
             assertThat(after.counters()).isSameAs(before.counters());

@@ -51,7 +51,7 @@ public final class ConfigLoader {
     private static final Set<String> PORT_KEYS = Set.of("name", "protocol", "listen", "targetPort", "scheduler",
             "sessionAffinity", "sessionAffinityTimeoutSeconds", "sessionAffinityMaxEntries", "proxyProtocol", "proxyProtocolUniqueId",
             "acceptProxyProtocol", "trustedUpstreams", "acceptProxyProtocolTimeout", "sourceRanges", "connectTimeout",
-            "idleTimeout", "maxConnections", "endpoints");
+            "idleTimeout", "maxConnections", "maxSessions", "endpoints");
     private static final Set<String> ENDPOINT_KEYS = Set.of("address", "port", "weight", "node", "ready", "serving",
             "terminating", "maxConnections");
     private static final Set<String> ADMIN_KEYS = Set.of("metrics", "healthz");
@@ -217,10 +217,7 @@ public final class ConfigLoader {
         String protocolText = optionalText(fields, path, "protocol", "TCP");
         switch (protocolText) {
             case "TCP" -> protocol = Protocol.TCP;
-            case "UDP" -> {
-                protocol = Protocol.UDP;
-                problem(path + ".protocol", "UDP service ports are not served yet; only TCP is");
-            }
+            case "UDP" -> protocol = Protocol.UDP;
             default -> problem(path + ".protocol", "unknown protocol '" + protocolText + "' (known: TCP, UDP)");
         }
         int targetPort = optionalInt(fields, path, "targetPort", 0, 1, 65535);
@@ -253,17 +250,35 @@ public final class ConfigLoader {
             default -> problem(path + ".proxyProtocol", "unknown proxyProtocol '" + proxyText + "' (known: none, v1, v2)");
         }
         boolean uniqueId = optionalBoolean(fields, path, "proxyProtocolUniqueId", false);
-        if (uniqueId && proxyProtocol != ProxyProtocol.V2) {
+        if (uniqueId && proxyProtocol != ProxyProtocol.V2 && protocol == Protocol.TCP) {
             problem(path + ".proxyProtocolUniqueId", "needs proxyProtocol: v2 (a v1 header has no room for TLVs)");
         }
-        AcceptProxyProtocol accept = acceptProxyProtocol(fields, path);
+        // On a UDP port these keys are reported once, as TCP-only, below.
+        AcceptProxyProtocol accept = protocol == Protocol.TCP ? acceptProxyProtocol(fields, path) : AcceptProxyProtocol.OFF;
         List<Cidr> sourceRanges = cidrs(fields.get("sourceRanges"), path + ".sourceRanges");
-        Duration connectTimeout = optionalDuration(fields, path, "connectTimeout", d.connectTimeout());
+        Duration connectTimeout = protocol == Protocol.TCP
+                ? optionalDuration(fields, path, "connectTimeout", d.connectTimeout()) : d.connectTimeout();
         if (connectTimeout.isZero()) {
             problem(path + ".connectTimeout", "must be more than 0");
         }
-        Duration idleTimeout = optionalDuration(fields, path, "idleTimeout", d.idleTimeout());
-        int maxConnections = optionalInt(fields, path, "maxConnections", 0, 0, Integer.MAX_VALUE);
+        Duration idleTimeout;
+        int maxConnections;
+        if (protocol == Protocol.UDP) {
+            tcpOnly(fields, path, "proxyProtocol", "proxyProtocolUniqueId", "acceptProxyProtocol", "trustedUpstreams",
+                    "acceptProxyProtocolTimeout", "connectTimeout", "maxConnections");
+            // A UDP session ends only by its idle timeout, so it must have one; and its table is bounded.
+            idleTimeout = optionalDuration(fields, path, "idleTimeout", PortPolicy.DEFAULT_UDP_IDLE_TIMEOUT);
+            if (idleTimeout.isZero()) {
+                problem(path + ".idleTimeout", "must be more than 0 for a UDP port: a session ends only when idle");
+            }
+            maxConnections = optionalInt(fields, path, "maxSessions", PortPolicy.DEFAULT_UDP_MAX_SESSIONS, 1, Integer.MAX_VALUE);
+        } else {
+            if (fields.containsKey("maxSessions")) {
+                problem(path + ".maxSessions", "is for UDP ports; a TCP port limits its connections with maxConnections");
+            }
+            idleTimeout = optionalDuration(fields, path, "idleTimeout", d.idleTimeout());
+            maxConnections = optionalInt(fields, path, "maxConnections", 0, 0, Integer.MAX_VALUE);
+        }
 
         List<InetSocketAddress> listen = listen(fields.get("listen"), path, protocol);
         List<Endpoint> endpoints = endpoints(fields.get("endpoints"), path + ".endpoints", targetPort);
@@ -274,6 +289,25 @@ public final class ConfigLoader {
         PortPolicy policy = new PortPolicy(scheduler, affinity, affinityTimeout, affinityMaxEntries, proxyProtocol, uniqueId,
                 accept, sourceRanges, connectTimeout, idleTimeout, maxConnections);
         return new ServicePort(name, protocol, listen, targetPort, policy, endpoints);
+    }
+
+    /** Keys that mean nothing for a UDP port are reported rather than ignored. */
+    private void tcpOnly(Map<String, JsonNode> fields, String path, String... keys) {
+        for (String key : keys) {
+            if (!fields.containsKey(key)) {
+                continue;
+            }
+            if (key.equals("proxyProtocol") && fields.get(key).asText().equals("none")) {
+                continue;
+            }
+            String why = switch (key) {
+                case "proxyProtocol", "proxyProtocolUniqueId", "acceptProxyProtocol", "trustedUpstreams",
+                     "acceptProxyProtocolTimeout" -> "the PROXY protocol is TCP-only in l4lb; a UDP port cannot send or accept it";
+                case "connectTimeout" -> "a UDP port connects to its endpoints without a handshake: there is nothing to time out";
+                default -> "a UDP port limits its sessions with maxSessions";
+            };
+            problem(path + "." + key, why);
+        }
     }
 
     private List<InetSocketAddress> listen(JsonNode node, String portPath, Protocol protocol) {

@@ -32,6 +32,16 @@ public record PortPolicy(String scheduler, SessionAffinity sessionAffinity, int 
     /** 2^26 entries: a few GiB of heap already; more is a typo, not a plan. */
     public static final int MAX_AFFINITY_MAX_ENTRIES = 1 << 26;
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(1);
+    /**
+     * How long a UDP session lives without a datagram either way. Longer than any answer a client
+     * still waits for (a DNS resolver gives up on a try after 5 s by default), and short enough
+     * that DNS traffic, which takes a new client port per query, holds few sessions: at 1,000
+     * queries/s about 10,000, each one socket. kube-proxy's userspace mode used 250 ms (answers
+     * slower than that were lost); conntrack keeps an unanswered UDP flow 30 s.
+     */
+    public static final Duration DEFAULT_UDP_IDLE_TIMEOUT = Duration.ofSeconds(10);
+    /** UDP sessions a port holds at most by default (each is one socket to an endpoint). */
+    public static final int DEFAULT_UDP_MAX_SESSIONS = 65_536;
 
     public PortPolicy {
         Objects.requireNonNull(scheduler, "scheduler");

@@ -1,6 +1,6 @@
 package dev.l4lb.core.table;
 
-/** How a connection to a service port ended, for counting. */
+/** How a connection (or, on a UDP port, a session) to a service port ended, for counting. */
 public enum Outcome {
     /** Relayed to an endpoint. */
     OK,
@@ -17,5 +17,7 @@ public enum Outcome {
     /** A trusted upstream's PROXY header was malformed, incomplete, or late (acceptProxyProtocolTimeout). */
     BAD_PROXY_HEADER,
     /** A relayed connection (already counted as OK) closed after idleTimeout without traffic. */
-    IDLE_TIMEOUT
+    IDLE_TIMEOUT,
+    /** A UDP session (already counted as OK) whose endpoint answered ICMP port unreachable. */
+    UNREACHABLE
 }

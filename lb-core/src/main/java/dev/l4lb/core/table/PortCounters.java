@@ -16,10 +16,16 @@ public final class PortCounters {
     private final LongAdder[] outcomes = new LongAdder[OUTCOMES.length];
     private final LongAdder bytesIn = new LongAdder();
     private final LongAdder bytesOut = new LongAdder();
+    private final LongAdder datagramsIn = new LongAdder();
+    private final LongAdder datagramsOut = new LongAdder();
+    private final LongAdder[] drops = new LongAdder[DatagramDrop.values().length];
 
     public PortCounters() {
         for (int i = 0; i < outcomes.length; i++) {
             outcomes[i] = new LongAdder();
+        }
+        for (int i = 0; i < drops.length; i++) {
+            drops[i] = new LongAdder();
         }
     }
 
@@ -72,5 +78,32 @@ public final class PortCounters {
     /** Bytes relayed from endpoints to clients. */
     public long bytesOut() {
         return bytesOut.sum();
+    }
+
+    /** UDP: counts datagrams relayed, {@code in} from clients and {@code out} to them. */
+    public void addDatagrams(long in, long out) {
+        if (in != 0) {
+            datagramsIn.add(in);
+        }
+        if (out != 0) {
+            datagramsOut.add(out);
+        }
+    }
+
+    public long datagramsIn() {
+        return datagramsIn.sum();
+    }
+
+    public long datagramsOut() {
+        return datagramsOut.sum();
+    }
+
+    /** UDP: a datagram was dropped, for this reason. */
+    public void drop(DatagramDrop reason) {
+        drops[reason.ordinal()].increment();
+    }
+
+    public long dropped(DatagramDrop reason) {
+        return drops[reason.ordinal()].sum();
     }
 }

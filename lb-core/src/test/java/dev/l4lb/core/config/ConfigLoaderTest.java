@@ -130,6 +130,21 @@ class ConfigLoaderTest {
         assertThat(config.admin()).isEqualTo(AdminConfig.defaults());
     }
 
+    @Test
+    void aUdpPortExpiresIdleSessionsAndBoundsItsTable() throws Exception {
+        BalancerConfig config = ConfigLoader.parse(FILE, onePort("listen: [\"127.0.0.1:53\"]", "protocol: UDP",
+                "endpoints: [\"10.0.0.1:53\"]"));
+        ServicePort port = config.services().get(0).ports().get(0);
+        assertThat(port.protocol()).isEqualTo(Protocol.UDP);
+        assertThat(port.policy().idleTimeout()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(port.policy().maxConnections()).isEqualTo(65_536);
+
+        ServicePort tuned = ConfigLoader.parse(FILE, onePort("listen: [\"127.0.0.1:53\"]", "protocol: UDP",
+                "idleTimeout: 250ms", "maxSessions: 100")).services().get(0).ports().get(0);
+        assertThat(tuned.policy().idleTimeout()).isEqualTo(Duration.ofMillis(250));
+        assertThat(tuned.policy().maxConnections()).isEqualTo(100);
+    }
+
     static Stream<Arguments> singleErrors() {
         return Stream.of(
                 error("unknown root key", "services: []\nbogus: 1\n", "bogus", "unknown key 'bogus'"),
@@ -238,7 +253,20 @@ class ConfigLoaderTest {
                         PORT + ".endpoints[0]", "looks like an IPv6 address: write it as \"[::1:80]\""),
                 error("IPv6 listener without brackets", onePort("listen: [\"::1:8080\"]"), PORT + ".listen[0]",
                         "looks like an IPv6 address"),
-                error("UDP", onePort(LISTEN, "protocol: UDP"), PORT + ".protocol", "not served yet"),
+                error("PROXY header on a UDP port", onePort(LISTEN, "protocol: UDP", "proxyProtocol: v2"),
+                        PORT + ".proxyProtocol", "the PROXY protocol is TCP-only in l4lb"),
+                error("accepting PROXY on a UDP port", onePort(LISTEN, "protocol: UDP", "acceptProxyProtocol: true"),
+                        PORT + ".acceptProxyProtocol", "TCP-only"),
+                error("connectTimeout on a UDP port", onePort(LISTEN, "protocol: UDP", "connectTimeout: 1s"),
+                        PORT + ".connectTimeout", "without a handshake"),
+                error("maxConnections on a UDP port", onePort(LISTEN, "protocol: UDP", "maxConnections: 5"),
+                        PORT + ".maxConnections", "limits its sessions with maxSessions"),
+                error("a UDP port that never expires", onePort(LISTEN, "protocol: UDP", "idleTimeout: 0"),
+                        PORT + ".idleTimeout", "must be more than 0 for a UDP port"),
+                error("maxSessions on a TCP port", onePort(LISTEN, "maxSessions: 5"), PORT + ".maxSessions",
+                        "is for UDP ports"),
+                error("no UDP sessions at all", onePort(LISTEN, "protocol: UDP", "maxSessions: 0"), PORT + ".maxSessions",
+                        "out of range"),
                 error("unknown protocol", onePort(LISTEN, "protocol: SCTP"), PORT + ".protocol",
                         "unknown protocol 'SCTP'"),
                 error("empty file", "", "", "the file is empty"),

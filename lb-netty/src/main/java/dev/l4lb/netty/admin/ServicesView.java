@@ -1,6 +1,7 @@
 package dev.l4lb.netty.admin;
 
 import java.time.Instant;
+import java.util.Locale;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -10,12 +11,14 @@ import dev.l4lb.core.affinity.ClientIpAffinity;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Endpoint;
 import dev.l4lb.core.model.PortPolicy;
+import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.model.ProxyProtocol;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.core.model.SessionAffinity;
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.ConnectError;
 import dev.l4lb.core.sched.EndpointCounters;
+import dev.l4lb.core.table.DatagramDrop;
 import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.PortCounters;
 import dev.l4lb.core.table.Route;
@@ -78,6 +81,17 @@ final class ServicesView {
         }
         node.put("bytesIn", counters.bytesIn());
         node.put("bytesOut", counters.bytesOut());
+        if (port.protocol() == Protocol.UDP) {
+            // For UDP "active" counts sessions and "connections" sessions opened.
+            node.put("datagramsIn", counters.datagramsIn());
+            node.put("datagramsOut", counters.datagramsOut());
+            ObjectNode drops = node.putObject("datagramsDropped");
+            for (DatagramDrop reason : DatagramDrop.values()) {
+                drops.put(reason.name().toLowerCase(Locale.ROOT), counters.dropped(reason));
+            }
+            node.put("idleTimeoutSeconds", policy.idleTimeout().toMillis() / 1000.0);
+            node.put("maxSessions", policy.maxConnections());
+        }
         rate(node, rates.of(counters));
         ArrayNode endpoints = node.putArray("endpoints");
         for (Backend backend : route.backends()) {

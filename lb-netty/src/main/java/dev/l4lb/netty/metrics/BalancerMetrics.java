@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -33,8 +34,10 @@ import io.netty.channel.EventLoopGroup;
 
 import dev.l4lb.core.affinity.ClientIpAffinity;
 import dev.l4lb.core.model.Addresses;
+import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.EndpointCounters;
+import dev.l4lb.core.table.DatagramDrop;
 import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.PortCounters;
 import dev.l4lb.core.table.Route;
@@ -141,7 +144,7 @@ public final class BalancerMetrics implements AutoCloseable {
                     "protocol", route.port().protocol().name());
             PortCounters counters = route.counters();
             gauge(next, PREFIX + ".port.connections.active", port, counters, PortCounters::active,
-                    "Client connections open now");
+                    "Client connections (UDP: sessions) open now");
             for (Outcome outcome : Outcome.values()) {
                 counter(next, PREFIX + ".port.connections", port.and("outcome", ClosedConnection.outcomeName(outcome)),
                         counters, c -> c.count(outcome), "Client connections by outcome");
@@ -150,6 +153,16 @@ public final class BalancerMetrics implements AutoCloseable {
                     "Bytes relayed: in from clients, out to clients");
             counter(next, PREFIX + ".port.bytes", port.and("direction", "out"), counters, PortCounters::bytesOut,
                     "Bytes relayed: in from clients, out to clients");
+            if (route.port().protocol() == Protocol.UDP) {
+                counter(next, PREFIX + ".port.datagrams", port.and("direction", "in"), counters, PortCounters::datagramsIn,
+                        "UDP datagrams relayed: in from clients, out to clients");
+                counter(next, PREFIX + ".port.datagrams", port.and("direction", "out"), counters, PortCounters::datagramsOut,
+                        "UDP datagrams relayed: in from clients, out to clients");
+                for (DatagramDrop reason : DatagramDrop.values()) {
+                    counter(next, PREFIX + ".port.datagrams.dropped", port.and("reason", reason.name().toLowerCase(Locale.ROOT)),
+                            counters, c -> c.dropped(reason), "UDP datagrams dropped, by reason");
+                }
+            }
             if (route.scheduler() instanceof ClientIpAffinity affinity) {
                 gauge(next, PREFIX + ".affinity.entries", port, affinity.table(), t -> t.size(),
                         "ClientIP affinity entries now");

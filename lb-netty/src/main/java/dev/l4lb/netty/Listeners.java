@@ -1,0 +1,215 @@
+package dev.l4lb.netty;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+import io.netty.channel.Channel;
+
+import dev.l4lb.core.model.Addresses;
+import dev.l4lb.core.model.Protocol;
+import dev.l4lb.core.table.Route;
+import dev.l4lb.core.table.ServiceSnapshot;
+
+/**
+ * The listener sockets of one protocol and the snapshot their traffic is routed by, changed
+ * without dropping anything: a reload {@link #prepare prepares} the listeners the next snapshot
+ * adds (bound, not reading yet: the kernel queues what arrives) and then {@link #switchTo
+ * switches}: the snapshot is swapped in, the new listeners start reading and the ones it no
+ * longer has are closed. Listeners that stay are never touched. What a removed listener took in
+ * before it closed is still routed, by the route that listener had.
+ */
+public final class Listeners {
+    /** How a protocol binds and probes an address. */
+    public interface Binder {
+        /**
+         * Binds {@code address} not reading yet (AUTO_READ off), one socket or one per event loop;
+         * unless {@code besideOurOwn}, first checks that nobody holds the address.
+         */
+        List<Channel> bind(InetSocketAddress address, boolean besideOurOwn) throws Exception;
+
+        /** Throws when something still holds {@code address} (a plain bind fails). */
+        void probe(InetSocketAddress address) throws IOException;
+    }
+
+    /**
+     * Listeners bound for a snapshot that is not in force yet, and not reading.
+     *
+     * @param added   the new listeners' sockets by address
+     * @param removed addresses bound now that the next snapshot does not have
+     */
+    public record Prepared(Map<InetSocketAddress, List<Channel>> added, Set<InetSocketAddress> removed) {
+    }
+
+    private final Protocol protocol;
+    private final Transport transport;
+    private final Binder binder;
+    private final Map<InetSocketAddress, List<Channel>> bound = new LinkedHashMap<>();
+    private volatile ServiceSnapshot snapshot = ServiceSnapshot.empty();
+    /** The routes of the listeners the last switch removed. */
+    private volatile Map<InetSocketAddress, Route> retired = Map.of();
+
+    public Listeners(Protocol protocol, Transport transport, Binder binder) {
+        this.protocol = protocol;
+        this.transport = transport;
+        this.binder = binder;
+    }
+
+    /** The snapshot in force. */
+    public ServiceSnapshot snapshot() {
+        return snapshot;
+    }
+
+    /**
+     * The route for traffic that arrived on {@code listener}: the snapshot's, or, for a listener
+     * the last switch removed, the one it had then; null when neither has one.
+     */
+    public Route route(InetSocketAddress listener) {
+        Route route = lookup(snapshot, listener);
+        return route != null ? route : retired.get(listener);
+    }
+
+    /**
+     * Binds the listeners of this protocol {@code next} has and these do not, not reading yet.
+     * On any failure, closes what it bound and throws: nothing changes then.
+     */
+    public synchronized Prepared prepare(ServiceSnapshot next) throws BindFailure {
+        Set<InetSocketAddress> wanted = new LinkedHashSet<>();
+        for (Route route : next.routes()) {
+            if (route.port().protocol() == protocol) {
+                wanted.addAll(route.port().listen());
+            }
+        }
+        Set<InetSocketAddress> removed = new LinkedHashSet<>(bound.keySet());
+        removed.removeAll(wanted);
+        Map<InetSocketAddress, List<Channel>> added = new LinkedHashMap<>();
+        for (Route route : next.routes()) {
+            if (route.port().protocol() != protocol) {
+                continue;
+            }
+            for (InetSocketAddress address : route.port().listen()) {
+                if (bound.containsKey(address) || added.containsKey(address)) {
+                    continue;
+                }
+                try {
+                    added.put(address, binder.bind(address, overlapping(address, removed)));
+                } catch (Exception e) {
+                    added.forEach(this::closeAndAwait);
+                    throw new BindFailure(address, route.displayName(), e);
+                }
+            }
+        }
+        return new Prepared(added, removed);
+    }
+
+    /**
+     * Puts {@code next} in force for this protocol (the caller has activated it): swaps it in with
+     * one write, then starts reading on the prepared listeners and closes the ones {@code next}
+     * no longer has.
+     */
+    public synchronized void switchTo(ServiceSnapshot next, Prepared prepared) {
+        Map<InetSocketAddress, Route> leaving = new HashMap<>();
+        for (InetSocketAddress address : prepared.removed()) {
+            Route before = lookup(snapshot, address);
+            if (before != null) {
+                leaving.put(address, before);
+            }
+        }
+        retired = leaving; // before the swap: what misses the new snapshot finds its route here
+        snapshot = next;
+        prepared.added().forEach((address, channels) -> {
+            bound.put(address, channels);
+            channels.forEach(ch -> ch.config().setAutoRead(true));
+        });
+        for (InetSocketAddress address : prepared.removed()) {
+            closeAndAwait(address, bound.remove(address));
+        }
+    }
+
+    /** Closes listeners prepared for a snapshot that will not be applied. */
+    public synchronized void abandon(Prepared prepared) {
+        prepared.added().forEach(this::closeAndAwait);
+    }
+
+    /** The addresses listened on now. */
+    public synchronized Set<InetSocketAddress> addresses() {
+        return Set.copyOf(bound.keySet());
+    }
+
+    /** Listener sockets bound now. */
+    public synchronized int socketCount() {
+        return bound.values().stream().mapToInt(List::size).sum();
+    }
+
+    /** Closes every listener. */
+    public synchronized void closeAll() {
+        bound.forEach(this::closeAndAwait);
+        bound.clear();
+    }
+
+    private Route lookup(ServiceSnapshot in, InetSocketAddress listener) {
+        return protocol == Protocol.TCP ? in.lookupTcp(listener) : in.lookupUdp(listener);
+    }
+
+    /**
+     * Whether {@code address} shares its port with a listener of ours that this reload removes
+     * (127.0.0.1:80 widened to 0.0.0.0:80, or the reverse): then the new one is bound beside the
+     * old one, which SO_REUSEPORT allows, rather than probed for and found taken by ourselves.
+     */
+    private boolean overlapping(InetSocketAddress address, Set<InetSocketAddress> removed) throws IOException {
+        boolean overlap = false;
+        for (InetSocketAddress ours : bound.keySet()) {
+            boolean samePort = ours.getPort() == address.getPort() && (ours.getAddress().equals(address.getAddress())
+                    || ours.getAddress().isAnyLocalAddress() || address.getAddress().isAnyLocalAddress());
+            if (!samePort) {
+                continue;
+            }
+            if (!removed.contains(ours)) {
+                throw new IOException("it overlaps this balancer's listener " + Addresses.format(ours) + ", which stays");
+            }
+            overlap = true;
+        }
+        if (overlap && transport.reusePortOption() == null) {
+            throw new IOException("it replaces this balancer's listener on the same port, which the " + transport.displayName()
+                    + " transport cannot hold open beside it (no SO_REUSEPORT): restart to apply this change");
+        }
+        return overlap;
+    }
+
+    /**
+     * Closes an address's listeners and returns once the kernel no longer takes traffic there.
+     * On NIO, Netty's close completes before the socket is really closed (the JDK closes a
+     * registered channel only at its selector's next select), so a plain bind probes for the
+     * moment it is gone. The native transports close at once (and may share the port with a
+     * wildcard listener of ours, which a probe would meet).
+     */
+    private void closeAndAwait(InetSocketAddress address, List<Channel> channels) {
+        for (Channel listener : channels) {
+            listener.close().syncUninterruptibly();
+        }
+        if (transport.reusePortOption() != null) {
+            return;
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        while (System.nanoTime() < deadline) {
+            try {
+                binder.probe(address);
+                return;
+            } catch (IOException stillBound) {
+                // the selector has not run yet; or someone else took the port: give up at the deadline
+            }
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+package dev.l4lb.netty.udp;
+
+import java.io.IOException;
+import java.net.DatagramSocket;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.FixedRecvByteBufAllocator;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.util.concurrent.EventExecutor;
+
+import dev.l4lb.core.model.Protocol;
+import dev.l4lb.core.table.Route;
+import dev.l4lb.netty.Listeners;
+import dev.l4lb.netty.Transport;
+
+/**
+ * The UDP side of the data plane: a socket per UDP listener address (one per event loop where
+ * the transport has SO_REUSEPORT, so the kernel spreads clients over the loops by their address
+ * and a client's datagrams always reach the same loop), each holding the sessions of the
+ * clients it hears from. A session is one client address and port with its own connected
+ * socket to the endpoint chosen for it, on the same event loop.
+ */
+public final class UdpDataPlane {
+    /**
+     * Every read takes a buffer as large as the largest datagram (65,507 bytes of IPv4 payload),
+     * so no datagram is cut; Netty's default of 2,048 bytes would truncate larger ones silently.
+     */
+    static final FixedRecvByteBufAllocator DATAGRAMS = new FixedRecvByteBufAllocator(64 << 10);
+    /** A session's socket queues at most this much for its endpoint before datagrams are dropped. */
+    static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(256 << 10, 1 << 20);
+
+    private final Transport transport;
+    private final EventLoopGroup group;
+    private final Listeners listeners;
+
+    public UdpDataPlane(Transport transport, EventLoopGroup group) {
+        this.transport = transport;
+        this.group = group;
+        this.listeners = new Listeners(Protocol.UDP, transport, new Listeners.Binder() {
+            @Override
+            public List<Channel> bind(InetSocketAddress address, boolean besideOurOwn) throws Exception {
+                return bindListener(address, besideOurOwn);
+            }
+
+            @Override
+            public void probe(InetSocketAddress address) throws IOException {
+                refuseIfTaken(address);
+            }
+        });
+    }
+
+    public Transport transport() {
+        return transport;
+    }
+
+    /** The UDP listeners and the snapshot they route by. */
+    public Listeners listeners() {
+        return listeners;
+    }
+
+    Route route(InetSocketAddress listener) {
+        return listeners.route(listener);
+    }
+
+    private List<Channel> bindListener(InetSocketAddress address, boolean besideOurOwn) throws Exception {
+        List<Channel> bound = new ArrayList<>();
+        try {
+            if (transport.reusePortOption() == null) {
+                bound.add(bootstrap(group.next(), address).bind(address).sync().channel());
+                return bound;
+            }
+            if (!besideOurOwn) {
+                refuseIfTaken(address);
+            }
+            for (EventExecutor executor : group) {
+                bound.add(bootstrap((EventLoop) executor, address)
+                        .option(transport.reusePortOption(), true)
+                        .bind(address).sync().channel());
+            }
+            return bound;
+        } catch (Exception e) {
+            bound.forEach(ch -> ch.close().syncUninterruptibly());
+            throw e;
+        }
+    }
+
+    private Bootstrap bootstrap(EventLoop loop, InetSocketAddress address) {
+        return new Bootstrap()
+                .group(loop)
+                .channel(transport.datagramChannel())
+                // Not reading until the switch: the snapshot that routes this listener is not in force yet.
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.RCVBUF_ALLOCATOR, DATAGRAMS)
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
+                .handler(new UdpListenerHandler(address, this));
+    }
+
+    /** As for TCP: with SO_REUSEPORT anyone else on the port would silently share our datagrams. */
+    private static void refuseIfTaken(InetSocketAddress address) throws IOException {
+        try (DatagramSocket probe = new DatagramSocket(null)) {
+            probe.setReuseAddress(false);
+            probe.bind(address);
+        }
+    }
+}

@@ -1,0 +1,143 @@
+package dev.l4lb.netty.udp;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.DatagramPacket;
+import io.netty.util.ReferenceCountUtil;
+
+import dev.l4lb.core.model.PortPolicy;
+import dev.l4lb.core.sched.Backend;
+import dev.l4lb.core.table.DatagramDrop;
+import dev.l4lb.core.table.Outcome;
+import dev.l4lb.core.table.PortCounters;
+import dev.l4lb.core.table.Route;
+
+/**
+ * One UDP listener socket: finds each datagram's session by its sender, opening one for a new
+ * client (source ranges, the port's session limit, the scheduler and ClientIP affinity, as for a
+ * TCP connection), and hands the datagram to it. The session table is this socket's alone, so it
+ * needs no lock: the socket and its sessions live on one event loop.
+ */
+final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
+    private final InetSocketAddress listener;
+    private final UdpDataPlane plane;
+    private final Map<InetSocketAddress, UdpSession> sessions = new HashMap<>();
+    /** Sessions that got datagrams in this read batch: flushed once, at its end. */
+    private final List<UdpSession> written = new ArrayList<>();
+
+    UdpListenerHandler(InetSocketAddress listener, UdpDataPlane plane) {
+        this.listener = listener;
+        this.plane = plane;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof DatagramPacket packet)) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        InetSocketAddress client = packet.sender();
+        UdpSession session = sessions.get(client);
+        if (session == null) {
+            session = open(ctx, client);
+            if (session == null) {
+                packet.release();
+                return;
+            }
+        }
+        if (session.send(packet.content()) && !session.markWritten()) {
+            written.add(session);
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        for (int i = 0; i < written.size(); i++) {
+            written.get(i).flush();
+        }
+        written.clear();
+    }
+
+    /** The listener closed (its port left the config, or shutdown): its sessions cannot answer any more. */
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        for (UdpSession session : new ArrayList<>(sessions.values())) {
+            session.close();
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        // A send error on the listener socket (e.g. ICMP from a client that left): one datagram
+        // lost, nothing to end.
+    }
+
+    /** Forgets a session that has closed. */
+    void closed(UdpSession session) {
+        sessions.remove(session.client(), session);
+    }
+
+    /** Sessions open on this socket now (tests). */
+    int sessionCount() {
+        return sessions.size();
+    }
+
+    private UdpSession open(ChannelHandlerContext ctx, InetSocketAddress client) {
+        Route route = plane.route(listener);
+        if (route == null) {
+            return null; // a listener the config no longer has, in its last microseconds
+        }
+        PortCounters counters = route.counters();
+        PortPolicy policy = route.policy();
+        InetAddress ip = client.getAddress();
+        if (!policy.allowsSource(ip)) {
+            return refuse(counters, Outcome.DENIED_SOURCE);
+        }
+        if (!counters.tryAdmit(policy.maxConnections())) {
+            return refuse(counters, Outcome.REFUSED_LIMIT); // the session table is full
+        }
+        Backend backend = pick(route, ip);
+        if (backend == null) {
+            counters.release();
+            return refuse(counters, route.scheduler().hasEligible() ? Outcome.REFUSED_LIMIT : Outcome.NO_ENDPOINT);
+        }
+        counters.record(Outcome.OK);
+        UdpSession session = new UdpSession(this, route, backend, client, ctx.channel());
+        sessions.put(client, session);
+        session.open(plane.transport());
+        return session;
+    }
+
+    /** The scheduler's choice, claimed within its limit; null when no endpoint has room. */
+    private static Backend pick(Route route, InetAddress client) {
+        List<Backend> skipped = null;
+        for (int tries = Math.max(1, route.backends().size()); tries > 0; tries--) {
+            Backend candidate = route.scheduler().pick(client, skipped == null ? List.of() : skipped);
+            if (candidate == null) {
+                return null;
+            }
+            if (candidate.tryAcquire()) {
+                return candidate;
+            }
+            if (skipped == null) {
+                skipped = new ArrayList<>(2);
+            }
+            skipped.add(candidate); // another event loop took its last free slot since the pick
+        }
+        return null;
+    }
+
+    private static UdpSession refuse(PortCounters counters, Outcome why) {
+        counters.record(why);
+        counters.drop(DatagramDrop.REFUSED);
+        return null;
+    }
+}
