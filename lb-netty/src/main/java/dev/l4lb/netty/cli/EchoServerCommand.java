@@ -15,10 +15,12 @@ import dev.l4lb.netty.BindFailure;
 import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 
-/** {@code lb echo-server --listen ADDR:PORT ...}: test backends to put behind the balancer. */
+/** {@code lb echo-server --listen ADDR:PORT ... [--udp]}: test backends to put behind the balancer. */
 @Command(name = "echo-server", mixinStandardHelpOptions = true,
-        description = {"Run test backends: HTTP requests get an echoserver-style page (backend=, client_address=, ...),",
-                "other bytes are echoed back."})
+        description = {"Run test backends. TCP (default): HTTP requests get an echoserver-style page",
+                "(backend=, client_address=, ...), other bytes are echoed back.",
+                "UDP (--udp): a datagram 'whoami' gets 'backend=ADDR:PORT client=ADDR:PORT',",
+                "any other datagram comes back unchanged."})
 final class EchoServerCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(EchoServerCommand.class);
 
@@ -39,6 +41,13 @@ final class EchoServerCommand implements Callable<Integer> {
                     "its version (proxy_protocol=) and a v2 unique id (proxy_unique_id=). Other connections are closed."})
     boolean proxyProtocol;
 
+    @Option(names = "--udp",
+            description = "Serve UDP on the --listen addresses instead of TCP: each datagram is answered to its sender"
+                    + " from the same socket, 'whoami' with 'backend=ADDR:PORT client=ADDR:PORT', anything else echoed"
+                    + " unchanged (up to 65,507 bytes). Listen on a specific address rather than 0.0.0.0, so that"
+                    + " replies leave from the address the client sent to. Not with --proxy-protocol (TCP only).")
+    boolean udp;
+
     @Override
     public Integer call() {
         List<InetSocketAddress> addresses = new ArrayList<>();
@@ -49,16 +58,22 @@ final class EchoServerCommand implements Callable<Integer> {
                         new IllegalArgumentException("--listen '" + text + "' is not ADDR:PORT (IPv6 as [::1]:9001)")));
             }
             selected = Transport.select(transport);
+            if (udp && proxyProtocol) {
+                throw new IllegalArgumentException("--proxy-protocol is TCP only; it cannot be used with --udp");
+            }
         } catch (IllegalArgumentException e) {
             return Reports.usageError(e);
         }
         EchoServer server;
         try {
-            server = EchoServer.start(addresses, selected, Math.max(1, threads), proxyProtocol);
+            server = udp
+                    ? EchoServer.startUdp(addresses, selected, Math.max(1, threads))
+                    : EchoServer.start(addresses, selected, Math.max(1, threads), proxyProtocol);
         } catch (BindFailure e) {
             return Reports.bindFailure(e);
         }
-        LOG.info("echo server listening on {}{}", server.addresses().stream().map(Addresses::format).toList(),
+        LOG.info("echo server listening on {} {}{}", udp ? "UDP" : "TCP",
+                server.addresses().stream().map(Addresses::format).toList(),
                 proxyProtocol ? ", expecting a PROXY header first" : "");
         Serving.untilSignalled(server::close);
         return ExitCodes.OK;

@@ -5,10 +5,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.handler.codec.haproxy.HAProxyMessageDecoder;
 
@@ -20,8 +22,17 @@ import dev.l4lb.netty.Transport;
  * Test backends ("pods"): on each listen address, HTTP requests get a plain-text page of
  * {@code key=value} lines in the manner of Kubernetes' echoserver image (including which backend
  * answered and the client address it saw), and anything that is not HTTP is echoed byte for byte.
+ * Or, started with {@link #startUdp}, UDP backends that echo datagrams.
  */
 public final class EchoServer implements AutoCloseable {
+    /**
+     * Every datagram channel reads into a buffer of this fixed size, the largest UDP payload
+     * (65,507 bytes on IPv4, 65,527 on IPv6) rounded up. Netty's default for datagram channels
+     * (NIO, epoll and io_uring alike) is a fixed 2,048 bytes, and a longer datagram is cut to that
+     * silently.
+     */
+    private static final int DATAGRAM_READ_BYTES = 64 << 10;
+
     private final MultiThreadIoEventLoopGroup group;
     private final List<Channel> listeners = new ArrayList<>();
 
@@ -70,6 +81,33 @@ public final class EchoServer implements AutoCloseable {
             } catch (Exception e) {
                 server.close();
                 throw new BindFailure(address, "echo server", e);
+            }
+        }
+        return server;
+    }
+
+    /**
+     * UDP backends: one datagram socket on each address, answering every datagram to its sender
+     * from that socket ({@code whoami} gets {@code backend=ADDR:PORT client=ADDR:PORT}, anything
+     * else comes back unchanged). On any failure closes what it bound and throws.
+     *
+     * @param threads event loops for all the sockets together
+     */
+    public static EchoServer startUdp(List<InetSocketAddress> addresses, Transport transport, int threads) throws BindFailure {
+        EchoServer server = new EchoServer(transport, threads);
+        UdpEchoHandler handler = new UdpEchoHandler();
+        for (InetSocketAddress address : addresses) {
+            try {
+                Channel socket = new Bootstrap()
+                        .group(server.group)
+                        .channel(transport.datagramChannel())
+                        .option(ChannelOption.RECVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(DATAGRAM_READ_BYTES))
+                        .handler(handler)
+                        .bind(address).sync().channel();
+                server.listeners.add(socket);
+            } catch (Exception e) {
+                server.close();
+                throw new BindFailure(address, "udp echo server", e);
             }
         }
         return server;
