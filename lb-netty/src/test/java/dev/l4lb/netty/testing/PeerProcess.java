@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -71,6 +72,23 @@ public final class PeerProcess implements AutoCloseable {
         Path haproxy = executable("haproxy");
         Path cfg = write(dir, "haproxy.cfg", config);
         return start("haproxy", List.of(haproxy.toString(), "-db", "-f", cfg.toString()), dir, listen);
+    }
+
+    /**
+     * dnsmasq serving {@code records} (each {@code name,address}, as its {@code --host-record})
+     * on {@code listen}, UDP and TCP, in the foreground with its query log captured; no upstream
+     * servers, no /etc/hosts, no config file.
+     */
+    public static PeerProcess dnsmasq(Path dir, InetSocketAddress listen, String... records) {
+        Path dnsmasq = executable("dnsmasq");
+        List<String> command = new ArrayList<>(List.of(dnsmasq.toString(), "--keep-in-foreground", "--conf-file=/dev/null",
+                "--no-resolv", "--no-hosts", "--bind-interfaces", "--listen-address=" + listen.getAddress().getHostAddress(),
+                "--port=" + listen.getPort(), "--log-queries", "--log-facility=-", "--user=" + System.getProperty("user.name"),
+                "--pid-file"));
+        for (String record : records) {
+            command.add("--host-record=" + record);
+        }
+        return start("dnsmasq", command, dir, listen);
     }
 
     /** The path of nginx's stream module, for {@code load_module}; skips (or fails, see {@link #REQUIRE_PEERS}) without it. */

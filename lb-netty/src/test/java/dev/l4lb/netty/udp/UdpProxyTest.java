@@ -1,0 +1,294 @@
+package dev.l4lb.netty.udp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import dev.l4lb.core.config.BalancerConfig;
+import dev.l4lb.core.model.Addresses;
+import dev.l4lb.core.table.DatagramDrop;
+import dev.l4lb.core.table.Outcome;
+import dev.l4lb.core.table.PortCounters;
+import dev.l4lb.netty.Balancer;
+import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.echo.EchoServer;
+import dev.l4lb.netty.testing.Closer;
+import dev.l4lb.netty.testing.Configs;
+import dev.l4lb.netty.testing.NoLeaks;
+import dev.l4lb.netty.testing.Ports;
+import dev.l4lb.netty.testing.Transports;
+
+/** UDP service ports end to end: real datagram clients, the balancer, real UDP echo backends. */
+@ExtendWith(NoLeaks.class)
+class UdpProxyTest {
+    private static final Transport TRANSPORT = Transport.select("auto");
+    private static final Pattern WHOAMI = Pattern.compile("backend=(\\S+) client=(\\S+)");
+
+    @RegisterExtension
+    final Closer toClose = new Closer();
+
+    static List<Transport> transports() {
+        return Transports.available();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("transports")
+    void aHundredConcurrentClientsGetTheirOwnAnswersAndRoundRobinSpreadsTheirSessions(Transport transport) throws Exception {
+        List<InetSocketAddress> backends = udpBackends(transport, 3);
+        InetSocketAddress listen = udpListen();
+        Balancer balancer = start(transport, listen, backends);
+
+        ExecutorService clients = Executors.newFixedThreadPool(100);
+        List<Future<String>> served = new ArrayList<>();
+        try {
+            for (int c = 0; c < 100; c++) {
+                int client = c;
+                served.add(clients.submit(() -> {
+                    try (DatagramSocket socket = client()) {
+                        String backend = whoami(socket, listen).group(1);
+                        for (int i = 0; i < 10; i++) {
+                            String payload = "client " + client + " exchange " + i;
+                            assertThat(exchange(socket, listen, payload)).isEqualTo(payload);
+                        }
+                        return backend;
+                    }
+                }));
+            }
+            Map<String, Integer> sessions = new HashMap<>();
+            for (Future<String> f : served) {
+                sessions.merge(f.get(60, TimeUnit.SECONDS), 1, Integer::sum);
+            }
+            // Each client is one session; round-robin hands them out in turn: 34, 33, 33.
+            assertThat(sessions).containsOnlyKeys(names(backends));
+            assertThat(sessions.values()).allSatisfy(n -> assertThat(n).isBetween(33, 34));
+        } finally {
+            clients.shutdownNow();
+        }
+        PortCounters counters = balancer.snapshot().routes().get(0).counters();
+        assertThat(counters.count(Outcome.OK)).isEqualTo(100);
+        assertThat(counters.datagramsIn()).isEqualTo(1100);
+        assertThat(counters.datagramsOut()).isEqualTo(1100);
+        for (DatagramDrop reason : DatagramDrop.values()) {
+            assertThat(counters.dropped(reason)).as(reason.name()).isZero();
+        }
+    }
+
+    @Test
+    void clientIpAffinityKeepsAClientOnOneEndpointAcrossSessions() throws Exception {
+        List<InetSocketAddress> backends = udpBackends(TRANSPORT, 3);
+        InetSocketAddress listen = udpListen();
+        start(TRANSPORT, listen, backends, "sessionAffinity: ClientIP");
+
+        for (String ip : List.of("127.0.0.2", "127.0.0.3", "127.0.0.4")) {
+            List<String> seen = new ArrayList<>();
+            for (int session = 0; session < 5; session++) {
+                // A new socket is a new source port: a new session, the same client IP.
+                try (DatagramSocket socket = new DatagramSocket(new InetSocketAddress(InetAddress.getByName(ip), 0))) {
+                    socket.setSoTimeout(2000);
+                    seen.add(whoami(socket, listen).group(1));
+                }
+            }
+            assertThat(seen).as("client " + ip).containsOnly(seen.get(0));
+        }
+    }
+
+    @Test
+    void idleSessionsExpireAndFreeTheirSockets() throws Exception {
+        List<InetSocketAddress> backends = udpBackends(TRANSPORT, 2);
+        InetSocketAddress listen = udpListen();
+        Balancer balancer = start(TRANSPORT, listen, backends, "idleTimeout: 300ms");
+        PortCounters counters = balancer.snapshot().routes().get(0).counters();
+
+        List<DatagramSocket> clients = new ArrayList<>();
+        try {
+            for (int i = 0; i < 10; i++) {
+                DatagramSocket socket = client();
+                clients.add(socket);
+                assertThat(exchange(socket, listen, "hello " + i)).isEqualTo("hello " + i);
+            }
+            assertThat(counters.active()).isEqualTo(10);
+            await().atMost(Duration.ofSeconds(5)).until(() -> counters.active() == 0);
+            assertThat(balancer.snapshot().routes().get(0).backends())
+                    .allSatisfy(b -> assertThat(b.active()).isZero());
+            // The next datagram of a client whose session expired opens a new one.
+            assertThat(exchange(clients.get(0), listen, "again")).isEqualTo("again");
+            assertThat(counters.count(Outcome.OK)).isEqualTo(11);
+            assertThat(counters.active()).isEqualTo(1);
+        } finally {
+            clients.forEach(DatagramSocket::close);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("transports")
+    void anEndpointThatIsDownCostsOneDatagramNotABlackhole(Transport transport) throws Exception {
+        InetSocketAddress dead = udpListen(); // nothing listens: the kernel answers ICMP port unreachable
+        List<InetSocketAddress> live = udpBackends(transport, 1);
+        InetSocketAddress listen = udpListen();
+        Balancer balancer = start(transport, listen, List.of(dead, live.get(0)), "sessionAffinity: ClientIP");
+
+        try (DatagramSocket socket = client()) {
+            socket.setSoTimeout(500);
+            int lost = 0;
+            List<String> answers = new ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                try {
+                    answers.add(exchange(socket, listen, "try " + i));
+                } catch (SocketTimeoutException e) {
+                    lost++;
+                }
+            }
+            assertThat(lost).as("datagrams lost to the dead endpoint").isEqualTo(1);
+            assertThat(answers).containsExactly("try 1", "try 2", "try 3", "try 4");
+        }
+        var route = balancer.snapshot().routes().get(0);
+        assertThat(route.counters().count(Outcome.UNREACHABLE)).isEqualTo(1);
+        assertThat(route.backends().get(0).counters().lastError().message()).isNotEmpty();
+        assertThat(route.backends().get(0).counters().connectFailures()).isEqualTo(1);
+    }
+
+    @Test
+    void aFullSessionTableRefusesNewClientsAndLeavesTheOthersAlone() throws Exception {
+        List<InetSocketAddress> backends = udpBackends(TRANSPORT, 1);
+        InetSocketAddress listen = udpListen();
+        Balancer balancer = start(TRANSPORT, listen, backends, "maxSessions: 2");
+        PortCounters counters = balancer.snapshot().routes().get(0).counters();
+
+        try (DatagramSocket a = client(); DatagramSocket b = client(); DatagramSocket c = client()) {
+            assertThat(exchange(a, listen, "a")).isEqualTo("a");
+            assertThat(exchange(b, listen, "b")).isEqualTo("b");
+            c.setSoTimeout(300);
+            send(c, listen, "c");
+            assertThat(receiveOrNull(c)).as("the third client's datagram").isNull();
+            assertThat(counters.count(Outcome.REFUSED_LIMIT)).isEqualTo(1);
+            assertThat(counters.dropped(DatagramDrop.REFUSED)).isEqualTo(1);
+            assertThat(exchange(a, listen, "a again")).isEqualTo("a again");
+            assertThat(exchange(b, listen, "b again")).isEqualTo("b again");
+            assertThat(counters.active()).isEqualTo(2);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("transports")
+    void theLargestDatagramGoesThroughWholeAndNothingIsMergedOrSplit(Transport transport) throws Exception {
+        List<InetSocketAddress> backends = udpBackends(transport, 1);
+        InetSocketAddress listen = udpListen();
+        start(transport, listen, backends);
+        byte[] largest = new byte[65_507]; // the most an IPv4 UDP datagram carries
+        new Random(7).nextBytes(largest);
+
+        try (DatagramSocket socket = client()) {
+            for (byte[] payload : List.of(largest, new byte[] {42}, Arrays.copyOf(largest, 1472), largest)) {
+                send(socket, listen, payload);
+                DatagramPacket answer = new DatagramPacket(new byte[70_000], 70_000);
+                socket.receive(answer);
+                assertThat(Arrays.copyOf(answer.getData(), answer.getLength())).isEqualTo(payload);
+            }
+        }
+    }
+
+    private Balancer start(Transport transport, InetSocketAddress listen, List<InetSocketAddress> endpoints,
+                           String... extraKeys) throws Exception {
+        StringBuilder extra = new StringBuilder();
+        for (String key : extraKeys) {
+            extra.append("        ").append(key).append('\n');
+        }
+        BalancerConfig config = Configs.parse("""
+                services:
+                  - name: test/udp
+                    ports:
+                      - name: p
+                        protocol: UDP
+                        listen: ["%s"]
+                %s        endpoints: [%s]
+                """.formatted(Addresses.format(listen), extra,
+                String.join(", ", endpoints.stream().map(e -> "\"" + Addresses.format(e) + "\"").toList())));
+        return toClose.add(Balancer.start(config, transport, 2));
+    }
+
+    private List<InetSocketAddress> udpBackends(Transport transport, int count) throws Exception {
+        List<InetSocketAddress> addresses = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            addresses.add(Ports.loopback(0));
+        }
+        EchoServer server = toClose.add(EchoServer.startUdp(addresses, transport, 1));
+        return server.addresses();
+    }
+
+    /** A loopback UDP port nobody holds now. */
+    private static InetSocketAddress udpListen() throws IOException {
+        try (DatagramSocket probe = new DatagramSocket(Ports.loopback(0))) {
+            return (InetSocketAddress) probe.getLocalSocketAddress();
+        }
+    }
+
+    private static DatagramSocket client() throws IOException {
+        DatagramSocket socket = new DatagramSocket(Ports.loopback(0));
+        socket.setSoTimeout(2000);
+        return socket;
+    }
+
+    private static Matcher whoami(DatagramSocket socket, InetSocketAddress listen) throws IOException {
+        String answer = exchange(socket, listen, "whoami");
+        Matcher m = WHOAMI.matcher(answer);
+        assertThat(m.matches()).as("whoami answer: " + answer).isTrue();
+        return m;
+    }
+
+    private static String exchange(DatagramSocket socket, InetSocketAddress to, String payload) throws IOException {
+        send(socket, to, payload);
+        DatagramPacket answer = new DatagramPacket(new byte[70_000], 70_000);
+        socket.receive(answer);
+        // The answer comes from the service's address, as the client sent it.
+        assertThat(answer.getSocketAddress()).isEqualTo(to);
+        return new String(answer.getData(), 0, answer.getLength(), StandardCharsets.UTF_8);
+    }
+
+    private static void send(DatagramSocket socket, InetSocketAddress to, String payload) throws IOException {
+        send(socket, to, payload.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static void send(DatagramSocket socket, InetSocketAddress to, byte[] payload) throws IOException {
+        socket.send(new DatagramPacket(payload, payload.length, to));
+    }
+
+    private static String receiveOrNull(DatagramSocket socket) throws IOException {
+        DatagramPacket answer = new DatagramPacket(new byte[70_000], 70_000);
+        try {
+            socket.receive(answer);
+            return new String(answer.getData(), 0, answer.getLength(), StandardCharsets.UTF_8);
+        } catch (SocketTimeoutException e) {
+            return null;
+        }
+    }
+
+    private static List<String> names(List<InetSocketAddress> addresses) {
+        return addresses.stream().map(Addresses::format).toList();
+    }
+}
