@@ -10,6 +10,8 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -27,15 +29,19 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import dev.l4lb.core.config.BalancerConfig;
+import dev.l4lb.core.config.ConfigLoader;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.table.DatagramDrop;
 import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.PortCounters;
 import dev.l4lb.netty.Balancer;
+import dev.l4lb.netty.ConfigReloader;
+import dev.l4lb.netty.Reload;
 import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.testing.Closer;
@@ -211,6 +217,54 @@ class UdpProxyTest {
                 assertThat(Arrays.copyOf(answer.getData(), answer.getLength())).isEqualTo(payload);
             }
         }
+    }
+
+    @Test
+    void aReloadBindsANewUdpPortAndARemovedOneStopsAnsweringWithItsSessionsEnded(@TempDir Path dir) throws Exception {
+        List<InetSocketAddress> backends = udpBackends(TRANSPORT, 1);
+        InetSocketAddress first = udpListen();
+        InetSocketAddress second = udpListen();
+        Path file = dir.resolve("l4lb.yaml");
+        Files.writeString(file, udpService("a", first, backends.get(0)));
+        Balancer balancer = toClose.add(Balancer.start(ConfigLoader.load(file), TRANSPORT, 2));
+        ConfigReloader reloader = new ConfigReloader(file, balancer);
+
+        Files.writeString(file, udpService("a", first, backends.get(0)) + udpService("b", second, backends.get(0))
+                .replace("services:\n", ""));
+        Reload added = reloader.reload();
+        assertThat(added.applied()).as("%s", added.errors()).isTrue();
+        assertThat(added.listenersBound()).containsExactly(second);
+        try (DatagramSocket client = client()) {
+            assertThat(exchange(client, second, "to b")).isEqualTo("to b");
+            assertThat(exchange(client, first, "to a")).isEqualTo("to a");
+            PortCounters b = balancer.snapshot().routes().get(1).counters();
+            assertThat(b.active()).isEqualTo(1);
+
+            Files.writeString(file, udpService("a", first, backends.get(0)));
+            Reload removed = reloader.reload();
+            assertThat(removed.listenersClosed()).containsExactly(second);
+            await().atMost(Duration.ofSeconds(5)).until(() -> b.active() == 0);
+            client.setSoTimeout(300);
+            send(client, second, "to b again");
+            assertThat(receiveOrNull(client)).as("an answer from the removed port").isNull();
+            // The port that stays never noticed.
+            assertThat(exchange(client, first, "to a again")).isEqualTo("to a again");
+        }
+        assertThat(balancer.metrics().scrape()).contains(
+                "l4lb_port_datagrams_total{direction=\"in\",port=\"p\",protocol=\"UDP\",service=\"test/a\"} 2.0",
+                "l4lb_port_datagrams_dropped_total{port=\"p\",protocol=\"UDP\",reason=\"refused\",service=\"test/a\"} 0.0");
+    }
+
+    private static String udpService(String name, InetSocketAddress listen, InetSocketAddress endpoint) {
+        return """
+                services:
+                  - name: test/%s
+                    ports:
+                      - name: p
+                        protocol: UDP
+                        listen: ["%s"]
+                        endpoints: ["%s"]
+                """.formatted(name, Addresses.format(listen), Addresses.format(endpoint));
     }
 
     private Balancer start(Transport transport, InetSocketAddress listen, List<InetSocketAddress> endpoints,
