@@ -100,7 +100,6 @@ final class UdpSession implements Runnable {
     boolean send(ByteBuf datagram) {
         int bytes = datagram.readableBytes();
         PortCounters counters = route.counters();
-        counters.addDatagrams(1, 0);
         if (closed) {
             datagram.release();
             counters.drop(DatagramDrop.UNREACHABLE);
@@ -116,6 +115,7 @@ final class UdpSession implements Runnable {
                 counters.drop(DatagramDrop.BACKLOG);
             } else {
                 pending.add(datagram);
+                counters.addDatagrams(1, 0);
                 count(bytes, 0);
             }
             return false;
@@ -125,6 +125,7 @@ final class UdpSession implements Runnable {
             counters.drop(DatagramDrop.BACKLOG);
             return false;
         }
+        counters.addDatagrams(1, 0);
         count(bytes, 0);
         endpoint.write(datagram, endpoint.voidPromise());
         return true;
