@@ -16,6 +16,7 @@ import dev.l4lb.core.config.ConfigException;
 import dev.l4lb.core.config.ConfigLoader;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Endpoint;
+import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.model.ProxyProtocol;
 import dev.l4lb.core.model.Service;
 import dev.l4lb.core.model.ServicePort;
@@ -55,7 +56,8 @@ public final class Demo implements AutoCloseable {
 
     /**
      * Starts the backends, then the balancer; on failure nothing is left listening. Endpoints of
-     * ports that send a PROXY header get backends that read it, so their page shows the real client.
+     * ports that send a PROXY header get backends that read it, so their page shows the real
+     * client; endpoints of UDP ports get UDP echo backends.
      */
     public static Demo start(BalancerConfig config, Transport transport, int threads) throws BindFailure {
         return start(config, transport, threads, ConnectionLog.off());
@@ -66,11 +68,15 @@ public final class Demo implements AutoCloseable {
             throws BindFailure {
         List<EchoServer> backends = new ArrayList<>(2);
         try {
-            Map<Boolean, List<InetSocketAddress>> byHeader = endpointAddresses(config);
+            Map<Boolean, List<InetSocketAddress>> byHeader = endpointAddresses(config, Protocol.TCP);
             for (Map.Entry<Boolean, List<InetSocketAddress>> group : byHeader.entrySet()) {
                 if (!group.getValue().isEmpty()) {
                     backends.add(EchoServer.start(group.getValue(), transport, 1, group.getKey()));
                 }
+            }
+            List<InetSocketAddress> udp = endpointAddresses(config, Protocol.UDP).get(false);
+            if (!udp.isEmpty()) {
+                backends.add(EchoServer.startUdp(udp, transport, 1));
             }
             return new Demo(List.copyOf(backends), Balancer.start(config, transport, threads, connectionLog));
         } catch (BindFailure | RuntimeException e) {
@@ -99,13 +105,17 @@ public final class Demo implements AutoCloseable {
     }
 
     /**
-     * Every endpoint address, split by whether a port sends it a PROXY header. An address that
-     * one port sends headers to and another does not cannot be both kinds of backend: refused.
+     * Every endpoint address of {@code protocol}'s ports, split by whether a port sends it a PROXY
+     * header. An address that one port sends headers to and another does not cannot be both kinds
+     * of backend: refused.
      */
-    private static Map<Boolean, List<InetSocketAddress>> endpointAddresses(BalancerConfig config) {
+    private static Map<Boolean, List<InetSocketAddress>> endpointAddresses(BalancerConfig config, Protocol protocol) {
         Map<InetSocketAddress, Boolean> header = new LinkedHashMap<>();
         for (Service service : config.services()) {
             for (ServicePort port : service.ports()) {
+                if (port.protocol() != protocol) {
+                    continue;
+                }
                 boolean sends = port.policy().proxyProtocol() != ProxyProtocol.NONE;
                 for (Endpoint endpoint : port.endpoints()) {
                     Boolean before = header.putIfAbsent(endpoint.address(), sends);

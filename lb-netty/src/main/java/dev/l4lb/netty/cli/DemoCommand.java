@@ -9,6 +9,7 @@ import picocli.CommandLine.Option;
 
 import dev.l4lb.core.config.ConfigLoader;
 import dev.l4lb.core.model.Addresses;
+import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.netty.BindFailure;
 import dev.l4lb.netty.admin.AdminServer;
@@ -59,7 +60,11 @@ final class DemoCommand implements Callable<Integer> {
 
     private static String hint(String service, ServicePort port) {
         String listen = Addresses.format(port.listen().get(0));
-        return service + " (" + port.policy().scheduler() + " over " + port.endpoints().size()
-                + " backends): try  curl -s http://" + listen + "/  a few times";
+        String head = service + " (" + port.protocol() + ", " + port.policy().scheduler() + " over "
+                + port.endpoints().size() + " backends): try  ";
+        if (port.protocol() == Protocol.UDP) {
+            return head + "echo whoami | socat - UDP:" + listen + "  a few times";
+        }
+        return head + "curl -s http://" + listen + "/  a few times";
     }
 }

@@ -4,9 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.net.ConnectException;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -15,7 +18,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 import dev.l4lb.core.config.BalancerConfig;
 import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.testing.Configs;
 import dev.l4lb.netty.testing.NoLeaks;
+import dev.l4lb.netty.testing.Ports;
 import dev.l4lb.netty.testing.RawHttp;
 
 /** What a new user sees with {@code ./lb demo}: the embedded config, three backends, round-robin. */
@@ -47,6 +52,35 @@ class DemoTest {
             assertThatThrownBy(() -> new Socket(InetAddress.getByName("127.0.0.1"), port).close())
                     .as("port %d after shutdown", port)
                     .isInstanceOf(ConnectException.class);
+        }
+    }
+
+    @Test
+    void aDemoConfigWithAUdpPortGetsUdpEchoBackends() throws Exception {
+        int tcp = Ports.free();
+        int backend = Ports.free();
+        BalancerConfig config = Configs.parse("""
+                services:
+                  - name: demo/both
+                    ports:
+                      - name: http
+                        listen: ["127.0.0.1:%1$d"]
+                        endpoints: ["127.0.0.1:%2$d"]
+                      - name: udp
+                        protocol: UDP
+                        listen: ["127.0.0.1:%1$d"]
+                        endpoints: ["127.0.0.1:%2$d"]
+                """.formatted(tcp, backend));
+        try (Demo demo = Demo.start(config, Transport.select("auto"), 1);
+             DatagramSocket client = new DatagramSocket(Ports.loopback(0))) {
+            assertThat(RawHttp.backendOf(RawHttp.get(Ports.loopback(tcp), "/"))).isEqualTo("127.0.0.1:" + backend);
+            client.setSoTimeout(2000);
+            byte[] whoami = "whoami".getBytes(StandardCharsets.US_ASCII);
+            client.send(new DatagramPacket(whoami, whoami.length, Ports.loopback(tcp)));
+            DatagramPacket answer = new DatagramPacket(new byte[512], 512);
+            client.receive(answer);
+            assertThat(new String(answer.getData(), 0, answer.getLength(), StandardCharsets.US_ASCII))
+                    .startsWith("backend=127.0.0.1:" + backend + " ");
         }
     }
 }
