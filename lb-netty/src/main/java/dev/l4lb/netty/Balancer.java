@@ -146,6 +146,7 @@ public final class Balancer implements AutoCloseable {
         snapshot.activate();
         tcp.listeners().switchTo(snapshot, tcpPrepared);
         udp.listeners().switchTo(snapshot, udpPrepared);
+        udp.pruneSessions();
         config = next;
         Instant now = Instant.now();
         lastUpdated = now;

@@ -142,6 +142,11 @@ public final class Listeners {
         return Set.copyOf(bound.keySet());
     }
 
+    /** Every listener socket bound now. */
+    public synchronized List<Channel> channels() {
+        return bound.values().stream().flatMap(List::stream).toList();
+    }
+
     /** Listener sockets bound now. */
     public synchronized int socketCount() {
         return bound.values().stream().mapToInt(List::size).sum();

@@ -333,6 +333,13 @@ public final class ConfigLoader {
             if (address == null) {
                 continue;
             }
+            if (protocol == Protocol.UDP && address.getAddress().isAnyLocalAddress()) {
+                // Replies leave from the address the kernel picks for the client's route, and a
+                // client that sent to another one (a connected resolver socket) never sees them.
+                problem(itemPath, "a UDP port cannot listen on a wildcard address: its replies would come from "
+                        + "whichever local address the kernel picks, not the one the client sent to; list the addresses");
+                continue;
+            }
             String clash = listenerClash(claimed, address);
             if (clash != null) {
                 problem(itemPath, clash);
@@ -460,21 +467,22 @@ public final class ConfigLoader {
      * to itself until descriptors run out.
      */
     private void checkNoLoops(List<Service> services) {
-        Map<InetSocketAddress, String> tcp = listeners.getOrDefault(Protocol.TCP, Map.of());
         for (int s = 0; s < services.size(); s++) {
             List<ServicePort> ports = services.get(s).ports();
             for (int p = 0; p < ports.size(); p++) {
+                // An endpoint can only loop back to a listener of its own protocol.
+                Map<InetSocketAddress, String> own = listeners.getOrDefault(ports.get(p).protocol(), Map.of());
                 List<Endpoint> endpoints = ports.get(p).endpoints();
                 for (int e = 0; e < endpoints.size(); e++) {
                     InetSocketAddress target = endpoints.get(e).address();
-                    for (InetSocketAddress listen : tcp.keySet()) {
+                    for (InetSocketAddress listen : own.keySet()) {
                         boolean same = listen.equals(target)
                                 || listen.getPort() == target.getPort() && listen.getAddress().isAnyLocalAddress()
                                 && target.getAddress().isLoopbackAddress();
                         if (same) {
                             problem("services[" + s + "].ports[" + p + "].endpoints[" + e + "]", "endpoint "
                                     + Addresses.format(target) + " is this balancer's own listener " + Addresses.format(listen)
-                                    + ": connections would loop back to it");
+                                    + ": traffic would loop back to it");
                         }
                     }
                 }

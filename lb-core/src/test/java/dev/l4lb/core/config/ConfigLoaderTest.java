@@ -145,6 +145,18 @@ class ConfigLoaderTest {
         assertThat(tuned.policy().maxConnections()).isEqualTo(100);
     }
 
+    @Test
+    void aUdpEndpointOnThePortOfATcpListenerIsNoLoop() throws Exception {
+        BalancerConfig config = ConfigLoader.parse(FILE, """
+                services:
+                  - name: dns
+                    ports:
+                      - {name: tcp, listen: ["0.0.0.0:5353"], endpoints: ["10.0.0.1:53"]}
+                      - {name: udp, protocol: UDP, listen: ["127.0.0.2:53"], endpoints: ["127.0.0.1:5353"]}
+                """);
+        assertThat(config.services().get(0).ports()).hasSize(2);
+    }
+
     static Stream<Arguments> singleErrors() {
         return Stream.of(
                 error("unknown root key", "services: []\nbogus: 1\n", "bogus", "unknown key 'bogus'"),
@@ -280,7 +292,11 @@ class ConfigLoaderTest {
                 error("endpoint is the balancer's own listener", onePort(LISTEN, "endpoints: [\"127.0.0.1:8080\"]"),
                         PORT + ".endpoints[0]", "is this balancer's own listener 127.0.0.1:8080"),
                 error("endpoint on loopback under a wildcard listener", onePort("listen: [\"0.0.0.0:8080\"]",
-                        "endpoints: [\"127.0.0.1:8080\"]"), PORT + ".endpoints[0]", "connections would loop back"),
+                        "endpoints: [\"127.0.0.1:8080\"]"), PORT + ".endpoints[0]", "traffic would loop back"),
+                error("UDP endpoint is the balancer's own UDP listener", onePort("listen: [\"127.0.0.1:5353\"]",
+                        "protocol: UDP", "endpoints: [\"127.0.0.1:5353\"]"), PORT + ".endpoints[0]", "traffic would loop back"),
+                error("UDP on a wildcard address", onePort("listen: [\"0.0.0.0:53\"]", "protocol: UDP"), PORT + ".listen[0]",
+                        "a UDP port cannot listen on a wildcard address"),
                 error("comments only", "# nothing here\n", "", "the file is empty"));
     }
 

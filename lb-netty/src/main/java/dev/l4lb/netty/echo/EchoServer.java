@@ -118,8 +118,12 @@ public final class EchoServer implements AutoCloseable {
         return listeners.stream().map(c -> (InetSocketAddress) c.localAddress()).toList();
     }
 
+    /** Stops the backends; closing again does nothing (a test may stop one early). */
     @Override
     public void close() {
+        if (group.isShuttingDown()) {
+            return;
+        }
         for (Channel listener : listeners) {
             listener.close().syncUninterruptibly();
         }

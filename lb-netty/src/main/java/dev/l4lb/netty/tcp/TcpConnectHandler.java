@@ -197,23 +197,34 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
             }
         });
         connect.addListener(f -> {
-            backend.connectDone();
-            if (f.isSuccess()) {
-                // The endpoint's count, taken at the pick, ends with the backend connection.
-                connect.channel().closeFuture().addListener(closed -> backend.release());
-                connected(ctx, connect.channel(), backend, System.nanoTime() - started);
-                return;
+            // A socket that could not even be created (too many open files) reports from another thread.
+            if (inbound.eventLoop().inEventLoop()) {
+                connectDone(ctx, connect, backend, started);
+            } else {
+                inbound.eventLoop().execute(() -> connectDone(ctx, connect, backend, started));
             }
-            backend.release();
-            if (!inbound.isActive()) {
-                return; // the client left, which is not the endpoint's failure
-            }
-            route.scheduler().connectFailed(backend, client);
-            backend.recordConnectError(new ConnectError(Instant.now(), String.valueOf(f.cause().getMessage())));
-            connectFailed = true;
-            skip(backend);
-            connectNext(ctx);
         });
+    }
+
+    private void connectDone(ChannelHandlerContext ctx, ChannelFuture connect, Backend backend, long started) {
+        backend.connectDone();
+        if (connect.isSuccess()) {
+            // The endpoint's count, taken at the pick, ends with the backend connection.
+            connect.channel().closeFuture().addListener(closed -> backend.release());
+            connected(ctx, connect.channel(), backend, System.nanoTime() - started);
+            return;
+        }
+        backend.release();
+        if (!ctx.channel().isActive()) {
+            return; // the client left, which is not the endpoint's failure
+        }
+        Throwable cause = connect.cause();
+        route.scheduler().connectFailed(backend, client);
+        backend.recordConnectError(new ConnectError(Instant.now(),
+                cause.getMessage() != null ? cause.getMessage() : cause.toString()));
+        connectFailed = true;
+        skip(backend);
+        connectNext(ctx);
     }
 
     /**

@@ -31,8 +31,11 @@ public final class UdpDataPlane {
     /**
      * Every read takes a buffer as large as the largest datagram (65,507 bytes of IPv4 payload),
      * so no datagram is cut; Netty's default of 2,048 bytes would truncate larger ones silently.
+     * Up to 16 datagrams are read per wake-up (an allocator given as an option reads one, else),
+     * and the sessions they went to are flushed once after them.
      */
-    static final FixedRecvByteBufAllocator DATAGRAMS = new FixedRecvByteBufAllocator(64 << 10);
+    static final FixedRecvByteBufAllocator DATAGRAMS = (FixedRecvByteBufAllocator) new FixedRecvByteBufAllocator(64 << 10)
+            .maxMessagesPerRead(16);
     /** A session's socket queues at most this much for its endpoint before datagrams are dropped. */
     static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(256 << 10, 1 << 20);
 
@@ -63,6 +66,19 @@ public final class UdpDataPlane {
     /** The UDP listeners and the snapshot they route by. */
     public Listeners listeners() {
         return listeners;
+    }
+
+    /**
+     * Ends, on each listener's own event loop, the sessions the snapshot now in force no longer
+     * allows: to endpoints it removed, or from clients its source ranges exclude.
+     */
+    public void pruneSessions() {
+        for (Channel channel : listeners.channels()) {
+            UdpListenerHandler handler = channel.pipeline().get(UdpListenerHandler.class);
+            if (handler != null) {
+                channel.eventLoop().execute(handler::prune);
+            }
+        }
     }
 
     Route route(InetSocketAddress listener) {

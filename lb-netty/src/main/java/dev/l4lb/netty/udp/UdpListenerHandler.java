@@ -110,10 +110,40 @@ final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
             return refuse(counters, route.scheduler().hasEligible() ? Outcome.REFUSED_LIMIT : Outcome.NO_ENDPOINT);
         }
         counters.record(Outcome.OK);
-        UdpSession session = new UdpSession(this, route, backend, client, ctx.channel());
+        UdpSession session = new UdpSession(this, plane, route, backend, client, ctx.channel());
         sessions.put(client, session);
-        session.open(plane.transport());
+        try {
+            session.open();
+        } catch (RuntimeException e) {
+            session.close(); // e.g. the event loop is shutting down: give back what was counted
+            return null;
+        }
         return session;
+    }
+
+    /**
+     * After a reload: ends the sessions whose endpoint the port no longer has, or whose client its
+     * source ranges no longer allow. A client that keeps sending would otherwise keep a session
+     * to a removed endpoint forever, and in Kubernetes a removed pod's address is soon another
+     * pod's (kube-proxy deletes such UDP conntrack entries for the same reason).
+     */
+    void prune() {
+        Route route = plane.route(listener);
+        for (UdpSession session : new ArrayList<>(sessions.values())) {
+            if (route == null || !route.policy().allowsSource(session.client().getAddress())
+                    || !hasEndpoint(route, session.backend())) {
+                session.close();
+            }
+        }
+    }
+
+    private static boolean hasEndpoint(Route route, Backend backend) {
+        for (Backend b : route.backends()) {
+            if (b.address().equals(backend.address())) {
+                return b.endpoint().serving();
+            }
+        }
+        return false;
     }
 
     /** The scheduler's choice, claimed within its limit; null when no endpoint has room. */

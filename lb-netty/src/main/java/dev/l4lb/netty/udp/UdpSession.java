@@ -4,6 +4,8 @@ import java.net.InetSocketAddress;
 import java.net.PortUnreachableException;
 import java.time.Instant;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import io.netty.bootstrap.Bootstrap;
@@ -13,8 +15,10 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
 import io.netty.channel.socket.DatagramPacket;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 
 import dev.l4lb.core.sched.Backend;
@@ -23,39 +27,57 @@ import dev.l4lb.core.table.DatagramDrop;
 import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.PortCounters;
 import dev.l4lb.core.table.Route;
-import dev.l4lb.netty.Transport;
 
 /**
  * One client's UDP session: its own socket, connected to the endpoint picked for it, so that
  * the endpoint's replies are told apart by the socket they arrive on and go back to this client
- * from the listener's address. Everything runs on the listener's event loop. The session ends
- * when it has been idle for the port's idleTimeout, when the endpoint answers ICMP port
- * unreachable (the client's next datagram then picks again), or when its listener closes.
+ * from the listener's address. Everything runs on the listener's event loop.
+ *
+ * <p>Until the endpoint first answers, the session keeps its first datagram: when the endpoint
+ * answers ICMP port unreachable instead, the session moves to the next endpoint the scheduler
+ * picks and sends it again, as a TCP connect is retried elsewhere, so a dead endpoint costs the
+ * client nothing. After a first answer an ICMP unreachable ends the session, and the client's
+ * next datagram is scheduled afresh. Otherwise the session ends when idle for the port's
+ * idleTimeout, when a reload takes its endpoint away, or when its listener closes.
  */
 final class UdpSession implements Runnable {
-    /** Datagrams held while the session's socket opens (it normally opens at once). */
-    private static final int PENDING_MAX = 64;
+    /**
+     * Bytes held while the session's socket opens (io_uring connects asynchronously, and a client
+     * may send a burst before it has): what a socket's receive buffer would hold.
+     */
+    private static final int PENDING_MAX_BYTES = 256 << 10;
 
     private final UdpListenerHandler owner;
+    private final UdpDataPlane plane;
     private final Route route;
-    private final Backend backend;
     private final InetSocketAddress client;
     private final Channel listener;
+    private final EventLoop loop;
     private final long timeoutNanos;
+    private Backend backend;
     private Channel endpoint;
+    /** The first datagram, kept until the endpoint answers, to resend elsewhere on ICMP unreachable. */
+    private ByteBuf first;
+    /** Endpoints that answered ICMP unreachable to this session's first datagram. */
+    private List<Backend> refused;
     private ArrayDeque<ByteBuf> pending;
+    private int pendingBytes;
     private boolean connected;
+    private boolean answered;
     private boolean closed;
     private boolean written;
     private long lastActivity;
     private ScheduledFuture<?> idleCheck;
 
-    UdpSession(UdpListenerHandler owner, Route route, Backend backend, InetSocketAddress client, Channel listener) {
+    UdpSession(UdpListenerHandler owner, UdpDataPlane plane, Route route, Backend backend, InetSocketAddress client,
+               Channel listener) {
         this.owner = owner;
+        this.plane = plane;
         this.route = route;
         this.backend = backend;
         this.client = client;
         this.listener = listener;
+        this.loop = listener.eventLoop();
         this.timeoutNanos = route.policy().idleTimeout().toNanos();
     }
 
@@ -63,34 +85,65 @@ final class UdpSession implements Runnable {
         return client;
     }
 
-    /** Opens the socket to the endpoint (on this event loop) and starts the idle clock. */
-    void open(Transport transport) {
+    Backend backend() {
+        return backend;
+    }
+
+    /** Opens the socket to the endpoint and starts the idle clock. */
+    void open() {
+        lastActivity = System.nanoTime();
+        idleCheck = loop.schedule(this, timeoutNanos, TimeUnit.NANOSECONDS);
+        connect();
+    }
+
+    private void connect() {
         long started = System.nanoTime();
-        lastActivity = started;
+        connected = false;
+        Backend target = backend;
         ChannelFuture connect = new Bootstrap()
-                .group(listener.eventLoop())
-                .channel(transport.datagramChannel())
+                .group(loop)
+                .channel(plane.transport().datagramChannel())
+                // Endpoints are IP literals: skip the resolver, whose per-loop lookup takes a lock.
+                .disableResolver()
                 .option(ChannelOption.RCVBUF_ALLOCATOR, UdpDataPlane.DATAGRAMS)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, UdpDataPlane.WATER_MARK)
                 .handler(new FromEndpoint())
-                .connect(backend.address());
+                .connect(target.address());
         endpoint = connect.channel();
         connect.addListener(f -> {
-            backend.connectDone();
-            if (!f.isSuccess()) {
-                failed(f.cause());
-                return;
-            }
-            backend.recordEstablished(System.nanoTime() - started);
-            connected = true;
-            if (pending != null) {
-                for (ByteBuf datagram; (datagram = pending.poll()) != null; ) {
-                    endpoint.write(datagram, endpoint.voidPromise());
-                }
-                endpoint.flush();
+            // A socket that could not even be created (too many open files) reports from another thread.
+            if (loop.inEventLoop()) {
+                connected(f, target, started);
+            } else {
+                loop.execute(() -> connected(f, target, started));
             }
         });
-        idleCheck = listener.eventLoop().schedule(this, timeoutNanos, TimeUnit.NANOSECONDS);
+    }
+
+    private void connected(Future<?> f, Backend target, long started) {
+        target.connectDone();
+        if (target != backend) {
+            return; // the session has moved on since
+        }
+        if (!f.isSuccess()) {
+            failed(f.cause());
+            return;
+        }
+        if (closed) {
+            return;
+        }
+        target.recordEstablished(System.nanoTime() - started);
+        connected = true;
+        if (first != null && refused != null) {
+            endpoint.write(first.retainedDuplicate(), endpoint.voidPromise()); // the retry after an ICMP unreachable
+        }
+        if (pending != null) {
+            for (ByteBuf datagram; (datagram = pending.poll()) != null; ) {
+                endpoint.write(datagram, endpoint.voidPromise());
+            }
+            pendingBytes = 0;
+        }
+        endpoint.flush();
     }
 
     /**
@@ -98,37 +151,39 @@ final class UdpSession implements Runnable {
      * written and waits for {@link #flush}.
      */
     boolean send(ByteBuf datagram) {
-        int bytes = datagram.readableBytes();
         PortCounters counters = route.counters();
         if (closed) {
             datagram.release();
             counters.drop(DatagramDrop.UNREACHABLE);
             return false;
         }
-        lastActivity = System.nanoTime();
+        datagram = compact(datagram);
+        int bytes = datagram.readableBytes();
+        if (first == null && !answered) {
+            first = datagram.retainedDuplicate();
+        }
         if (!connected) {
             if (pending == null) {
                 pending = new ArrayDeque<>(4);
             }
-            if (pending.size() >= PENDING_MAX) {
+            if (pendingBytes + bytes > PENDING_MAX_BYTES) {
                 datagram.release();
                 counters.drop(DatagramDrop.BACKLOG);
-            } else {
-                pending.add(datagram);
-                counters.addDatagrams(1, 0);
-                count(bytes, 0);
+                return false;
             }
-            return false;
-        }
-        if (!endpoint.isWritable()) {
+            pending.add(datagram);
+            pendingBytes += bytes;
+        } else if (!endpoint.isWritable()) {
             datagram.release();
             counters.drop(DatagramDrop.BACKLOG);
             return false;
+        } else {
+            endpoint.write(datagram, endpoint.voidPromise());
         }
+        lastActivity = System.nanoTime();
         counters.addDatagrams(1, 0);
         count(bytes, 0);
-        endpoint.write(datagram, endpoint.voidPromise());
-        return true;
+        return connected;
     }
 
     /** Marks the session as written in this read batch; true when it already was. */
@@ -153,7 +208,7 @@ final class UdpSession implements Runnable {
         if (idle >= timeoutNanos) {
             close();
         } else {
-            idleCheck = listener.eventLoop().schedule(this, timeoutNanos - idle, TimeUnit.NANOSECONDS);
+            idleCheck = loop.schedule(this, timeoutNanos - idle, TimeUnit.NANOSECONDS);
         }
     }
 
@@ -163,17 +218,34 @@ final class UdpSession implements Runnable {
             return;
         }
         closed = true;
+        // The counts first: whatever happens to the socket below, they must not leak.
+        backend.release();
+        route.counters().release();
+        owner.closed(this);
         if (idleCheck != null) {
             idleCheck.cancel(false);
+        }
+        releaseHeld();
+        closeEndpoint();
+    }
+
+    private void closeEndpoint() {
+        if (endpoint.isRegistered()) {
+            endpoint.close();
+        } else {
+            endpoint.unsafe().closeForcibly(); // never registered: its socket could not be created
+        }
+    }
+
+    private void releaseHeld() {
+        if (first != null) {
+            first.release();
+            first = null;
         }
         if (pending != null) {
             pending.forEach(ReferenceCountUtil::release);
             pending = null;
         }
-        owner.closed(this);
-        endpoint.close();
-        backend.release();
-        route.counters().release();
     }
 
     private void count(long in, long out) {
@@ -182,19 +254,78 @@ final class UdpSession implements Runnable {
     }
 
     /**
-     * The endpoint refused (ICMP port unreachable) or the socket failed: the session ends, and so
-     * does the client's affinity to this endpoint, so the client's next datagram is scheduled again.
+     * The endpoint refused (ICMP port unreachable) or the socket failed. Before any answer the
+     * session tries the next endpoint with its first datagram; after one, or with no endpoint
+     * left, it ends. Either way the endpoint's failure is counted and the client's ClientIP entry
+     * for it dropped.
      */
     private void failed(Throwable cause) {
         if (closed) {
             return;
         }
-        if (cause instanceof PortUnreachableException) {
-            route.counters().record(Outcome.UNREACHABLE);
-        }
         route.scheduler().connectFailed(backend, client.getAddress());
-        backend.recordConnectError(new ConnectError(Instant.now(), String.valueOf(cause.getMessage())));
-        close();
+        String message = cause.getMessage() != null ? cause.getMessage() : cause.toString();
+        backend.recordConnectError(new ConnectError(Instant.now(), message));
+        if (!(cause instanceof PortUnreachableException)) {
+            close();
+            return;
+        }
+        route.counters().record(Outcome.UNREACHABLE);
+        if (answered || first == null || !moveToNextEndpoint()) {
+            close();
+        }
+    }
+
+    private boolean moveToNextEndpoint() {
+        if (refused == null) {
+            refused = new ArrayList<>(2);
+        }
+        refused.add(backend);
+        Backend next = null;
+        for (int tries = route.backends().size(); tries > 0 && next == null; tries--) {
+            Backend candidate = route.scheduler().pick(client.getAddress(), refused);
+            if (candidate == null) {
+                return false;
+            }
+            if (candidate.tryAcquire()) {
+                next = candidate;
+            } else {
+                refused.add(candidate); // at its limit now
+            }
+        }
+        if (next == null) {
+            return false;
+        }
+        // What was queued for the refusing endpoint is lost with it, as the kernel would lose it.
+        if (pending != null) {
+            pending.forEach(ReferenceCountUtil::release);
+            pending.clear();
+            pendingBytes = 0;
+        }
+        Channel old = endpoint;
+        Backend left = backend;
+        backend = next;
+        connect(); // the session's endpoint is the new one before the old one closes
+        if (old.isRegistered()) {
+            old.close();
+        }
+        left.release();
+        return true;
+    }
+
+    /**
+     * A datagram much smaller than the 64 KiB buffer it was read into is copied into a buffer of
+     * its size, so that what a queue holds is bounded by the bytes it counts.
+     */
+    private static ByteBuf compact(ByteBuf datagram) {
+        int readable = datagram.readableBytes();
+        if (readable >= datagram.capacity() / 4) {
+            return datagram;
+        }
+        ByteBuf copy = datagram.alloc().directBuffer(readable);
+        copy.writeBytes(datagram);
+        datagram.release();
+        return copy;
     }
 
     /** The endpoint's side: replies go back to the client from the listener's socket. */
@@ -203,11 +334,24 @@ final class UdpSession implements Runnable {
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             ByteBuf datagram = msg instanceof DatagramPacket packet ? packet.content() : (ByteBuf) msg;
             PortCounters counters = route.counters();
-            if (closed || !listener.isWritable()) {
+            if (closed || ctx.channel() != endpoint) {
+                datagram.release();
+                counters.drop(DatagramDrop.UNREACHABLE);
+                return;
+            }
+            if (!listener.isWritable()) {
                 datagram.release();
                 counters.drop(DatagramDrop.BACKLOG);
                 return;
             }
+            if (!answered) {
+                answered = true;
+                if (first != null) {
+                    first.release();
+                    first = null;
+                }
+            }
+            datagram = compact(datagram);
             lastActivity = System.nanoTime();
             counters.addDatagrams(0, 1);
             count(0, datagram.readableBytes());
@@ -221,8 +365,17 @@ final class UdpSession implements Runnable {
         }
 
         @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (ctx.channel() == endpoint) {
+                close(); // closed under us (its event loop stopping): the session cannot go on
+            }
+        }
+
+        @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            failed(cause);
+            if (ctx.channel() == endpoint) {
+                failed(cause);
+            }
         }
     }
 }
