@@ -21,8 +21,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 /**
  * Turns the e2e harness's results.jsonl into report.md and the charts it embeds: per path and
- * workload the median of the runs, its ratio to the direct path and to HAProxy, and every run that
- * saw errors named next to it.
+ * workload the median of the runs, its ratio to the direct path and to HAProxy (to direct only for
+ * UDP, which HAProxy does not carry), and every run that saw errors named next to it.
  *
  * <p>{@code E2eReport RESULTS_DIR} reads RESULTS_DIR/results.jsonl and writes RESULTS_DIR/report.md
  * and the PNGs beside it.
@@ -37,6 +37,9 @@ public final class E2eReport {
     private static final String APPLY_IPTABLES = "iptables";
     private static final String APPLY_L4LB = "l4lb";
     private static final Set<String> SUMMARY_KINDS = Set.of("keepalive", "newconn", "bulk1", "fixedrate");
+    private static final String UDP_PINGPONG = "udp_pingpong";
+    private static final String UDP_THROUGHPUT = "udp_throughput";
+    private static final String UDP_PHASE = "udp";
 
     /** A workload measured as throughput, reported as one table of per-path medians. */
     private record Throughput(String kind, String title, String unit, DoubleFunction<String> format) {
@@ -97,6 +100,12 @@ public final class E2eReport {
                 + chart(charts.writeScaleNewConnections(), "New connections per second by number of services",
                         ReportCharts.SCALE_NEW_CONNECTIONS, "no new-connection figures by number of services")
                 + memory()
+                + udpRoundTrips()
+                + chart(charts.writeUdpRoundTrips(), "UDP round trip by path", ReportCharts.UDP_ROUND_TRIP,
+                        "no UDP ping-pong figures")
+                + udpThroughput()
+                + chart(charts.writeUdpThroughput(), "UDP messages per second by path", ReportCharts.UDP_THROUGHPUT,
+                        "no UDP throughput figures")
                 + skipped();
     }
 
@@ -127,8 +136,9 @@ public final class E2eReport {
         }
         if (!results.unavailable().isEmpty()) {
             s.append("- Not measured:\n");
-            results.unavailable().forEach(path ->
-                    s.append("  - ").append(path.path()).append(": ").append(path.reason()).append('\n'));
+            results.unavailable().forEach(path -> s.append("  - ").append(path.path())
+                    .append(path.wholeRun() ? "" : " (" + path.phase() + " phase)")
+                    .append(": ").append(path.reason()).append('\n'));
         }
         // End the block with one blank line, whether it ended with a list or with the no-meta sentence.
         return s.toString().endsWith("\n\n") ? s.toString() : s.append('\n').toString();
@@ -145,7 +155,9 @@ public final class E2eReport {
         StringBuilder s = new StringBuilder("## Summary\n\n");
         List<String> paths = results.paths(SUMMARY_KINDS);
         if (paths.isEmpty()) {
-            return s.append("_No measurements._\n\n").toString();
+            return s.append(results.measurements().isEmpty() ? "_No measurements._\n\n"
+                    : "_No TCP figures (keep-alive, new connections, bulk, fixed rate); the sections below have the"
+                            + " rest._\n\n").toString();
         }
         s.append("| path | keep-alive req/s | new connection req/s | bulk, 1 stream Gbit/s | fixed-rate p99 ms")
                 .append(atFixedRate()).append(" |\n")
@@ -173,8 +185,11 @@ public final class E2eReport {
         if (anyDirty) {
             s.append(" †: some runs of this figure reported errors (see the tables below).");
         }
-        if (!results.unavailable().isEmpty()) {
-            s.append(" Not measured: ").append(results.unavailable().stream()
+        // This table is TCP's: a path missing from one phase only (HAProxy in the udp phase) is not news here.
+        List<E2eResults.UnavailablePath> notMeasured =
+                results.unavailable().stream().filter(E2eResults.UnavailablePath::wholeRun).toList();
+        if (!notMeasured.isEmpty()) {
+            s.append(" Not measured: ").append(notMeasured.stream()
                     .map(path -> path.path() + " (" + path.reason() + ")").collect(joining(", "))).append('.');
         }
         return s.append("\n\n").toString();
@@ -308,6 +323,101 @@ public final class E2eReport {
         return s.append('\n').toString();
     }
 
+    private String udpRoundTrips() {
+        StringBuilder s = new StringBuilder("## UDP round trips (µs)\n\n");
+        List<String> paths = results.paths(Set.of(UDP_PINGPONG));
+        if (paths.isEmpty()) {
+            return s.append("_No figures._\n\n").toString();
+        }
+        s.append("sockperf ping-pong: one client, ").append(messageSize(UDP_PINGPONG))
+                .append(", one message in flight; each figure is a whole round trip (client, path, pod and back)."
+                        + " Medians of the runs' percentiles, in µs; p50 with (min–max)."
+                        + " × direct: this path's p50 and p99 over direct's; above 1 is slower.")
+                .append(notInPhase()).append("\n\n")
+                .append("| path | p50 µs (min–max) | p99 µs | p99.9 µs | round trips/s | × direct p50 | × direct p99 | runs | flags |\n")
+                .append("|---|--:|--:|--:|--:|--:|--:|--:|---|\n");
+        OptionalDouble directP50 = results.median(UDP_PINGPONG, "direct", "p50_us");
+        OptionalDouble directP99 = results.median(UDP_PINGPONG, "direct", "p99_us");
+        for (String path : paths) {
+            List<Measurement> runs = results.runs(UDP_PINGPONG, path);
+            s.append("| ").append(cell(path))
+                    .append(" | ").append(spread(withField(runs, "p50_us"), m -> m.number("p50_us").getAsDouble(),
+                            E2eReport::micros))
+                    .append(" | ").append(format(results.median(UDP_PINGPONG, path, "p99_us"), E2eReport::micros))
+                    .append(" | ").append(format(results.median(UDP_PINGPONG, path, "p999_us"), E2eReport::micros))
+                    .append(" | ").append(format(results.median(UDP_PINGPONG, path, "round_trips_per_s"),
+                            E2eReport::wholeNumber))
+                    .append(" | ").append(ratio(results.median(UDP_PINGPONG, path, "p50_us"), directP50))
+                    .append(" | ").append(ratio(results.median(UDP_PINGPONG, path, "p99_us"), directP99))
+                    .append(" | ").append(runs.size())
+                    .append(" | ").append(flags(runs)).append(" |\n");
+        }
+        return s.append('\n').toString();
+    }
+
+    private String udpThroughput() {
+        StringBuilder s = new StringBuilder("## UDP throughput (messages/s)\n\n");
+        List<String> paths = results.paths(Set.of(UDP_THROUGHPUT));
+        if (paths.isEmpty()) {
+            return s.append("_No figures._\n\n").toString();
+        }
+        s.append("sockperf throughput: one client sending ").append(messageSize(UDP_THROUGHPUT))
+                .append(" as fast as it can. Received: what the server got per second of sending (median, min–max);"
+                        + " sent: what the client sent per second; dropped: the share of the sent messages the server"
+                        + " never got, and in brackets the shares the kernel counted as receive-buffer overflows of"
+                        + " the balancer host's sockets (l4lb's) and of the pod's (the server's)."
+                        + " × direct: received over direct's; above 1 is more.")
+                .append(notInPhase()).append("\n\n")
+                .append("| path | received msg/s median (min–max) | sent msg/s | dropped % (balancer / pod socket) | × direct | runs | flags |\n")
+                .append("|---|--:|--:|--:|--:|--:|---|\n");
+        OptionalDouble direct = results.median(UDP_THROUGHPUT, "direct");
+        for (String path : paths) {
+            List<Measurement> runs = results.runs(UDP_THROUGHPUT, path);
+            s.append("| ").append(cell(path))
+                    .append(" | ").append(spread(runs, Measurement::value, E2eReport::wholeNumber))
+                    .append(" | ").append(format(results.median(UDP_THROUGHPUT, path, "sent_per_s"),
+                            E2eReport::wholeNumber))
+                    .append(" | ").append(format(results.median(UDP_THROUGHPUT, path, "drop_pct"), E2eReport::percent))
+                    .append(dropsBySocket(runs))
+                    .append(" | ").append(ratio(results.median(UDP_THROUGHPUT, path), direct))
+                    .append(" | ").append(runs.size())
+                    .append(" | ").append(flags(runs)).append(" |\n");
+        }
+        return s.append('\n').toString();
+    }
+
+    /** " (50.00 / 1.20)": the median shares of the sent messages each namespace's sockets dropped, when recorded. */
+    private static String dropsBySocket(List<Measurement> runs) {
+        List<Measurement> counted = runs.stream().filter(m -> m.number("sent").orElse(0) > 0
+                && m.number("balancer_rcvbuf_drops").isPresent() && m.number("pod_rcvbuf_drops").isPresent()).toList();
+        if (counted.isEmpty()) {
+            return "";
+        }
+        OptionalDouble balancer = E2eResults.median(counted,
+                m -> 100 * m.number("balancer_rcvbuf_drops").getAsDouble() / m.number("sent").getAsDouble());
+        OptionalDouble pod = E2eResults.median(counted,
+                m -> 100 * m.number("pod_rcvbuf_drops").getAsDouble() / m.number("sent").getAsDouble());
+        return " (" + percent(balancer.getAsDouble()) + " / " + percent(pod.getAsDouble()) + ")";
+    }
+
+    /** "64-byte messages" from the runs' size field ("messages" when the harness did not record it). */
+    private String messageSize(String kind) {
+        String sizes = results.measurements().stream()
+                .filter(m -> m.kind().equals(kind) && m.number("size").isPresent())
+                .map(m -> m.number("size").getAsDouble())
+                .distinct().sorted().map(E2eReport::wholeNumber).collect(joining(", "));
+        return sizes.isEmpty() ? "messages" : sizes + "-byte messages";
+    }
+
+    /** " Not measured: haproxy (why)." for the paths the udp phase could not carry. */
+    private String notInPhase() {
+        String paths = results.unavailable().stream()
+                .filter(path -> path.phase().equals(UDP_PHASE))
+                .map(path -> cell(path.path()) + " (" + cell(path.reason()) + ")")
+                .collect(joining(", "));
+        return paths.isEmpty() ? "" : " Not measured: " + paths + ".";
+    }
+
     private String skipped() {
         if (results.skipped().isEmpty()) {
             return "";
@@ -379,6 +489,11 @@ public final class E2eReport {
         return String.format(Locale.ROOT, "%,.0f", figure);
     }
 
+    /** Shares in percent: two decimals, so a small loss does not round away to 0. */
+    static String percent(double figure) {
+        return String.format(Locale.ROOT, "%.2f", figure);
+    }
+
     static String gigabits(double figure) {
         return String.format(Locale.ROOT, "%.2f", figure);
     }
@@ -395,6 +510,11 @@ public final class E2eReport {
         // Pad back the zeros rounding drops (5 -> 5.00) so every figure shows the same precision.
         int leadingDigitExponent = rounded.precision() - rounded.scale() - 1;
         return rounded.setScale(Math.max(0, 2 - leadingDigitExponent), RoundingMode.HALF_UP).toPlainString();
+    }
+
+    /** UDP round trips in µs, in the same three-digit form as milliseconds. */
+    static String micros(double figure) {
+        return millis(figure);
     }
 
     private static String text(JsonNode meta, String field) {

@@ -35,8 +35,15 @@ record E2eResults(JsonNode meta, List<UnavailablePath> unavailable, List<Measure
     static final String SCALE_L4LB = "l4lb-epoll";
     private static final Set<String> SCALE_KINDS = Set.of("scale_newconn", "apply");
 
-    /** A path the harness could not measure on this machine, and why. */
-    record UnavailablePath(String path, String reason) {
+    /**
+     * A path the harness could not measure on this machine, and why.
+     *
+     * @param phase the phase it was not measured in ({@code udp}: HAProxy has no UDP), or empty for the whole run
+     */
+    record UnavailablePath(String path, String phase, String reason) {
+        boolean wholeRun() {
+            return phase.isEmpty();
+        }
     }
 
     E2eResults {
@@ -70,8 +77,8 @@ record E2eResults(JsonNode meta, List<UnavailablePath> unavailable, List<Measure
                         }
                         meta = line;
                     }
-                    case "unavailable" -> unavailable.add(new UnavailablePath(
-                            line.path("path").asText("?"), line.path("reason").asText("no reason given")));
+                    case "unavailable" -> unavailable.add(new UnavailablePath(line.path("path").asText("?"),
+                            line.path("phase").asText(""), line.path("reason").asText("no reason given")));
                     default -> measurements.add(Measurement.of(line));
                 }
             } catch (JsonProcessingException e) {

@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.OptionalDouble;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.stream.Collectors;
 
 import org.HdrHistogram.Histogram;
 import org.knowm.xchart.AnnotationLine;
@@ -29,6 +30,8 @@ final class ReportCharts {
     static final String REQUESTS_BY_PATH = "requests-by-path.png";
     static final String LATENCY_PERCENTILES = "latency-percentiles.png";
     static final String SCALE_NEW_CONNECTIONS = "scale-newconn.png";
+    static final String UDP_ROUND_TRIP = "udp-round-trip.png";
+    static final String UDP_THROUGHPUT = "udp-throughput.png";
 
     private static final int WIDTH = 800;
     private static final int HEIGHT = 500;
@@ -37,6 +40,10 @@ final class ReportCharts {
     private static final int LATENCY_POINTS = 300;
     private static final Map<Double, String> PERCENTILE_TICKS =
             Map.of(2.0, "50%", 10.0, "90%", 100.0, "99%", 1_000.0, "99.9%", 10_000.0, "99.99%");
+
+    /** One series of bars by path: the median of {@code field} over the runs of {@code kind} (null: of their value). */
+    private record Bars(String name, String kind, String field) {
+    }
 
     private final E2eResults results;
     private final Path dir;
@@ -48,28 +55,56 @@ final class ReportCharts {
 
     /** Median keep-alive and new-connection requests/s per path; false (and no file) when there are none. */
     boolean writeRequestsByPath() throws IOException {
-        List<String> paths = results.paths(Set.of("keepalive", "newconn"));
+        return writeBarsByPath(REQUESTS_BY_PATH, "Requests per second by path (median)", "requests/s", "#,###",
+                List.of(new Bars("keep-alive", "keepalive", null),
+                        new Bars("new connection per request", "newconn", null)));
+    }
+
+    /** Median UDP round-trip p50 and p99 per path (sockperf ping-pong), in µs. */
+    boolean writeUdpRoundTrips() throws IOException {
+        return writeBarsByPath(UDP_ROUND_TRIP, "UDP round trip by path (median of the runs)", "round trip (µs)",
+                "#,###.#", List.of(new Bars("p50", "udp_pingpong", "p50_us"),
+                        new Bars("p99", "udp_pingpong", "p99_us")));
+    }
+
+    /** Median UDP messages/s per path at the client's full rate: sent beside received, so the gap is the loss. */
+    boolean writeUdpThroughput() throws IOException {
+        return writeBarsByPath(UDP_THROUGHPUT, "UDP messages per second by path (median)", "messages/s", "#,###",
+                List.of(new Bars("sent", "udp_throughput", "sent_per_s"),
+                        new Bars("received", "udp_throughput", null)));
+    }
+
+    /** One group of bars per path with a figure of any of the series' kinds; false (and no file) when there is none. */
+    private boolean writeBarsByPath(String fileName, String title, String yAxisTitle, String decimalPattern,
+                                    List<Bars> series) throws IOException {
+        List<String> paths = results.paths(series.stream().map(Bars::kind).collect(Collectors.toSet()));
         if (paths.isEmpty()) {
             return false;
         }
         CategoryChart chart = new CategoryChartBuilder().width(WIDTH).height(HEIGHT)
-                .title("Requests per second by path (median)").xAxisTitle("path").yAxisTitle("requests/s").build();
-        chart.getStyler().setYAxisMin(0.0).setYAxisDecimalPattern("#,###").setLegendPosition(LegendPosition.InsideNE);
-        addRequestSeries(chart, "keep-alive", "keepalive", paths);
-        addRequestSeries(chart, "new connection per request", "newconn", paths);
-        save(chart, REQUESTS_BY_PATH);
+                .title(title).xAxisTitle("path").yAxisTitle(yAxisTitle).build();
+        chart.getStyler().setYAxisMin(0.0).setYAxisDecimalPattern(decimalPattern)
+                .setLegendPosition(LegendPosition.InsideNE);
+        for (Bars bars : series) {
+            addBars(chart, bars, paths);
+        }
+        if (chart.getSeriesMap().isEmpty()) {
+            return false;
+        }
+        save(chart, fileName);
         return true;
     }
 
-    private void addRequestSeries(CategoryChart chart, String name, String kind, List<String> paths) {
+    private void addBars(CategoryChart chart, Bars bars, List<String> paths) {
         List<Double> medians = new ArrayList<>();
         for (String path : paths) {
-            OptionalDouble median = results.median(kind, path);
+            OptionalDouble median = bars.field() == null ? results.median(bars.kind(), path)
+                    : results.median(bars.kind(), path, bars.field());
             // A missing figure is a gap (XChart draws no bar for null), never a zero bar that reads as "measured 0".
             medians.add(median.isPresent() ? median.getAsDouble() : null);
         }
         if (medians.stream().anyMatch(m -> m != null)) {
-            chart.addSeries(name, paths, medians);
+            chart.addSeries(bars.name(), paths, medians);
         }
     }
 

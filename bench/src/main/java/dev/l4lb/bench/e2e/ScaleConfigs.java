@@ -20,11 +20,14 @@ import dev.l4lb.core.table.ServiceSnapshot;
  * The same set of services for both sides of the scale test: an {@code iptables-restore} file
  * laid out as kube-proxy's iptables mode lays it out, and an l4lb config. N-1 decoy services come
  * first, so a packet to the measured service walks past all of them in KUBE-SERVICES, as it would
- * in a cluster with N services.
+ * in a cluster with N services. The udp phase gets its own pair: one UDP service, alone, so the
+ * TCP phases' rule sets and configs stay as they were.
  *
  * <pre>
  * ScaleConfigs iptables N OUT [affinity]   kube-proxy's nat table
  * ScaleConfigs l4lb N OUT                  an l4lb config of the same services
+ * ScaleConfigs udp-iptables OUT            kube-proxy's nat table for the UDP service (VIP:11111)
+ * ScaleConfigs udp-l4lb OUT                an l4lb config of the same UDP service
  * ScaleConfigs apply-ms CONFIG             median time to build l4lb's snapshot of a config
  * </pre>
  */
@@ -37,6 +40,8 @@ public final class ScaleConfigs {
     static final List<String> PODS = List.of("198.18.2.11", "198.18.2.12", "198.18.2.13");
     /** kube-proxy masquerades traffic to a ClusterIP from outside the pod network. */
     static final String POD_CIDR = "10.244.0.0/16";
+    /** The UDP service's port, on the VIP, on the balancer and on the pod (sockperf's default port). */
+    static final int UDP_PORT = 11111;
 
     private ScaleConfigs() {
     }
@@ -45,6 +50,8 @@ public final class ScaleConfigs {
         switch (args[0]) {
             case "iptables" -> write(Path.of(args[2]), iptables(Integer.parseInt(args[1]), args.length > 3 && args[3].equals("affinity")));
             case "l4lb" -> write(Path.of(args[2]), l4lb(Integer.parseInt(args[1])));
+            case "udp-iptables" -> write(Path.of(args[1]), udpIptables());
+            case "udp-l4lb" -> write(Path.of(args[1]), udpL4lb());
             case "apply-ms" -> System.out.printf(Locale.ROOT, "%.3f%n", applyMillis(Path.of(args[1])));
             default -> throw new IllegalArgumentException("unknown mode " + args[0]);
         }
@@ -54,6 +61,28 @@ public final class ScaleConfigs {
     static String iptables(int services, boolean affinity) {
         StringBuilder rules = new StringBuilder(services * 900);
         StringBuilder chains = new StringBuilder(services * 120);
+        natHeader(chains, rules);
+        for (int i = 0; i < services - 1; i++) {
+            String vip = "198.19." + (1 + i / 250) + "." + (1 + i % 250);
+            String pod = "198.20." + (i / 250) + "." + (1 + i % 250);
+            service(chains, rules, "decoy/svc-" + i + ":http", "tcp", vip, 80, List.of(pod), 80, affinity);
+        }
+        service(chains, rules, "bench/web:http", "tcp", VIP, 80, PODS, 80, affinity);
+        service(chains, rules, "bench/bulk:iperf", "tcp", VIP, 5201, PODS.subList(0, 1), 5201, affinity);
+        return chains.append(rules).append("COMMIT\n").toString();
+    }
+
+    /** kube-proxy's nat rules for one UDP service (VIP:11111) with one pod, as it lays out a DNS-like service. */
+    static String udpIptables() {
+        StringBuilder rules = new StringBuilder(2048);
+        StringBuilder chains = new StringBuilder(512);
+        natHeader(chains, rules);
+        service(chains, rules, "bench/sockperf:udp", "udp", VIP, UDP_PORT, PODS.subList(0, 1), UDP_PORT, false);
+        return chains.append(rules).append("COMMIT\n").toString();
+    }
+
+    /** The nat table's built-in chains, kube-proxy's own chains and the rules that lead into them. */
+    private static void natHeader(StringBuilder chains, StringBuilder rules) {
         chains.append("*nat\n")
                 .append(":PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n")
                 .append(":KUBE-SERVICES - [0:0]\n:KUBE-MARK-MASQ - [0:0]\n:KUBE-POSTROUTING - [0:0]\n");
@@ -64,28 +93,23 @@ public final class ScaleConfigs {
                 .append("-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN\n")
                 .append("-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0\n")
                 .append("-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE --random-fully\n");
-        for (int i = 0; i < services - 1; i++) {
-            String vip = "198.19." + (1 + i / 250) + "." + (1 + i % 250);
-            String pod = "198.20." + (i / 250) + "." + (1 + i % 250);
-            service(chains, rules, "decoy/svc-" + i + ":http", vip, 80, List.of(pod), 80, affinity);
-        }
-        service(chains, rules, "bench/web:http", VIP, 80, PODS, 80, affinity);
-        service(chains, rules, "bench/bulk:iperf", VIP, 5201, PODS.subList(0, 1), 5201, affinity);
-        return chains.append(rules).append("COMMIT\n").toString();
     }
 
-    private static void service(StringBuilder chains, StringBuilder rules, String name, String vip, int port,
-                                List<String> pods, int targetPort, boolean affinity) {
-        String svc = "KUBE-SVC-" + hash(name + "tcp");
+    /** One service port's chains; {@code protocol} is iptables' name for it: tcp or udp. */
+    private static void service(StringBuilder chains, StringBuilder rules, String name, String protocol, String vip,
+                                int port, List<String> pods, int targetPort, boolean affinity) {
+        String svc = "KUBE-SVC-" + hash(name + protocol);
         chains.append(':').append(svc).append(" - [0:0]\n");
-        rules.append("-A KUBE-SERVICES -d ").append(vip).append("/32 -p tcp -m comment --comment \"").append(name)
-                .append(" cluster IP\" -m tcp --dport ").append(port).append(" -j ").append(svc).append('\n');
+        rules.append("-A KUBE-SERVICES -d ").append(vip).append("/32 -p ").append(protocol)
+                .append(" -m comment --comment \"").append(name).append(" cluster IP\" -m ").append(protocol)
+                .append(" --dport ").append(port).append(" -j ").append(svc).append('\n');
         rules.append("-A ").append(svc).append(" ! -s ").append(POD_CIDR).append(" -d ").append(vip)
-                .append("/32 -p tcp -m comment --comment \"").append(name).append(" cluster IP\" -m tcp --dport ")
+                .append("/32 -p ").append(protocol).append(" -m comment --comment \"").append(name)
+                .append(" cluster IP\" -m ").append(protocol).append(" --dport ")
                 .append(port).append(" -j KUBE-MARK-MASQ\n");
         String[] seps = new String[pods.size()];
         for (int e = 0; e < pods.size(); e++) {
-            seps[e] = "KUBE-SEP-" + hash(name + "tcp" + pods.get(e) + ":" + targetPort);
+            seps[e] = "KUBE-SEP-" + hash(name + protocol + pods.get(e) + ":" + targetPort);
             chains.append(':').append(seps[e]).append(" - [0:0]\n");
         }
         if (affinity) {
@@ -110,11 +134,13 @@ public final class ScaleConfigs {
             String pod = pods.get(e);
             rules.append("-A ").append(seps[e]).append(" -s ").append(pod).append("/32 -m comment --comment \"")
                     .append(name).append("\" -j KUBE-MARK-MASQ\n");
-            rules.append("-A ").append(seps[e]).append(" -p tcp -m comment --comment \"").append(name).append('"');
+            rules.append("-A ").append(seps[e]).append(" -p ").append(protocol).append(" -m comment --comment \"")
+                    .append(name).append('"');
             if (affinity) {
                 rules.append(" -m recent --set --name ").append(seps[e]).append(" --mask 255.255.255.255 --rsource");
             }
-            rules.append(" -m tcp -j DNAT --to-destination ").append(pod).append(':').append(targetPort).append('\n');
+            rules.append(" -m ").append(protocol).append(" -j DNAT --to-destination ").append(pod).append(':')
+                    .append(targetPort).append('\n');
         }
     }
 
@@ -131,11 +157,25 @@ public final class ScaleConfigs {
         return yaml.toString();
     }
 
+    /** The UDP service alone: sessions per client address and port, the default idle timeout (10 s). */
+    static String udpL4lb() {
+        StringBuilder yaml = new StringBuilder(256).append("services:\n");
+        port(yaml, "bench/sockperf", "UDP", BALANCER + ":" + UDP_PORT, List.of(PODS.get(0) + ":" + UDP_PORT));
+        return yaml.toString();
+    }
+
     private static void port(StringBuilder yaml, String name, String listen, List<String> endpoints) {
+        port(yaml, name, "TCP", listen, endpoints);
+    }
+
+    private static void port(StringBuilder yaml, String name, String protocol, String listen, List<String> endpoints) {
         yaml.append("  - name: ").append(name).append('\n')
                 .append("    ports:\n")
-                .append("      - listen: [\"").append(listen).append("\"]\n")
-                .append("        endpoints: [");
+                .append("      - listen: [\"").append(listen).append("\"]\n");
+        if (!protocol.equals("TCP")) {
+            yaml.append("        protocol: ").append(protocol).append('\n');
+        }
+        yaml.append("        endpoints: [");
         for (int i = 0; i < endpoints.size(); i++) {
             yaml.append(i == 0 ? "\"" : ", \"").append(endpoints.get(i)).append('"');
         }

@@ -25,7 +25,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 class E2eReportTest {
     private static final byte[] PNG_SIGNATURE = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     private static final List<String> CHARTS = List.of(
-            ReportCharts.REQUESTS_BY_PATH, ReportCharts.LATENCY_PERCENTILES, ReportCharts.SCALE_NEW_CONNECTIONS);
+            ReportCharts.REQUESTS_BY_PATH, ReportCharts.LATENCY_PERCENTILES, ReportCharts.SCALE_NEW_CONNECTIONS,
+            ReportCharts.UDP_ROUND_TRIP, ReportCharts.UDP_THROUGHPUT);
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
@@ -51,6 +52,23 @@ class E2eReportTest {
                 "| 1 | 21,000 | 18,500 | 5.00 | 0.800 |  |",
                 "| 1,000 | 16,000 | 18,400 | 250 | 12.5 |  |");
         assertThat(md).contains("| l4lb-epoll | 10,000 | 100.0 | 140.0 | 50.0 | 60.0 | 4,194 |");
+        // UDP round trips: l4lb-epoll's p50 runs 28, 30, 35 µs (median 30) over direct's 14: 2.14;
+        // its p99 35 over direct's 19: 1.84.
+        // Its run 3 lost 2 replies: counted as errors and named.
+        assertThat(md).contains(
+                "| path | p50 µs (min–max) | p99 µs | p99.9 µs | round trips/s | × direct p50 | × direct p99 | runs | flags |",
+                "| direct | 14.0 (13.0–15.0) | 19.0 | 34.0 | 60,000 | 1.00 | 1.00 | 3 |  |",
+                "| l4lb-epoll | 30.0 (28.0–35.0) | 35.0 | 50.0 | 60,000 | 2.14 | 1.84 | 3 | errors in run 3 (2) |");
+        // UDP throughput: received 50,000-60,000 (median 55,000) of 1.25 times as many sent, 20 % dropped;
+        // 55,000 / 105,000 = 0.52.
+        assertThat(md).contains(
+                "| path | received msg/s median (min–max) | sent msg/s | dropped % (balancer / pod socket) | × direct | runs | flags |",
+                "| direct | 105,000 (100,000–110,000) | 131,250 | 20.00 (0.00 / 20.00) | 1.00 | 3 |  |",
+                "| l4lb-epoll | 55,000 (50,000–60,000) | 68,750 | 20.00 (15.00 / 5.00) | 0.52 | 3 |  |");
+        // HAProxy carries no UDP: said in the UDP sections and the meta list, not in the (TCP) summary.
+        assertThat(md).contains("sockperf ping-pong: one client, 64-byte messages, one message in flight",
+                "Not measured: haproxy (HAProxy has no UDP).", "  - haproxy (udp phase): HAProxy has no UDP\n",
+                "Not measured: ipvs (IPVS: not available in this kernel).\n");
         for (String chart : CHARTS) {
             assertThat(md).contains("](" + chart + ")");
             assertThat(Files.readAllBytes(dir.resolve(chart))).startsWith(PNG_SIGNATURE);
@@ -70,7 +88,8 @@ class E2eReportTest {
         assertThat(md).contains("no meta line", "| direct | 90,000 | 1.00 | – | 1 |  |",
                 "results.jsonl line 1: ", "results.jsonl line 3: fixedrate on direct run 1: unreadable histogram");
         assertThat(md).contains("_Chart latency-percentiles.png skipped: no fixed-rate histograms._",
-                "_Chart scale-newconn.png skipped: no new-connection figures by number of services._");
+                "_Chart scale-newconn.png skipped: no new-connection figures by number of services._",
+                "_Chart udp-round-trip.png skipped: no UDP ping-pong figures._");
         assertThat(dir.resolve(ReportCharts.LATENCY_PERCENTILES)).doesNotExist();
         assertThat(dir.resolve(ReportCharts.REQUESTS_BY_PATH)).exists();
     }
@@ -115,6 +134,32 @@ class E2eReportTest {
             lines.add(json(withServices(measurement("apply", "iptables", 1, row[7], "ms", 0), row[0])));
             lines.add(json(withServices(measurement("apply", "l4lb", 1, row[8], "ms", 0), row[0])));
         }
+        lines.add(json(Map.of("kind", "unavailable", "path", "haproxy", "phase", "udp",
+                "reason", "HAProxy has no UDP")));
+        // Per path: UDP round-trip p50 (µs) and received messages/s of runs 1..3.
+        Map<String, double[][]> udp = new LinkedHashMap<>();
+        udp.put("direct", new double[][] {{14, 15, 13}, {100_000, 110_000, 105_000}});
+        udp.put("iptables", new double[][] {{16, 17, 16}, {90_000, 95_000, 92_000}});
+        udp.put("l4lb-epoll", new double[][] {{28, 30, 35}, {50_000, 60_000, 55_000}});
+        udp.forEach((path, runs) -> {
+            for (int run = 1; run <= 3; run++) {
+                double p50 = runs[0][run - 1];
+                int dropped = path.equals("l4lb-epoll") && run == 3 ? 2 : 0;
+                Map<String, Object> pingPong = measurement("udp_pingpong", path, run, p50, "us", dropped);
+                pingPong.putAll(Map.of("size", 64, "p50_us", p50, "p99_us", p50 + 5, "p999_us", p50 + 20,
+                        "round_trips_per_s", 60_000.0));
+                lines.add(json(pingPong));
+                double received = runs[1][run - 1];
+                Map<String, Object> flood = measurement("udp_throughput", path, run, received, "msg/s", 0);
+                // One second of sending (sent = sent_per_s). Direct loses all 20 % at the pod's socket,
+                // l4lb-epoll 15 % at its own.
+                double sent = received * 1.25;
+                double atBalancer = path.equals("l4lb-epoll") ? 0.15 * sent : 0;
+                flood.putAll(Map.of("size", 64, "sent_per_s", sent, "drop_pct", 20.0, "sent", sent,
+                        "balancer_rcvbuf_drops", atBalancer, "pod_rcvbuf_drops", 0.2 * sent - atBalancer));
+                lines.add(json(flood));
+            }
+        });
         Map<String, Object> memory = measurement("memory", "l4lb-epoll", 1, 4_194, "B/conn", 0);
         memory.putAll(Map.of("connections", 10_000, "rss_before_kib", 102_400, "rss_after_kib", 143_360,
                 "heap_before_kib", 51_200, "heap_after_kib", 61_440));
