@@ -2,6 +2,7 @@ package dev.l4lb.netty;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -11,6 +12,11 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.util.concurrent.EventExecutor;
 
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Protocol;
@@ -26,15 +32,15 @@ import dev.l4lb.core.table.ServiceSnapshot;
  * before it closed is still routed, by the route that listener had.
  */
 public final class Listeners {
-    /** How a protocol binds and probes an address. */
+    /** How a protocol binds one socket and probes an address. */
     public interface Binder {
         /**
-         * Binds {@code address} not reading yet (AUTO_READ off), one socket or one per event loop;
-         * unless {@code besideOurOwn}, first checks that nobody holds the address.
+         * Starts binding one socket on {@code address} served by {@code loops}, not reading yet
+         * (AUTO_READ off), with SO_REUSEPORT when {@code reusePort} is not null.
          */
-        List<Channel> bind(InetSocketAddress address, boolean besideOurOwn) throws Exception;
+        ChannelFuture bind(EventLoopGroup loops, InetSocketAddress address, ChannelOption<Boolean> reusePort);
 
-        /** Throws when something still holds {@code address} (a plain bind fails). */
+        /** Throws when something holds {@code address} (a plain bind fails). */
         void probe(InetSocketAddress address) throws IOException;
     }
 
@@ -49,15 +55,17 @@ public final class Listeners {
 
     private final Protocol protocol;
     private final Transport transport;
+    private final EventLoopGroup group;
     private final Binder binder;
     private final Map<InetSocketAddress, List<Channel>> bound = new LinkedHashMap<>();
     private volatile ServiceSnapshot snapshot = ServiceSnapshot.empty();
     /** The routes of the listeners the last switch removed. */
     private volatile Map<InetSocketAddress, Route> retired = Map.of();
 
-    public Listeners(Protocol protocol, Transport transport, Binder binder) {
+    public Listeners(Protocol protocol, Transport transport, EventLoopGroup group, Binder binder) {
         this.protocol = protocol;
         this.transport = transport;
+        this.group = group;
         this.binder = binder;
     }
 
@@ -98,7 +106,7 @@ public final class Listeners {
                     continue;
                 }
                 try {
-                    added.put(address, binder.bind(address, overlapping(address, removed)));
+                    added.put(address, bind(address, overlapping(address, removed)));
                 } catch (Exception e) {
                     added.forEach(this::closeAndAwait);
                     throw new BindFailure(address, route.displayName(), e);
@@ -156,6 +164,33 @@ public final class Listeners {
     public synchronized void closeAll() {
         bound.forEach(this::closeAndAwait);
         bound.clear();
+    }
+
+    /**
+     * One socket, or with SO_REUSEPORT one per event loop, so that each loop serves its own share
+     * and a connection or session stays on the loop that took it in. SO_REUSEPORT would also let
+     * anyone else who sets it share the port and silently split our traffic, so a plain bind first
+     * checks that nobody holds the address (unless it is our own listener being replaced).
+     */
+    private List<Channel> bind(InetSocketAddress address, boolean besideOurOwn) throws Exception {
+        List<Channel> bound = new ArrayList<>();
+        try {
+            ChannelOption<Boolean> reusePort = transport.reusePortOption();
+            if (reusePort == null) {
+                bound.add(binder.bind(group, address, null).sync().channel());
+                return bound;
+            }
+            if (!besideOurOwn) {
+                binder.probe(address);
+            }
+            for (EventExecutor loop : group) {
+                bound.add(binder.bind((EventLoop) loop, address, reusePort).sync().channel());
+            }
+            return bound;
+        } catch (Exception e) {
+            bound.forEach(ch -> ch.close().syncUninterruptibly());
+            throw e;
+        }
     }
 
     private Route lookup(ServiceSnapshot in, InetSocketAddress listener) {

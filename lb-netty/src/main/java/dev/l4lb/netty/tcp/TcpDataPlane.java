@@ -3,8 +3,6 @@ package dev.l4lb.netty.tcp;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
 
 import io.netty.bootstrap.ServerBootstrap;
@@ -13,10 +11,8 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
-import io.netty.util.concurrent.EventExecutor;
 
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.table.Route;
@@ -41,24 +37,28 @@ public final class TcpDataPlane {
     static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(128 << 10, 512 << 10);
 
     private final Transport transport;
-    private final EventLoopGroup group;
     private final ConnectionLog connectionLog;
     private final LongAdder unrouted = new LongAdder();
     private final Listeners listeners;
 
     public TcpDataPlane(Transport transport, EventLoopGroup group, ConnectionLog connectionLog) {
         this.transport = transport;
-        this.group = group;
         this.connectionLog = connectionLog;
-        this.listeners = new Listeners(Protocol.TCP, transport, new Listeners.Binder() {
+        this.listeners = new Listeners(Protocol.TCP, transport, group, new Listeners.Binder() {
             @Override
-            public List<Channel> bind(InetSocketAddress address, boolean besideOurOwn) throws Exception {
-                return bindListener(address, besideOurOwn);
+            public ChannelFuture bind(EventLoopGroup loops, InetSocketAddress address, ChannelOption<Boolean> reusePort) {
+                ServerBootstrap bootstrap = serverBootstrap(loops, address);
+                if (reusePort != null) {
+                    bootstrap.option(reusePort, true);
+                }
+                return bootstrap.bind(address);
             }
 
             @Override
             public void probe(InetSocketAddress address) throws IOException {
-                refuseIfTaken(address);
+                try (ServerSocket probe = new ServerSocket()) {
+                    probe.bind(address, 1);
+                }
             }
         });
     }
@@ -95,54 +95,13 @@ public final class TcpDataPlane {
         unrouted.increment();
     }
 
-    /**
-     * Binds one listener address, not accepting yet; on failure closes what it bound. Unless
-     * {@code besideOurOwn}, a plain bind first checks that nobody listens there already.
-     */
-    private List<Channel> bindListener(InetSocketAddress address, boolean besideOurOwn)
-            throws InterruptedException, IOException {
+    private ServerBootstrap serverBootstrap(EventLoopGroup loops, InetSocketAddress address) {
         ChannelInitializer<Channel> accept = new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
                 ch.pipeline().addLast("connect", new TcpConnectHandler(address, TcpDataPlane.this));
             }
         };
-        List<Channel> bound = new ArrayList<>();
-        try {
-            if (transport.reusePortOption() == null) {
-                bound.add(serverBootstrap(group, accept).bind(address).sync().channel());
-                return bound;
-            }
-            if (!besideOurOwn) {
-                refuseIfTaken(address);
-            }
-            for (EventExecutor executor : group) {
-                // Accept and relay on the same loop: no hand-off between threads per connection.
-                EventLoop loop = (EventLoop) executor;
-                ChannelFuture listening = serverBootstrap(loop, accept)
-                        .option(transport.reusePortOption(), true)
-                        .bind(address).sync();
-                bound.add(listening.channel());
-            }
-            return bound;
-        } catch (InterruptedException | IOException | RuntimeException e) {
-            bound.forEach(ch -> ch.close().syncUninterruptibly());
-            throw e;
-        }
-    }
-
-    /**
-     * SO_REUSEPORT lets every socket that sets it share a port, so a second balancer (or anything
-     * else binding with the option) would silently split our traffic. A plain bind first fails
-     * with "address in use" when anyone listens there already.
-     */
-    private static void refuseIfTaken(InetSocketAddress address) throws IOException {
-        try (ServerSocket probe = new ServerSocket()) {
-            probe.bind(address, 1);
-        }
-    }
-
-    private ServerBootstrap serverBootstrap(EventLoopGroup loops, ChannelInitializer<Channel> accept) {
         ServerBootstrap bootstrap = new ServerBootstrap();
         transport.forEachStreamOption(bootstrap::childOption);
         return bootstrap

@@ -3,17 +3,14 @@ package dev.l4lb.netty.udp;
 import java.io.IOException;
 import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
-import java.util.ArrayList;
-import java.util.List;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.WriteBufferWaterMark;
-import io.netty.util.concurrent.EventExecutor;
 
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.table.Route;
@@ -40,21 +37,26 @@ public final class UdpDataPlane {
     static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(256 << 10, 1 << 20);
 
     private final Transport transport;
-    private final EventLoopGroup group;
     private final Listeners listeners;
 
     public UdpDataPlane(Transport transport, EventLoopGroup group) {
         this.transport = transport;
-        this.group = group;
-        this.listeners = new Listeners(Protocol.UDP, transport, new Listeners.Binder() {
+        this.listeners = new Listeners(Protocol.UDP, transport, group, new Listeners.Binder() {
             @Override
-            public List<Channel> bind(InetSocketAddress address, boolean besideOurOwn) throws Exception {
-                return bindListener(address, besideOurOwn);
+            public ChannelFuture bind(EventLoopGroup loops, InetSocketAddress address, ChannelOption<Boolean> reusePort) {
+                Bootstrap bootstrap = bootstrap(loops, address);
+                if (reusePort != null) {
+                    bootstrap.option(reusePort, true);
+                }
+                return bootstrap.bind(address);
             }
 
             @Override
             public void probe(InetSocketAddress address) throws IOException {
-                refuseIfTaken(address);
+                try (DatagramSocket probe = new DatagramSocket(null)) {
+                    probe.setReuseAddress(false);
+                    probe.bind(address);
+                }
             }
         });
     }
@@ -85,44 +87,14 @@ public final class UdpDataPlane {
         return listeners.route(listener);
     }
 
-    private List<Channel> bindListener(InetSocketAddress address, boolean besideOurOwn) throws Exception {
-        List<Channel> bound = new ArrayList<>();
-        try {
-            if (transport.reusePortOption() == null) {
-                bound.add(bootstrap(group.next(), address).bind(address).sync().channel());
-                return bound;
-            }
-            if (!besideOurOwn) {
-                refuseIfTaken(address);
-            }
-            for (EventExecutor executor : group) {
-                bound.add(bootstrap((EventLoop) executor, address)
-                        .option(transport.reusePortOption(), true)
-                        .bind(address).sync().channel());
-            }
-            return bound;
-        } catch (Exception e) {
-            bound.forEach(ch -> ch.close().syncUninterruptibly());
-            throw e;
-        }
-    }
-
-    private Bootstrap bootstrap(EventLoop loop, InetSocketAddress address) {
+    private Bootstrap bootstrap(EventLoopGroup loops, InetSocketAddress address) {
         return new Bootstrap()
-                .group(loop)
+                .group(loops)
                 .channel(transport.datagramChannel())
                 // Not reading until the switch: the snapshot that routes this listener is not in force yet.
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.RCVBUF_ALLOCATOR, DATAGRAMS)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
                 .handler(new UdpListenerHandler(address, this));
-    }
-
-    /** As for TCP: with SO_REUSEPORT anyone else on the port would silently share our datagrams. */
-    private static void refuseIfTaken(InetSocketAddress address) throws IOException {
-        try (DatagramSocket probe = new DatagramSocket(null)) {
-            probe.setReuseAddress(false);
-            probe.bind(address);
-        }
     }
 }
