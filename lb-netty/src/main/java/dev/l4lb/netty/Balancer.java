@@ -51,7 +51,7 @@ public final class Balancer implements AutoCloseable {
         this.group = transport.newGroup(loops, "l4lb-io");
         this.connectionLog = connectionLog;
         this.tcp = new TcpDataPlane(transport, group, connectionLog);
-        this.udp = new UdpDataPlane(transport, group);
+        this.udp = new UdpDataPlane(transport, group, connectionLog);
         this.metrics = new BalancerMetrics(group, tcp::unroutedConnections, connectionLog::dropped);
     }
 

@@ -14,7 +14,7 @@ import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.table.Outcome;
 
 /**
- * One line of the connection log: a client connection that has closed.
+ * One line of the connection log: a client connection (or UDP session) that has closed.
  *
  * @param closed      when it closed
  * @param id          the connection's id, the same as the PROXY v2 unique-id TLV sent to the endpoint
@@ -25,7 +25,9 @@ import dev.l4lb.core.table.Outcome;
  * @param bytesIn     bytes relayed from the client to the endpoint
  * @param bytesOut    bytes relayed from the endpoint to the client
  * @param durationNanos from accept to close
- * @param outcome     an {@link Outcome} name in lower case, or {@value #CLIENT_LEFT}
+ * @param outcome     an {@link Outcome} name in lower case, or {@value #CLIENT_LEFT}; a UDP session
+ *                    ends with idle_timeout, unreachable, reloaded_away (its endpoint or client left
+ *                    the config), listener_closed or failed
  */
 public record ClosedConnection(Instant closed, String id, String service, InetSocketAddress client,
                                InetSocketAddress destination, InetSocketAddress endpoint, long bytesIn, long bytesOut,

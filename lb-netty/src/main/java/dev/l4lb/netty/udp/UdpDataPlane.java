@@ -16,6 +16,7 @@ import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.netty.Listeners;
 import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.log.ConnectionLog;
 
 /**
  * The UDP side of the data plane: a socket per UDP listener address (one per event loop where
@@ -37,10 +38,12 @@ public final class UdpDataPlane {
     static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(256 << 10, 1 << 20);
 
     private final Transport transport;
+    private final ConnectionLog connectionLog;
     private final Listeners listeners;
 
-    public UdpDataPlane(Transport transport, EventLoopGroup group) {
+    public UdpDataPlane(Transport transport, EventLoopGroup group, ConnectionLog connectionLog) {
         this.transport = transport;
+        this.connectionLog = connectionLog;
         this.listeners = new Listeners(Protocol.UDP, transport, group, new Listeners.Binder() {
             @Override
             public ChannelFuture bind(EventLoopGroup loops, InetSocketAddress address, ChannelOption<Boolean> reusePort) {
@@ -63,6 +66,11 @@ public final class UdpDataPlane {
 
     public Transport transport() {
         return transport;
+    }
+
+    /** Where ended sessions are logged (when the log is on). */
+    ConnectionLog connectionLog() {
+        return connectionLog;
     }
 
     /** The UDP listeners and the snapshot they route by. */

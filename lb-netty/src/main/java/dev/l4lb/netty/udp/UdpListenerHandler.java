@@ -69,7 +69,7 @@ final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         for (UdpSession session : new ArrayList<>(sessions.values())) {
-            session.close();
+            session.close(UdpSession.LISTENER_CLOSED);
         }
         ctx.fireChannelInactive();
     }
@@ -110,12 +110,12 @@ final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
             return refuse(counters, route.scheduler().hasEligible() ? Outcome.REFUSED_LIMIT : Outcome.NO_ENDPOINT);
         }
         counters.record(Outcome.OK);
-        UdpSession session = new UdpSession(this, plane, route, backend, client, ctx.channel());
+        UdpSession session = new UdpSession(this, plane, route, backend, client, listener, ctx.channel());
         sessions.put(client, session);
         try {
             session.open();
         } catch (RuntimeException e) {
-            session.close(); // e.g. the event loop is shutting down: give back what was counted
+            session.close(null); // e.g. the event loop is shutting down: give back what was counted
             return null;
         }
         return session;
@@ -132,7 +132,7 @@ final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
         for (UdpSession session : new ArrayList<>(sessions.values())) {
             if (route == null || !route.policy().allowsSource(session.client().getAddress())
                     || !hasEndpoint(route, session.backend())) {
-                session.close();
+                session.close(UdpSession.RELOADED_AWAY);
             }
         }
     }

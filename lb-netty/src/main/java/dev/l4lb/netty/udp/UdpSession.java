@@ -27,6 +27,8 @@ import dev.l4lb.core.table.DatagramDrop;
 import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.PortCounters;
 import dev.l4lb.core.table.Route;
+import dev.l4lb.netty.log.ClosedConnection;
+import dev.l4lb.netty.log.ConnectionLog;
 
 /**
  * One client's UDP session: its own socket, connected to the endpoint picked for it, so that
@@ -46,11 +48,16 @@ final class UdpSession implements Runnable {
      * may send a burst before it has): what a socket's receive buffer would hold.
      */
     private static final int PENDING_MAX_BYTES = 256 << 10;
+    /** Why a session ended, in the connection log (beside the outcome names idle_timeout and unreachable). */
+    static final String LISTENER_CLOSED = "listener_closed";
+    static final String RELOADED_AWAY = "reloaded_away";
+    private static final String FAILED = "failed";
 
     private final UdpListenerHandler owner;
     private final UdpDataPlane plane;
     private final Route route;
     private final InetSocketAddress client;
+    private final InetSocketAddress service;
     private final Channel listener;
     private final EventLoop loop;
     private final long timeoutNanos;
@@ -68,14 +75,19 @@ final class UdpSession implements Runnable {
     private boolean written;
     private long lastActivity;
     private ScheduledFuture<?> idleCheck;
+    // For the connection log only.
+    private final long openedNanos = System.nanoTime();
+    private long bytesIn;
+    private long bytesOut;
 
     UdpSession(UdpListenerHandler owner, UdpDataPlane plane, Route route, Backend backend, InetSocketAddress client,
-               Channel listener) {
+               InetSocketAddress service, Channel listener) {
         this.owner = owner;
         this.plane = plane;
         this.route = route;
         this.backend = backend;
         this.client = client;
+        this.service = service;
         this.listener = listener;
         this.loop = listener.eventLoop();
         this.timeoutNanos = route.policy().idleTimeout().toNanos();
@@ -206,18 +218,26 @@ final class UdpSession implements Runnable {
         }
         long idle = System.nanoTime() - lastActivity;
         if (idle >= timeoutNanos) {
-            close();
+            close(ClosedConnection.outcomeName(Outcome.IDLE_TIMEOUT));
         } else {
             idleCheck = loop.schedule(this, timeoutNanos - idle, TimeUnit.NANOSECONDS);
         }
     }
 
-    /** Ends the session and frees its socket, its endpoint's count and its table entry. */
-    void close() {
+    /**
+     * Ends the session and frees its socket, its endpoint's count and its table entry; logs it
+     * with {@code why} when the connection log is on (null: not logged).
+     */
+    void close(String why) {
         if (closed) {
             return;
         }
         closed = true;
+        ConnectionLog log = plane.connectionLog();
+        if (why != null && log.enabled()) {
+            log.add(new ClosedConnection(Instant.now(), endpoint.id().asLongText(), route.displayName(), client, service,
+                    backend.address(), bytesIn, bytesOut, System.nanoTime() - openedNanos, why));
+        }
         // The counts first: whatever happens to the socket below, they must not leak.
         backend.release();
         route.counters().release();
@@ -251,6 +271,8 @@ final class UdpSession implements Runnable {
     private void count(long in, long out) {
         route.counters().addBytes(in, out);
         backend.counters().addBytes(in, out);
+        bytesIn += in;
+        bytesOut += out;
     }
 
     /**
@@ -267,12 +289,12 @@ final class UdpSession implements Runnable {
         String message = cause.getMessage() != null ? cause.getMessage() : cause.toString();
         backend.recordConnectError(new ConnectError(Instant.now(), message));
         if (!(cause instanceof PortUnreachableException)) {
-            close();
+            close(FAILED);
             return;
         }
         route.counters().record(Outcome.UNREACHABLE);
         if (answered || first == null || !moveToNextEndpoint()) {
-            close();
+            close(ClosedConnection.outcomeName(Outcome.UNREACHABLE));
         }
     }
 
@@ -367,7 +389,7 @@ final class UdpSession implements Runnable {
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
             if (ctx.channel() == endpoint) {
-                close(); // closed under us (its event loop stopping): the session cannot go on
+                close(FAILED); // closed under us (its event loop stopping): the session cannot go on
             }
         }
 

@@ -1,14 +1,18 @@
 package dev.l4lb.netty.log;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -91,6 +95,51 @@ class ConnectionLogTest {
         assertThat(denied.path("service").asText()).isEqualTo("test/log:fenced");
         assertThat(denied.path("endpoint").isNull()).isTrue();
         assertThat(denied.path("bytesIn").asLong()).isZero();
+    }
+
+    @Test
+    void aUdpSessionIsOneLineWhenItEndsWithItsBytesAndWhy() throws Exception {
+        EchoServer backend = toClose.add(EchoServer.startUdp(List.of(Ports.loopback(0)), TRANSPORT, 1));
+        InetSocketAddress endpoint = backend.addresses().get(0);
+        InetSocketAddress service;
+        try (DatagramSocket probe = new DatagramSocket(Ports.loopback(0))) {
+            service = (InetSocketAddress) probe.getLocalSocketAddress();
+        }
+        BalancerConfig config = Configs.parse("""
+                services:
+                  - name: test/log
+                    ports:
+                      - name: dns
+                        protocol: UDP
+                        idleTimeout: 200ms
+                        listen: ["%s"]
+                        endpoints: ["%s"]
+                """.formatted(Addresses.format(service), Addresses.format(endpoint)));
+        ByteArrayOutputStream lines = new ByteArrayOutputStream();
+        Balancer balancer = Balancer.start(config, TRANSPORT, 1,
+                ConnectionLog.start(ConnectionLog.Format.JSON, new PrintStream(lines, true, StandardCharsets.UTF_8), 1000));
+        int clientPort;
+        try (DatagramSocket client = new DatagramSocket(Ports.loopback(0))) {
+            client.setSoTimeout(2000);
+            clientPort = client.getLocalPort();
+            byte[] query = "seven b".getBytes(StandardCharsets.US_ASCII);
+            client.send(new DatagramPacket(query, query.length, service));
+            client.receive(new DatagramPacket(new byte[64], 64));
+            await().atMost(Duration.ofSeconds(10)).until(() -> balancer.snapshot().routes().get(0).counters().active() == 0);
+        } finally {
+            balancer.close();
+        }
+
+        List<JsonNode> logged = lines.toString(StandardCharsets.UTF_8).lines().map(ConnectionLogTest::json).toList();
+        assertThat(logged).hasSize(1);
+        JsonNode session = logged.get(0);
+        assertThat(session.path("service").asText()).isEqualTo("test/log:dns");
+        assertThat(session.path("client").asText()).isEqualTo("127.0.0.1:" + clientPort);
+        assertThat(session.path("destination").asText()).isEqualTo(Addresses.format(service));
+        assertThat(session.path("endpoint").asText()).isEqualTo(Addresses.format(endpoint));
+        assertThat(session.path("bytesIn").asLong()).isEqualTo(7);
+        assertThat(session.path("bytesOut").asLong()).isEqualTo(7);
+        assertThat(session.path("outcome").asText()).isEqualTo("idle_timeout");
     }
 
     @Test
