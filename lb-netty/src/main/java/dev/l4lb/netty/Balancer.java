@@ -77,6 +77,7 @@ public final class Balancer implements AutoCloseable {
         } catch (BindFailure | RuntimeException e) {
             balancer.group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
             balancer.metrics.close();
+            connectionLog.close(); // it was handed over to this balancer
             throw e;
         }
         balancer.logSummary();
@@ -90,27 +91,31 @@ public final class Balancer implements AutoCloseable {
      * for the endpoints that remain. When a new listener cannot be bound nothing changes and the
      * reload is rejected. Reloads run one at a time.
      */
-    public synchronized Reload reload(BalancerConfig next) {
-        long started = System.nanoTime();
+    public Reload reload(BalancerConfig next) {
+        return reload(next, System.nanoTime());
+    }
+
+    /** As {@link #reload(BalancerConfig)}, timed from {@code startedNanos} (when the file was read). */
+    public synchronized Reload reload(BalancerConfig next, long startedNanos) {
         BalancerConfig before = config;
         List<String> warnings = new ArrayList<>();
         if (!next.admin().equals(before.admin())) {
             warnings.add("admin addresses changed: they are read at start only; restart to move them");
         }
         try {
-            Changed changed = apply(next, started);
+            Changed changed = apply(next, startedNanos);
             Reload done = new Reload(true, ConfigDiff.between(before.services(), next.services()),
-                    changed.bound(), changed.closed(), List.of(), warnings, since(started));
+                    changed.bound(), changed.closed(), List.of(), warnings, since(startedNanos));
             metrics.reload(true);
             LOG.info("config reloaded in {} ms: {}{}", done.took().toMillis(), done.changes().summary(),
                     listenerChanges(done));
             return done;
         } catch (BindFailure e) {
-            return reject(List.of(e.getMessage()), started);
+            return reject(List.of(e.getMessage()), startedNanos);
         } catch (RuntimeException e) {
             // A bug rather than a bad file; the running config stays all the same.
             LOG.error("config reload failed", e);
-            return reject(List.of("internal error: " + e), started);
+            return reject(List.of("internal error: " + e), startedNanos);
         }
     }
 
@@ -162,11 +167,6 @@ public final class Balancer implements AutoCloseable {
         return transport;
     }
 
-    /** Event loops of the data plane. */
-    public int eventLoops() {
-        return loops;
-    }
-
     /** The config in force. */
     public BalancerConfig config() {
         return config;
@@ -184,10 +184,6 @@ public final class Balancer implements AutoCloseable {
 
     public TcpDataPlane tcp() {
         return tcp;
-    }
-
-    public UdpDataPlane udp() {
-        return udp;
     }
 
     public BalancerMetrics metrics() {

@@ -34,6 +34,6 @@ public final class ConfigReloader {
         } catch (ConfigException e) {
             return balancer.reject(e.problems().stream().map(ConfigProblem::toString).toList(), started);
         }
-        return balancer.reload(next);
+        return balancer.reload(next, started);
     }
 }

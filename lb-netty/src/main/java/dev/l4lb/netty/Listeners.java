@@ -1,7 +1,9 @@
 package dev.l4lb.netty;
 
 import java.io.IOException;
+import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -11,8 +13,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
+import io.netty.bootstrap.AbstractBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
@@ -32,16 +34,14 @@ import dev.l4lb.core.table.ServiceSnapshot;
  * before it closed is still routed, by the route that listener had.
  */
 public final class Listeners {
-    /** How a protocol binds one socket and probes an address. */
+    /** How a protocol sets up one listener socket. */
+    @FunctionalInterface
     public interface Binder {
         /**
-         * Starts binding one socket on {@code address} served by {@code loops}, not reading yet
-         * (AUTO_READ off), with SO_REUSEPORT when {@code reusePort} is not null.
+         * A bootstrap for one socket on {@code address} served by {@code loops}, not reading yet
+         * (AUTO_READ off); this class adds SO_REUSEPORT and binds it.
          */
-        ChannelFuture bind(EventLoopGroup loops, InetSocketAddress address, ChannelOption<Boolean> reusePort);
-
-        /** Throws when something holds {@code address} (a plain bind fails). */
-        void probe(InetSocketAddress address) throws IOException;
+        AbstractBootstrap<?, ?> bootstrap(EventLoopGroup loops, InetSocketAddress address);
     }
 
     /**
@@ -177,19 +177,33 @@ public final class Listeners {
         try {
             ChannelOption<Boolean> reusePort = transport.reusePortOption();
             if (reusePort == null) {
-                bound.add(binder.bind(group, address, null).sync().channel());
+                bound.add(binder.bootstrap(group, address).bind(address).sync().channel());
                 return bound;
             }
             if (!besideOurOwn) {
-                binder.probe(address);
+                probe(address);
             }
             for (EventExecutor loop : group) {
-                bound.add(binder.bind((EventLoop) loop, address, reusePort).sync().channel());
+                bound.add(binder.bootstrap((EventLoop) loop, address).option(reusePort, true).bind(address).sync().channel());
             }
             return bound;
         } catch (Exception e) {
             bound.forEach(ch -> ch.close().syncUninterruptibly());
             throw e;
+        }
+    }
+
+    /** Throws when something holds {@code address}: a plain bind of this protocol fails. */
+    private void probe(InetSocketAddress address) throws IOException {
+        if (protocol == Protocol.TCP) {
+            try (ServerSocket probe = new ServerSocket()) {
+                probe.bind(address, 1);
+            }
+        } else {
+            try (DatagramSocket probe = new DatagramSocket(null)) {
+                probe.setReuseAddress(false);
+                probe.bind(address);
+            }
         }
     }
 
@@ -239,7 +253,7 @@ public final class Listeners {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
         while (System.nanoTime() < deadline) {
             try {
-                binder.probe(address);
+                probe(address);
                 return;
             } catch (IOException stillBound) {
                 // the selector has not run yet; or someone else took the port: give up at the deadline

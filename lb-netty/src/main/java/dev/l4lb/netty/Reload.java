@@ -2,6 +2,8 @@ package dev.l4lb.netty;
 
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.Collections;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 
@@ -23,8 +25,9 @@ public record Reload(boolean applied, ConfigDiff changes, Set<InetSocketAddress>
                      Duration took) {
 
     public Reload {
-        listenersBound = Set.copyOf(listenersBound);
-        listenersClosed = Set.copyOf(listenersClosed);
+        // In the order they were bound or closed (Set.copyOf would not keep it).
+        listenersBound = Collections.unmodifiableSet(new LinkedHashSet<>(listenersBound));
+        listenersClosed = Collections.unmodifiableSet(new LinkedHashSet<>(listenersClosed));
         errors = List.copyOf(errors);
         warnings = List.copyOf(warnings);
     }

@@ -39,6 +39,11 @@ public final class EndpointCounters {
         return connecting.get();
     }
 
+    /** Of {@link #active}, the connections established and open now (never below 0 while the two move). */
+    public int open() {
+        return Math.max(0, active.get() - connecting.get());
+    }
+
     /** Connections ever established to this endpoint. */
     public long established() {
         return established.sum();

@@ -1,5 +1,7 @@
 package dev.l4lb.core.table;
 
+import java.util.Locale;
+
 /** How a connection (or, on a UDP port, a session) to a service port ended, for counting. */
 public enum Outcome {
     /** Relayed to an endpoint. */
@@ -19,5 +21,10 @@ public enum Outcome {
     /** A relayed connection (already counted as OK) closed after idleTimeout without traffic. */
     IDLE_TIMEOUT,
     /** A UDP session (already counted as OK) whose endpoint answered ICMP port unreachable. */
-    UNREACHABLE
+    UNREACHABLE;
+
+    /** The name metrics, the API and the connection log use: {@code connect_failed}. */
+    public String label() {
+        return name().toLowerCase(Locale.ROOT);
+    }
 }

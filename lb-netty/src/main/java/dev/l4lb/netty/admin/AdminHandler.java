@@ -120,7 +120,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                 reloadJson(result, reloader));
     }
 
-    static ObjectNode reloadJson(Reload result, ConfigReloader reloader) {
+    private static ObjectNode reloadJson(Reload result, ConfigReloader reloader) {
         ObjectNode body = JSON.createObjectNode();
         body.put("applied", result.applied());
         body.put("file", reloader.file().toString());

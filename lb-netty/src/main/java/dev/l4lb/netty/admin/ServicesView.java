@@ -1,7 +1,6 @@
 package dev.l4lb.netty.admin;
 
 import java.time.Instant;
-import java.util.Locale;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -24,7 +23,6 @@ import dev.l4lb.core.table.PortCounters;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.Version;
-import dev.l4lb.netty.log.ClosedConnection;
 
 /**
  * The JSON of {@code GET /api/v1/services}: every service port of the snapshot in force with its
@@ -77,7 +75,7 @@ final class ServicesView {
         node.put("connections", counters.count(Outcome.OK));
         ObjectNode outcomes = node.putObject("outcomes");
         for (Outcome outcome : Outcome.values()) {
-            outcomes.put(ClosedConnection.outcomeName(outcome), counters.count(outcome));
+            outcomes.put(outcome.label(), counters.count(outcome));
         }
         node.put("bytesIn", counters.bytesIn());
         node.put("bytesOut", counters.bytesOut());
@@ -87,7 +85,7 @@ final class ServicesView {
             node.put("datagramsOut", counters.datagramsOut());
             ObjectNode drops = node.putObject("datagramsDropped");
             for (DatagramDrop reason : DatagramDrop.values()) {
-                drops.put(reason.name().toLowerCase(Locale.ROOT), counters.dropped(reason));
+                drops.put(reason.label(), counters.dropped(reason));
             }
             node.put("idleTimeoutSeconds", policy.idleTimeout().toMillis() / 1000.0);
             node.put("maxSessions", policy.maxConnections());
@@ -107,9 +105,8 @@ final class ServicesView {
         node.put("address", Addresses.format(endpoint.address()));
         node.put("weight", endpoint.weight());
         node.put("state", state(endpoint));
-        int connecting = counters.connecting();
-        node.put("active", Math.max(0, counters.active() - connecting));
-        node.put("inactive", connecting);
+        node.put("active", counters.open());
+        node.put("inactive", counters.connecting());
         node.put("connections", counters.established());
         node.put("connectFailures", counters.connectFailures());
         node.put("bytesIn", counters.bytesIn());
@@ -127,7 +124,7 @@ final class ServicesView {
     }
 
     /** HAProxy's words for what the endpoint can take now. */
-    static String state(Endpoint endpoint) {
+    private static String state(Endpoint endpoint) {
         if (endpoint.terminating()) {
             return "terminating";
         }
@@ -138,7 +135,7 @@ final class ServicesView {
     }
 
     /** ipvsadm's Forward column: how the connection reaches the endpoint. */
-    static String forward(ProxyProtocol proxyProtocol) {
+    private static String forward(ProxyProtocol proxyProtocol) {
         return switch (proxyProtocol) {
             case NONE -> "Proxy";
             case V1 -> "PPv1";

@@ -141,10 +141,7 @@ final class ListCommand implements Callable<Integer> {
 
     /** What failed, in the words of the innermost exception: the JDK's client wraps the socket's own. */
     private static String reason(IOException e) {
-        Throwable root = e;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
+        Throwable root = Reports.rootCause(e);
         String message = root.getMessage() != null ? root.getMessage() : e.getMessage();
         if (e instanceof ConnectException && (message == null || message.toLowerCase(Locale.ROOT).contains("refused"))) {
             return "connection refused";

@@ -23,12 +23,17 @@ final class Reports {
     }
 
     static int startFailure(RuntimeException e) {
+        System.err.println("l4lb: cannot start: " + rootCause(e).getMessage());
+        return ExitCodes.RUNTIME_FAILURE;
+    }
+
+    /** The innermost cause: the words of the failure itself, not of its wrappers. */
+    static Throwable rootCause(Throwable e) {
         Throwable root = e;
         while (root.getCause() != null && root.getCause() != root) {
             root = root.getCause();
         }
-        System.err.println("l4lb: cannot start: " + root.getMessage());
-        return ExitCodes.RUNTIME_FAILURE;
+        return root;
     }
 
     static int bindFailure(BindFailure e) {

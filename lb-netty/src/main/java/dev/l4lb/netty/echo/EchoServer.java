@@ -10,13 +10,13 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.handler.codec.haproxy.HAProxyMessageDecoder;
 
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.netty.BindFailure;
 import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.udp.UdpDataPlane;
 
 /**
  * Test backends ("pods"): on each listen address, HTTP requests get a plain-text page of
@@ -25,13 +25,6 @@ import dev.l4lb.netty.Transport;
  * Or, started with {@link #startUdp}, UDP backends that echo datagrams.
  */
 public final class EchoServer implements AutoCloseable {
-    /**
-     * Every datagram channel reads into a buffer of this fixed size, the largest UDP payload
-     * (65,507 bytes on IPv4, 65,527 on IPv6) rounded up. Netty's default for datagram channels
-     * (NIO, epoll and io_uring alike) is a fixed 2,048 bytes, and a longer datagram is cut to that
-     * silently.
-     */
-    private static final int DATAGRAM_READ_BYTES = 64 << 10;
 
     private final MultiThreadIoEventLoopGroup group;
     private final List<Channel> listeners = new ArrayList<>();
@@ -101,7 +94,7 @@ public final class EchoServer implements AutoCloseable {
                 Channel socket = new Bootstrap()
                         .group(server.group)
                         .channel(transport.datagramChannel())
-                        .option(ChannelOption.RECVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(DATAGRAM_READ_BYTES))
+                        .option(ChannelOption.RECVBUF_ALLOCATOR, UdpDataPlane.DATAGRAMS) // the largest datagram, uncut
                         .handler(handler)
                         .bind(address).sync().channel();
                 server.listeners.add(socket);

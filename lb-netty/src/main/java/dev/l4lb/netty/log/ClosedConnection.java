@@ -25,7 +25,7 @@ import dev.l4lb.core.table.Outcome;
  * @param bytesIn     bytes relayed from the client to the endpoint
  * @param bytesOut    bytes relayed from the endpoint to the client
  * @param durationNanos from accept to close
- * @param outcome     an {@link Outcome} name in lower case, or {@value #CLIENT_LEFT}; a UDP session
+ * @param outcome     an {@link Outcome#label()}, or {@value #CLIENT_LEFT}; a UDP session
  *                    ends with idle_timeout, unreachable, reloaded_away (its endpoint or client left
  *                    the config), listener_closed or failed
  */
@@ -37,11 +37,6 @@ public record ClosedConnection(Instant closed, String id, String service, InetSo
     public static final String CLIENT_LEFT = "client_left";
 
     private static final JsonFactory JSON = new JsonFactory();
-
-    /** The name an outcome has in logs and metrics: {@code connect_failed}. */
-    public static String outcomeName(Outcome outcome) {
-        return outcome.name().toLowerCase(Locale.ROOT);
-    }
 
     /** {@code key=value} pairs on one line, for people and grep. */
     public String text() {

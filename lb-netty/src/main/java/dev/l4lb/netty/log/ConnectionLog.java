@@ -106,7 +106,11 @@ public final class ConnectionLog implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        out.flush();
+        if (out == System.out) {
+            out.flush();
+        } else {
+            out.close(); // a file this log was opened on
+        }
     }
 
     private void drain() {

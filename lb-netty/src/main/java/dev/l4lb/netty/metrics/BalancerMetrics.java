@@ -3,8 +3,6 @@ package dev.l4lb.netty.metrics;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
-import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -42,7 +40,6 @@ import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.PortCounters;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.ServiceSnapshot;
-import dev.l4lb.netty.log.ClosedConnection;
 
 /**
  * The balancer's Prometheus metrics. Per-port and per-endpoint meters read the counters the
@@ -146,7 +143,7 @@ public final class BalancerMetrics implements AutoCloseable {
             gauge(next, PREFIX + ".port.connections.active", port, counters, PortCounters::active,
                     "Client connections (UDP: sessions) open now");
             for (Outcome outcome : Outcome.values()) {
-                counter(next, PREFIX + ".port.connections", port.and("outcome", ClosedConnection.outcomeName(outcome)),
+                counter(next, PREFIX + ".port.connections", port.and("outcome", outcome.label()),
                         counters, c -> c.count(outcome), "Client connections by outcome");
             }
             counter(next, PREFIX + ".port.bytes", port.and("direction", "in"), counters, PortCounters::bytesIn,
@@ -159,7 +156,7 @@ public final class BalancerMetrics implements AutoCloseable {
                 counter(next, PREFIX + ".port.datagrams", port.and("direction", "out"), counters, PortCounters::datagramsOut,
                         "UDP datagrams relayed: in from clients, out to clients");
                 for (DatagramDrop reason : DatagramDrop.values()) {
-                    counter(next, PREFIX + ".port.datagrams.dropped", port.and("reason", reason.name().toLowerCase(Locale.ROOT)),
+                    counter(next, PREFIX + ".port.datagrams.dropped", port.and("reason", reason.label()),
                             counters, c -> c.dropped(reason), "UDP datagrams dropped, by reason");
                 }
             }
@@ -182,7 +179,7 @@ public final class BalancerMetrics implements AutoCloseable {
     }
 
     private void bindEndpoint(Map<Meter.Id, Object> next, Tags tags, EndpointCounters counters) {
-        gauge(next, PREFIX + ".endpoint.connections.active", tags, counters, c -> c.active() - c.connecting(),
+        gauge(next, PREFIX + ".endpoint.connections.active", tags, counters, EndpointCounters::open,
                 "Connections to the endpoint established and open now");
         gauge(next, PREFIX + ".endpoint.connections.connecting", tags, counters, EndpointCounters::connecting,
                 "Connects to the endpoint in progress now");

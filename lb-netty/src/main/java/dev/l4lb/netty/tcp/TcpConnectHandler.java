@@ -25,7 +25,6 @@ import dev.l4lb.core.sched.ConnectError;
 import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.netty.log.ClosedConnection;
-import dev.l4lb.netty.log.ConnectionLog;
 import dev.l4lb.netty.proxyprotocol.ProxiedAddresses;
 import dev.l4lb.netty.proxyprotocol.ProxyHeaderReader;
 import dev.l4lb.netty.proxyprotocol.ProxyHeaders;
@@ -93,7 +92,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         }
         AcceptProxyProtocol accept = route.policy().acceptProxyProtocol();
         if (!accept.enabled()) {
-            admit(ctx, peer, (InetSocketAddress) inbound.localAddress());
+            admit(ctx, peer, destination);
             return;
         }
         if (!accept.trusts(peer.getAddress())) {
@@ -315,11 +314,11 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     private void logClosed(Channel inbound) {
         String ended;
         if (outcome == Outcome.OK && idleTimer != null && idleTimer.expired()) {
-            ended = ClosedConnection.outcomeName(Outcome.IDLE_TIMEOUT);
+            ended = Outcome.IDLE_TIMEOUT.label();
         } else if (outcome != null) {
-            ended = ClosedConnection.outcomeName(outcome);
+            ended = outcome.label();
         } else if (route.policy().acceptProxyProtocol().enabled() && client == null) {
-            ended = ClosedConnection.outcomeName(Outcome.BAD_PROXY_HEADER);
+            ended = Outcome.BAD_PROXY_HEADER.label();
         } else {
             ended = ClosedConnection.CLIENT_LEFT;
         }

@@ -1,14 +1,11 @@
 package dev.l4lb.netty.tcp;
 
-import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.util.concurrent.atomic.LongAdder;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -44,23 +41,7 @@ public final class TcpDataPlane {
     public TcpDataPlane(Transport transport, EventLoopGroup group, ConnectionLog connectionLog) {
         this.transport = transport;
         this.connectionLog = connectionLog;
-        this.listeners = new Listeners(Protocol.TCP, transport, group, new Listeners.Binder() {
-            @Override
-            public ChannelFuture bind(EventLoopGroup loops, InetSocketAddress address, ChannelOption<Boolean> reusePort) {
-                ServerBootstrap bootstrap = serverBootstrap(loops, address);
-                if (reusePort != null) {
-                    bootstrap.option(reusePort, true);
-                }
-                return bootstrap.bind(address);
-            }
-
-            @Override
-            public void probe(InetSocketAddress address) throws IOException {
-                try (ServerSocket probe = new ServerSocket()) {
-                    probe.bind(address, 1);
-                }
-            }
-        });
+        this.listeners = new Listeners(Protocol.TCP, transport, group, this::serverBootstrap);
     }
 
     public Transport transport() {

@@ -1,12 +1,9 @@
 package dev.l4lb.netty.udp;
 
-import java.io.IOException;
-import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.FixedRecvByteBufAllocator;
@@ -32,7 +29,7 @@ public final class UdpDataPlane {
      * Up to 16 datagrams are read per wake-up (an allocator given as an option reads one, else),
      * and the sessions they went to are flushed once after them.
      */
-    static final FixedRecvByteBufAllocator DATAGRAMS = (FixedRecvByteBufAllocator) new FixedRecvByteBufAllocator(64 << 10)
+    public static final FixedRecvByteBufAllocator DATAGRAMS = (FixedRecvByteBufAllocator) new FixedRecvByteBufAllocator(64 << 10)
             .maxMessagesPerRead(16);
     /** A session's socket queues at most this much for its endpoint before datagrams are dropped. */
     static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(256 << 10, 1 << 20);
@@ -44,24 +41,7 @@ public final class UdpDataPlane {
     public UdpDataPlane(Transport transport, EventLoopGroup group, ConnectionLog connectionLog) {
         this.transport = transport;
         this.connectionLog = connectionLog;
-        this.listeners = new Listeners(Protocol.UDP, transport, group, new Listeners.Binder() {
-            @Override
-            public ChannelFuture bind(EventLoopGroup loops, InetSocketAddress address, ChannelOption<Boolean> reusePort) {
-                Bootstrap bootstrap = bootstrap(loops, address);
-                if (reusePort != null) {
-                    bootstrap.option(reusePort, true);
-                }
-                return bootstrap.bind(address);
-            }
-
-            @Override
-            public void probe(InetSocketAddress address) throws IOException {
-                try (DatagramSocket probe = new DatagramSocket(null)) {
-                    probe.setReuseAddress(false);
-                    probe.bind(address);
-                }
-            }
-        });
+        this.listeners = new Listeners(Protocol.UDP, transport, group, this::bootstrap);
     }
 
     public Transport transport() {

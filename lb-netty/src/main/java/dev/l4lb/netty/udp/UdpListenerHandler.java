@@ -104,7 +104,7 @@ final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
         if (!counters.tryAdmit(policy.maxConnections())) {
             return refuse(counters, Outcome.REFUSED_LIMIT); // the session table is full
         }
-        Backend backend = pick(route, ip);
+        Backend backend = claim(route, ip, new ArrayList<>(0));
         if (backend == null) {
             counters.release();
             return refuse(counters, route.scheduler().hasEligible() ? Outcome.REFUSED_LIMIT : Outcome.NO_ENDPOINT);
@@ -146,21 +146,21 @@ final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
         return false;
     }
 
-    /** The scheduler's choice, claimed within its limit; null when no endpoint has room. */
-    private static Backend pick(Route route, InetAddress client) {
-        List<Backend> skipped = null;
+    /**
+     * The scheduler's choice outside {@code excluded}, claimed within its limit; null when no
+     * endpoint has room. An endpoint another event loop filled since the pick is added to
+     * {@code excluded} and the pick repeated.
+     */
+    static Backend claim(Route route, InetAddress client, List<Backend> excluded) {
         for (int tries = Math.max(1, route.backends().size()); tries > 0; tries--) {
-            Backend candidate = route.scheduler().pick(client, skipped == null ? List.of() : skipped);
+            Backend candidate = route.scheduler().pick(client, excluded);
             if (candidate == null) {
                 return null;
             }
             if (candidate.tryAcquire()) {
                 return candidate;
             }
-            if (skipped == null) {
-                skipped = new ArrayList<>(2);
-            }
-            skipped.add(candidate); // another event loop took its last free slot since the pick
+            excluded.add(candidate);
         }
         return null;
     }

@@ -218,7 +218,7 @@ final class UdpSession implements Runnable {
         }
         long idle = System.nanoTime() - lastActivity;
         if (idle >= timeoutNanos) {
-            close(ClosedConnection.outcomeName(Outcome.IDLE_TIMEOUT));
+            close(Outcome.IDLE_TIMEOUT.label());
         } else {
             idleCheck = loop.schedule(this, timeoutNanos - idle, TimeUnit.NANOSECONDS);
         }
@@ -294,7 +294,7 @@ final class UdpSession implements Runnable {
         }
         route.counters().record(Outcome.UNREACHABLE);
         if (answered || first == null || !moveToNextEndpoint()) {
-            close(ClosedConnection.outcomeName(Outcome.UNREACHABLE));
+            close(Outcome.UNREACHABLE.label());
         }
     }
 
@@ -303,18 +303,7 @@ final class UdpSession implements Runnable {
             refused = new ArrayList<>(2);
         }
         refused.add(backend);
-        Backend next = null;
-        for (int tries = route.backends().size(); tries > 0 && next == null; tries--) {
-            Backend candidate = route.scheduler().pick(client.getAddress(), refused);
-            if (candidate == null) {
-                return false;
-            }
-            if (candidate.tryAcquire()) {
-                next = candidate;
-            } else {
-                refused.add(candidate); // at its limit now
-            }
-        }
+        Backend next = UdpListenerHandler.claim(route, client.getAddress(), refused);
         if (next == null) {
             return false;
         }

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
+import dev.l4lb.netty.testing.Ports;
 
 /** {@code lb list} against a real HTTP server on loopback that answers as the admin API would, and against nobody. */
 class ListCommandTest {
@@ -111,7 +112,7 @@ class ListCommandTest {
 
     @Test
     void noBalancerIsOneClearLineAndStatusOne() throws IOException {
-        int closed = closedPort();
+        int closed = Ports.free();
         Result result = list("--admin", "127.0.0.1:" + closed);
 
         assertThat(result.status).isEqualTo(ExitCodes.RUNTIME_FAILURE);
@@ -122,7 +123,7 @@ class ListCommandTest {
 
     @Test
     void anIpv6AdminAddressIsNamedInBrackets() throws IOException {
-        int closed = closedPort();
+        int closed = Ports.free();
         Result result = list("--admin", "[::1]:" + closed);
 
         assertThat(result.status).isEqualTo(ExitCodes.RUNTIME_FAILURE);
@@ -186,12 +187,6 @@ class ListCommandTest {
         assertThat(result.status).isEqualTo(ExitCodes.CONFIG_ERROR);
         assertThat(result.err).contains("'localhost:10249' is not an IP address and port such as 127.0.0.1:10249 or [::1]:10249"
                 + " (host names are not looked up)");
-    }
-
-    private static int closedPort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        }
     }
 
     private record Result(int status, String out, String err) {

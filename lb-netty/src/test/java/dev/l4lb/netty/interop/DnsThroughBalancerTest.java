@@ -3,7 +3,6 @@ package dev.l4lb.netty.interop;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
-import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -43,7 +42,7 @@ class DnsThroughBalancerTest {
         Path dig = PeerProcess.executable("dig");
         InetSocketAddress dnsmasqAt = Ports.loopback(Ports.free());
         PeerProcess dnsmasq = toClose.add(PeerProcess.dnsmasq(dir, dnsmasqAt, "web.shop.svc.cluster.local,10.96.7.8"));
-        InetSocketAddress service = freeUdp();
+        InetSocketAddress service = Ports.freeUdp();
         Balancer balancer = toClose.add(Balancer.start(Configs.parse("""
                 services:
                   - name: kube-system/kube-dns
@@ -73,11 +72,5 @@ class DnsThroughBalancerTest {
         String text = new String(out, StandardCharsets.UTF_8);
         assertThat(process.exitValue()).as("dig's exit status; it printed:\n" + text).isZero();
         return text;
-    }
-
-    private static InetSocketAddress freeUdp() throws IOException {
-        try (DatagramSocket probe = new DatagramSocket(Ports.loopback(0))) {
-            return (InetSocketAddress) probe.getLocalSocketAddress();
-        }
     }
 }

@@ -101,10 +101,7 @@ class ConnectionLogTest {
     void aUdpSessionIsOneLineWhenItEndsWithItsBytesAndWhy() throws Exception {
         EchoServer backend = toClose.add(EchoServer.startUdp(List.of(Ports.loopback(0)), TRANSPORT, 1));
         InetSocketAddress endpoint = backend.addresses().get(0);
-        InetSocketAddress service;
-        try (DatagramSocket probe = new DatagramSocket(Ports.loopback(0))) {
-            service = (InetSocketAddress) probe.getLocalSocketAddress();
-        }
+        InetSocketAddress service = Ports.freeUdp();
         BalancerConfig config = Configs.parse("""
                 services:
                   - name: test/log

@@ -21,4 +21,13 @@ public final class EchoBackends {
         }
         return EchoServer.start(addresses, transport, 1);
     }
+
+    /** {@code count} UDP echo backends on one server. */
+    public static EchoServer startUdp(Transport transport, int count) throws BindFailure {
+        List<InetSocketAddress> addresses = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            addresses.add(Ports.loopback(0));
+        }
+        return EchoServer.startUdp(addresses, transport, 1);
+    }
 }

@@ -224,7 +224,8 @@ public final class PeerProcess implements AutoCloseable {
         }
     }
 
-    private static void unavailable(String why) {
+    /** Skips the test for want of {@code why}; fails it instead under {@link #REQUIRE_PEERS}. */
+    public static void unavailable(String why) {
         if ("1".equals(System.getenv(REQUIRE_PEERS))) {
             throw new AssertionError(why + ", and " + REQUIRE_PEERS + "=1 requires it: install it (see .ci/run)");
         }

@@ -2,6 +2,7 @@ package dev.l4lb.netty.testing;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.DatagramSocket;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -18,6 +19,15 @@ public final class Ports {
     public static int free() {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** A loopback address with a UDP port nobody holds now. */
+    public static InetSocketAddress freeUdp() {
+        try (DatagramSocket probe = new DatagramSocket(loopback(0))) {
+            return (InetSocketAddress) probe.getLocalSocketAddress();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

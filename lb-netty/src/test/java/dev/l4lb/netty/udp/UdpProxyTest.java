@@ -46,6 +46,7 @@ import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.testing.Closer;
 import dev.l4lb.netty.testing.Configs;
+import dev.l4lb.netty.testing.EchoBackends;
 import dev.l4lb.netty.testing.NoLeaks;
 import dev.l4lb.netty.testing.Ports;
 import dev.l4lb.netty.testing.Transports;
@@ -67,7 +68,7 @@ class UdpProxyTest {
     @MethodSource("transports")
     void aHundredConcurrentClientsGetTheirOwnAnswersAndRoundRobinSpreadsTheirSessions(Transport transport) throws Exception {
         List<InetSocketAddress> backends = udpBackends(transport, 3);
-        InetSocketAddress listen = udpListen();
+        InetSocketAddress listen = Ports.freeUdp();
         Balancer balancer = start(transport, listen, backends);
 
         ExecutorService clients = Executors.newFixedThreadPool(100);
@@ -113,7 +114,7 @@ class UdpProxyTest {
     @Test
     void clientIpAffinityKeepsAClientOnOneEndpointAcrossSessions() throws Exception {
         List<InetSocketAddress> backends = udpBackends(TRANSPORT, 3);
-        InetSocketAddress listen = udpListen();
+        InetSocketAddress listen = Ports.freeUdp();
         start(TRANSPORT, listen, backends, "sessionAffinity: ClientIP");
 
         for (String ip : List.of("127.0.0.2", "127.0.0.3", "127.0.0.4")) {
@@ -132,7 +133,7 @@ class UdpProxyTest {
     @Test
     void idleSessionsExpireAndFreeTheirSockets() throws Exception {
         List<InetSocketAddress> backends = udpBackends(TRANSPORT, 2);
-        InetSocketAddress listen = udpListen();
+        InetSocketAddress listen = Ports.freeUdp();
         Balancer balancer = start(TRANSPORT, listen, backends, "idleTimeout: 1s");
         PortCounters counters = balancer.snapshot().routes().get(0).counters();
 
@@ -159,9 +160,9 @@ class UdpProxyTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("transports")
     void anEndpointThatIsDownCostsNoQueryTheFirstDatagramGoesToTheNextEndpoint(Transport transport) throws Exception {
-        InetSocketAddress dead = udpListen(); // nothing listens: the kernel answers ICMP port unreachable
+        InetSocketAddress dead = Ports.freeUdp(); // nothing listens: the kernel answers ICMP port unreachable
         List<InetSocketAddress> live = udpBackends(transport, 1);
-        InetSocketAddress listen = udpListen();
+        InetSocketAddress listen = Ports.freeUdp();
         Balancer balancer = start(transport, listen, List.of(dead, live.get(0)));
 
         // DNS-like: every query from a new client port, so every query is a new session, and
@@ -184,7 +185,7 @@ class UdpProxyTest {
     void anEndpointThatDiesAfterAnsweringCostsItsSessionOneDatagram() throws Exception {
         EchoServer first = toClose.add(EchoServer.startUdp(List.of(Ports.loopback(0)), TRANSPORT, 1));
         EchoServer second = toClose.add(EchoServer.startUdp(List.of(Ports.loopback(0)), TRANSPORT, 1));
-        InetSocketAddress listen = udpListen();
+        InetSocketAddress listen = Ports.freeUdp();
         start(TRANSPORT, listen, List.of(first.addresses().get(0), second.addresses().get(0)));
 
         try (DatagramSocket socket = client()) {
@@ -204,7 +205,7 @@ class UdpProxyTest {
         EchoServer second = toClose.add(EchoServer.startUdp(List.of(Ports.loopback(0)), TRANSPORT, 1));
         InetSocketAddress a = first.addresses().get(0);
         InetSocketAddress b = second.addresses().get(0);
-        InetSocketAddress listen = udpListen();
+        InetSocketAddress listen = Ports.freeUdp();
         Path file = dir.resolve("l4lb.yaml");
         Files.writeString(file, udpService("a", listen, a) .replace("endpoints: [\"" + Addresses.format(a) + "\"]",
                 "endpoints: [\"" + Addresses.format(a) + "\", \"" + Addresses.format(b) + "\"]"));
@@ -223,7 +224,7 @@ class UdpProxyTest {
     @Test
     void aBurstOfDatagramsIsRelayedOneForOne() throws Exception {
         List<InetSocketAddress> backends = udpBackends(TRANSPORT, 1);
-        InetSocketAddress listen = udpListen();
+        InetSocketAddress listen = Ports.freeUdp();
         Balancer balancer = start(TRANSPORT, listen, backends);
 
         try (DatagramSocket socket = client()) {
@@ -246,7 +247,7 @@ class UdpProxyTest {
     @Test
     void aFullSessionTableRefusesNewClientsAndLeavesTheOthersAlone() throws Exception {
         List<InetSocketAddress> backends = udpBackends(TRANSPORT, 1);
-        InetSocketAddress listen = udpListen();
+        InetSocketAddress listen = Ports.freeUdp();
         Balancer balancer = start(TRANSPORT, listen, backends, "maxSessions: 2");
         PortCounters counters = balancer.snapshot().routes().get(0).counters();
 
@@ -268,7 +269,7 @@ class UdpProxyTest {
     @MethodSource("transports")
     void theLargestDatagramGoesThroughWholeAndNothingIsMergedOrSplit(Transport transport) throws Exception {
         List<InetSocketAddress> backends = udpBackends(transport, 1);
-        InetSocketAddress listen = udpListen();
+        InetSocketAddress listen = Ports.freeUdp();
         start(transport, listen, backends);
         byte[] largest = new byte[65_507]; // the most an IPv4 UDP datagram carries
         new Random(7).nextBytes(largest);
@@ -286,8 +287,8 @@ class UdpProxyTest {
     @Test
     void aReloadBindsANewUdpPortAndARemovedOneStopsAnsweringWithItsSessionsEnded(@TempDir Path dir) throws Exception {
         List<InetSocketAddress> backends = udpBackends(TRANSPORT, 1);
-        InetSocketAddress first = udpListen();
-        InetSocketAddress second = udpListen();
+        InetSocketAddress first = Ports.freeUdp();
+        InetSocketAddress second = Ports.freeUdp();
         Path file = dir.resolve("l4lb.yaml");
         Files.writeString(file, udpService("a", first, backends.get(0)));
         Balancer balancer = toClose.add(Balancer.start(ConfigLoader.load(file), TRANSPORT, 2));
@@ -351,19 +352,7 @@ class UdpProxyTest {
     }
 
     private List<InetSocketAddress> udpBackends(Transport transport, int count) throws Exception {
-        List<InetSocketAddress> addresses = new ArrayList<>();
-        for (int i = 0; i < count; i++) {
-            addresses.add(Ports.loopback(0));
-        }
-        EchoServer server = toClose.add(EchoServer.startUdp(addresses, transport, 1));
-        return server.addresses();
-    }
-
-    /** A loopback UDP port nobody holds now. */
-    private static InetSocketAddress udpListen() throws IOException {
-        try (DatagramSocket probe = new DatagramSocket(Ports.loopback(0))) {
-            return (InetSocketAddress) probe.getLocalSocketAddress();
-        }
+        return toClose.add(EchoBackends.startUdp(transport, count)).addresses();
     }
 
     private static DatagramSocket client() throws IOException {
