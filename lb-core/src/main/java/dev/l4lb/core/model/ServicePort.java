@@ -7,15 +7,18 @@ import java.util.Objects;
 /**
  * One port of a service: where the balancer listens, and the endpoints it relays to.
  *
- * @param name       the port's name (unique within the service; may be empty for a single port)
- * @param protocol   TCP or UDP
- * @param listen     the addresses the balancer binds for this port
- * @param targetPort the endpoints' port when an endpoint does not name one; 0 when unset
- * @param policy     scheduling, affinity, PROXY protocol, timeouts and limits
- * @param endpoints  the backends, in config order
+ * @param name        the port's name (unique within the service; may be empty for a single port)
+ * @param protocol    TCP or UDP
+ * @param listen      the addresses the balancer binds for this port
+ * @param targetPort  the endpoints' port when an endpoint does not name one; 0 when unset
+ * @param policy      scheduling, affinity, PROXY protocol, timeouts and limits
+ * @param endpoints   the backends, in config order
+ * @param intercepted addresses the balancer does not bind but the kernel steers to its transparent
+ *                    listener (a ClusterIP:port under TPROXY portals): a connection whose local
+ *                    address is one of these is routed to this port
  */
 public record ServicePort(String name, Protocol protocol, List<InetSocketAddress> listen, int targetPort,
-                          PortPolicy policy, List<Endpoint> endpoints) {
+                          PortPolicy policy, List<Endpoint> endpoints, List<InetSocketAddress> intercepted) {
 
     public ServicePort {
         Objects.requireNonNull(name, "name");
@@ -23,5 +26,12 @@ public record ServicePort(String name, Protocol protocol, List<InetSocketAddress
         listen = List.copyOf(listen);
         Objects.requireNonNull(policy, "policy");
         endpoints = List.copyOf(endpoints);
+        intercepted = List.copyOf(intercepted);
+    }
+
+    /** A port that is reached only on the addresses it binds. */
+    public ServicePort(String name, Protocol protocol, List<InetSocketAddress> listen, int targetPort,
+                       PortPolicy policy, List<Endpoint> endpoints) {
+        this(name, protocol, listen, targetPort, policy, endpoints, List.of());
     }
 }

@@ -65,13 +65,8 @@ public final class ServiceSnapshot {
                 Route route = route(service, port, old);
                 routes.add(route);
                 Map<InetSocketAddress, Route> byListener = port.protocol() == Protocol.TCP ? tcp : udp;
-                for (InetSocketAddress listen : port.listen()) {
-                    Route clash = byListener.putIfAbsent(listen, route);
-                    if (clash != null) {
-                        throw new IllegalArgumentException("listener " + listen + " of " + route.displayName()
-                                + " is already used by " + clash.displayName());
-                    }
-                }
+                claim(byListener, port.listen(), route);
+                claim(byListener, port.intercepted(), route);
             }
         }
         return new ServiceSnapshot(Collections.unmodifiableList(routes), tcp, udp);
@@ -93,7 +88,11 @@ public final class ServiceSnapshot {
         }
     }
 
-    /** The route for a connection accepted on this TCP listener, or {@code null}. */
+    /**
+     * The route for a connection accepted on this TCP listener, or {@code null}. A connection
+     * accepted by a transparent listener is looked up by its own local address, the original
+     * destination (an {@link ServicePort#intercepted() intercepted} address).
+     */
     public Route lookupTcp(InetSocketAddress listener) {
         return tcp.get(listener);
     }
@@ -143,6 +142,16 @@ public final class ServiceSnapshot {
         }
         PortCounters counters = old != null ? old.counters() : new PortCounters();
         return new Route(service, port, backends, scheduler, counters);
+    }
+
+    private static void claim(Map<InetSocketAddress, Route> byAddress, List<InetSocketAddress> addresses, Route route) {
+        for (InetSocketAddress address : addresses) {
+            Route clash = byAddress.putIfAbsent(address, route);
+            if (clash != null) {
+                throw new IllegalArgumentException("listener " + address + " of " + route.displayName()
+                        + " is already used by " + clash.displayName());
+            }
+        }
     }
 
     private static String portKey(Service service, ServicePort port) {

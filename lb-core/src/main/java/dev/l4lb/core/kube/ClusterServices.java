@@ -1,0 +1,376 @@
+package dev.l4lb.core.kube;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+
+import io.fabric8.kubernetes.api.model.LoadBalancerIngress;
+import io.fabric8.kubernetes.api.model.ServiceSpec;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointConditions;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointPort;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+
+import dev.l4lb.core.model.Addresses;
+import dev.l4lb.core.model.Cidr;
+import dev.l4lb.core.model.Endpoint;
+import dev.l4lb.core.model.PortPolicy;
+import dev.l4lb.core.model.Protocol;
+import dev.l4lb.core.model.Service;
+import dev.l4lb.core.model.ServicePort;
+import dev.l4lb.core.model.SessionAffinity;
+
+/**
+ * Reads the cluster's v1 Services and discovery/v1 EndpointSlices the way kube-proxy does and says
+ * what they mean on one node ({@link ProxierPlan}). Both sources of Kubernetes objects, the API
+ * watch and manifest files, go through here, so they cannot disagree.
+ *
+ * <p>Each Service port becomes up to three balancer ports, one per kind of traffic, because each
+ * kind may use other endpoints: ClusterIP traffic (internalTrafficPolicy), node port and
+ * externalIP traffic (externalTrafficPolicy) and load-balancer IP traffic (externalTrafficPolicy
+ * and loadBalancerSourceRanges). Kinds that end up with the same endpoints and ranges share one
+ * port, and so one ClientIP table.
+ */
+public final class ClusterServices {
+    /** The label that ties an EndpointSlice to its Service. */
+    public static final String SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+    /** Suffix of the balancer port that serves a Service port's node port and externalIP traffic. */
+    public static final String EXTERNAL_SUFFIX = "/external";
+    /** Suffix of the balancer port that serves a Service port's load-balancer IPs. */
+    public static final String LOAD_BALANCER_SUFFIX = "/loadbalancer";
+
+    private ClusterServices() {
+    }
+
+    /**
+     * What these objects mean on {@code node}.
+     *
+     * @param proxyPorts hands out the proxy listener ports of ClusterIP ports; ports of Service
+     *                   ports that are gone are released
+     */
+    public static ProxierPlan translate(Collection<io.fabric8.kubernetes.api.model.Service> services,
+                                        Collection<EndpointSlice> slices, NodeContext node, ProxyPorts proxyPorts) {
+        Map<String, List<EndpointSlice>> slicesByService = new HashMap<>();
+        for (EndpointSlice slice : slices) {
+            String owner = serviceOf(slice);
+            if (owner != null && !"FQDN".equals(slice.getAddressType())) {
+                slicesByService.computeIfAbsent(owner, k -> new ArrayList<>()).add(slice);
+            }
+        }
+        List<io.fabric8.kubernetes.api.model.Service> sorted = new ArrayList<>(services);
+        sorted.sort(Comparator.comparing(ClusterServices::qualifiedName));
+        Plan plan = new Plan();
+        for (io.fabric8.kubernetes.api.model.Service service : sorted) {
+            translate(service, slicesByService.getOrDefault(qualifiedName(service), List.of()), node, proxyPorts, plan);
+        }
+        proxyPorts.retainOnly(plan.proxyPortKeys);
+        return new ProxierPlan(plan.services, plan.portals, plan.intercepted, plan.health, plan.skipped);
+    }
+
+    /** The key {@link ProxyPorts} knows a ClusterIP port's proxy listener by. */
+    public static String proxyPortKey(String namespace, String name, String port, Protocol protocol) {
+        return namespace + "/" + name + ":" + port + "/" + protocol;
+    }
+
+    /** {@code namespace/name} of the Service an EndpointSlice belongs to, or null when unlabelled. */
+    public static String serviceOf(EndpointSlice slice) {
+        Map<String, String> labels = slice.getMetadata() == null ? null : slice.getMetadata().getLabels();
+        String name = labels == null ? null : labels.get(SERVICE_NAME_LABEL);
+        return name == null ? null : namespaceOf(slice.getMetadata()) + "/" + name;
+    }
+
+    private static final class Plan {
+        final List<Service> services = new ArrayList<>();
+        final List<Portal> portals = new ArrayList<>();
+        final List<InetSocketAddress> intercepted = new ArrayList<>();
+        final List<ServiceHealth> health = new ArrayList<>();
+        final List<String> skipped = new ArrayList<>();
+        final Set<String> proxyPortKeys = new HashSet<>();
+    }
+
+    /** One kind of traffic of a Service port: where it arrives, and which endpoints it may use. */
+    private record Traffic(String suffix, List<InetSocketAddress> listen, List<InetSocketAddress> intercepted,
+                           boolean localOnly, List<Cidr> sourceRanges) {
+    }
+
+    private static void translate(io.fabric8.kubernetes.api.model.Service service, List<EndpointSlice> slices,
+                                  NodeContext node, ProxyPorts proxyPorts, Plan plan) {
+        String qualified = qualifiedName(service);
+        ServiceSpec spec = service.getSpec();
+        if (spec == null) {
+            plan.skipped.add(qualified + ": no spec");
+            return;
+        }
+        if ("ExternalName".equals(spec.getType())) {
+            plan.skipped.add(qualified + ": type ExternalName is a DNS alias, nothing to proxy");
+            return;
+        }
+        List<String> clusterIpTexts = spec.getClusterIPs() != null && !spec.getClusterIPs().isEmpty()
+                ? spec.getClusterIPs() : spec.getClusterIP() == null ? List.of() : List.of(spec.getClusterIP());
+        if (clusterIpTexts.isEmpty() || clusterIpTexts.get(0).isEmpty()) {
+            // A manifest read offline has no clusterIP (the API server allocates it): the Service is
+            // still served on its proxy listener and node ports, with no portal.
+            clusterIpTexts = List.of();
+        } else if ("None".equals(clusterIpTexts.get(0))) {
+            plan.skipped.add(qualified + ": headless (clusterIP None), clients reach the pods directly");
+            return;
+        }
+        List<InetAddress> clusterIps = new ArrayList<>();
+        for (String text : clusterIpTexts) {
+            Optional<InetAddress> ip = Addresses.parseIp(text);
+            if (ip.isEmpty()) {
+                plan.skipped.add(qualified + ": clusterIP " + text + " is not an IP address");
+                return;
+            }
+            clusterIps.add(ip.get());
+        }
+        String namespace = namespaceOf(service.getMetadata());
+        String name = service.getMetadata().getName();
+        boolean clientIp = "ClientIP".equals(spec.getSessionAffinity());
+        int affinityTimeout = affinityTimeout(spec);
+        boolean internalLocal = "Local".equals(spec.getInternalTrafficPolicy());
+        boolean externalLocal = "Local".equals(spec.getExternalTrafficPolicy());
+        List<Cidr> sourceRanges = new ArrayList<>();
+        for (String range : orEmpty(spec.getLoadBalancerSourceRanges())) {
+            Cidr.parse(range.trim()).ifPresentOrElse(sourceRanges::add,
+                    () -> plan.skipped.add(qualified + ": loadBalancerSourceRanges entry " + range + " is not a CIDR, ignored"));
+        }
+        List<InetAddress> externalIps = localIps(orEmpty(spec.getExternalIPs()), node);
+        List<InetAddress> ingressIps = localIps(ingressIps(service), node);
+
+        List<ServicePort> ports = new ArrayList<>();
+        Set<InetAddress> localReady = new HashSet<>();
+        int index = 0;
+        for (io.fabric8.kubernetes.api.model.ServicePort port : orEmpty(spec.getPorts())) {
+            String portName = port.getName() == null ? "" : port.getName();
+            String label = qualified + (portName.isEmpty() ? ":" + port.getPort() : ":" + portName);
+            Protocol protocol;
+            String protocolText = port.getProtocol() == null ? "TCP" : port.getProtocol();
+            switch (protocolText) {
+                case "TCP" -> protocol = Protocol.TCP;
+                case "UDP" -> protocol = Protocol.UDP;
+                default -> {
+                    plan.skipped.add(label + ": protocol " + protocolText + " is not proxied (TCP and UDP are)");
+                    index++;
+                    continue;
+                }
+            }
+            if (port.getPort() == null || port.getPort() < 1 || port.getPort() > 65535) {
+                plan.skipped.add(label + ": spec.ports[" + index + "].port must be 1..65535");
+                index++;
+                continue;
+            }
+            int servicePort = port.getPort();
+            List<Endpoint> endpoints = endpoints(slices, portName, protocolText);
+            for (Endpoint endpoint : endpoints) {
+                if (endpoint.ready() && node.nodeName().equals(endpoint.node())) {
+                    localReady.add(endpoint.address().getAddress());
+                }
+            }
+
+            List<Traffic> kinds = new ArrayList<>();
+            List<InetSocketAddress> clusterListen = new ArrayList<>();
+            List<InetSocketAddress> clusterIntercepted = new ArrayList<>();
+            if (node.transparentTcp() && protocol == Protocol.TCP) {
+                for (InetAddress ip : clusterIps) {
+                    clusterIntercepted.add(new InetSocketAddress(ip, servicePort));
+                }
+                plan.intercepted.addAll(clusterIntercepted);
+            } else {
+                String key = proxyPortKey(namespace, name, portName.isEmpty() ? String.valueOf(servicePort) : portName, protocol);
+                int proxyPort = proxyPorts.portFor(key, protocol);
+                plan.proxyPortKeys.add(key);
+                clusterListen.add(new InetSocketAddress(node.bindAddress(), proxyPort));
+                for (InetAddress ip : clusterIps) {
+                    plan.portals.add(new Portal(label, protocol, ip, servicePort, proxyPort));
+                }
+            }
+            kinds.add(new Traffic("", clusterListen, clusterIntercepted, internalLocal, List.of()));
+
+            List<InetSocketAddress> externalListen = new ArrayList<>();
+            Integer nodePort = port.getNodePort();
+            if (nodePort != null && nodePort > 0 && ("NodePort".equals(spec.getType()) || "LoadBalancer".equals(spec.getType()))) {
+                externalListen.addAll(nodePortListeners(node, protocol, nodePort));
+            }
+            for (InetAddress ip : externalIps) {
+                externalListen.add(new InetSocketAddress(ip, servicePort));
+            }
+            if (!externalListen.isEmpty()) {
+                kinds.add(new Traffic(EXTERNAL_SUFFIX, externalListen, List.of(), externalLocal, List.of()));
+            }
+            if (!ingressIps.isEmpty() && "LoadBalancer".equals(spec.getType())) {
+                List<InetSocketAddress> lbListen = new ArrayList<>();
+                for (InetAddress ip : ingressIps) {
+                    lbListen.add(new InetSocketAddress(ip, servicePort));
+                }
+                kinds.add(new Traffic(LOAD_BALANCER_SUFFIX, lbListen, List.of(), externalLocal, sourceRanges));
+            }
+
+            PortPolicy policy = policy(protocol, clientIp, affinityTimeout, List.of());
+            for (Traffic traffic : merge(kinds)) {
+                List<Endpoint> chosen = traffic.localOnly()
+                        ? endpoints.stream().filter(e -> node.nodeName().equals(e.node())).toList()
+                        : endpoints;
+                PortPolicy trafficPolicy = traffic.sourceRanges().isEmpty() ? policy
+                        : policy(protocol, clientIp, affinityTimeout, traffic.sourceRanges());
+                ports.add(new ServicePort(portName + traffic.suffix(), protocol, traffic.listen(), 0, trafficPolicy,
+                        chosen, traffic.intercepted()));
+            }
+            index++;
+        }
+        if (!ports.isEmpty()) {
+            plan.services.add(new Service(namespace, name, ports));
+        }
+        Integer healthPort = spec.getHealthCheckNodePort();
+        if (externalLocal && healthPort != null && healthPort > 0 && healthPort <= 65535) {
+            plan.health.add(new ServiceHealth(namespace, name, healthPort, localReady.size()));
+        }
+    }
+
+    /** Kinds of traffic with the same endpoints and ranges become one port with all their listeners. */
+    private static List<Traffic> merge(List<Traffic> kinds) {
+        Map<List<Object>, Traffic> merged = new LinkedHashMap<>();
+        for (Traffic kind : kinds) {
+            List<Object> key = List.of(kind.localOnly(), kind.sourceRanges());
+            Traffic first = merged.get(key);
+            if (first == null) {
+                merged.put(key, kind);
+            } else {
+                List<InetSocketAddress> listen = new ArrayList<>(first.listen());
+                listen.addAll(kind.listen());
+                List<InetSocketAddress> intercepted = new ArrayList<>(first.intercepted());
+                intercepted.addAll(kind.intercepted());
+                merged.put(key, new Traffic(first.suffix(), listen, intercepted, first.localOnly(), first.sourceRanges()));
+            }
+        }
+        return List.copyOf(merged.values());
+    }
+
+    /**
+     * The node port's listeners: the wildcard address for TCP when every address serves node
+     * ports, else each local address in range. UDP always binds each address, so that replies
+     * leave from the address the client sent to.
+     */
+    private static List<InetSocketAddress> nodePortListeners(NodeContext node, Protocol protocol, int nodePort) {
+        if (node.nodePortAddresses().isEmpty() && protocol == Protocol.TCP) {
+            return List.of(new InetSocketAddress(wildcard(node.bindAddress()), nodePort));
+        }
+        List<InetAddress> addresses = new ArrayList<>(node.localAddresses());
+        addresses.sort(Comparator.comparing(Addresses::formatIp));
+        List<InetSocketAddress> listen = new ArrayList<>();
+        for (InetAddress address : addresses) {
+            if (node.nodePortAddresses().isEmpty() || Cidr.anyContains(node.nodePortAddresses(), address)) {
+                listen.add(new InetSocketAddress(address, nodePort));
+            }
+        }
+        return listen;
+    }
+
+    private static InetAddress wildcard(InetAddress family) {
+        return family instanceof java.net.Inet6Address ? new InetSocketAddress("::", 0).getAddress()
+                : new InetSocketAddress("0.0.0.0", 0).getAddress();
+    }
+
+    /**
+     * The endpoints of one Service port: every address of every slice endpoint, at the slice port
+     * with this port's name and protocol (the EndpointSlice controller resolved targetPort there).
+     * An address in two slices counts once. Conditions follow the API's rules for unset fields:
+     * ready unset is ready, serving unset is as ready, terminating unset is not terminating.
+     */
+    private static List<Endpoint> endpoints(List<EndpointSlice> slices, String portName, String protocol) {
+        Map<InetSocketAddress, Endpoint> byAddress = new LinkedHashMap<>();
+        for (EndpointSlice slice : slices) {
+            Integer number = null;
+            for (EndpointPort port : orEmpty(slice.getPorts())) {
+                String name = port.getName() == null ? "" : port.getName();
+                String proto = port.getProtocol() == null ? "TCP" : port.getProtocol();
+                if (name.equals(portName) && proto.equals(protocol)) {
+                    number = port.getPort();
+                    break;
+                }
+            }
+            if (number == null || number < 1 || number > 65535) {
+                continue;
+            }
+            for (io.fabric8.kubernetes.api.model.discovery.v1.Endpoint endpoint : orEmpty(slice.getEndpoints())) {
+                EndpointConditions conditions = endpoint.getConditions();
+                boolean ready = conditions == null || conditions.getReady() == null || conditions.getReady();
+                boolean serving = conditions == null || conditions.getServing() == null ? ready : conditions.getServing();
+                boolean terminating = conditions != null && Boolean.TRUE.equals(conditions.getTerminating());
+                String nodeName = endpoint.getNodeName() == null ? "" : endpoint.getNodeName();
+                for (String text : orEmpty(endpoint.getAddresses())) {
+                    Optional<InetAddress> ip = Addresses.parseIp(text);
+                    if (ip.isPresent()) {
+                        InetSocketAddress address = new InetSocketAddress(ip.get(), number);
+                        byAddress.putIfAbsent(address, new Endpoint(address, Endpoint.DEFAULT_WEIGHT, nodeName,
+                                ready, serving, terminating, 0));
+                    }
+                }
+            }
+        }
+        return List.copyOf(byAddress.values());
+    }
+
+    private static PortPolicy policy(Protocol protocol, boolean clientIp, int affinityTimeout, List<Cidr> sourceRanges) {
+        PortPolicy defaults = PortPolicy.defaults();
+        boolean udp = protocol == Protocol.UDP;
+        return new PortPolicy(defaults.scheduler(), clientIp ? SessionAffinity.CLIENT_IP : SessionAffinity.NONE,
+                affinityTimeout, defaults.sessionAffinityMaxEntries(), defaults.proxyProtocol(), false,
+                defaults.acceptProxyProtocol(), sourceRanges, defaults.connectTimeout(),
+                udp ? PortPolicy.DEFAULT_UDP_IDLE_TIMEOUT : defaults.idleTimeout(),
+                udp ? PortPolicy.DEFAULT_UDP_MAX_SESSIONS : defaults.maxConnections());
+    }
+
+    /** sessionAffinityConfig.clientIP.timeoutSeconds, Kubernetes' 10800 when unset; the API bounds it to 1..86400. */
+    private static int affinityTimeout(ServiceSpec spec) {
+        Integer seconds = spec.getSessionAffinityConfig() == null || spec.getSessionAffinityConfig().getClientIP() == null
+                ? null : spec.getSessionAffinityConfig().getClientIP().getTimeoutSeconds();
+        if (seconds == null || seconds < 1) {
+            return PortPolicy.DEFAULT_AFFINITY_TIMEOUT_SECONDS;
+        }
+        return Math.min(seconds, PortPolicy.MAX_AFFINITY_TIMEOUT_SECONDS);
+    }
+
+    private static List<String> ingressIps(io.fabric8.kubernetes.api.model.Service service) {
+        if (service.getStatus() == null || service.getStatus().getLoadBalancer() == null) {
+            return List.of();
+        }
+        List<String> ips = new ArrayList<>();
+        for (LoadBalancerIngress ingress : orEmpty(service.getStatus().getLoadBalancer().getIngress())) {
+            if (ingress.getIp() != null && !ingress.getIp().isEmpty()) {
+                ips.add(ingress.getIp());
+            }
+        }
+        return ips;
+    }
+
+    /** The addresses among these that this node owns: only those reach it, as the portals would capture them. */
+    private static List<InetAddress> localIps(List<String> texts, NodeContext node) {
+        List<InetAddress> local = new ArrayList<>();
+        for (String text : texts) {
+            Addresses.parseIp(text.trim()).filter(node::isLocal).filter(ip -> !local.contains(ip)).ifPresent(local::add);
+        }
+        return local;
+    }
+
+    private static String qualifiedName(io.fabric8.kubernetes.api.model.Service service) {
+        return namespaceOf(service.getMetadata()) + "/" + Objects.requireNonNull(service.getMetadata(), "metadata").getName();
+    }
+
+    private static String namespaceOf(io.fabric8.kubernetes.api.model.ObjectMeta meta) {
+        return meta == null || meta.getNamespace() == null || meta.getNamespace().isEmpty() ? "default" : meta.getNamespace();
+    }
+
+    private static <T> List<T> orEmpty(List<T> list) {
+        return list == null ? List.of() : list;
+    }
+}

@@ -1,0 +1,37 @@
+package dev.l4lb.core.kube;
+
+import java.net.InetAddress;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+import dev.l4lb.core.model.Cidr;
+
+/**
+ * What the proxier knows of the node it serves, which decides what a Service means here: which
+ * endpoints are local, which externalIPs and load-balancer IPs this node owns, where node ports
+ * and proxy listeners are bound, and whether TCP ClusterIPs arrive through a transparent listener.
+ *
+ * @param nodeName          this node's name, as EndpointSlice endpoints name theirs
+ * @param localAddresses    the addresses of this node's interfaces
+ * @param nodePortAddresses node ports are served on the local addresses in these ranges; empty: on all
+ * @param bindAddress       where proxy listeners are bound ({@code 0.0.0.0}: the portals' REDIRECT
+ *                          sends traffic to the receiving interface's address)
+ * @param transparentTcp    TCP ClusterIP traffic reaches the balancer through the TPROXY portals'
+ *                          transparent listener, so TCP ports need no proxy listener of their own
+ */
+public record NodeContext(String nodeName, Set<InetAddress> localAddresses, List<Cidr> nodePortAddresses,
+                          InetAddress bindAddress, boolean transparentTcp) {
+
+    public NodeContext {
+        Objects.requireNonNull(nodeName, "nodeName");
+        localAddresses = Set.copyOf(localAddresses);
+        nodePortAddresses = List.copyOf(nodePortAddresses);
+        Objects.requireNonNull(bindAddress, "bindAddress");
+    }
+
+    /** Is this address one the node owns (so that traffic to it arrives here)? */
+    public boolean isLocal(InetAddress address) {
+        return localAddresses.contains(address);
+    }
+}

@@ -1,0 +1,28 @@
+package dev.l4lb.core.kube;
+
+import java.util.List;
+
+import dev.l4lb.core.model.Service;
+
+/**
+ * What the cluster's Services and EndpointSlices mean on this node: the balancer's services (with
+ * their listeners and the endpoints each kind of traffic may use), the portals that steer
+ * ClusterIP traffic to them, and the health check node ports to answer.
+ *
+ * @param services      what the balancer serves
+ * @param portals       ClusterIP:port to proxy port redirections (REDIRECT portals)
+ * @param intercepted   TCP ClusterIPs reached through the transparent listener (TPROXY portals)
+ * @param healthChecks  healthCheckNodePort servers of externalTrafficPolicy Local services
+ * @param skipped       services and ports left out, each with why (headless, ExternalName, SCTP, ...)
+ */
+public record ProxierPlan(List<Service> services, List<Portal> portals, List<java.net.InetSocketAddress> intercepted,
+                          List<ServiceHealth> healthChecks, List<String> skipped) {
+
+    public ProxierPlan {
+        services = List.copyOf(services);
+        portals = List.copyOf(portals);
+        intercepted = List.copyOf(intercepted);
+        healthChecks = List.copyOf(healthChecks);
+        skipped = List.copyOf(skipped);
+    }
+}

@@ -1,0 +1,293 @@
+package dev.l4lb.core.kube;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Set;
+
+import org.junit.jupiter.api.Test;
+
+import dev.l4lb.core.config.ConfigException;
+import dev.l4lb.core.model.Cidr;
+import dev.l4lb.core.model.Endpoint;
+import dev.l4lb.core.model.Protocol;
+import dev.l4lb.core.model.Service;
+import dev.l4lb.core.model.ServicePort;
+import dev.l4lb.core.model.SessionAffinity;
+
+class ClusterServicesTest {
+    private static final InetAddress NODE_IP = ip("192.0.2.10");
+    private static final NodeContext NODE_A = new NodeContext("node-a", Set.of(ip("127.0.0.1"), NODE_IP), List.of(),
+            ip("0.0.0.0"), false);
+
+    private static final String SLICE = """
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
+            addressType: IPv4
+            ports: [{name: http, port: 8080, protocol: TCP}]
+            endpoints:
+              - addresses: [10.1.0.1]
+                nodeName: node-a
+              - addresses: [10.1.0.2]
+                nodeName: node-b
+              - addresses: [10.1.0.3]
+                nodeName: node-a
+                conditions: {ready: false, serving: true, terminating: true}
+            """;
+
+    @Test
+    void aClusterIpPortGetsAProxyListenerAndAPortalPerClusterIp() throws ConfigException {
+        ProxierPlan plan = translate("""
+                apiVersion: v1
+                kind: Service
+                metadata: {name: web, namespace: shop}
+                spec:
+                  clusterIPs: [10.96.0.10, "fd00::10"]
+                  clusterIP: 10.96.0.10
+                  ports: [{name: http, port: 80, targetPort: 8080}]
+                """ + SLICE, NODE_A, new ProxyPortRange(40000, 40010));
+
+        ServicePort port = onlyPort(plan);
+        assertThat(port.name()).isEqualTo("http");
+        assertThat(port.listen()).containsExactly(new InetSocketAddress(ip("0.0.0.0"), 40000));
+        assertThat(port.endpoints()).extracting(e -> e.address().getAddress().getHostAddress() + ":" + e.address().getPort())
+                .containsExactly("10.1.0.1:8080", "10.1.0.2:8080", "10.1.0.3:8080");
+        assertThat(port.endpoints().get(2)).extracting(Endpoint::ready, Endpoint::serving, Endpoint::terminating)
+                .containsExactly(false, true, true);
+        assertThat(plan.portals()).containsExactly(
+                new Portal("shop/web:http", Protocol.TCP, ip("10.96.0.10"), 80, 40000),
+                new Portal("shop/web:http", Protocol.TCP, ip("fd00::10"), 80, 40000));
+        assertThat(plan.healthChecks()).isEmpty();
+    }
+
+    @Test
+    void proxyPortsStayAcrossSyncsAndAreFreedWhenTheServiceGoes() throws ConfigException {
+        ProxyPortRange ports = new ProxyPortRange(40000, 40010);
+        String a = service("a", "10.96.0.1", "ClusterIP", "");
+        String b = service("b", "10.96.0.2", "ClusterIP", "");
+        assertThat(translate(a + b, NODE_A, ports).portals()).extracting(Portal::proxyPort).containsExactly(40000, 40001);
+        assertThat(translate(b + a, NODE_A, ports).portals()).extracting(Portal::proxyPort).containsExactly(40000, 40001);
+        assertThat(translate(b, NODE_A, ports).portals()).extracting(Portal::proxyPort).containsExactly(40001);
+        // a's port is free again and goes to the next newcomer.
+        String c = service("c", "10.96.0.3", "ClusterIP", "");
+        assertThat(translate(b + c, NODE_A, ports).portals()).extracting(Portal::proxyPort).containsExactly(40001, 40000);
+    }
+
+    @Test
+    void headlessExternalNameAndSctpAreSkippedWithAReason() throws ConfigException {
+        ProxierPlan plan = translate("""
+                apiVersion: v1
+                kind: Service
+                metadata: {name: headless}
+                spec: {clusterIP: None, ports: [{port: 80}]}
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: alias}
+                spec: {type: ExternalName, externalName: example.com}
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: mixed}
+                spec:
+                  clusterIP: 10.96.0.7
+                  ports: [{name: sctp, port: 9999, protocol: SCTP}, {name: dns, port: 53, protocol: UDP}]
+                """, NODE_A, new ProxyPortRange(40000, 40010));
+
+        assertThat(plan.skipped()).containsExactly(
+                "default/alias: type ExternalName is a DNS alias, nothing to proxy",
+                "default/headless: headless (clusterIP None), clients reach the pods directly",
+                "default/mixed:sctp: protocol SCTP is not proxied (TCP and UDP are)");
+        assertThat(plan.services()).extracting(Service::qualifiedName).containsExactly("default/mixed");
+        assertThat(onlyPort(plan).protocol()).isEqualTo(Protocol.UDP);
+    }
+
+    @Test
+    void externalTrafficPolicyLocalGivesNodePortsOnlyThisNodesEndpoints() throws ConfigException {
+        ProxierPlan plan = translate(nodePortService("Local", "Cluster") + SLICE, NODE_A, new ProxyPortRange(40000, 40010));
+
+        List<ServicePort> ports = plan.services().get(0).ports();
+        assertThat(ports).extracting(ServicePort::name).containsExactly("http", "http/external");
+        assertThat(ports.get(0).endpoints()).hasSize(3);
+        ServicePort external = ports.get(1);
+        assertThat(external.listen()).containsExactly(new InetSocketAddress(ip("0.0.0.0"), 30080));
+        assertThat(external.endpoints()).extracting(Endpoint::node).containsOnly("node-a");
+        // The healthCheckNodePort counts ready local endpoints: 10.1.0.3 is terminating.
+        assertThat(plan.healthChecks()).containsExactly(new ServiceHealth("shop", "web", 31999, 1));
+    }
+
+    @Test
+    void onANodeWithoutLocalEndpointsTheExternalPortHasNone() throws ConfigException {
+        NodeContext nodeC = new NodeContext("node-c", NODE_A.localAddresses(), List.of(), ip("0.0.0.0"), false);
+        ProxierPlan plan = translate(nodePortService("Local", "Cluster") + SLICE, nodeC, new ProxyPortRange(40000, 40010));
+
+        assertThat(plan.services().get(0).ports().get(1).endpoints()).isEmpty();
+        assertThat(plan.healthChecks()).containsExactly(new ServiceHealth("shop", "web", 31999, 0));
+    }
+
+    @Test
+    void internalTrafficPolicyLocalGivesTheClusterIpOnlyThisNodesEndpoints() throws ConfigException {
+        ProxierPlan plan = translate(nodePortService("Cluster", "Local") + SLICE, NODE_A, new ProxyPortRange(40000, 40010));
+
+        List<ServicePort> ports = plan.services().get(0).ports();
+        assertThat(ports.get(0).endpoints()).extracting(Endpoint::node).containsOnly("node-a");
+        assertThat(ports.get(1).name()).isEqualTo("http/external");
+        assertThat(ports.get(1).endpoints()).hasSize(3);
+    }
+
+    @Test
+    void sameEndpointsForEveryKindOfTrafficMeansOnePortWithEveryListener() throws ConfigException {
+        ProxierPlan plan = translate(nodePortService("Cluster", "Cluster") + SLICE, NODE_A, new ProxyPortRange(40000, 40010));
+
+        ServicePort port = onlyPort(plan);
+        assertThat(port.listen()).containsExactly(new InetSocketAddress(ip("0.0.0.0"), 40000),
+                new InetSocketAddress(ip("0.0.0.0"), 30080));
+    }
+
+    @Test
+    void nodePortAddressesLimitTheNodePortToLocalAddressesInRange() throws ConfigException {
+        NodeContext limited = new NodeContext("node-a", NODE_A.localAddresses(), List.of(Cidr.parse("192.0.2.0/24").orElseThrow()),
+                ip("0.0.0.0"), false);
+        ProxierPlan plan = translate(nodePortService("Cluster", "Cluster") + SLICE, limited, new ProxyPortRange(40000, 40010));
+
+        assertThat(onlyPort(plan).listen()).containsExactly(new InetSocketAddress(ip("0.0.0.0"), 40000),
+                new InetSocketAddress(NODE_IP, 30080));
+    }
+
+    @Test
+    void onlyLocalExternalIpsAndLoadBalancerIpsAreServedAndSourceRangesApplyToTheLoadBalancerOnly() throws ConfigException {
+        ProxierPlan plan = translate("""
+                apiVersion: v1
+                kind: Service
+                metadata: {name: web, namespace: shop}
+                spec:
+                  type: LoadBalancer
+                  clusterIP: 10.96.0.10
+                  externalIPs: [192.0.2.10, 198.51.100.1]
+                  loadBalancerSourceRanges: [203.0.113.0/24]
+                  ports: [{name: http, port: 80, nodePort: 30080}]
+                status:
+                  loadBalancer:
+                    ingress: [{ip: 127.0.0.1}, {ip: 198.51.100.2}]
+                """ + SLICE, NODE_A, new ProxyPortRange(40000, 40010));
+
+        List<ServicePort> ports = plan.services().get(0).ports();
+        assertThat(ports).extracting(ServicePort::name).containsExactly("http", "http/loadbalancer");
+        assertThat(ports.get(0).listen()).containsExactly(new InetSocketAddress(ip("0.0.0.0"), 40000),
+                new InetSocketAddress(ip("0.0.0.0"), 30080), new InetSocketAddress(NODE_IP, 80));
+        assertThat(ports.get(0).policy().sourceRanges()).isEmpty();
+        assertThat(ports.get(1).listen()).containsExactly(new InetSocketAddress(ip("127.0.0.1"), 80));
+        assertThat(ports.get(1).policy().sourceRanges()).containsExactly(Cidr.parse("203.0.113.0/24").orElseThrow());
+    }
+
+    @Test
+    void clientIpAffinityTakesTheServicesTimeoutOrKubernetesDefault() throws ConfigException {
+        ProxierPlan plan = translate("""
+                apiVersion: v1
+                kind: Service
+                metadata: {name: sticky}
+                spec:
+                  clusterIP: 10.96.0.20
+                  sessionAffinity: ClientIP
+                  sessionAffinityConfig: {clientIP: {timeoutSeconds: 60}}
+                  ports: [{port: 80}]
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: sticky-default}
+                spec:
+                  clusterIP: 10.96.0.21
+                  sessionAffinity: ClientIP
+                  ports: [{port: 80}]
+                """, NODE_A, new ProxyPortRange(40000, 40010));
+
+        assertThat(plan.services()).extracting(s -> s.ports().get(0).policy().sessionAffinity())
+                .containsOnly(SessionAffinity.CLIENT_IP);
+        assertThat(plan.services()).extracting(s -> s.ports().get(0).policy().sessionAffinityTimeoutSeconds())
+                .containsExactly(60, 10800);
+    }
+
+    @Test
+    void underTproxyPortalsTcpClusterIpsAreInterceptedAndUdpKeepsItsProxyPort() throws ConfigException {
+        NodeContext tproxy = new NodeContext("node-a", NODE_A.localAddresses(), List.of(), ip("0.0.0.0"), true);
+        ProxierPlan plan = translate("""
+                apiVersion: v1
+                kind: Service
+                metadata: {name: dns, namespace: kube-system}
+                spec:
+                  clusterIP: 10.96.0.10
+                  ports: [{name: dns, port: 53, protocol: UDP}, {name: dns-tcp, port: 53, protocol: TCP}]
+                """, tproxy, new ProxyPortRange(40000, 40010));
+
+        List<ServicePort> ports = plan.services().get(0).ports();
+        assertThat(ports.get(0).listen()).containsExactly(new InetSocketAddress(ip("0.0.0.0"), 40000));
+        assertThat(ports.get(1).listen()).isEmpty();
+        assertThat(ports.get(1).intercepted()).containsExactly(new InetSocketAddress(ip("10.96.0.10"), 53));
+        assertThat(plan.intercepted()).containsExactly(new InetSocketAddress(ip("10.96.0.10"), 53));
+        assertThat(plan.portals()).containsExactly(new Portal("kube-system/dns:dns", Protocol.UDP, ip("10.96.0.10"), 53, 40000));
+    }
+
+    @Test
+    void aSliceWithoutThePortsNameGivesThatPortNoEndpointsAndDuplicatesCountOnce() throws ConfigException {
+        ProxierPlan plan = translate(service("web", "10.96.0.10", "ClusterIP", "") + SLICE + SLICE.replace("web-1", "web-2"),
+                NODE_A, new ProxyPortRange(40000, 40010));
+        // service() names its port "http", as the slice does; the second slice repeats the same pods.
+        assertThat(onlyPort(plan).endpoints()).hasSize(3);
+
+        ProxierPlan unnamed = translate("""
+                apiVersion: v1
+                kind: Service
+                metadata: {name: web, namespace: shop}
+                spec: {clusterIP: 10.96.0.10, ports: [{port: 80}]}
+                """ + SLICE, NODE_A, new ProxyPortRange(40000, 40010));
+        assertThat(onlyPort(unnamed).endpoints()).isEmpty();
+    }
+
+    private static String nodePortService(String externalPolicy, String internalPolicy) {
+        return """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: web, namespace: shop}
+                spec:
+                  type: LoadBalancer
+                  clusterIP: 10.96.0.10
+                  externalTrafficPolicy: %s
+                  internalTrafficPolicy: %s
+                  healthCheckNodePort: 31999
+                  ports: [{name: http, port: 80, targetPort: 8080, nodePort: 30080}]
+                """.formatted(externalPolicy, internalPolicy);
+    }
+
+    private static String service(String name, String clusterIp, String type, String extra) {
+        return """
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: %s, namespace: shop}
+                spec:
+                  type: %s
+                  clusterIP: %s
+                  ports: [{name: http, port: 80}]
+                %s
+                """.formatted(name, type, clusterIp, extra);
+    }
+
+    private static ProxierPlan translate(String yaml, NodeContext node, ProxyPorts ports) throws ConfigException {
+        ClusterObjects objects = KubeManifests.parse("test.yaml", yaml);
+        return ClusterServices.translate(objects.services(), objects.slices(), node, ports);
+    }
+
+    private static ServicePort onlyPort(ProxierPlan plan) {
+        assertThat(plan.services()).hasSize(1);
+        assertThat(plan.services().get(0).ports()).hasSize(1);
+        return plan.services().get(0).ports().get(0);
+    }
+
+    private static InetAddress ip(String text) {
+        return dev.l4lb.core.model.Addresses.parseIp(text).orElseThrow();
+    }
+}
