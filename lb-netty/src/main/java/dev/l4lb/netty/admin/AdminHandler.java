@@ -31,13 +31,17 @@ import dev.l4lb.netty.Reload;
 final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
+    /** What kube-proxy prints for a time never set (Go's zero time.Time). */
+    private static final Instant GO_ZERO_TIME = Instant.parse("0001-01-01T00:00:00Z");
 
     /**
      * What a listener serves with.
      *
-     * @param full true on the metrics address (everything); false on the health address (health only)
+     * @param proxierHealth what /healthz and /livez answer from; null to answer from the snapshot in force alone
+     * @param full          true on the metrics address (everything); false on the health address (health only)
      */
-    record Context(Balancer balancer, ConfigReloader reloader, RateEstimator rates, byte[] statsPage, boolean full) {
+    record Context(Balancer balancer, ConfigReloader reloader, RateEstimator rates, byte[] statsPage,
+                   ProxierHealth proxierHealth, boolean full) {
     }
 
     private final Context context;
@@ -73,7 +77,10 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         String path = new QueryStringDecoder(request.uri()).path();
         boolean get = request.method().equals(HttpMethod.GET) || request.method().equals(HttpMethod.HEAD);
         if (path.equals("/healthz") || path.equals("/livez")) {
-            return get ? health() : notAllowed("GET");
+            if (!get) {
+                return notAllowed("GET");
+            }
+            return context.proxierHealth() == null ? health() : proxierHealth(path.equals("/healthz"));
         }
         if (!context.full()) {
             return text(HttpResponseStatus.NOT_FOUND, "not found: this address serves /healthz and /livez\n");
@@ -102,6 +109,38 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         body.put("lastUpdated", updated == null ? "" : updated.toString());
         body.put("currentTime", Instant.now().toString());
         FullHttpResponse response = json(updated != null ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE, body);
+        response.headers().set("X-Content-Type-Options", "nosniff");
+        return response;
+    }
+
+    /**
+     * kube-proxy's /healthz and /livez (pkg/proxy/healthcheck/proxy_health.go): 503 once a change
+     * has waited past the health timeout (and, l4lb's own rule, before the first sync), 200
+     * otherwise; the same fields in the same order, with
+     * ISO-8601 times where kube-proxy has RFC 3339 (the same shape; Go's zero time when never synced).
+     * While healthy, lastUpdated is the current time, as kube-proxy reports it: older kube-proxies
+     * bumped it on every sync loop, and monitors that alarm on its age rely on that.
+     */
+    private FullHttpResponse proxierHealth(boolean healthz) {
+        ProxierHealth.Status status = context.proxierHealth().status(Instant.now());
+        // kube-proxy takes a node that is being deleted, or tainted ToBeDeletedByClusterAutoscaler,
+        // out of rotation. l4lb does not watch its Node object, so it reports what kube-proxy
+        // reports for a node with neither: eligible.
+        boolean nodeEligible = true;
+        boolean ok = status.healthy() && (!healthz || nodeEligible);
+        Instant lastUpdated = ok ? status.currentTime()
+                : status.lastUpdated() == null ? GO_ZERO_TIME : status.lastUpdated();
+        ObjectNode body = JSON.createObjectNode();
+        body.put("lastUpdated", lastUpdated.toString());
+        body.put("currentTime", status.currentTime().toString());
+        if (healthz) {
+            body.put("nodeEligible", nodeEligible);
+        }
+        body.put("healthy", status.healthy());
+        // kube-proxy adds "status", keyed by IP family, with one proxier per family. l4lb's one
+        // proxier serves both families, so it has nothing per family to tell, and leaves the field
+        // out as kube-proxy does when it has no family to report (omitempty).
+        FullHttpResponse response = json(ok ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE, body);
         response.headers().set("X-Content-Type-Options", "nosniff");
         return response;
     }

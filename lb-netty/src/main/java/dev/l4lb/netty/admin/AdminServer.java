@@ -52,6 +52,20 @@ public final class AdminServer implements AutoCloseable {
      * @throws BindFailure when an address cannot be bound; nothing is left listening then
      */
     public static AdminServer start(AdminConfig config, Balancer balancer, ConfigReloader reloader) throws BindFailure {
+        return start(config, balancer, reloader, null);
+    }
+
+    /**
+     * Starts listening on the metrics and health addresses of {@code config}, with /healthz and
+     * /livez judged by kube-proxy's staleness rule.
+     *
+     * @param reloader      what {@code POST /api/v1/reload} runs; null when the balancer has no file to reload
+     * @param proxierHealth what /healthz and /livez answer from; null to answer from the snapshot in
+     *                      force alone (200 once there is one), as the file-config modes do
+     * @throws BindFailure when an address cannot be bound; nothing is left listening then
+     */
+    public static AdminServer start(AdminConfig config, Balancer balancer, ConfigReloader reloader,
+                                    ProxierHealth proxierHealth) throws BindFailure {
         EventLoopGroup group = Transport.NIO.newGroup(1, "l4lb-admin");
         RateEstimator rates = new RateEstimator(balancer::snapshot);
         group.next().scheduleAtFixedRate(rates, 0, RATE_INTERVAL_SECONDS, TimeUnit.SECONDS);
@@ -59,9 +73,9 @@ public final class AdminServer implements AutoCloseable {
         List<Channel> listeners = new ArrayList<>(2);
         try {
             listeners.add(bind(group, config.metrics(), "admin.metrics",
-                    new AdminHandler.Context(balancer, reloader, rates, statsPage, true)));
+                    new AdminHandler.Context(balancer, reloader, rates, statsPage, proxierHealth, true)));
             listeners.add(bind(group, config.healthz(), "admin.healthz",
-                    new AdminHandler.Context(balancer, reloader, rates, statsPage, false)));
+                    new AdminHandler.Context(balancer, reloader, rates, statsPage, proxierHealth, false)));
         } catch (BindFailure e) {
             listeners.forEach(Channel::close);
             group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
