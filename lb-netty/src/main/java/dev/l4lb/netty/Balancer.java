@@ -41,6 +41,7 @@ public final class Balancer implements AutoCloseable {
     private final UdpDataPlane udp;
     private final ConnectionLog connectionLog;
     private final BalancerMetrics metrics;
+    private final List<io.netty.channel.Channel> transparent = new ArrayList<>();
     private volatile BalancerConfig config;
     /** When the snapshot in force was applied; null before the first one. */
     private volatile Instant lastUpdated;
@@ -97,6 +98,19 @@ public final class Balancer implements AutoCloseable {
 
     /** As {@link #reload(BalancerConfig)}, timed from {@code startedNanos} (when the file was read). */
     public synchronized Reload reload(BalancerConfig next, long startedNanos) {
+        try {
+            return reloadOrFail(next, startedNanos);
+        } catch (BindFailure e) {
+            return reject(List.of(e.getMessage()), startedNanos);
+        }
+    }
+
+    /**
+     * As {@link #reload(BalancerConfig, long)}, but a listener that cannot be bound is thrown
+     * (nothing changed then), so that a caller which builds configs itself, as the Kubernetes
+     * proxier does, can leave that listener out and try again.
+     */
+    public synchronized Reload reloadOrFail(BalancerConfig next, long startedNanos) throws BindFailure {
         BalancerConfig before = config;
         List<String> warnings = new ArrayList<>();
         if (!next.admin().equals(before.admin())) {
@@ -110,8 +124,6 @@ public final class Balancer implements AutoCloseable {
             LOG.info("config reloaded in {} ms: {}{}", done.took().toMillis(), done.changes().summary(),
                     listenerChanges(done));
             return done;
-        } catch (BindFailure e) {
-            return reject(List.of(e.getMessage()), startedNanos);
         } catch (RuntimeException e) {
             // A bug rather than a bad file; the running config stays all the same.
             LOG.error("config reload failed", e);
@@ -195,6 +207,10 @@ public final class Balancer implements AutoCloseable {
      * left and stops the event loops.
      */
     public void shutdown(Duration grace) {
+        synchronized (this) {
+            transparent.forEach(ch -> ch.close().syncUninterruptibly());
+            transparent.clear();
+        }
         tcp.listeners().closeAll();
         udp.listeners().closeAll(); // UDP sessions end with their listener: nothing could answer their clients
         long deadline = System.nanoTime() + grace.toNanos();
@@ -217,6 +233,20 @@ public final class Balancer implements AutoCloseable {
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         connectionLog.close();
         metrics.close();
+    }
+
+    /**
+     * Opens the transparent listener TPROXY portals deliver to: its connections are routed by
+     * their original destination, the intercepted ClusterIP:port of a service port. Closed with
+     * the balancer.
+     *
+     * @return the bound address
+     * @throws BindFailure when it cannot be bound (IP_TRANSPARENT needs CAP_NET_ADMIN)
+     */
+    public synchronized InetSocketAddress openTransparentListener(InetSocketAddress address) throws BindFailure {
+        io.netty.channel.Channel channel = tcp.bindTransparent(group, address);
+        transparent.add(channel);
+        return (InetSocketAddress) channel.localAddress();
     }
 
     /** Shuts down with no grace period. */

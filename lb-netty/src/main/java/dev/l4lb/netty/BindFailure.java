@@ -8,8 +8,16 @@ import dev.l4lb.core.model.Addresses;
 public final class BindFailure extends Exception {
     private static final long serialVersionUID = 1L;
 
+    private final transient InetSocketAddress address;
+
     public BindFailure(InetSocketAddress address, String owner, Throwable cause) {
         super("cannot listen on " + Addresses.format(address) + " for " + owner + ": " + reason(cause), cause);
+        this.address = address;
+    }
+
+    /** The listener address that could not be bound. */
+    public InetSocketAddress address() {
+        return address;
     }
 
     private static String reason(Throwable cause) {

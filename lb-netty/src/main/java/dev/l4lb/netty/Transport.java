@@ -166,6 +166,19 @@ public enum Transport {
     }
 
     /**
+     * IP_TRANSPARENT, when this transport can set it: a listener with it accepts connections the
+     * kernel's TPROXY target steers to it, each keeping its original destination as its local
+     * address. Null on NIO, which has no such option.
+     */
+    public ChannelOption<Boolean> transparentOption() {
+        return switch (this) {
+            case EPOLL -> EpollChannelOption.IP_TRANSPARENT;
+            case IO_URING -> IoUringChannelOption.IP_TRANSPARENT;
+            case NIO -> null;
+        };
+    }
+
+    /**
      * SO_REUSEPORT, when this transport can set it: then each listener is bound once per event
      * loop and the kernel spreads accepts over the loops. Null on NIO, where one socket serves.
      */

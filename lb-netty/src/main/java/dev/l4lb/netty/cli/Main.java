@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "l4lb: a userspace L4 (TCP and UDP) load balancer with Kubernetes Service semantics.",
-        subcommands = {RunCommand.class, DemoCommand.class, ListCommand.class, EchoServerCommand.class, CheckCommand.class,
+        subcommands = {RunCommand.class, KubeCommand.class, DemoCommand.class, ListCommand.class, EchoServerCommand.class, CheckCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

@@ -1,6 +1,7 @@
 package dev.l4lb.netty.cli;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 import org.slf4j.Logger;
@@ -10,29 +11,48 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import sun.misc.Signal;
 
+import dev.l4lb.core.config.BalancerConfig;
 import dev.l4lb.core.config.ConfigLoader;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.BindFailure;
 import dev.l4lb.netty.ConfigReloader;
 import dev.l4lb.netty.admin.AdminServer;
+import dev.l4lb.netty.kube.ManifestSource;
+import dev.l4lb.netty.kube.ProxierRuntime;
 import dev.l4lb.netty.log.ConnectionLog;
 
 /** {@code lb run --config FILE}: serve a config until SIGTERM/SIGINT, reloading it on SIGHUP. */
 @Command(name = "run", mixinStandardHelpOptions = true,
         description = {"Serve the services of a config file until SIGTERM or SIGINT.",
                 "SIGHUP (or POST /api/v1/reload on the admin address) reloads the file; a file with "
-                        + "problems is rejected and the running config stays."})
+                        + "problems is rejected and the running config stays.",
+                "With --manifests, serve Kubernetes Services and EndpointSlices (or Endpoints) read from "
+                        + "manifest files and directories instead, as lb kube would serve them from the API; "
+                        + "SIGHUP reads them again."})
 final class RunCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(RunCommand.class);
 
-    @Option(names = {"-c", "--config"}, required = true, paramLabel = "FILE", description = "The config file (YAML).")
+    @Option(names = {"-c", "--config"}, paramLabel = "FILE", description = "The config file (YAML).")
     Path config;
+
+    @Option(names = "--manifests", arity = "1..*", paramLabel = "PATH",
+            description = "Kubernetes manifests (files or directories) to serve instead of a config file.")
+    List<Path> manifests;
 
     @Mixin
     DataPlaneOptions options;
 
+    @Mixin
+    ProxierOptions proxier;
+
     @Override
     public Integer call() {
+        if ((config == null) == (manifests == null)) {
+            return Reports.usageError(new IllegalArgumentException("give either --config FILE or --manifests PATH..."));
+        }
+        if (manifests != null) {
+            return serveManifests();
+        }
         DataPlaneOptions.Plan plan = options.plan(() -> ConfigLoader.load(config));
         if (plan == null) {
             return ExitCodes.CONFIG_ERROR;
@@ -63,6 +83,37 @@ final class RunCommand implements Callable<Integer> {
             admin.close();
             balancer.shutdown(plan.grace());
         });
+        return ExitCodes.OK;
+    }
+
+    private int serveManifests() {
+        ManifestSource[] source = new ManifestSource[1];
+        DataPlaneOptions.Plan plan = options.plan(() -> {
+            source[0] = ManifestSource.read(manifests);
+            return new BalancerConfig(List.of(), proxier.admin());
+        });
+        if (plan == null) {
+            return ExitCodes.CONFIG_ERROR;
+        }
+        ProxierRuntime runtime;
+        try {
+            ProxierRuntime.Settings settings = proxier.settings();
+            runtime = ProxierRuntime.start(settings, plan.config().admin(), plan.transport(), plan.threads(),
+                    plan.openConnectionLog(), onChange -> source[0]);
+        } catch (IllegalArgumentException e) {
+            return Reports.usageError(e);
+        } catch (BindFailure e) {
+            return Reports.bindFailure(e);
+        } catch (RuntimeException e) {
+            return Reports.startFailure(e);
+        }
+        Signal.handle(new Signal("HUP"), signal -> new Thread(() -> {
+            LOG.info("SIGHUP: reading {} again", manifests);
+            if (source[0].reload()) {
+                runtime.proxier().changed();
+            }
+        }, "l4lb-reload").start());
+        Serving.untilSignalled(() -> runtime.shutdown(plan.grace()));
         return ExitCodes.OK;
     }
 }

@@ -77,7 +77,8 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         Channel inbound = ctx.channel();
-        route = plane.route(listener);
+        // A transparent listener's connections are routed by their original destination.
+        route = listener != null ? plane.route(listener) : plane.snapshot().lookupTcp((InetSocketAddress) inbound.localAddress());
         if (route == null) {
             plane.countUnrouted();
             TcpRelayHandler.reset(inbound);

@@ -14,6 +14,7 @@ import io.netty.channel.WriteBufferWaterMark;
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.ServiceSnapshot;
+import dev.l4lb.netty.BindFailure;
 import dev.l4lb.netty.Listeners;
 import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.log.ConnectionLog;
@@ -76,6 +77,30 @@ public final class TcpDataPlane {
         unrouted.increment();
     }
 
+    /**
+     * Binds the transparent listener of TPROXY portals: one socket with IP_TRANSPARENT whose
+     * accepted connections are routed by their local address, the ClusterIP:port the client
+     * asked for ({@link dev.l4lb.core.model.ServicePort#intercepted()}), so one listener and one
+     * hash lookup serve every service. It accepts at once; connections to an address the snapshot
+     * does not route are reset and counted as unrouted.
+     *
+     * @throws IllegalStateException when this transport has no IP_TRANSPARENT (NIO)
+     */
+    public Channel bindTransparent(EventLoopGroup loops, InetSocketAddress address) throws BindFailure {
+        ChannelOption<Boolean> transparent = transport.transparentOption();
+        if (transparent == null) {
+            throw new IllegalStateException("transport " + transport.displayName()
+                    + " cannot open a transparent listener (IP_TRANSPARENT needs epoll or io_uring)");
+        }
+        ServerBootstrap bootstrap = serverBootstrap(loops, null).option(transparent, true).option(ChannelOption.AUTO_READ, true);
+        try {
+            return bootstrap.bind(address).syncUninterruptibly().channel();
+        } catch (RuntimeException e) {
+            throw new BindFailure(address, "the TPROXY portals' transparent listener", e);
+        }
+    }
+
+    /** @param address the listener's address; null for the transparent listener (routes by each connection's local address) */
     private ServerBootstrap serverBootstrap(EventLoopGroup loops, InetSocketAddress address) {
         ChannelInitializer<Channel> accept = new ChannelInitializer<>() {
             @Override

@@ -1,0 +1,142 @@
+package dev.l4lb.netty.cli;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import picocli.CommandLine.Option;
+
+import dev.l4lb.core.config.AdminConfig;
+import dev.l4lb.core.config.Durations;
+import dev.l4lb.core.kube.NodeContext;
+import dev.l4lb.core.kube.ProxyPortRange;
+import dev.l4lb.core.model.Addresses;
+import dev.l4lb.core.model.Cidr;
+import dev.l4lb.netty.admin.ProxierHealth;
+import dev.l4lb.netty.kube.LocalAddresses;
+import dev.l4lb.netty.kube.ProxierRuntime;
+
+/** The options of the userspace proxier, named as kube-proxy names them; shared by {@code lb kube} and {@code lb run --manifests}. */
+final class ProxierOptions {
+    @Option(names = "--node-name", paramLabel = "NAME",
+            description = "This node's name, as EndpointSlices name it (decides which endpoints are local). Default: the host name.")
+    String nodeName;
+
+    @Option(names = "--bind-address", defaultValue = "0.0.0.0", paramLabel = "IP",
+            description = "Where proxy listeners are bound. Default: ${DEFAULT-VALUE}.")
+    String bindAddress;
+
+    @Option(names = "--proxy-port-range", paramLabel = "FROM-TO",
+            description = "Ports for the ClusterIP ports' proxy listeners. Default: ports the kernel picks.")
+    String proxyPortRange;
+
+    @Option(names = "--nodeport-addresses", split = ",", paramLabel = "CIDR",
+            description = "Serve node ports only on local addresses in these ranges. Default: every local address.")
+    List<String> nodePortAddresses = new ArrayList<>();
+
+    @Option(names = "--iptables", description = "Program iptables portals (root): ClusterIP:port traffic reaches the proxy.")
+    boolean iptables;
+
+    @Option(names = "--portals", defaultValue = "redirect", paramLabel = "MODE",
+            description = "With --iptables: redirect (kube-proxy userspace's rules, one per ClusterIP port) or tproxy "
+                    + "(a constant rule set: the service CIDRs go to one transparent listener). Default: ${DEFAULT-VALUE}.")
+    String portals;
+
+    @Option(names = "--service-cluster-ip-range", split = ",", defaultValue = "10.96.0.0/12", paramLabel = "CIDR",
+            description = "The cluster's service CIDRs, which tproxy portals steer whole. Default: ${DEFAULT-VALUE}.")
+    List<String> serviceCidrs;
+
+    @Option(names = "--tproxy-listener", defaultValue = "127.0.0.1:15001", paramLabel = "IP:PORT",
+            description = "Where the tproxy portals deliver connections. Default: ${DEFAULT-VALUE}.")
+    String tproxyListener;
+
+    @Option(names = "--min-sync-period", defaultValue = "1s", paramLabel = "DURATION",
+            description = "Changes are applied at most once per this period (kube-proxy's minSyncPeriod). Default: ${DEFAULT-VALUE}.")
+    String minSyncPeriod;
+
+    @Option(names = "--sync-period", defaultValue = "30s", paramLabel = "DURATION",
+            description = "Everything is applied again at least once per this period (repairs portals). Default: ${DEFAULT-VALUE}.")
+    String syncPeriod;
+
+    @Option(names = "--healthz-timeout", defaultValue = "60s", paramLabel = "DURATION",
+            description = "/healthz answers 503 when a change has waited longer than this. Default: ${DEFAULT-VALUE}.")
+    String healthTimeout;
+
+    @Option(names = "--metrics-bind-address", defaultValue = "127.0.0.1:10249", paramLabel = "IP:PORT",
+            description = "Metrics, API and stats page (kube-proxy's address). Default: ${DEFAULT-VALUE}.")
+    String metricsAddress;
+
+    @Option(names = "--healthz-bind-address", defaultValue = "0.0.0.0:10256", paramLabel = "IP:PORT",
+            description = "The node's /healthz, which load balancers probe (kube-proxy's address). Default: ${DEFAULT-VALUE}.")
+    String healthzAddress;
+
+    /** The admin addresses; throws IllegalArgumentException naming the option that is wrong. */
+    AdminConfig admin() {
+        return new AdminConfig(hostPort("--metrics-bind-address", metricsAddress), hostPort("--healthz-bind-address", healthzAddress));
+    }
+
+    private static InetSocketAddress hostPort(String option, String text) {
+        return Addresses.parseHostPort(text).filter(a -> !a.isUnresolved())
+                .orElseThrow(() -> new IllegalArgumentException(option + " '" + text + "' is not IP:PORT"));
+    }
+
+    /** The proxier's settings; throws IllegalArgumentException naming the option that is wrong. */
+    ProxierRuntime.Settings settings() {
+        InetAddress bind = Addresses.parseIp(bindAddress)
+                .orElseThrow(() -> new IllegalArgumentException("--bind-address '" + bindAddress + "' is not an IP address"));
+        List<Cidr> nodePorts = cidrs("--nodeport-addresses", nodePortAddresses);
+        ProxierRuntime.Portals mode = ProxierRuntime.Portals.OFF;
+        if (iptables) {
+            mode = switch (portals) {
+                case "redirect" -> ProxierRuntime.Portals.REDIRECT;
+                case "tproxy" -> ProxierRuntime.Portals.TPROXY;
+                default -> throw new IllegalArgumentException("--portals '" + portals + "' is not redirect or tproxy");
+            };
+        }
+        InetSocketAddress transparent = hostPort("--tproxy-listener", tproxyListener);
+        NodeContext node = new NodeContext(nodeName != null ? nodeName : hostName(), LocalAddresses.ofThisHost(), nodePorts,
+                bind, mode == ProxierRuntime.Portals.TPROXY);
+        return new ProxierRuntime.Settings(node, proxyPortRange == null ? null : ProxyPortRange.parse(proxyPortRange), mode,
+                cidrs("--service-cluster-ip-range", serviceCidrs), transparent, anyAddress(),
+                duration("--min-sync-period", minSyncPeriod), duration("--sync-period", syncPeriod),
+                healthTimeout == null ? ProxierHealth.DEFAULT_HEALTH_TIMEOUT : duration("--healthz-timeout", healthTimeout));
+    }
+
+    private static InetAddress anyAddress() {
+        return new InetSocketAddress(0).getAddress();
+    }
+
+    private static List<Cidr> cidrs(String option, List<String> texts) {
+        List<Cidr> out = new ArrayList<>();
+        for (String text : texts) {
+            if (!text.isBlank()) {
+                out.add(Cidr.parse(text.trim()).orElseThrow(() ->
+                        new IllegalArgumentException(option + " '" + text + "' is not a CIDR such as 10.0.0.0/8")));
+            }
+        }
+        return out;
+    }
+
+    private static Duration duration(String option, String text) {
+        Duration d = Durations.parse(text).orElseThrow(() ->
+                new IllegalArgumentException(option + " '" + text + "' is not a duration such as 1s"));
+        if (d.isZero() && !option.equals("--min-sync-period")) {
+            throw new IllegalArgumentException(option + " must be above 0");
+        }
+        return d;
+    }
+
+    private static String hostName() {
+        String env = System.getenv("NODE_NAME");
+        if (env != null && !env.isBlank()) {
+            return env;
+        }
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (java.net.UnknownHostException e) {
+            throw new IllegalArgumentException("cannot tell this host's name; give --node-name", e);
+        }
+    }
+}

@@ -1,0 +1,101 @@
+package dev.l4lb.netty.kube;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+
+import dev.l4lb.core.kube.ClusterObjects;
+
+/**
+ * The cluster's Services and EndpointSlices as fabric8's informers keep them: a list, then a
+ * watch, relisting after a watch is lost. Every event only says "changed"; the proxier reads the
+ * informers' stores whole at its next sync, so a relist is just another change.
+ */
+public final class ApiWatch implements ClusterSource {
+    /**
+     * Services and slices another proxy serves are not ours, as kube-proxy's informers select
+     * them out (the {@code service.kubernetes.io/service-proxy-name} label).
+     */
+    static final String SERVICE_PROXY_NAME = "service.kubernetes.io/service-proxy-name";
+
+    private final KubernetesClient client;
+    private final SharedIndexInformer<Service> services;
+    private final SharedIndexInformer<EndpointSlice> slices;
+
+    private ApiWatch(KubernetesClient client, SharedIndexInformer<Service> services, SharedIndexInformer<EndpointSlice> slices) {
+        this.client = client;
+        this.services = services;
+        this.slices = slices;
+    }
+
+    /**
+     * Starts both informers and waits until each has listed once.
+     *
+     * @param client   owned by the watch from now on: closed with it
+     * @param onChange called on every add, update and delete (on an informer thread)
+     * @throws IllegalStateException when the API does not answer the first lists in {@code timeoutSeconds}
+     */
+    public static ApiWatch start(KubernetesClient client, Runnable onChange, long timeoutSeconds) {
+        ResourceEventHandler<Object> handler = new ResourceEventHandler<>() {
+            @Override
+            public void onAdd(Object obj) {
+                onChange.run();
+            }
+
+            @Override
+            public void onUpdate(Object oldObj, Object newObj) {
+                onChange.run();
+            }
+
+            @Override
+            public void onDelete(Object obj, boolean deletedFinalStateUnknown) {
+                onChange.run();
+            }
+        };
+        SharedIndexInformer<Service> services = client.services().inAnyNamespace().withoutLabel(SERVICE_PROXY_NAME)
+                .runnableInformer(0);
+        SharedIndexInformer<EndpointSlice> slices = client.discovery().v1().endpointSlices().inAnyNamespace()
+                .withoutLabel(SERVICE_PROXY_NAME).runnableInformer(0);
+        services.addEventHandler(handler);
+        slices.addEventHandler(handler);
+        ApiWatch watch = new ApiWatch(client, services, slices);
+        try {
+            CompletableFuture.allOf(services.start().toCompletableFuture(), slices.start().toCompletableFuture())
+                    .get(timeoutSeconds, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            watch.close();
+            throw new IllegalStateException("interrupted while listing Services and EndpointSlices", e);
+        } catch (ExecutionException | TimeoutException e) {
+            watch.close();
+            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+            throw new IllegalStateException("cannot list Services and EndpointSlices from " + client.getMasterUrl()
+                    + ": " + cause, cause);
+        }
+        return watch;
+    }
+
+    @Override
+    public ClusterObjects objects() {
+        return new ClusterObjects(services.getStore().list(), slices.getStore().list());
+    }
+
+    /** True while both informers' watches are up (false between a lost watch and its relist). */
+    public boolean watching() {
+        return services.isWatching() && slices.isWatching();
+    }
+
+    @Override
+    public void close() {
+        services.close();
+        slices.close();
+        client.close();
+    }
+}

@@ -1,0 +1,223 @@
+package dev.l4lb.netty.kube;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.l4lb.core.config.AdminConfig;
+import dev.l4lb.core.config.BalancerConfig;
+import dev.l4lb.core.kube.ClusterObjects;
+import dev.l4lb.core.kube.ClusterServices;
+import dev.l4lb.core.kube.NodeContext;
+import dev.l4lb.core.kube.ProxierPlan;
+import dev.l4lb.core.kube.ProxyPorts;
+import dev.l4lb.core.model.Service;
+import dev.l4lb.core.model.ServicePort;
+import dev.l4lb.netty.Balancer;
+import dev.l4lb.netty.BindFailure;
+import dev.l4lb.netty.admin.ProxierHealth;
+
+/**
+ * The userspace proxier: turns the cluster's Services and EndpointSlices into the balancer's
+ * config, its portals and its health check node ports, again after every change. Changes are
+ * coalesced like kube-proxy's bounded-frequency runner: a sync runs at most once per
+ * {@code minSyncPeriod}, and at least once per {@code syncPeriod} (which also repairs portals
+ * someone else flushed). Each sync swaps a new snapshot in, so connections in flight carry on.
+ */
+public final class KubeProxier implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(KubeProxier.class);
+    /** Listeners a sync leaves out, one at a time, before it gives up until the next sync. */
+    private static final int MAX_BIND_RETRIES = 32;
+
+    private final Balancer balancer;
+    private final ClusterSource source;
+    private final NodeContext node;
+    private final ProxyPorts proxyPorts;
+    private final PortalProgram portals;
+    private final ServiceHealthServers healthChecks;
+    private final ProxierHealth health;
+    private final AdminConfig admin;
+    private final Duration minSyncPeriod;
+    private final ScheduledExecutorService runner;
+    /** Listeners the last syncs could not bind: left out until the next periodic sync tries them again. */
+    private final Set<InetSocketAddress> unbindable = new HashSet<>();
+    private final Set<String> reportedSkips = new HashSet<>();
+    private ScheduledFuture<?> pending;
+    private long lastSyncNanos;
+    private volatile ProxierPlan plan;
+
+    /**
+     * @param balancer      started with the admin addresses and no services; the proxier fills it
+     * @param healthChecks  the healthCheckNodePort servers
+     * @param health        what the node's /healthz reports: queued changes and finished syncs
+     */
+    public KubeProxier(Balancer balancer, ClusterSource source, NodeContext node, ProxyPorts proxyPorts,
+                       PortalProgram portals, ServiceHealthServers healthChecks, ProxierHealth health,
+                       Duration minSyncPeriod, Duration syncPeriod) {
+        this.balancer = balancer;
+        this.source = source;
+        this.node = node;
+        this.proxyPorts = proxyPorts;
+        this.portals = portals;
+        this.healthChecks = healthChecks;
+        this.health = health;
+        this.admin = balancer.config().admin();
+        this.minSyncPeriod = minSyncPeriod;
+        this.runner = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread thread = new Thread(r, "l4lb-proxier-sync");
+            thread.setDaemon(true);
+            return thread;
+        });
+        runner.scheduleWithFixedDelay(this::periodicSync, syncPeriod.toMillis(), syncPeriod.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Something changed in the cluster (an informer event, a SIGHUP'd manifest): queues a sync,
+     * no sooner than {@code minSyncPeriod} after the last one.
+     */
+    public void changed() {
+        health.queued(Instant.now());
+        synchronized (this) {
+            if (pending != null && !pending.isDone()) {
+                return; // the sync already queued will read this change too
+            }
+            long wait = Math.max(0, lastSyncNanos + minSyncPeriod.toNanos() - System.nanoTime());
+            pending = runner.schedule(this::sync, wait, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /** Runs a sync now, on the sync thread, and waits for it: for start-up and tests. */
+    public void syncNow() {
+        try {
+            runner.submit(this::sync).get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException("sync failed", e.getCause());
+        }
+    }
+
+    /** What the last sync made of the cluster; null before the first. */
+    public ProxierPlan plan() {
+        return plan;
+    }
+
+    public NodeContext node() {
+        return node;
+    }
+
+    private void periodicSync() {
+        unbindable.clear(); // try again what could not be bound before
+        sync();
+    }
+
+    private void sync() {
+        synchronized (this) {
+            lastSyncNanos = System.nanoTime();
+        }
+        try {
+            long started = System.nanoTime();
+            ClusterObjects objects = source.objects();
+            for (int attempt = 0; ; attempt++) {
+                ProxierPlan next = ClusterServices.translate(objects.services(), objects.slices(), node, proxyPorts);
+                reportSkips(next);
+                BalancerConfig config = new BalancerConfig(withoutUnbindable(next.services()), admin);
+                if (!config.equals(balancer.config())) {
+                    try {
+                        balancer.reloadOrFail(config, started);
+                    } catch (BindFailure e) {
+                        if (attempt >= MAX_BIND_RETRIES) {
+                            balancer.reject(List.of(e.getMessage(), "gave up after " + attempt + " listeners could not be bound"), started);
+                            return;
+                        }
+                        leaveOut(e, next);
+                        continue;
+                    }
+                }
+                portals.sync(next);
+                healthChecks.sync(next.healthChecks());
+                plan = next;
+                health.updated(Instant.now());
+                return;
+            }
+        } catch (RuntimeException e) {
+            // A bug, not the cluster's doing: the running config stays, the next change or period tries again.
+            LOG.error("proxier sync failed; the running config stays", e);
+        }
+    }
+
+    /**
+     * A listener that cannot be bound is left out rather than holding up every other change, as
+     * kube-proxy logs a node port it cannot open and goes on. A proxy port gets another port.
+     */
+    private void leaveOut(BindFailure failure, ProxierPlan attempted) {
+        InetSocketAddress address = failure.address();
+        boolean proxyPort = address.getAddress().equals(node.bindAddress())
+                && attempted.portals().stream().anyMatch(p -> p.proxyPort() == address.getPort());
+        if (proxyPort) {
+            LOG.warn("{}; the port gets another proxy port", failure.getMessage());
+            proxyPorts.unusable(address.getPort());
+        } else {
+            LOG.warn("{}; served without that listener, tried again at the next periodic sync", failure.getMessage());
+            unbindable.add(address);
+        }
+    }
+
+    private List<Service> withoutUnbindable(List<Service> services) {
+        if (unbindable.isEmpty()) {
+            return services;
+        }
+        List<Service> kept = new ArrayList<>();
+        for (Service service : services) {
+            List<ServicePort> ports = new ArrayList<>();
+            for (ServicePort port : service.ports()) {
+                List<InetSocketAddress> listen = port.listen().stream().filter(a -> !unbindable.contains(a)).toList();
+                if (!listen.isEmpty() || !port.intercepted().isEmpty()) {
+                    ports.add(new ServicePort(port.name(), port.protocol(), listen, port.targetPort(), port.policy(),
+                            port.endpoints(), port.intercepted()));
+                }
+            }
+            if (!ports.isEmpty()) {
+                kept.add(new Service(service.namespace(), service.name(), ports));
+            }
+        }
+        return kept;
+    }
+
+    /** Each service or port left out is said once, not at every sync. */
+    private void reportSkips(ProxierPlan next) {
+        Set<String> now = new LinkedHashSet<>(next.skipped());
+        for (String skip : now) {
+            if (reportedSkips.add(skip)) {
+                LOG.info("not proxied: {}", skip);
+            }
+        }
+        reportedSkips.retainAll(now);
+    }
+
+    /** Stops syncing and removes the portals and health check servers; the balancer is the caller's to stop. */
+    @Override
+    public void close() {
+        runner.shutdownNow();
+        try {
+            runner.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        portals.close();
+        healthChecks.close();
+        source.close();
+    }
+}

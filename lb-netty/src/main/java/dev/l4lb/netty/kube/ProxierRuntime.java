@@ -1,0 +1,159 @@
+package dev.l4lb.netty.kube;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import dev.l4lb.core.config.AdminConfig;
+import dev.l4lb.core.config.BalancerConfig;
+import dev.l4lb.core.kube.NodeContext;
+import dev.l4lb.core.kube.ProxyPorts;
+import dev.l4lb.core.model.Cidr;
+import dev.l4lb.netty.Balancer;
+import dev.l4lb.netty.BindFailure;
+import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.admin.AdminServer;
+import dev.l4lb.netty.admin.ProxierHealth;
+import dev.l4lb.netty.log.ConnectionLog;
+
+/**
+ * A running userspace proxier and everything it drives: the balancer, the admin server with
+ * kube-proxy's /healthz, the health check node ports, the portals and the source of Services
+ * and EndpointSlices. Started in that order, stopped in the reverse one.
+ */
+public final class ProxierRuntime implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ProxierRuntime.class);
+
+    /** How ClusterIP traffic reaches the balancer. */
+    public enum Portals {
+        /** No kernel rules: services are reached on their proxy listeners and node ports. */
+        OFF,
+        /** kube-proxy userspace's: one REDIRECT rule per ClusterIP port, to that port's proxy listener. */
+        REDIRECT,
+        /** A constant rule set: the service CIDRs go to one transparent listener (TCP); UDP ports keep REDIRECT rules. */
+        TPROXY
+    }
+
+    /**
+     * How the proxier runs on this node.
+     *
+     * @param node                the node as the proxier sees it
+     * @param proxyPorts          null: ports the kernel picks
+     * @param portals             which portals to program
+     * @param serviceCidrs        the cluster's service CIDRs (TPROXY portals steer these whole)
+     * @param transparentListener where the TPROXY portals deliver (TPROXY only)
+     * @param healthCheckAddress  where healthCheckNodePort servers bind
+     * @param minSyncPeriod       at most one sync per this period
+     * @param syncPeriod          at least one sync per this period
+     * @param healthTimeout       /healthz turns 503 when a change waits longer than this
+     */
+    public record Settings(NodeContext node, ProxyPorts proxyPorts, Portals portals, List<Cidr> serviceCidrs,
+                           InetSocketAddress transparentListener, InetAddress healthCheckAddress,
+                           Duration minSyncPeriod, Duration syncPeriod, Duration healthTimeout) {
+        public Settings {
+            serviceCidrs = List.copyOf(serviceCidrs);
+        }
+    }
+
+    private final Balancer balancer;
+    private final AdminServer admin;
+    private final KubeProxier proxier;
+
+    private ProxierRuntime(Balancer balancer, AdminServer admin, KubeProxier proxier) {
+        this.balancer = balancer;
+        this.admin = admin;
+        this.proxier = proxier;
+    }
+
+    /**
+     * Starts everything and runs the first sync before returning.
+     *
+     * @param sources makes the source of objects, given what to call when they change
+     * @throws BindFailure when an admin address cannot be bound; nothing is left running then
+     */
+    public static ProxierRuntime start(Settings settings, AdminConfig adminConfig, Transport transport, int threads,
+                                       ConnectionLog connectionLog, Function<Runnable, ClusterSource> sources)
+            throws BindFailure {
+        Balancer balancer = Balancer.start(new BalancerConfig(List.of(), adminConfig), transport, threads, connectionLog);
+        ProxierHealth health = new ProxierHealth(settings.healthTimeout());
+        health.queued(Instant.now()); // nothing is served until the first sync: /healthz says so
+        AdminServer admin = null;
+        ServiceHealthServers healthChecks = null;
+        PortalProgram portals = PortalProgram.OFF;
+        ClusterSource source = null;
+        try {
+            admin = AdminServer.start(adminConfig, balancer, null, health);
+            healthChecks = new ServiceHealthServers(settings.healthCheckAddress(), () -> health.healthy(Instant.now()));
+            portals = portals(settings, balancer);
+            AtomicReference<KubeProxier> proxier = new AtomicReference<>();
+            source = sources.apply(() -> {
+                KubeProxier p = proxier.get();
+                if (p != null) {
+                    p.changed();
+                }
+            });
+            ProxyPorts proxyPorts = settings.proxyPorts() != null ? settings.proxyPorts()
+                    : new EphemeralProxyPorts(settings.node().bindAddress());
+            KubeProxier started = new KubeProxier(balancer, source, settings.node(), proxyPorts, portals, healthChecks,
+                    health, settings.minSyncPeriod(), settings.syncPeriod());
+            proxier.set(started);
+            started.syncNow();
+            LOG.info("userspace proxier for node {} in sync: {} service(s) proxied, {} portal(s), {} health check port(s)",
+                    settings.node().nodeName(), started.plan() == null ? 0 : started.plan().services().size(),
+                    started.plan() == null ? 0 : started.plan().portals().size(),
+                    started.plan() == null ? 0 : started.plan().healthChecks().size());
+            return new ProxierRuntime(balancer, admin, started);
+        } catch (BindFailure | RuntimeException e) {
+            if (source != null) {
+                source.close();
+            }
+            portals.close();
+            if (healthChecks != null) {
+                healthChecks.close();
+            }
+            if (admin != null) {
+                admin.close();
+            }
+            balancer.close();
+            throw e;
+        }
+    }
+
+    private static PortalProgram portals(Settings settings, Balancer balancer) {
+        return switch (settings.portals()) {
+            case OFF -> PortalProgram.OFF;
+            case REDIRECT, TPROXY -> throw new UnsupportedOperationException("TODO(branch): portals are wired next");
+        };
+    }
+
+    public Balancer balancer() {
+        return balancer;
+    }
+
+    public AdminServer admin() {
+        return admin;
+    }
+
+    public KubeProxier proxier() {
+        return proxier;
+    }
+
+    /** Stops syncing, removes portals and health check servers, then drains the balancer for up to {@code grace}. */
+    public void shutdown(Duration grace) {
+        proxier.close();
+        admin.close();
+        balancer.shutdown(grace);
+    }
+
+    @Override
+    public void close() {
+        shutdown(Duration.ZERO);
+    }
+}

@@ -1,0 +1,216 @@
+package dev.l4lb.netty.kube;
+
+import static dev.l4lb.netty.kube.KubeFixtures.DROPPED;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import dev.l4lb.core.model.SessionAffinity;
+import dev.l4lb.netty.echo.EchoServer;
+import dev.l4lb.netty.testing.AdminHttp;
+import dev.l4lb.netty.testing.NoLeaks;
+import dev.l4lb.netty.testing.Ports;
+import dev.l4lb.netty.testing.Sockets;
+
+/**
+ * The proxier against fabric8's Kubernetes mock server in CRUD mode: a real HTTP server that
+ * keeps objects and streams watch events, so Services and EndpointSlices are created, changed and
+ * deleted through the API as a cluster would, and the balancer must follow.
+ */
+@ExtendWith(NoLeaks.class)
+class ApiWatchProxierTest {
+    private static final Duration CONVERGE = Duration.ofSeconds(20);
+
+    private final KubernetesCrudDispatcher store = new KubernetesCrudDispatcher();
+    private KubernetesMockServer server;
+    private KubernetesClient api;
+    private EchoServer pods;
+    private int podPort;
+    private ProxierRuntime runtime;
+
+    @BeforeEach
+    void start() throws Exception {
+        server = newServer();
+        server.init(KubeFixtures.LOOPBACK, 0);
+        api = server.createClient();
+        podPort = Ports.free();
+        pods = KubeFixtures.pods(podPort, 11, 12, 13);
+    }
+
+    @AfterEach
+    void stop() {
+        if (runtime != null) {
+            runtime.close();
+        }
+        api.close();
+        server.destroy();
+        pods.close();
+    }
+
+    private KubernetesMockServer newServer() {
+        // One dispatcher for every server instance: its objects outlive a server restart.
+        return new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), store, false);
+    }
+
+    private void startProxier(String nodeName) throws Exception {
+        KubernetesClient watchClient = server.createClient();
+        runtime = ProxierRuntime.start(KubeFixtures.settings(KubeFixtures.node(nodeName), Duration.ofMillis(50)),
+                KubeFixtures.admin(), dev.l4lb.netty.Transport.NIO, 1, dev.l4lb.netty.log.ConnectionLog.off(),
+                onChange -> ApiWatch.start(watchClient, onChange, 20));
+    }
+
+    @Test
+    void servicesAndSlicesCreatedChangedAndDeletedThroughTheApiAreFollowed() throws Exception {
+        startProxier("node-a");
+        assertThat(runtime.balancer().snapshot().routes()).isEmpty();
+
+        api.services().inNamespace("shop").resource(service("web", "ClientIP", "Cluster")).create();
+        api.discovery().v1().endpointSlices().inNamespace("shop").resource(slice("web", "web-1", 11, 12)).create();
+        // ClientIP affinity from the Service: this one client sticks to one of the two pods.
+        await().atMost(CONVERGE).until(() -> !answering("shop/web").isEmpty());
+        assertThat(runtime.balancer().snapshot().routes().get(0).policy().sessionAffinity()).isEqualTo(SessionAffinity.CLIENT_IP);
+        assertThat(answering("shop/web")).hasSize(1).isSubsetOf("127.0.0.11", "127.0.0.12");
+
+        // Affinity off and a third pod: new connections spread over all three.
+        api.services().inNamespace("shop").resource(service("web", "None", "Cluster")).update();
+        api.discovery().v1().endpointSlices().inNamespace("shop").resource(slice("web", "web-1", 11, 12, 13)).update();
+        await().atMost(CONVERGE).until(() -> answering("shop/web").equals(Set.of("127.0.0.11", "127.0.0.12", "127.0.0.13")));
+
+        // externalTrafficPolicy Local with a node port: on node-a only its pod (127.0.0.11) answers there.
+        int nodePort = Ports.free();
+        api.services().inNamespace("shop").resource(nodePortService("web", nodePort, "Local")).update();
+        InetSocketAddress nodePortAddress = new InetSocketAddress(KubeFixtures.LOOPBACK, nodePort);
+        await().atMost(CONVERGE).until(() -> listening(nodePortAddress) && spread(nodePortAddress).equals(Set.of("127.0.0.11")));
+        assertThat(answering("shop/web")).containsExactlyInAnyOrder("127.0.0.11", "127.0.0.12", "127.0.0.13");
+
+        // The node's /healthz is kube-proxy's: in sync, 200.
+        assertThat(AdminHttp.get(runtime.admin().healthAddress(), "/healthz").statusCode()).isEqualTo(200);
+
+        // Deleting the Service closes its listeners.
+        InetSocketAddress proxyListener = KubeFixtures.listener(runtime, "shop/web", "http");
+        api.services().inNamespace("shop").withName("web").delete();
+        await().atMost(CONVERGE).until(() -> runtime.balancer().snapshot().routes().isEmpty());
+        await().atMost(CONVERGE).until(() -> !listening(proxyListener) && !listening(nodePortAddress));
+    }
+
+    @Test
+    void aLostWatchIsRecoveredWithoutDroppingConnections() throws Exception {
+        api.services().inNamespace("shop").resource(service("web", "None", "Cluster")).create();
+        api.discovery().v1().endpointSlices().inNamespace("shop").resource(slice("web", "web-1", 11)).create();
+        startProxier("node-a");
+        InetSocketAddress web = KubeFixtures.listener(runtime, "shop/web", "http");
+        int apiPort = server.getPort();
+
+        try (Socket open = Sockets.connect(web)) {
+            Sockets.assertEchoes(open, "before ");
+            // The API server goes away: the watches break; the open connection must not notice.
+            server.destroy();
+            Sockets.assertEchoes(open, "during ");
+            assertThat(KubeFixtures.whoAnswers(web)).isEqualTo("127.0.0.11");
+
+            // It comes back with the same objects, and a change made since: the informers relist and watch again.
+            server = newServer();
+            server.init(KubeFixtures.LOOPBACK, apiPort);
+            api.close();
+            api = server.createClient();
+            api.discovery().v1().endpointSlices().inNamespace("shop").resource(slice("web", "web-1", 12)).update();
+            await().atMost(Duration.ofSeconds(60)).until(() -> answering("shop/web").equals(Set.of("127.0.0.12")));
+            Sockets.assertEchoes(open, "after");
+        }
+    }
+
+    @Test
+    void beforeTheFirstSyncHealthIs503AndAfterItTheSkippedServicesAreNotProxied() throws Exception {
+        api.services().inNamespace("shop").resource(new ServiceBuilder().withNewMetadata().withName("headless").endMetadata()
+                .withNewSpec().withClusterIP("None").addNewPort().withPort(80).endPort().endSpec().build()).create();
+        api.services().inNamespace("shop").resource(service("web", "None", "Cluster")).create();
+        startProxier("node-a");
+
+        assertThat(runtime.proxier().plan().skipped()).containsExactly("shop/headless: headless (clusterIP None), clients reach the pods directly");
+        assertThat(runtime.balancer().snapshot().routes()).extracting(r -> r.service().qualifiedName()).containsExactly("shop/web");
+        // A Service with no EndpointSlice yet: its listener is up and drops connections.
+        assertThat(KubeFixtures.whoAnswers(KubeFixtures.listener(runtime, "shop/web", "http"))).isEqualTo(DROPPED);
+    }
+
+    private Set<String> answering(String service) {
+        try {
+            if (runtime.balancer().snapshot().routes().stream().noneMatch(r -> r.service().qualifiedName().equals(service))) {
+                return Set.of();
+            }
+            return spread(KubeFixtures.listener(runtime, service, "http"));
+        } catch (AssertionError e) {
+            return Set.of();
+        }
+    }
+
+    private static Set<String> spread(InetSocketAddress address) {
+        Set<String> seen = new HashSet<>();
+        for (int i = 0; i < 9; i++) {
+            try {
+                seen.add(KubeFixtures.whoAnswers(address));
+            } catch (IOException e) {
+                seen.add(e.toString());
+            }
+        }
+        return seen;
+    }
+
+    private static boolean listening(InetSocketAddress address) {
+        try (Socket socket = new Socket()) {
+            socket.connect(address, 1000);
+            return true;
+        } catch (ConnectException refused) {
+            return false;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static Service service(String name, String affinity, String externalPolicy) {
+        return new ServiceBuilder().withNewMetadata().withName(name).withNamespace("shop").endMetadata()
+                .withNewSpec().withClusterIP("10.96.0.10").withSessionAffinity(affinity)
+                .withExternalTrafficPolicy(externalPolicy)
+                .addNewPort().withName("http").withPort(80).withProtocol("TCP").endPort().endSpec().build();
+    }
+
+    private static Service nodePortService(String name, int nodePort, String externalPolicy) {
+        return new ServiceBuilder(service(name, "None", externalPolicy)).editSpec().withType("NodePort")
+                .editFirstPort().withNodePort(nodePort).endPort().endSpec().build();
+    }
+
+    private EndpointSlice slice(String service, String name, int... podOctets) {
+        EndpointSliceBuilder builder = new EndpointSliceBuilder().withNewMetadata().withName(name).withNamespace("shop")
+                .withLabels(Map.of("kubernetes.io/service-name", service)).endMetadata()
+                .withAddressType("IPv4")
+                .addNewPort().withName("http").withPort(podPort).withProtocol("TCP").endPort();
+        for (int octet : podOctets) {
+            builder.addNewEndpoint().withAddresses("127.0.0." + octet).withNodeName(octet == 11 ? "node-a" : "node-b")
+                    .withNewConditions().withReady(true).withServing(true).withTerminating(false).endConditions().endEndpoint();
+        }
+        return builder.build();
+    }
+}
