@@ -36,6 +36,11 @@ final class ProxierOptions {
             description = "Serve node ports only on local addresses in these ranges. Default: every local address.")
     List<String> nodePortAddresses = new ArrayList<>();
 
+    @Option(names = "--node-ip", paramLabel = "IP",
+            description = "This node's address: the node's own ClusterIP traffic is DNATed there (kube-proxy's host portals), "
+                    + "so UDP replies come back from the ClusterIP. Default: REDIRECT, as for pods' traffic.")
+    String nodeIp;
+
     @Option(names = "--iptables", description = "Program iptables portals (root): ClusterIP:port traffic reaches the proxy.")
     boolean iptables;
 
@@ -99,7 +104,9 @@ final class ProxierOptions {
         NodeContext node = new NodeContext(nodeName != null ? nodeName : hostName(), LocalAddresses.ofThisHost(), nodePorts,
                 bind, mode == ProxierRuntime.Portals.TPROXY);
         return new ProxierRuntime.Settings(node, proxyPortRange == null ? null : ProxyPortRange.parse(proxyPortRange), mode,
-                cidrs("--service-cluster-ip-range", serviceCidrs), transparent, anyAddress(),
+                cidrs("--service-cluster-ip-range", serviceCidrs), transparent, nodeIp == null ? null : Addresses.parseIp(nodeIp)
+                        .orElseThrow(() -> new IllegalArgumentException("--node-ip '" + nodeIp + "' is not an IP address")),
+                anyAddress(),
                 duration("--min-sync-period", minSyncPeriod), duration("--sync-period", syncPeriod),
                 healthTimeout == null ? ProxierHealth.DEFAULT_HEALTH_TIMEOUT : duration("--healthz-timeout", healthTimeout));
     }

@@ -207,15 +207,20 @@ public final class KubeProxier implements AutoCloseable {
         reportedSkips.retainAll(now);
     }
 
-    /** Stops syncing and removes the portals and health check servers; the balancer is the caller's to stop. */
-    @Override
-    public void close() {
+    /** Stops syncing: the balancer, portals and health check servers stay as the last sync left them. */
+    public void stopSyncing() {
         runner.shutdownNow();
         try {
             runner.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** Stops syncing and removes the portals and health check servers; the balancer is the caller's to stop. */
+    @Override
+    public void close() {
+        stopSyncing();
         portals.close();
         healthChecks.close();
         source.close();

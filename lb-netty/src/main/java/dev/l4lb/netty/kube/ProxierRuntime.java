@@ -49,13 +49,15 @@ public final class ProxierRuntime implements AutoCloseable {
      * @param portals             which portals to program
      * @param serviceCidrs        the cluster's service CIDRs (TPROXY portals steer these whole)
      * @param transparentListener where the TPROXY portals deliver (TPROXY only)
+     * @param nodeIp              the node's address, which REDIRECT portals DNAT the node's own traffic to
+     *                            (so UDP replies match); null: REDIRECT it to the listener as well
      * @param healthCheckAddress  where healthCheckNodePort servers bind
      * @param minSyncPeriod       at most one sync per this period
      * @param syncPeriod          at least one sync per this period
      * @param healthTimeout       /healthz turns 503 when a change waits longer than this
      */
     public record Settings(NodeContext node, ProxyPorts proxyPorts, Portals portals, List<Cidr> serviceCidrs,
-                           InetSocketAddress transparentListener, InetAddress healthCheckAddress,
+                           InetSocketAddress transparentListener, InetAddress nodeIp, InetAddress healthCheckAddress,
                            Duration minSyncPeriod, Duration syncPeriod, Duration healthTimeout) {
         public Settings {
             serviceCidrs = List.copyOf(serviceCidrs);
@@ -65,6 +67,7 @@ public final class ProxierRuntime implements AutoCloseable {
     private final Balancer balancer;
     private final AdminServer admin;
     private final KubeProxier proxier;
+    private final java.util.concurrent.atomic.AtomicBoolean stopped = new java.util.concurrent.atomic.AtomicBoolean();
 
     private ProxierRuntime(Balancer balancer, AdminServer admin, KubeProxier proxier) {
         this.balancer = balancer;
@@ -126,10 +129,14 @@ public final class ProxierRuntime implements AutoCloseable {
         }
     }
 
-    private static PortalProgram portals(Settings settings, Balancer balancer) {
+    private static PortalProgram portals(Settings settings, Balancer balancer) throws BindFailure {
         return switch (settings.portals()) {
             case OFF -> PortalProgram.OFF;
-            case REDIRECT, TPROXY -> throw new UnsupportedOperationException("TODO(branch): portals are wired next");
+            case REDIRECT -> KernelPortals.redirect(settings.node().bindAddress(), settings.nodeIp());
+            case TPROXY -> {
+                InetSocketAddress listener = balancer.openTransparentListener(settings.transparentListener());
+                yield KernelPortals.transparent(settings.node().bindAddress(), settings.nodeIp(), settings.serviceCidrs(), listener);
+            }
         };
     }
 
@@ -145,11 +152,18 @@ public final class ProxierRuntime implements AutoCloseable {
         return proxier;
     }
 
-    /** Stops syncing, removes portals and health check servers, then drains the balancer for up to {@code grace}. */
+    /**
+     * Stops syncing, drains the balancer for up to {@code grace}, then removes portals and health
+     * check servers: connections that TPROXY portals deliver need their rules until they end.
+     */
     public void shutdown(Duration grace) {
-        proxier.close();
+        if (!stopped.compareAndSet(false, true)) {
+            return; // a signal and a caller's close may both ask
+        }
+        proxier.stopSyncing();
         admin.close();
         balancer.shutdown(grace);
+        proxier.close();
     }
 
     @Override

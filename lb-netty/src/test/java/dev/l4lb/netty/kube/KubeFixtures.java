@@ -36,7 +36,7 @@ final class KubeFixtures {
     }
 
     static ProxierRuntime.Settings settings(NodeContext node, Duration minSyncPeriod) {
-        return new ProxierRuntime.Settings(node, null, ProxierRuntime.Portals.OFF, List.of(), null, LOOPBACK,
+        return new ProxierRuntime.Settings(node, null, ProxierRuntime.Portals.OFF, List.of(), null, null, LOOPBACK,
                 minSyncPeriod, Duration.ofSeconds(30), Duration.ofSeconds(60));
     }
 

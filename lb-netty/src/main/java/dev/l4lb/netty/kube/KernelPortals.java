@@ -1,0 +1,63 @@
+package dev.l4lb.netty.kube;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.List;
+
+import dev.l4lb.core.kube.ProxierPlan;
+import dev.l4lb.core.model.Cidr;
+
+/**
+ * The portals of a sync in the kernel: REDIRECT rules for every ClusterIP port that has a proxy
+ * listener, and, under TPROXY portals, the constant rule set that sends the service CIDRs' TCP
+ * traffic to the transparent listener (a ClusterIP outside those CIDRs gets a rule of its own).
+ */
+final class KernelPortals implements PortalProgram {
+    private final IptablesPortals redirect;
+    private final TproxyPortals tproxy;
+    private final List<Cidr> serviceCidrs;
+
+    private KernelPortals(IptablesPortals redirect, TproxyPortals tproxy, List<Cidr> serviceCidrs) {
+        this.redirect = redirect;
+        this.tproxy = tproxy;
+        this.serviceCidrs = List.copyOf(serviceCidrs);
+    }
+
+    /** kube-proxy userspace's portals: one REDIRECT (or DNAT, given the node's IP) rule per ClusterIP port. */
+    static KernelPortals redirect(InetAddress bindAddress, InetAddress nodeIp) {
+        IptablesPortals rules = nodeIp == null ? IptablesPortals.open(bindAddress) : IptablesPortals.open(bindAddress, nodeIp);
+        return new KernelPortals(rules, null, List.of());
+    }
+
+    /**
+     * TPROXY portals to {@code listener} (already bound, IP_TRANSPARENT) for TCP, and REDIRECT
+     * portals for UDP ClusterIP ports, which keep their proxy listeners.
+     */
+    static KernelPortals transparent(InetAddress bindAddress, InetAddress nodeIp, List<Cidr> serviceCidrs,
+                                     InetSocketAddress listener) {
+        IptablesPortals udp = nodeIp == null ? IptablesPortals.open(bindAddress) : IptablesPortals.open(bindAddress, nodeIp);
+        try {
+            return new KernelPortals(udp, TproxyPortals.open(serviceCidrs, List.of(), listener), serviceCidrs);
+        } catch (RuntimeException e) {
+            udp.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public void sync(ProxierPlan plan) {
+        redirect.sync(plan.portals());
+        if (tproxy != null) {
+            // The CIDR rules cover most ClusterIPs; those outside every service CIDR need their own.
+            tproxy.sync(plan.intercepted().stream().filter(a -> !Cidr.anyContains(serviceCidrs, a.getAddress())).toList());
+        }
+    }
+
+    @Override
+    public void close() {
+        if (tproxy != null) {
+            tproxy.close();
+        }
+        redirect.close();
+    }
+}
