@@ -1,0 +1,139 @@
+package dev.l4lb.netty.kube;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetSocketAddress;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import dev.l4lb.core.kube.ClusterObjects;
+import dev.l4lb.core.kube.KubeManifests;
+import dev.l4lb.core.kube.NodeContext;
+import dev.l4lb.core.model.Addresses;
+import dev.l4lb.core.model.Cidr;
+import dev.l4lb.core.model.Protocol;
+import dev.l4lb.core.table.Route;
+import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.echo.EchoServer;
+import dev.l4lb.netty.log.ConnectionLog;
+import dev.l4lb.netty.testing.AdminHttp;
+import dev.l4lb.netty.testing.NoLeaks;
+import dev.l4lb.netty.testing.Ports;
+
+/** Services of the kinds the reachability table does not cover, through the whole proxier on loopback. */
+@ExtendWith(NoLeaks.class)
+class ProxierServicesTest {
+
+    /**
+     * A DNS-like UDP port: its proxy listener is on the wildcard address, as it must be for
+     * REDIRECT portals (the kernel rewrites the destination to the receiving interface's address),
+     * and answers come back from the address the client sent to.
+     */
+    @Test
+    void aUdpPortIsServedOnAWildcardProxyListener() throws Exception {
+        InetSocketAddress podAddress = Ports.freeUdp();
+        try (EchoServer pod = EchoServer.startUdp(List.of(podAddress), Transport.NIO, 1)) {
+            ClusterObjects objects = KubeManifests.parse("dns.yaml", """
+                    apiVersion: v1
+                    kind: Service
+                    metadata: {name: dns, namespace: kube-system}
+                    spec:
+                      clusterIP: 10.96.0.10
+                      ports: [{name: dns, port: 53, protocol: UDP}]
+                    ---
+                    apiVersion: discovery.k8s.io/v1
+                    kind: EndpointSlice
+                    metadata: {name: dns-1, namespace: kube-system, labels: {kubernetes.io/service-name: dns}}
+                    addressType: IPv4
+                    ports: [{name: dns, port: %d, protocol: UDP}]
+                    endpoints: [{addresses: ["127.0.0.1"], nodeName: node-a}]
+                    """.formatted(podAddress.getPort()));
+            NodeContext node = new NodeContext("node-a", Set.of(KubeFixtures.LOOPBACK), List.of(), ip("0.0.0.0"), false);
+            try (ProxierRuntime runtime = ProxierRuntime.start(KubeFixtures.settings(node, Duration.ZERO), KubeFixtures.admin(),
+                    Transport.NIO, 1, ConnectionLog.off(), onChange -> () -> objects)) {
+                Route route = runtime.balancer().snapshot().routes().get(0);
+                assertThat(route.port().protocol()).isEqualTo(Protocol.UDP);
+                InetSocketAddress proxy = route.port().listen().get(0);
+                assertThat(proxy.getAddress().isAnyLocalAddress()).isTrue();
+                assertThat(runtime.proxier().plan().portals()).singleElement()
+                        .satisfies(p -> assertThat(p.proxyPort()).isEqualTo(proxy.getPort()));
+
+                try (DatagramSocket client = new DatagramSocket(Ports.loopback(0))) {
+                    client.setSoTimeout(5000);
+                    InetSocketAddress sentTo = Ports.loopback(proxy.getPort());
+                    byte[] query = "whoami".getBytes(StandardCharsets.US_ASCII);
+                    client.send(new DatagramPacket(query, query.length, sentTo));
+                    DatagramPacket answer = new DatagramPacket(new byte[512], 512);
+                    client.receive(answer);
+                    assertThat(new String(answer.getData(), 0, answer.getLength(), StandardCharsets.US_ASCII))
+                            .startsWith("backend=" + Addresses.format(podAddress));
+                    assertThat(answer.getSocketAddress()).isEqualTo(sentTo);
+                }
+            }
+        }
+    }
+
+    /**
+     * A LoadBalancer Service with externalTrafficPolicy Local: its healthCheckNodePort answers as
+     * kube-proxy's does, 200 with this node's endpoint count while it has one, 503 once it has none.
+     */
+    @Test
+    void theHealthCheckNodePortFollowsTheLocalEndpoints() throws Exception {
+        int healthPort = Ports.free();
+        String service = """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: web, namespace: shop}
+                spec:
+                  type: LoadBalancer
+                  clusterIP: 10.96.0.20
+                  externalTrafficPolicy: Local
+                  healthCheckNodePort: %d
+                  ports: [{name: http, port: 80, nodePort: %d}]
+                ---
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
+                addressType: IPv4
+                ports: [{name: http, port: 8080}]
+                """.formatted(healthPort, Ports.free());
+        AtomicReference<ClusterObjects> objects = new AtomicReference<>(KubeManifests.parse("lb.yaml", service + """
+                endpoints:
+                  - {addresses: [10.1.0.1], nodeName: node-a}
+                  - {addresses: [10.1.0.2], nodeName: node-a}
+                  - {addresses: [10.1.0.3], nodeName: node-b}
+                """));
+        NodeContext node = new NodeContext("node-a", Set.of(KubeFixtures.LOOPBACK),
+                List.of(Cidr.parse("127.0.0.1/32").orElseThrow()), KubeFixtures.LOOPBACK, false);
+        try (ProxierRuntime runtime = ProxierRuntime.start(KubeFixtures.settings(node, Duration.ZERO), KubeFixtures.admin(),
+                Transport.NIO, 1, ConnectionLog.off(), onChange -> objects::get)) {
+            InetSocketAddress health = Ports.loopback(healthPort);
+            HttpResponse<String> ok = AdminHttp.get(health, "/healthz");
+            assertThat(ok.statusCode()).isEqualTo(200);
+            assertThat(ok.headers().firstValue("X-Load-Balancing-Endpoint-Weight")).hasValue("2");
+            assertThat(AdminHttp.json(ok).path("service").path("namespace").asText()).isEqualTo("shop");
+            assertThat(AdminHttp.json(ok).path("service").path("name").asText()).isEqualTo("web");
+            assertThat(AdminHttp.json(ok).path("localEndpoints").asInt()).isEqualTo(2);
+
+            objects.set(KubeManifests.parse("lb.yaml", service + "endpoints: [{addresses: [10.1.0.3], nodeName: node-b}]\n"));
+            runtime.proxier().syncNow();
+
+            HttpResponse<String> none = AdminHttp.get(health, "/");
+            assertThat(none.statusCode()).isEqualTo(503);
+            assertThat(AdminHttp.json(none).path("localEndpoints").asInt()).isZero();
+        }
+    }
+
+    private static java.net.InetAddress ip(String text) {
+        return Addresses.parseIp(text).orElseThrow();
+    }
+}
