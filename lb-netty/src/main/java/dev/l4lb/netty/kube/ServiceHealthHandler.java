@@ -7,7 +7,6 @@ import java.util.function.IntFunction;
 
 import com.fasterxml.jackson.core.io.JsonStringEncoder;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.DateFormatter;
@@ -17,11 +16,10 @@ import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.timeout.ReadTimeoutException;
 
 import dev.l4lb.core.kube.ServiceHealth;
+import dev.l4lb.netty.admin.HttpReplies;
 
 /**
  * Answers one request on a healthCheckNodePort exactly as kube-proxy does
@@ -49,21 +47,12 @@ final class ServiceHealthHandler extends SimpleChannelInboundHandler<FullHttpReq
         FullHttpResponse response = request.decoderResult().isSuccess()
                 ? answer(service, proxierHealthy.getAsBoolean())
                 : new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.BAD_REQUEST, Unpooled.EMPTY_BUFFER);
-        boolean keepAlive = request.decoderResult().isSuccess() && HttpUtil.isKeepAlive(request);
-        HttpUtil.setContentLength(response, response.content().readableBytes());
-        HttpUtil.setKeepAlive(response, keepAlive);
-        var written = ctx.writeAndFlush(response);
-        if (!keepAlive) {
-            written.addListener(ChannelFutureListener.CLOSE);
-        }
+        HttpReplies.send(ctx, request, response);
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (!(cause instanceof ReadTimeoutException)) {
-            ctx.fireExceptionCaught(cause); // logged by Netty's tail handler at debug level
-        }
-        ctx.close();
+        HttpReplies.failed(ctx, cause);
     }
 
     /**

@@ -60,6 +60,7 @@ import dev.l4lb.netty.testing.Configs;
 import dev.l4lb.netty.testing.EchoBackends;
 import dev.l4lb.netty.testing.NoLeaks;
 import dev.l4lb.netty.testing.Ports;
+import dev.l4lb.netty.testing.Sockets;
 
 /**
  * The portals on a real kernel: a client in its own network namespace (a "pod" behind a veth
@@ -174,7 +175,7 @@ class PortalsNetnsTest {
                 .endsWith("-j KUBE-PORTALS-CONTAINER");
 
         assertThat(fromThePod(CLUSTER_IP, 80, "from-the-pod")).isEqualTo("from-the-pod");
-        try (Socket client = connect(new InetSocketAddress(CLUSTER_IP, 80))) {
+        try (Socket client = Sockets.connect(new InetSocketAddress(CLUSTER_IP, 80))) {
             assertEchoes(client, "from-the-node");
         }
 
@@ -234,7 +235,7 @@ class PortalsNetnsTest {
             client.receive(reply);
             assertThat(new String(reply.getData(), 0, reply.getLength(), StandardCharsets.US_ASCII)).isEqualTo("ping");
         }
-        try (Socket client = connect(new InetSocketAddress(CLUSTER_IP, 53))) {
+        try (Socket client = Sockets.connect(new InetSocketAddress(CLUSTER_IP, 53))) {
             assertEchoes(client, "tcp-from-the-node");
         }
         assertThat(fromThePod(CLUSTER_IP, 53, "tcp-from-the-pod")).isEqualTo("tcp-from-the-pod");
@@ -308,7 +309,7 @@ class PortalsNetnsTest {
         assertThat(fromThePod(TPROXY_IP, 80, "")).isEqualTo("10.96.213.8:80");
         assertThat(accepted.poll(5, TimeUnit.SECONDS)).isEqualTo(new InetSocketAddress(TPROXY_IP, 80));
         // From the node: marked in OUTPUT, rerouted through lo, diverted in PREROUTING.
-        try (Socket client = connect(new InetSocketAddress(TPROXY_IP, 443))) {
+        try (Socket client = Sockets.connect(new InetSocketAddress(TPROXY_IP, 443))) {
             assertThat(new String(client.getInputStream().readAllBytes(), StandardCharsets.US_ASCII)).isEqualTo("10.96.213.8:443");
         }
         assertThat(accepted.poll(5, TimeUnit.SECONDS)).isEqualTo(new InetSocketAddress(TPROXY_IP, 443));
@@ -371,7 +372,7 @@ class PortalsNetnsTest {
 
         assertThat(runtime.proxier().plan().portals()).extracting(Portal::address).containsExactly(PROXIED_IP);
         assertThat(fromThePod(PROXIED_IP, 80, "via-redirect")).isEqualTo("via-redirect");
-        try (Socket client = connect(new InetSocketAddress(PROXIED_IP, 80))) {
+        try (Socket client = Sockets.connect(new InetSocketAddress(PROXIED_IP, 80))) {
             assertEchoes(client, "node-via-redirect");
         }
 
@@ -395,12 +396,12 @@ class PortalsNetnsTest {
         assertThat(port.listen()).isEmpty();
         assertThat(port.intercepted()).containsExactly(new InetSocketAddress(PROXIED_IP, 80));
         assertThat(fromThePod(PROXIED_IP, 80, "via-tproxy")).isEqualTo("via-tproxy");
-        try (Socket client = connect(new InetSocketAddress(PROXIED_IP, 80))) {
+        try (Socket client = Sockets.connect(new InetSocketAddress(PROXIED_IP, 80))) {
             assertEchoes(client, "node-via-tproxy");
         }
         // A port of the ClusterIP that no Service has is reset, and counted.
-        try (Socket client = connect(new InetSocketAddress(PROXIED_IP, 81))) {
-            assertThat(dev.l4lb.netty.testing.Sockets.readOrEnd(client)).isEqualTo(-1);
+        try (Socket client = Sockets.connect(new InetSocketAddress(PROXIED_IP, 81))) {
+            assertThat(Sockets.readOrEnd(client)).isEqualTo(-1);
         }
         assertThat(runtime.balancer().tcp().unroutedConnections()).isEqualTo(1);
 
@@ -493,13 +494,6 @@ class PortalsNetnsTest {
 
     private static List<String> natRules() {
         return List.of(run("iptables", "-t", "nat", "-S").split("\n"));
-    }
-
-    private static Socket connect(InetSocketAddress address) throws IOException {
-        Socket socket = new Socket();
-        socket.connect(address, 5000);
-        socket.setSoTimeout(10_000);
-        return socket;
     }
 
     private static void connectBriefly(InetSocketAddress address) throws IOException {
