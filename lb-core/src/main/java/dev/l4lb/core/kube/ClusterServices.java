@@ -67,7 +67,9 @@ public final class ClusterServices {
             }
         }
         List<io.fabric8.kubernetes.api.model.Service> sorted = new ArrayList<>(services);
-        sorted.sort(Comparator.comparing(ClusterServices::qualifiedName));
+        // The oldest Service first, so that when two claim one address:port the older keeps it;
+        // objects without a creation time (manifests) by name.
+        sorted.sort(Comparator.comparing(ClusterServices::createdAt).thenComparing(ClusterServices::qualifiedName));
         Plan plan = new Plan();
         for (io.fabric8.kubernetes.api.model.Service service : sorted) {
             translate(service, slicesByService.getOrDefault(qualifiedName(service), List.of()), node, proxyPorts, plan);
@@ -95,6 +97,43 @@ public final class ClusterServices {
         final List<ServiceHealth> health = new ArrayList<>();
         final List<String> skipped = new ArrayList<>();
         final Set<String> proxyPortKeys = new HashSet<>();
+        /** Every address:port a port listens on or intercepts so far, by protocol, and whose it is. */
+        final Map<Protocol, Map<InetSocketAddress, String>> claimed = new HashMap<>();
+
+        /**
+         * The addresses of {@code wanted} nobody claimed yet, now claimed by {@code owner}; the
+         * others are reported as skipped. A wildcard address clashes with every address of its port.
+         */
+        List<InetSocketAddress> claim(Protocol protocol, List<InetSocketAddress> wanted, String owner) {
+            Map<InetSocketAddress, String> taken = claimed.computeIfAbsent(protocol, p -> new HashMap<>());
+            List<InetSocketAddress> granted = new ArrayList<>(wanted.size());
+            for (InetSocketAddress address : wanted) {
+                String holder = holderOf(taken, address);
+                if (holder == null) {
+                    taken.put(address, owner);
+                    granted.add(address);
+                } else if (!holder.equals(owner)) {
+                    skipped.add(owner + ": " + protocol + " " + Addresses.format(address) + " is already served for "
+                            + holder + " (the older Service keeps it)");
+                }
+            }
+            return granted;
+        }
+
+        private static String holderOf(Map<InetSocketAddress, String> taken, InetSocketAddress address) {
+            String exact = taken.get(address);
+            if (exact != null) {
+                return exact;
+            }
+            for (Map.Entry<InetSocketAddress, String> entry : taken.entrySet()) {
+                InetSocketAddress other = entry.getKey();
+                if (other.getPort() == address.getPort()
+                        && (other.getAddress().isAnyLocalAddress() || address.getAddress().isAnyLocalAddress())) {
+                    return entry.getValue();
+                }
+            }
+            return null;
+        }
     }
 
     /** One kind of traffic of a Service port: where it arrives, and which endpoints it may use. */
@@ -175,6 +214,7 @@ public final class ClusterServices {
                 if (endpoint.ready() && node.nodeName().equals(endpoint.node())) {
                     localReady.add(endpoint.address().getAddress());
                 }
+
             }
 
             List<Traffic> kinds = new ArrayList<>();
@@ -184,10 +224,16 @@ public final class ClusterServices {
                 for (InetAddress ip : clusterIps) {
                     clusterIntercepted.add(new InetSocketAddress(ip, servicePort));
                 }
-                plan.intercepted.addAll(clusterIntercepted);
             } else {
                 String key = proxyPortKey(namespace, name, portName.isEmpty() ? String.valueOf(servicePort) : portName, protocol);
-                int proxyPort = proxyPorts.portFor(key, protocol);
+                int proxyPort;
+                try {
+                    proxyPort = proxyPorts.portFor(key, protocol);
+                } catch (IllegalStateException noneLeft) {
+                    plan.skipped.add(label + ": " + noneLeft.getMessage());
+                    index++;
+                    continue;
+                }
                 plan.proxyPortKeys.add(key);
                 clusterListen.add(new InetSocketAddress(node.bindAddress(), proxyPort));
                 for (InetAddress ip : clusterIps) {
@@ -222,8 +268,13 @@ public final class ClusterServices {
                         : endpoints;
                 PortPolicy trafficPolicy = traffic.sourceRanges().isEmpty() ? policy
                         : policy(protocol, clientIp, affinityTimeout, traffic.sourceRanges());
-                ports.add(new ServicePort(portName + traffic.suffix(), protocol, traffic.listen(), 0, trafficPolicy,
-                        chosen, traffic.intercepted()));
+                String owner = label + traffic.suffix();
+                List<InetSocketAddress> listen = plan.claim(protocol, traffic.listen(), owner);
+                List<InetSocketAddress> intercepted = plan.claim(protocol, traffic.intercepted(), owner);
+                plan.intercepted.addAll(intercepted);
+                if (!listen.isEmpty() || !intercepted.isEmpty()) {
+                    ports.add(new ServicePort(portName + traffic.suffix(), protocol, listen, 0, trafficPolicy, chosen, intercepted));
+                }
             }
             index++;
         }
@@ -232,7 +283,9 @@ public final class ClusterServices {
         }
         Integer healthPort = spec.getHealthCheckNodePort();
         if (externalLocal && healthPort != null && healthPort > 0 && healthPort <= 65535) {
-            plan.health.add(new ServiceHealth(namespace, name, healthPort, localReady.size()));
+            // A dual-stack pod has an address in each family's slice: count pods, not addresses.
+            long v4 = localReady.stream().filter(a -> a instanceof java.net.Inet4Address).count();
+            plan.health.add(new ServiceHealth(namespace, name, healthPort, (int) Math.max(v4, localReady.size() - v4)));
         }
     }
 
@@ -281,10 +334,13 @@ public final class ClusterServices {
     }
 
     /**
-     * The endpoints of one Service port: every address of every slice endpoint, at the slice port
+     * The endpoints of one Service port, read as kube-proxy's EndpointSliceCache reads them: the
+     * first address of each slice endpoint (the others are the same pod's), at the slice port
      * with this port's name and protocol (the EndpointSlice controller resolved targetPort there).
-     * An address in two slices counts once. Conditions follow the API's rules for unset fields:
-     * ready unset is ready, serving unset is as ready, terminating unset is not terminating.
+     * An address in two slices counts once, the entry that is not terminating first (a new pod
+     * that reuses an old one's IP). Unset conditions read as the API says: ready and serving
+     * unset are true, terminating unset is false. Sorted by address, so that the order of the
+     * informers' stores does not make an unchanged Service look changed.
      */
     private static List<Endpoint> endpoints(List<EndpointSlice> slices, String portName, String protocol) {
         Map<InetSocketAddress, Endpoint> byAddress = new LinkedHashMap<>();
@@ -304,20 +360,24 @@ public final class ClusterServices {
             for (io.fabric8.kubernetes.api.model.discovery.v1.Endpoint endpoint : orEmpty(slice.getEndpoints())) {
                 EndpointConditions conditions = endpoint.getConditions();
                 boolean ready = conditions == null || conditions.getReady() == null || conditions.getReady();
-                boolean serving = conditions == null || conditions.getServing() == null ? ready : conditions.getServing();
+                boolean serving = conditions == null || conditions.getServing() == null || conditions.getServing();
                 boolean terminating = conditions != null && Boolean.TRUE.equals(conditions.getTerminating());
                 String nodeName = endpoint.getNodeName() == null ? "" : endpoint.getNodeName();
-                for (String text : orEmpty(endpoint.getAddresses())) {
-                    Optional<InetAddress> ip = Addresses.parseIp(text);
-                    if (ip.isPresent()) {
-                        InetSocketAddress address = new InetSocketAddress(ip.get(), number);
-                        byAddress.putIfAbsent(address, new Endpoint(address, Endpoint.DEFAULT_WEIGHT, nodeName,
-                                ready, serving, terminating, 0));
+                List<String> addresses = orEmpty(endpoint.getAddresses());
+                Optional<InetAddress> ip = addresses.isEmpty() ? Optional.empty() : Addresses.parseIp(addresses.get(0));
+                if (ip.isPresent()) {
+                    InetSocketAddress address = new InetSocketAddress(ip.get(), number);
+                    Endpoint candidate = new Endpoint(address, Endpoint.DEFAULT_WEIGHT, nodeName, ready, serving, terminating, 0);
+                    Endpoint before = byAddress.get(address);
+                    if (before == null || (before.terminating() && !terminating)) {
+                        byAddress.put(address, candidate);
                     }
                 }
             }
         }
-        return List.copyOf(byAddress.values());
+        List<Endpoint> sorted = new ArrayList<>(byAddress.values());
+        sorted.sort(Comparator.comparing((Endpoint e) -> Addresses.format(e.address())));
+        return List.copyOf(sorted);
     }
 
     private static PortPolicy policy(Protocol protocol, boolean clientIp, int affinityTimeout, List<Cidr> sourceRanges) {
@@ -360,6 +420,12 @@ public final class ClusterServices {
             Addresses.parseIp(text.trim()).filter(node::isLocal).filter(ip -> !local.contains(ip)).ifPresent(local::add);
         }
         return local;
+    }
+
+    /** RFC 3339 creation time, which sorts as text; none (a manifest's object) after every real one. */
+    private static String createdAt(io.fabric8.kubernetes.api.model.Service service) {
+        String created = service.getMetadata() == null ? null : service.getMetadata().getCreationTimestamp();
+        return created == null || created.isEmpty() ? "~" : created;
     }
 
     private static String qualifiedName(io.fabric8.kubernetes.api.model.Service service) {

@@ -31,6 +31,7 @@ import tools.jackson.dataformat.yaml.YAMLMapper;
 import dev.l4lb.core.config.ConfigException;
 import dev.l4lb.core.config.ConfigProblem;
 import dev.l4lb.core.model.Addresses;
+import dev.l4lb.core.model.Cidr;
 
 /**
  * Reads Services, EndpointSlices and v1 Endpoints from manifest files the way {@code kubectl apply
@@ -49,6 +50,8 @@ public final class KubeManifests {
     private final List<Service> services = new ArrayList<>();
     private final List<EndpointSlice> slices = new ArrayList<>();
     private final List<ConfigProblem> problems = new ArrayList<>();
+    /** kind namespace/name to where it was first read. */
+    private final Map<String, String> seen = new java.util.HashMap<>();
 
     private KubeManifests() {
     }
@@ -205,6 +208,7 @@ public final class KubeManifests {
     private boolean checkService(String file, String label, Service service) {
         int before = problems.size();
         checkMeta(file, label, service.getMetadata());
+        checkUnique(file, label, "Service", service.getMetadata());
         ServiceSpec spec = service.getSpec();
         if (spec == null) {
             problems.add(new ConfigProblem(file, label + " spec", "is missing"));
@@ -218,10 +222,23 @@ public final class KubeManifests {
         if (clusterIp != null && !clusterIp.isEmpty() && !clusterIp.equals("None") && Addresses.parseIp(clusterIp).isEmpty()) {
             problems.add(new ConfigProblem(file, label + " spec.clusterIP", "is not an IP address, \"None\" or empty: " + clusterIp));
         }
-        List<String> externalIps = spec.getExternalIPs() == null ? List.of() : spec.getExternalIPs();
-        for (int i = 0; i < externalIps.size(); i++) {
-            if (Addresses.parseIp(externalIps.get(i)).isEmpty()) {
-                problems.add(new ConfigProblem(file, label + " spec.externalIPs[" + i + "]", "is not an IP address: " + externalIps.get(i)));
+        ips(file, label + " spec.clusterIPs", spec.getClusterIPs(), "None");
+        ips(file, label + " spec.externalIPs", spec.getExternalIPs(), null);
+        List<String> ranges = spec.getLoadBalancerSourceRanges() == null ? List.of() : spec.getLoadBalancerSourceRanges();
+        for (int i = 0; i < ranges.size(); i++) {
+            if (Cidr.parse(ranges.get(i).trim()).isEmpty()) {
+                problems.add(new ConfigProblem(file, label + " spec.loadBalancerSourceRanges[" + i + "]",
+                        "is not a CIDR such as 203.0.113.0/24: " + ranges.get(i)));
+            }
+        }
+        if (service.getStatus() != null && service.getStatus().getLoadBalancer() != null
+                && service.getStatus().getLoadBalancer().getIngress() != null) {
+            var ingress = service.getStatus().getLoadBalancer().getIngress();
+            for (int i = 0; i < ingress.size(); i++) {
+                String ip = ingress.get(i).getIp();
+                if (ip != null && !ip.isEmpty() && Addresses.parseIp(ip).isEmpty()) {
+                    problems.add(new ConfigProblem(file, label + " status.loadBalancer.ingress[" + i + "].ip", "is not an IP address: " + ip));
+                }
             }
         }
         if (spec.getSessionAffinityConfig() != null && spec.getSessionAffinityConfig().getClientIP() != null) {
@@ -252,6 +269,7 @@ public final class KubeManifests {
     private boolean checkSlice(String file, String label, EndpointSlice slice) {
         int before = problems.size();
         checkMeta(file, label, slice.getMetadata());
+        checkUnique(file, label, "EndpointSlice", slice.getMetadata());
         Map<String, String> labels = slice.getMetadata() == null ? null : slice.getMetadata().getLabels();
         if (labels == null || labels.get(ClusterServices.SERVICE_NAME_LABEL) == null) {
             problems.add(new ConfigProblem(file, label + " metadata.labels", "needs " + ClusterServices.SERVICE_NAME_LABEL
@@ -287,6 +305,7 @@ public final class KubeManifests {
     private boolean checkEndpoints(String file, String label, Endpoints endpoints) {
         int before = problems.size();
         checkMeta(file, label, endpoints.getMetadata());
+        checkUnique(file, label, "Endpoints", endpoints.getMetadata());
         List<EndpointSubset> subsets = endpoints.getSubsets() == null ? List.of() : endpoints.getSubsets();
         for (int i = 0; i < subsets.size(); i++) {
             EndpointSubset subset = subsets.get(i);
@@ -316,6 +335,34 @@ public final class KubeManifests {
     private void checkMeta(String file, String label, ObjectMeta meta) {
         if (meta == null || meta.getName() == null || meta.getName().isEmpty()) {
             problems.add(new ConfigProblem(file, label + " metadata.name", "is missing"));
+        }
+    }
+
+    /**
+     * One object per kind, namespace and name, as the API server holds them: a second one (the same
+     * file given twice, or a directory and a file in it) would be a silent replacement otherwise.
+     */
+    private void checkUnique(String file, String label, String kind, ObjectMeta meta) {
+        if (meta == null || meta.getName() == null || meta.getName().isEmpty()) {
+            return;
+        }
+        String namespace = meta.getNamespace() == null || meta.getNamespace().isEmpty() ? "default" : meta.getNamespace();
+        String first = seen.putIfAbsent(kind + " " + namespace + "/" + meta.getName(), file + ": " + label);
+        if (first != null) {
+            problems.add(new ConfigProblem(file, label + " metadata.name", "is " + kind + " " + namespace + "/"
+                    + meta.getName() + " again; the first is at " + first));
+        }
+    }
+
+    private void ips(String file, String at, List<String> texts, String allowed) {
+        if (texts == null) {
+            return;
+        }
+        for (int i = 0; i < texts.size(); i++) {
+            String text = texts.get(i);
+            if (!text.equals(allowed) && Addresses.parseIp(text).isEmpty()) {
+                problems.add(new ConfigProblem(file, at + "[" + i + "]", "is not an IP address: " + text));
+            }
         }
     }
 

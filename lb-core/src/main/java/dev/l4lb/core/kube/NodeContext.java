@@ -30,6 +30,11 @@ public record NodeContext(String nodeName, Set<InetAddress> localAddresses, List
         Objects.requireNonNull(bindAddress, "bindAddress");
     }
 
+    /** This node with TCP ClusterIPs delivered (or not) through a transparent listener. */
+    public NodeContext withTransparentTcp(boolean transparent) {
+        return new NodeContext(nodeName, localAddresses, nodePortAddresses, bindAddress, transparent);
+    }
+
     /** Is this address one the node owns (so that traffic to it arrives here)? */
     public boolean isLocal(InetAddress address) {
         return localAddresses.contains(address);

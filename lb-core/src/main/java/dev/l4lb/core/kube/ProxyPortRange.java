@@ -75,6 +75,11 @@ public final class ProxyPortRange implements ProxyPorts {
     }
 
     @Override
+    public synchronized boolean handedOut(int port) {
+        return port >= first && port <= last && taken.get(port);
+    }
+
+    @Override
     public synchronized void unusable(int port) {
         if (assigned.values().removeIf(p -> p == port)) {
             taken.clear(port);

@@ -21,6 +21,9 @@ public interface ProxyPorts {
     /** Forgets every key but these, so their ports may be handed out again. */
     void retainOnly(Set<String> keys);
 
+    /** Is this port handed out now? */
+    boolean handedOut(int port);
+
     /** Tells the allocator that this port could not be bound; its key gets another on its next call. */
     void unusable(int port);
 }

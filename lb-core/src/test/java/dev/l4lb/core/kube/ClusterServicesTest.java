@@ -247,6 +247,111 @@ class ClusterServicesTest {
         assertThat(onlyPort(unnamed).endpoints()).isEmpty();
     }
 
+    @Test
+    void whenTwoServicesClaimOneAddressTheOlderKeepsItAndTheOtherIsReported() throws ConfigException {
+        String young = """
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: young, namespace: shop, creationTimestamp: "2026-11-02T00:00:00Z"}
+                spec: {clusterIP: 10.96.0.2, externalIPs: [192.0.2.10], ports: [{name: http, port: 80}]}
+                """;
+        String old = young.replace("young", "old").replace("2026-11-02", "2026-11-01").replace("10.96.0.2", "10.96.0.1");
+        ProxierPlan plan = translate(young + old, NODE_A, new ProxyPortRange(40000, 40010));
+
+        assertThat(plan.services()).extracting(Service::name).containsExactly("old", "young");
+        assertThat(plan.services().get(0).ports().get(0).listen()).contains(new InetSocketAddress(NODE_IP, 80));
+        assertThat(plan.services().get(1).ports().get(0).listen()).doesNotContain(new InetSocketAddress(NODE_IP, 80)).hasSize(1);
+        assertThat(plan.skipped()).containsExactly(
+                "shop/young:http: TCP 192.0.2.10:80 is already served for shop/old:http (the older Service keeps it)");
+    }
+
+    @Test
+    void aNodePortOnTheWildcardAddressClashesWithAnyAddressOfThatPort() throws ConfigException {
+        String nodePort = """
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: np, namespace: shop}
+                spec: {type: NodePort, clusterIP: 10.96.0.3, ports: [{name: http, port: 80, nodePort: 30080}]}
+                """;
+        String external = """
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: zz-external, namespace: shop}
+                spec: {clusterIP: 10.96.0.4, externalIPs: [192.0.2.10], ports: [{name: http, port: 30080}]}
+                """;
+        ProxierPlan plan = translate(nodePort + external, NODE_A, new ProxyPortRange(40000, 40010));
+
+        assertThat(plan.skipped()).containsExactly(
+                "shop/zz-external:http: TCP 192.0.2.10:30080 is already served for shop/np:http (the older Service keeps it)");
+    }
+
+    @Test
+    void whenTheProxyPortsRunOutThePortIsSkippedAndTheOthersServed() throws ConfigException {
+        ProxierPlan plan = translate(service("a", "10.96.0.1", "ClusterIP", "") + service("b", "10.96.0.2", "ClusterIP", "")
+                + service("c", "10.96.0.3", "ClusterIP", ""), NODE_A, new ProxyPortRange(40000, 40001));
+
+        assertThat(plan.services()).extracting(Service::name).containsExactly("a", "b");
+        assertThat(plan.skipped()).containsExactly("shop/c:http: no proxy port left in 40000-40001 for shop/c:http/TCP");
+    }
+
+    @Test
+    void endpointsAreReadAsKubeProxyReadsThem() throws ConfigException {
+        ProxierPlan plan = translate(service("web", "10.96.0.10", "ClusterIP", "") + """
+                ---
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata: {name: web-old, namespace: shop, labels: {kubernetes.io/service-name: web}}
+                addressType: IPv4
+                ports: [{name: http, port: 8080}]
+                endpoints:
+                  - {addresses: [10.1.0.9], conditions: {ready: false, terminating: true}}
+                  - {addresses: [10.1.0.5, 10.1.0.6]}
+                ---
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata: {name: web-new, namespace: shop, labels: {kubernetes.io/service-name: web}}
+                addressType: IPv4
+                ports: [{name: http, port: 8080}]
+                endpoints:
+                  - {addresses: [10.1.0.9], conditions: {ready: true}}
+                  - {addresses: [10.1.0.7], conditions: {ready: false, terminating: true}}
+                """, NODE_A, new ProxyPortRange(40000, 40010));
+
+        // The reused IP is the new ready pod; only an endpoint's first address counts; serving unset
+        // is serving (10.1.0.7 may take connections when nothing is ready); sorted by address.
+        assertThat(onlyPort(plan).endpoints()).extracting(e -> e.address().getAddress().getHostAddress()
+                        + " ready=" + e.ready() + " serving=" + e.serving() + " terminating=" + e.terminating())
+                .containsExactly("10.1.0.5 ready=true serving=true terminating=false",
+                        "10.1.0.7 ready=false serving=true terminating=true",
+                        "10.1.0.9 ready=true serving=true terminating=false");
+    }
+
+    @Test
+    void aDualStackPodCountsOnceOnTheHealthCheckPort() throws ConfigException {
+        ProxierPlan plan = translate(nodePortService("Local", "Cluster").replace("clusterIP: 10.96.0.10",
+                "clusterIP: 10.96.0.10\n  ipFamilies: [IPv4, IPv6]") + """
+                ---
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata: {name: web-v4, namespace: shop, labels: {kubernetes.io/service-name: web}}
+                addressType: IPv4
+                ports: [{name: http, port: 8080}]
+                endpoints: [{addresses: [10.1.0.1], nodeName: node-a}]
+                ---
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata: {name: web-v6, namespace: shop, labels: {kubernetes.io/service-name: web}}
+                addressType: IPv6
+                ports: [{name: http, port: 8080}]
+                endpoints: [{addresses: ["fd00::1"], nodeName: node-a}]
+                """, NODE_A, new ProxyPortRange(40000, 40010));
+
+        assertThat(plan.healthChecks()).containsExactly(new ServiceHealth("shop", "web", 31999, 1));
+    }
+
     private static String nodePortService(String externalPolicy, String internalPolicy) {
         return """
                 apiVersion: v1

@@ -139,6 +139,31 @@ class KubeManifestsTest {
     }
 
     @Test
+    void anObjectGivenTwiceAndBadAddressesAreProblems() {
+        String service = """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: web}
+                spec:
+                  clusterIPs: [10.96.0.1, not-an-ip]
+                  loadBalancerSourceRanges: [10.0.0.0/33]
+                  ports: [{port: 80}]
+                status: {loadBalancer: {ingress: [{ip: 1.2.3}]}}
+                """;
+        assertThatThrownBy(() -> KubeManifests.parse("twice.yaml", service + "---\n" + service))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).extracting(ConfigProblem::toString)
+                        .containsExactly(
+                                "twice.yaml: document 1 (Service web) spec.clusterIPs[1]: is not an IP address: not-an-ip",
+                                "twice.yaml: document 1 (Service web) spec.loadBalancerSourceRanges[0]: is not a CIDR such as 203.0.113.0/24: 10.0.0.0/33",
+                                "twice.yaml: document 1 (Service web) status.loadBalancer.ingress[0].ip: is not an IP address: 1.2.3",
+                                "twice.yaml: document 2 (Service web) metadata.name: is Service default/web again; "
+                                        + "the first is at twice.yaml: document 1 (Service web)",
+                                "twice.yaml: document 2 (Service web) spec.clusterIPs[1]: is not an IP address: not-an-ip",
+                                "twice.yaml: document 2 (Service web) spec.loadBalancerSourceRanges[0]: is not a CIDR such as 203.0.113.0/24: 10.0.0.0/33",
+                                "twice.yaml: document 2 (Service web) status.loadBalancer.ingress[0].ip: is not an IP address: 1.2.3"));
+    }
+
+    @Test
     void aMissingFileIsAProblemNotACrash() {
         assertThatThrownBy(() -> KubeManifests.load(List.of(Path.of("does-not-exist.yaml"))))
                 .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems().get(0).toString())

@@ -38,7 +38,7 @@ final class ProxierOptions {
 
     @Option(names = "--node-ip", paramLabel = "IP",
             description = "This node's address: the node's own ClusterIP traffic is DNATed there (kube-proxy's host portals), "
-                    + "so UDP replies come back from the ClusterIP. Default: REDIRECT, as for pods' traffic.")
+                    + "so UDP replies come back from the ClusterIP. Default: the source address of the default route.")
     String nodeIp;
 
     @Option(names = "--iptables", description = "Program iptables portals (root): ClusterIP:port traffic reaches the proxy.")
@@ -104,11 +104,18 @@ final class ProxierOptions {
         NodeContext node = new NodeContext(nodeName != null ? nodeName : hostName(), LocalAddresses.ofThisHost(), nodePorts,
                 bind, mode == ProxierRuntime.Portals.TPROXY);
         return new ProxierRuntime.Settings(node, proxyPortRange == null ? null : ProxyPortRange.parse(proxyPortRange), mode,
-                cidrs("--service-cluster-ip-range", serviceCidrs), transparent, nodeIp == null ? null : Addresses.parseIp(nodeIp)
-                        .orElseThrow(() -> new IllegalArgumentException("--node-ip '" + nodeIp + "' is not an IP address")),
+                cidrs("--service-cluster-ip-range", serviceCidrs), transparent, nodeIp(mode),
                 anyAddress(),
                 duration("--min-sync-period", minSyncPeriod), duration("--sync-period", syncPeriod),
                 healthTimeout == null ? ProxierHealth.DEFAULT_HEALTH_TIMEOUT : duration("--healthz-timeout", healthTimeout));
+    }
+
+    /** --node-ip, else (with portals) the default route's source address, as kube-proxy picks its node IP. */
+    private InetAddress nodeIp(ProxierRuntime.Portals mode) {
+        if (nodeIp != null) {
+            return Addresses.parseIp(nodeIp).orElseThrow(() -> new IllegalArgumentException("--node-ip '" + nodeIp + "' is not an IP address"));
+        }
+        return mode == ProxierRuntime.Portals.OFF ? null : LocalAddresses.defaultRouteSource();
     }
 
     private static InetAddress anyAddress() {

@@ -18,6 +18,8 @@ import dev.l4lb.core.model.Protocol;
  * (the balancer binds it moments later; if something took it in between, the proxier asks again).
  */
 final class EphemeralProxyPorts implements ProxyPorts {
+    private static final int MAX_PROBES = 64;
+
     private final InetAddress bindAddress;
     private final Map<String, Integer> assigned = new HashMap<>();
 
@@ -29,10 +31,23 @@ final class EphemeralProxyPorts implements ProxyPorts {
     public synchronized int portFor(String key, Protocol protocol) {
         Integer port = assigned.get(key);
         if (port == null) {
-            port = probe(protocol);
+            // The probe's socket is closed at once, so the kernel may pick the same port again
+            // before the balancer binds it: ask again until the port is not already handed out.
+            for (int attempt = 0; port == null || assigned.containsValue(port); attempt++) {
+                if (attempt == MAX_PROBES) {
+                    throw new IllegalStateException("no free proxy port found on " + bindAddress.getHostAddress()
+                            + " after " + MAX_PROBES + " tries");
+                }
+                port = probe(protocol);
+            }
             assigned.put(key, port);
         }
         return port;
+    }
+
+    @Override
+    public synchronized boolean handedOut(int port) {
+        return assigned.containsValue(port);
     }
 
     @Override

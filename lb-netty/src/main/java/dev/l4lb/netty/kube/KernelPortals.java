@@ -44,6 +44,11 @@ final class KernelPortals implements PortalProgram {
         }
     }
 
+    /** Whether TPROXY rules are in place (false: not asked for, or the kernel or iptables refused them). */
+    boolean transparentOn() {
+        return tproxy != null && tproxy.enabled();
+    }
+
     @Override
     public void sync(ProxierPlan plan) {
         redirect.sync(plan.portals());

@@ -88,13 +88,20 @@ public final class KubeProxier implements AutoCloseable {
      * no sooner than {@code minSyncPeriod} after the last one.
      */
     public void changed() {
+        if (runner.isShutdown()) {
+            return; // stopping: events of the last moments change nothing any more
+        }
         health.queued(Instant.now());
         synchronized (this) {
-            if (pending != null && !pending.isDone()) {
-                return; // the sync already queued will read this change too
+            if (pending != null) {
+                return; // the sync already queued has not read the objects yet: it will see this change
             }
             long wait = Math.max(0, lastSyncNanos + minSyncPeriod.toNanos() - System.nanoTime());
-            pending = runner.schedule(this::sync, wait, TimeUnit.NANOSECONDS);
+            try {
+                pending = runner.schedule(this::sync, wait, TimeUnit.NANOSECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                pending = null; // stopped between the check above and here
+            }
         }
     }
 
@@ -125,6 +132,8 @@ public final class KubeProxier implements AutoCloseable {
 
     private void sync() {
         synchronized (this) {
+            // From here on the objects are read: a change after this point needs a sync of its own.
+            pending = null;
             lastSyncNanos = System.nanoTime();
         }
         try {
@@ -136,13 +145,17 @@ public final class KubeProxier implements AutoCloseable {
                 BalancerConfig config = new BalancerConfig(withoutUnbindable(next.services()), admin);
                 if (!config.equals(balancer.config())) {
                     try {
-                        balancer.reloadOrFail(config, started);
+                        if (!balancer.reloadOrFail(config, started).applied()) {
+                            // Logged and counted by the balancer; nothing of this plan is in force, so
+                            // neither portals nor health may say it is. The next change or period tries again.
+                            return;
+                        }
                     } catch (BindFailure e) {
                         if (attempt >= MAX_BIND_RETRIES) {
                             balancer.reject(List.of(e.getMessage(), "gave up after " + attempt + " listeners could not be bound"), started);
                             return;
                         }
-                        leaveOut(e, next);
+                        leaveOut(e);
                         continue;
                     }
                 }
@@ -162,10 +175,9 @@ public final class KubeProxier implements AutoCloseable {
      * A listener that cannot be bound is left out rather than holding up every other change, as
      * kube-proxy logs a node port it cannot open and goes on. A proxy port gets another port.
      */
-    private void leaveOut(BindFailure failure, ProxierPlan attempted) {
+    private void leaveOut(BindFailure failure) {
         InetSocketAddress address = failure.address();
-        boolean proxyPort = address.getAddress().equals(node.bindAddress())
-                && attempted.portals().stream().anyMatch(p -> p.proxyPort() == address.getPort());
+        boolean proxyPort = address.getAddress().equals(node.bindAddress()) && proxyPorts.handedOut(address.getPort());
         if (proxyPort) {
             LOG.warn("{}; the port gets another proxy port", failure.getMessage());
             proxyPorts.unusable(address.getPort());

@@ -32,6 +32,20 @@ public final class LocalAddresses {
         return addresses;
     }
 
+    /**
+     * The address this host sends from on its default route (kube-proxy's node IP when none is
+     * given), or null without a default route. Found by connecting a UDP socket, which sends nothing.
+     */
+    public static InetAddress defaultRouteSource() {
+        try (java.net.DatagramSocket probe = new java.net.DatagramSocket()) {
+            probe.connect(new java.net.InetSocketAddress(InetAddress.getByAddress(new byte[] {(byte) 192, 0, 2, 1}), 9));
+            InetAddress source = probe.getLocalAddress();
+            return source == null || source.isAnyLocalAddress() || source.isLoopbackAddress() ? null : source;
+        } catch (java.io.IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
     /** {@code ::1%lo} and {@code ::1} are one address to the proxier: Services name addresses without scopes. */
     private static InetAddress stripScope(InetAddress address) {
         try {

@@ -104,10 +104,21 @@ public final class ProxierRuntime implements AutoCloseable {
             });
             ProxyPorts proxyPorts = settings.proxyPorts() != null ? settings.proxyPorts()
                     : new EphemeralProxyPorts(settings.node().bindAddress());
-            KubeProxier started = new KubeProxier(balancer, source, settings.node(), proxyPorts, portals, healthChecks,
+            NodeContext node = settings.node();
+            if (node.transparentTcp() && !(portals instanceof KernelPortals kernel && kernel.transparentOn())) {
+                // No TPROXY rules, no transparent delivery: TCP ports get proxy listeners (and REDIRECT portals).
+                LOG.warn("without TPROXY portals, TCP ClusterIP ports get proxy listeners and REDIRECT portals of their own");
+                node = node.withTransparentTcp(false);
+            }
+            KubeProxier started = new KubeProxier(balancer, source, node, proxyPorts, portals, healthChecks,
                     health, settings.minSyncPeriod(), settings.syncPeriod());
             proxier.set(started);
-            started.syncNow();
+            try {
+                started.syncNow();
+            } catch (RuntimeException e) {
+                started.stopSyncing();
+                throw e;
+            }
             LOG.info("userspace proxier for node {} in sync: {} service(s) proxied, {} portal(s), {} health check port(s)",
                     settings.node().nodeName(), started.plan() == null ? 0 : started.plan().services().size(),
                     started.plan() == null ? 0 : started.plan().portals().size(),

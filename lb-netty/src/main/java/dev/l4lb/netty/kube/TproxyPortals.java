@@ -162,7 +162,7 @@ public final class TproxyPortals implements AutoCloseable {
     }
 
     private static TproxyPortals off(List<Cidr> cidrs, InetSocketAddress listener, String reason, Map<IpFamily, Family> families) {
-        LOG.warn("TPROXY portals are off: {}; TCP ClusterIP traffic does not reach the transparent listener", reason);
+        LOG.warn("TPROXY portals are off: {}", reason);
         return new TproxyPortals(cidrs, listener, families, reason);
     }
 
@@ -310,12 +310,47 @@ public final class TproxyPortals implements AutoCloseable {
                 } else {
                     rules += lines.size();
                 }
+                Optional<String> routingError = repairRouting(family, state);
+                if (routingError.isPresent()) {
+                    LOG.warn("TPROXY policy routing could not be restored: {}", routingError.get());
+                    errors.add(routingError.get());
+                    failed = true;
+                }
             }
         } catch (RuntimeException e) {
             LOG.error("TPROXY portal sync failed", e);
             return new PortalSync(PortalSync.Outcome.FAILED, 0, List.of("internal error: " + e));
         }
         return new PortalSync(failed ? PortalSync.Outcome.FAILED : PortalSync.Outcome.APPLIED, rules, errors);
+    }
+
+    /**
+     * Puts back the ip rule and the local route when someone removed them (an {@code ip rule
+     * flush}, a network manager's restart): without them marked packets are not delivered locally
+     * and every TCP ClusterIP connection of the family fails. Each sync checks, as kube-proxy
+     * re-asserts its rules.
+     */
+    private static Optional<String> repairRouting(IpFamily family, Family state) {
+        NetworkCommands run = state.chains().commands();
+        String ip = state.ip().toString();
+        List<List<String>> routing = routing(family);
+        NetworkCommands.Result rules = run.run(List.of(ip, family.ipFlag(), "rule", "list", "priority", String.valueOf(RULE_PRIORITY)));
+        if (rules.ok() && !rules.out().contains("lookup " + ROUTE_TABLE)) {
+            LOG.warn("TPROXY ip rule {} was gone: adding it again", RULE_PRIORITY);
+            NetworkCommands.Result added = run.run(prefixed(ip, routing.get(0)));
+            if (!added.ok()) {
+                return Optional.of("ip " + String.join(" ", routing.get(0)) + ": " + added.failure());
+            }
+        }
+        NetworkCommands.Result route = run.run(prefixed(ip, routing.get(1))); // replace: the same when it is there
+        return route.ok() ? Optional.empty() : Optional.of("ip " + String.join(" ", routing.get(1)) + ": " + route.failure());
+    }
+
+    private static List<String> prefixed(String ip, List<String> args) {
+        List<String> command = new ArrayList<>(args.size() + 1);
+        command.add(ip);
+        command.addAll(args);
+        return command;
     }
 
     /** Removes the chains, their jumps, the ip rule and the routing table's route, in every family set up. */

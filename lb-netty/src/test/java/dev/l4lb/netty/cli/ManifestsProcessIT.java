@@ -96,13 +96,16 @@ class ManifestsProcessIT {
         return new InetSocketAddress(Addresses.parseIp("127.0.0." + octet).orElseThrow(), port);
     }
 
-    /** The pods that answer 8 new connections, or "dropped". */
+    /** The pods that answer 8 new connections; "dropped" when accepted and ended, "refused" when nothing listens. */
     private static Set<String> answers(InetSocketAddress address) throws IOException {
         Set<String> seen = new HashSet<>();
         for (int i = 0; i < 8; i++) {
             String response;
             try {
                 response = RawHttp.get(address, "/");
+            } catch (java.net.ConnectException nothingListens) {
+                seen.add("refused");
+                continue;
             } catch (java.net.SocketException reset) {
                 response = "";
             }

@@ -3,7 +3,6 @@ package dev.l4lb.netty.kube;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,13 +18,14 @@ import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.log.ConnectionLog;
 import dev.l4lb.netty.testing.RawHttp;
-import dev.l4lb.netty.testing.Sockets;
 
 /** A proxier on loopback as the kube tests run it: node ports and proxy listeners on 127.0.0.1, pods on other 127/8 addresses. */
 final class KubeFixtures {
     static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
     /** What a connection the proxier dropped reads as. */
     static final String DROPPED = "dropped";
+    /** What a connection to a port nothing listens on reads as. */
+    static final String REFUSED = "refused";
 
     private KubeFixtures() {
     }
@@ -67,21 +67,19 @@ final class KubeFixtures {
         throw new AssertionError("no port " + portName + " of " + qualifiedName + " in " + runtime.balancer().snapshot().routes());
     }
 
-    /** Which pod answers a new connection (its echo page's backend=), or {@link #DROPPED}. */
+    /**
+     * Which pod answers a new connection (its echo page's backend=); {@link #DROPPED} when the
+     * proxier accepts it and ends it without a byte; {@link #REFUSED} when nothing listens.
+     */
     static String whoAnswers(InetSocketAddress address) throws IOException {
         String response;
         try {
             response = RawHttp.get(address, "/");
+        } catch (java.net.ConnectException nothingListens) {
+            return REFUSED;
         } catch (java.net.SocketException reset) {
             return DROPPED;
         }
         return response.isEmpty() ? DROPPED : RawHttp.backendOf(response).replaceAll(":\\d+$", "");
-    }
-
-    /** True when the connection is accepted and then ended without a byte: how the proxier drops it. */
-    static boolean droppedOnConnect(InetSocketAddress address) throws IOException {
-        try (Socket socket = Sockets.connect(address)) {
-            return Sockets.readOrEnd(socket) == -1;
-        }
     }
 }

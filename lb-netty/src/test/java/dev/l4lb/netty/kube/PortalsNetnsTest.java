@@ -405,6 +405,12 @@ class PortalsNetnsTest {
         }
         assertThat(runtime.balancer().tcp().unroutedConnections()).isEqualTo(1);
 
+        // Someone removes the policy routing: the next sync puts it back.
+        run("ip", "-4", "rule", "del", "priority", "19508");
+        runtime.proxier().syncNow();
+        assertThat(run("ip", "-4", "rule")).contains("lookup 19508");
+        assertThat(fromThePod(PROXIED_IP, 80, "repaired")).isEqualTo("repaired");
+
         runtime.close();
         assertThat(run("iptables-save", "-t", "mangle")).doesNotContain("L4LB-TPROXY");
         assertThat(run("ip", "-4", "rule")).doesNotContain("19508");

@@ -133,6 +133,86 @@ class ProxierServicesTest {
         }
     }
 
+    /**
+     * A change that arrives while a sync is reading the objects is not lost: it gets a sync of its
+     * own, not the 30 s periodic one.
+     */
+    @Test
+    void aChangeDuringASyncGetsASyncOfItsOwn() throws Exception {
+        AtomicReference<ClusterObjects> current = new AtomicReference<>(KubeManifests.parse("a.yaml", service("a")));
+        java.util.concurrent.atomic.AtomicBoolean holdReads = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.CountDownLatch reading = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        ClusterSource source = () -> {
+            ClusterObjects read = current.get();
+            if (holdReads.getAndSet(false)) {
+                reading.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return read;
+        };
+        try (ProxierRuntime runtime = KubeFixtures.start(KubeFixtures.node("node-a"), source)) {
+            holdReads.set(true);
+            runtime.proxier().changed();
+            assertThat(reading.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            // The sync has read "a" alone; "b" arrives now.
+            current.set(KubeManifests.parse("ab.yaml", service("a") + "---\n" + service("b")));
+            runtime.proxier().changed();
+            release.countDown();
+
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() ->
+                    runtime.balancer().snapshot().routes().stream().anyMatch(r -> r.service().name().equals("b")));
+        }
+    }
+
+    /**
+     * A proxy port something else holds is given up for another; the Service is served there
+     * rather than waiting for the holder to go.
+     */
+    @Test
+    void aProxyPortThatIsTakenIsReplacedByTheNextOne() throws Exception {
+        int first = Ports.free();
+        try (java.net.ServerSocket squatter = new java.net.ServerSocket(first, 1, KubeFixtures.LOOPBACK);
+             EchoServer pod = EchoServer.start(List.of(Ports.loopback(0)), Transport.NIO, 1)) {
+            ClusterObjects objects = KubeManifests.parse("web.yaml", """
+                    apiVersion: v1
+                    kind: Service
+                    metadata: {name: web, namespace: shop}
+                    spec: {ports: [{name: http, port: 80}]}
+                    ---
+                    apiVersion: discovery.k8s.io/v1
+                    kind: EndpointSlice
+                    metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
+                    addressType: IPv4
+                    ports: [{name: http, port: %d}]
+                    endpoints: [{addresses: ["127.0.0.1"]}]
+                    """.formatted(pod.addresses().get(0).getPort()));
+            ProxierRuntime.Settings settings = new ProxierRuntime.Settings(KubeFixtures.node("node-a"),
+                    new dev.l4lb.core.kube.ProxyPortRange(first, first + 9), ProxierRuntime.Portals.OFF, List.of(), null, null,
+                    KubeFixtures.LOOPBACK, Duration.ZERO, Duration.ofSeconds(30), Duration.ofSeconds(60));
+            try (ProxierRuntime runtime = ProxierRuntime.start(settings, KubeFixtures.admin(), Transport.NIO, 1,
+                    ConnectionLog.off(), onChange -> () -> objects)) {
+                InetSocketAddress listener = KubeFixtures.listener(runtime, "shop/web", "http");
+                assertThat(listener.getPort()).isNotEqualTo(first).isBetween(first + 1, first + 9);
+                assertThat(KubeFixtures.whoAnswers(listener)).isEqualTo("127.0.0.1");
+            }
+            assertThat(squatter.isBound()).isTrue();
+        }
+    }
+
+    private static String service(String name) {
+        return """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: %s, namespace: shop}
+                spec: {clusterIP: 10.96.0.%d, ports: [{name: http, port: 80}]}
+                """.formatted(name, (int) name.charAt(0));
+    }
+
     private static java.net.InetAddress ip(String text) {
         return Addresses.parseIp(text).orElseThrow();
     }
