@@ -244,9 +244,9 @@ public final class Balancer implements AutoCloseable {
      * @throws BindFailure when it cannot be bound (IP_TRANSPARENT needs CAP_NET_ADMIN)
      */
     public synchronized InetSocketAddress openTransparentListener(InetSocketAddress address) throws BindFailure {
-        io.netty.channel.Channel channel = tcp.bindTransparent(group, address);
-        transparent.add(channel);
-        return (InetSocketAddress) channel.localAddress();
+        List<io.netty.channel.Channel> channels = tcp.bindTransparent(group, address);
+        transparent.addAll(channels);
+        return (InetSocketAddress) channels.get(0).localAddress();
     }
 
     /** Shuts down with no grace period. */

@@ -1,6 +1,8 @@
 package dev.l4lb.netty.tcp;
 
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
 
 import io.netty.bootstrap.ServerBootstrap;
@@ -8,8 +10,10 @@ import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
+import io.netty.util.concurrent.EventExecutor;
 
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.table.Route;
@@ -78,24 +82,33 @@ public final class TcpDataPlane {
     }
 
     /**
-     * Binds the transparent listener of TPROXY portals: one socket with IP_TRANSPARENT whose
-     * accepted connections are routed by their local address, the ClusterIP:port the client
-     * asked for ({@link dev.l4lb.core.model.ServicePort#intercepted()}), so one listener and one
-     * hash lookup serve every service. It accepts at once; connections to an address the snapshot
-     * does not route are reset and counted as unrouted.
+     * Binds the transparent listener of TPROXY portals: sockets with IP_TRANSPARENT whose accepted
+     * connections are routed by their local address, the ClusterIP:port the client asked for
+     * ({@link dev.l4lb.core.model.ServicePort#intercepted()}), so one listener and one hash lookup
+     * serve every service. Like every listener, one socket per event loop with SO_REUSEPORT (the
+     * kernel's TPROXY lookup picks among them as accept does). It accepts at once; connections
+     * to an address the snapshot does not route are reset and counted as unrouted.
      *
      * @throws IllegalStateException when this transport has no IP_TRANSPARENT (NIO)
      */
-    public Channel bindTransparent(EventLoopGroup loops, InetSocketAddress address) throws BindFailure {
+    public List<Channel> bindTransparent(EventLoopGroup loops, InetSocketAddress address) throws BindFailure {
         ChannelOption<Boolean> transparent = transport.transparentOption();
         if (transparent == null) {
             throw new IllegalStateException("transport " + transport.displayName()
                     + " cannot open a transparent listener (IP_TRANSPARENT needs epoll or io_uring)");
         }
-        ServerBootstrap bootstrap = serverBootstrap(loops, null).option(transparent, true).option(ChannelOption.AUTO_READ, true);
+        List<Channel> bound = new ArrayList<>();
         try {
-            return bootstrap.bind(address).syncUninterruptibly().channel();
+            for (EventExecutor loop : loops) {
+                bound.add(serverBootstrap((EventLoop) loop, null).option(transparent, true)
+                        .option(transport.reusePortOption(), true).option(ChannelOption.AUTO_READ, true)
+                        .bind(address).syncUninterruptibly().channel());
+                // Every socket on the port the first one got (the same, unless port 0 was asked for).
+                address = (InetSocketAddress) bound.get(0).localAddress();
+            }
+            return bound;
         } catch (RuntimeException e) {
+            bound.forEach(ch -> ch.close().syncUninterruptibly());
             throw new BindFailure(address, "the TPROXY portals' transparent listener", e);
         }
     }
