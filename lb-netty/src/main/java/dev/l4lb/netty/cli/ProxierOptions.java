@@ -21,7 +21,7 @@ import dev.l4lb.netty.kube.ProxierRuntime;
 /** The options of the userspace proxier, named as kube-proxy names them; shared by {@code lb kube} and {@code lb run --manifests}. */
 final class ProxierOptions {
     @Option(names = "--node-name", paramLabel = "NAME",
-            description = "This node's name, as EndpointSlices name it (decides which endpoints are local). Default: the host name.")
+            description = "This node's name, as EndpointSlices name it (decides which endpoints are local). Default: $NODE_NAME, else the host name.")
     String nodeName;
 
     @Option(names = "--bind-address", defaultValue = "0.0.0.0", paramLabel = "IP",
