@@ -27,13 +27,19 @@ record E2eResults(JsonNode meta, List<UnavailablePath> unavailable, List<Measure
                   List<String> skipped) {
 
     /** The paths the harness knows, in the order a reader compares them: baseline, kernel, proxies. */
-    private static final List<String> KNOWN_PATHS =
-            List.of("direct", "iptables", "ipvs", "haproxy", "l4lb-epoll", "l4lb-io_uring", "l4lb-nio");
+    private static final List<String> KNOWN_PATHS = List.of("direct", "iptables", "ipvs", "haproxy", "l4lb-epoll",
+            "l4lb-io_uring", "l4lb-nio", "l4lb-redirect", "l4lb-tproxy");
 
-    /** The paths the scale runs measure: the kernel's rules and l4lb on its default transport. */
+    /**
+     * The paths the scale runs measure: the kernel's rules and l4lb on its default transport (with
+     * a config of listeners), then l4lb's Kubernetes mode reached at the ClusterIP through its
+     * REDIRECT portals and through its TPROXY portals.
+     */
     static final String SCALE_IPTABLES = "iptables";
     static final String SCALE_L4LB = "l4lb-epoll";
-    private static final Set<String> SCALE_KINDS = Set.of("scale_newconn", "apply");
+    /** Time from starting {@code lb run --manifests} to its first sync's "in sync" line, per path. */
+    static final String SCALE_STARTUP = "startup";
+    private static final Set<String> SCALE_KINDS = Set.of("scale_newconn", "apply", SCALE_STARTUP);
 
     /**
      * A path the harness could not measure on this machine, and why.

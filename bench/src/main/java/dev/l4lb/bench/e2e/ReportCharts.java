@@ -168,18 +168,23 @@ final class ReportCharts {
         });
     }
 
-    /** New connections/s against the number of services configured, for iptables and l4lb. */
+    /**
+     * New connections/s against the number of services configured, one line per path the scale
+     * runs measured: iptables, l4lb-epoll, and l4lb's REDIRECT and TPROXY portals.
+     */
     boolean writeScaleNewConnections() throws IOException {
         XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT)
                 .title("New connections per second by number of services").xAxisTitle("services")
                 .yAxisTitle("new connections/s").build();
-        addScaleSeries(chart, "iptables", E2eResults.SCALE_IPTABLES);
-        addScaleSeries(chart, "l4lb", E2eResults.SCALE_L4LB);
+        for (String path : results.paths(Set.of("scale_newconn"))) {
+            addScaleSeries(chart, path, path);
+        }
         if (chart.getSeriesMap().isEmpty()) {
             return false;
         }
-        chart.getStyler().setXAxisLogarithmic(true).setYAxisMin(0.0).setYAxisDecimalPattern("#,###")
-                .setLegendPosition(LegendPosition.InsideNE);
+        // Below the plot: inside it, four paths' legend would hide the lines it names.
+        chart.getStyler().setXAxisLogarithmic(true).setXAxisDecimalPattern("#,###").setYAxisMin(0.0)
+                .setYAxisDecimalPattern("#,###").setLegendPosition(LegendPosition.OutsideS);
         save(chart, SCALE_NEW_CONNECTIONS);
         return true;
     }

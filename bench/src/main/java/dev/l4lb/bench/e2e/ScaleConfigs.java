@@ -7,25 +7,34 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+
 import dev.l4lb.core.config.BalancerConfig;
 import dev.l4lb.core.config.ConfigException;
 import dev.l4lb.core.config.ConfigLoader;
+import dev.l4lb.core.kube.ClusterObjects;
+import dev.l4lb.core.kube.KubeManifests;
 import dev.l4lb.core.table.ServiceSnapshot;
 
 /**
- * The same set of services for both sides of the scale test: an {@code iptables-restore} file
- * laid out as kube-proxy's iptables mode lays it out, and an l4lb config. N-1 decoy services come
- * first, so a packet to the measured service walks past all of them in KUBE-SERVICES, as it would
- * in a cluster with N services. The udp phase gets its own pair: one UDP service, alone, so the
- * TCP phases' rule sets and configs stay as they were.
+ * The same set of services for every side of the scale test: an {@code iptables-restore} file
+ * laid out as kube-proxy's iptables mode lays it out, an l4lb config, and the Services and
+ * EndpointSlices a cluster would hold (for {@code lb run --manifests}, whose portals are
+ * kube-proxy userspace's REDIRECT rules or the constant TPROXY set). N-1 decoy services come
+ * first, so a packet to the measured service walks past all of them in KUBE-SERVICES (or
+ * KUBE-PORTALS-CONTAINER), as it would in a cluster with N services. The udp phase gets its own
+ * pair: one UDP service, alone, so the TCP phases' rule sets and configs stay as they were.
  *
  * <pre>
  * ScaleConfigs iptables N OUT [affinity]   kube-proxy's nat table
  * ScaleConfigs l4lb N OUT                  an l4lb config of the same services
+ * ScaleConfigs manifests N OUT             the same services as Kubernetes objects, checked by reading them back
  * ScaleConfigs udp-iptables OUT            kube-proxy's nat table for the UDP service (VIP:11111)
  * ScaleConfigs udp-l4lb OUT                an l4lb config of the same UDP service
  * ScaleConfigs apply-ms CONFIG             median time to build l4lb's snapshot of a config
@@ -42,6 +51,8 @@ public final class ScaleConfigs {
     static final String POD_CIDR = "10.244.0.0/16";
     /** The UDP service's port, on the VIP, on the balancer and on the pod (sockperf's default port). */
     static final int UDP_PORT = 11111;
+    /** The node the pods' EndpointSlice entries name: the backend host, not the balancer's node. */
+    static final String PODS_NODE = "bench-pods";
 
     private ScaleConfigs() {
     }
@@ -50,6 +61,7 @@ public final class ScaleConfigs {
         switch (args[0]) {
             case "iptables" -> write(Path.of(args[2]), iptables(Integer.parseInt(args[1]), args.length > 3 && args[3].equals("affinity")));
             case "l4lb" -> write(Path.of(args[2]), l4lb(Integer.parseInt(args[1])));
+            case "manifests" -> writeManifests(Integer.parseInt(args[1]), Path.of(args[2]));
             case "udp-iptables" -> write(Path.of(args[1]), udpIptables());
             case "udp-l4lb" -> write(Path.of(args[1]), udpL4lb());
             case "apply-ms" -> System.out.printf(Locale.ROOT, "%.3f%n", applyMillis(Path.of(args[1])));
@@ -63,13 +75,21 @@ public final class ScaleConfigs {
         StringBuilder chains = new StringBuilder(services * 120);
         natHeader(chains, rules);
         for (int i = 0; i < services - 1; i++) {
-            String vip = "198.19." + (1 + i / 250) + "." + (1 + i % 250);
-            String pod = "198.20." + (i / 250) + "." + (1 + i % 250);
-            service(chains, rules, "decoy/svc-" + i + ":http", "tcp", vip, 80, List.of(pod), 80, affinity);
+            service(chains, rules, "decoy/svc-" + i + ":http", "tcp", decoyVip(i), 80, List.of(decoyPod(i)), 80, affinity);
         }
         service(chains, rules, "bench/web:http", "tcp", VIP, 80, PODS, 80, affinity);
         service(chains, rules, "bench/bulk:iperf", "tcp", VIP, 5201, PODS.subList(0, 1), 5201, affinity);
         return chains.append(rules).append("COMMIT\n").toString();
+    }
+
+    /** The i-th decoy's ClusterIP: 198.19.1.1 onwards, 250 to a /24, clear of the VIP (198.19.0.10). */
+    private static String decoyVip(int i) {
+        return "198.19." + (1 + i / 250) + "." + (1 + i % 250);
+    }
+
+    /** The i-th decoy's one pod, which no path ever reaches: only the measured service gets traffic. */
+    private static String decoyPod(int i) {
+        return "198.20." + (i / 250) + "." + (1 + i % 250);
     }
 
     /** kube-proxy's nat rules for one UDP service (VIP:11111) with one pod, as it lays out a DNS-like service. */
@@ -148,13 +168,78 @@ public final class ScaleConfigs {
     static String l4lb(int services) {
         StringBuilder yaml = new StringBuilder(services * 160).append("services:\n");
         for (int i = 0; i < services - 1; i++) {
-            String pod = "198.20." + (i / 250) + "." + (1 + i % 250);
-            port(yaml, "decoy/svc-" + i, BALANCER + ":" + (20000 + i), List.of(pod + ":80"));
+            port(yaml, "decoy/svc-" + i, BALANCER + ":" + (20000 + i), List.of(decoyPod(i) + ":80"));
         }
         port(yaml, "bench/web", BALANCER + ":8080", PODS.stream().map(p -> p + ":80").toList());
         port(yaml, "bench/bulk", BALANCER + ":5201", List.of(PODS.get(0) + ":5201"));
         port(yaml, "bench/echo", BALANCER + ":9000", PODS.stream().map(p -> p + ":9000").toList());
         return yaml.toString();
+    }
+
+    /**
+     * The same services as a cluster holds them: N-1 decoys (port http 80 to one pod, the iptables
+     * layout's ClusterIPs and pods), then bench/web (VIP:80 to the three pods' port 80), each a
+     * ClusterIP Service with one EndpointSlice, in one multi-document YAML file. The proxier writes
+     * its REDIRECT portals in the order of namespace/name, so the decoys are bench/decoy-i, which
+     * sort before bench/web: its rule comes last, as the measured service's does in KUBE-SERVICES.
+     */
+    static String manifests(int services) {
+        StringBuilder yaml = new StringBuilder(services * 700)
+                .append("# ").append(services).append(" Services with their EndpointSlices (ScaleConfigs manifests)\n");
+        for (int i = 0; i < services - 1; i++) {
+            kubeService(yaml, "bench", "decoy-" + i, decoyVip(i), List.of(decoyPod(i)));
+        }
+        kubeService(yaml, "bench", "web", VIP, PODS);
+        return yaml.toString();
+    }
+
+    private static void kubeService(StringBuilder yaml, String namespace, String name, String clusterIp, List<String> pods) {
+        yaml.append("---\n")
+                .append("apiVersion: v1\nkind: Service\n")
+                .append("metadata:\n  name: ").append(name).append("\n  namespace: ").append(namespace).append('\n')
+                .append("spec:\n  type: ClusterIP\n  clusterIP: ").append(clusterIp)
+                .append("\n  clusterIPs: [").append(clusterIp).append("]\n")
+                .append("  ports:\n    - name: http\n      port: 80\n      protocol: TCP\n      targetPort: 80\n")
+                .append("---\n")
+                .append("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n")
+                // The endpoint slice controller's naming: the Service's name and a random suffix.
+                .append("metadata:\n  name: ").append(name).append('-').append(hash(namespace + "/" + name).substring(0, 5).toLowerCase(Locale.ROOT))
+                .append("\n  namespace: ").append(namespace)
+                .append("\n  labels:\n    kubernetes.io/service-name: ").append(name).append('\n')
+                .append("addressType: IPv4\n")
+                .append("ports:\n  - name: http\n    port: 80\n    protocol: TCP\n")
+                .append("endpoints:\n");
+        for (String pod : pods) {
+            yaml.append("  - addresses: [\"").append(pod).append("\"]\n")
+                    .append("    nodeName: ").append(PODS_NODE).append('\n')
+                    .append("    conditions: {ready: true, serving: true, terminating: false}\n");
+        }
+    }
+
+    /**
+     * Writes {@link #manifests} and reads the file back as {@code lb run --manifests} does, so a
+     * file the balancer would refuse (or read differently) fails here, not minutes into a run.
+     */
+    private static void writeManifests(int services, Path out) throws IOException, ConfigException {
+        write(out, manifests(services));
+        ClusterObjects read = KubeManifests.load(List.of(out));
+        if (read.services().size() != services || read.slices().size() != services) {
+            throw new IllegalStateException(out + ": wrote " + services + " Services and EndpointSlices, read back "
+                    + read.services().size() + " and " + read.slices().size());
+        }
+        Service web = read.services().get(services - 1);
+        EndpointSlice slice = read.slices().get(services - 1);
+        List<String> addresses = slice.getEndpoints().stream().flatMap(e -> e.getAddresses().stream()).toList();
+        if (!web.getSpec().getClusterIP().equals(VIP) || !addresses.equals(PODS)) {
+            throw new IllegalStateException(out + ": the measured service reads back as " + web.getSpec().getClusterIP()
+                    + " -> " + addresses + ", not " + VIP + " -> " + PODS);
+        }
+        String last = read.services().stream().map(s -> s.getMetadata().getNamespace() + "/" + s.getMetadata().getName())
+                .max(Comparator.naturalOrder()).orElseThrow();
+        if (!last.equals("bench/web")) {
+            throw new IllegalStateException(out + ": " + last + " sorts after bench/web, so its portal would come after"
+                    + " the measured service's");
+        }
     }
 
     /** The UDP service alone: sessions per client address and port, the default idle timeout (10 s). */

@@ -51,6 +51,13 @@ class E2eReportTest {
                 "| services | iptables new conn/s | l4lb new conn/s | iptables-restore ms | l4lb snapshot ms | flags |",
                 "| 1 | 21,000 | 18,500 | 5.00 | 0.800 |  |",
                 "| 1,000 | 16,000 | 18,400 | 250 | 12.5 |  |");
+        // Each path over its own one-service median: iptables 16,000 / 21,000 = 0.76; l4lb-epoll
+        // 18,400 / 18,500 = 0.99; l4lb-tproxy 8,400 / 8,000 = 1.05.
+        assertThat(md).contains(
+                "| services | iptables new conn/s | l4lb-epoll new conn/s | l4lb-tproxy new conn/s | flags |",
+                "| 1 | 21,000 (1.00) | 18,500 (1.00) | 8,000 (1.00) |  |",
+                "| 1,000 | 16,000 (0.76) | 18,400 (0.99) | 8,400 (1.05) |  |",
+                "| services | l4lb-tproxy start to in sync ms |");
         assertThat(md).contains("| l4lb-epoll | 10,000 | 100.0 | 140.0 | 50.0 | 60.0 | 4,194 |");
         // UDP round trips: l4lb-epoll's p50 runs 28, 30, 35 µs (median 30) over direct's 14: 2.14;
         // its p99 35 over direct's 19: 1.84.
@@ -134,6 +141,11 @@ class E2eReportTest {
             lines.add(json(withServices(measurement("apply", "iptables", 1, row[7], "ms", 0), row[0])));
             lines.add(json(withServices(measurement("apply", "l4lb", 1, row[8], "ms", 0), row[0])));
         }
+        // The TPROXY portals' path: 8,000 with one service, 8,400 with 1,000 (1.05 of its own first figure).
+        lines.add(json(withServices(measurement("scale_newconn", "l4lb-tproxy", 1, 8_000, "req/s", 0), 1)));
+        lines.add(json(withServices(measurement("scale_newconn", "l4lb-tproxy", 1, 8_400, "req/s", 0), 1_000)));
+        lines.add(json(withServices(measurement("startup", "l4lb-tproxy", 1, 1_800, "ms", 0), 1)));
+        lines.add(json(withServices(measurement("startup", "l4lb-tproxy", 1, 3_600, "ms", 0), 1_000)));
         lines.add(json(Map.of("kind", "unavailable", "path", "haproxy", "phase", "udp",
                 "reason", "HAProxy has no UDP")));
         // Per path: UDP round-trip p50 (µs) and received messages/s of runs 1..3.
