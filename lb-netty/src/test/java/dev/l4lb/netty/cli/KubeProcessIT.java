@@ -26,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.echo.EchoServer;
+import dev.l4lb.netty.testing.MockApi;
 import dev.l4lb.netty.testing.Ports;
 import dev.l4lb.netty.testing.RawHttp;
 
@@ -85,7 +86,7 @@ class KubeProcessIT {
             } finally {
                 lb.destroy();
                 assertThat(lb.waitFor(30, TimeUnit.SECONDS)).as("lb exits after SIGTERM").isTrue();
-                server.destroy();
+                MockApi.stop(server);
             }
             String log = Files.readString(dir.resolve("lb.log"));
             assertThat(log).contains("userspace proxier for node node-a in sync", "1 service(s) added");

@@ -32,6 +32,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import dev.l4lb.core.model.SessionAffinity;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.testing.AdminHttp;
+import dev.l4lb.netty.testing.MockApi;
 import dev.l4lb.netty.testing.NoLeaks;
 import dev.l4lb.netty.testing.Ports;
 import dev.l4lb.netty.testing.Sockets;
@@ -67,7 +68,7 @@ class ApiWatchProxierTest {
             runtime.close();
         }
         api.close();
-        server.destroy();
+        MockApi.stop(server);
         pods.close();
     }
 
@@ -144,7 +145,7 @@ class ApiWatchProxierTest {
     }
 
     @Test
-    void beforeTheFirstSyncHealthIs503AndAfterItTheSkippedServicesAreNotProxied() throws Exception {
+    void headlessServicesAreSkippedAndAServiceWithNoEndpointsYetDropsConnections() throws Exception {
         api.services().inNamespace("shop").resource(new ServiceBuilder().withNewMetadata().withName("headless").endMetadata()
                 .withNewSpec().withClusterIP("None").addNewPort().withPort(80).endPort().endSpec().build()).create();
         api.services().inNamespace("shop").resource(service("web", "None", "Cluster")).create();
