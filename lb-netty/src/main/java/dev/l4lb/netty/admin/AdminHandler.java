@@ -137,8 +137,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         if (reloader == null) {
             ObjectNode body = JSON.createObjectNode();
             body.put("applied", false);
-            body.putArray("errors").add("this balancer was started without a config file (lb demo's built-in config): "
-                    + "there is nothing to reload");
+            body.putArray("errors").add("this balancer has no config file to reload: lb demo serves its built-in config, "
+                    + "lb kube follows the API server, and lb run --manifests reads its manifests again on SIGHUP");
             return json(HttpResponseStatus.CONFLICT, body);
         }
         Reload result = reloader.reload();

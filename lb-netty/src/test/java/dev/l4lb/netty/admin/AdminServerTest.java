@@ -227,7 +227,7 @@ class AdminServerTest {
         start(null);
         HttpResponse<String> answer = AdminHttp.post(admin.metricsAddress(), "/api/v1/reload");
         assertThat(answer.statusCode()).isEqualTo(409);
-        assertThat(AdminHttp.json(answer).path("errors").get(0).asText()).contains("nothing to reload");
+        assertThat(AdminHttp.json(answer).path("errors").get(0).asText()).contains("no config file to reload");
     }
 
     @Test
