@@ -30,6 +30,11 @@ public record NodeContext(String nodeName, Set<InetAddress> localAddresses, List
         Objects.requireNonNull(bindAddress, "bindAddress");
     }
 
+    /** This node with other interface addresses. */
+    public NodeContext withLocalAddresses(Set<InetAddress> addresses) {
+        return new NodeContext(nodeName, addresses, nodePortAddresses, bindAddress, transparentTcp);
+    }
+
     /** This node with TCP ClusterIPs delivered (or not) through a transparent listener. */
     public NodeContext withTransparentTcp(boolean transparent) {
         return new NodeContext(nodeName, localAddresses, nodePortAddresses, bindAddress, transparent);

@@ -107,7 +107,7 @@ final class ProxierOptions {
                 cidrs("--service-cluster-ip-range", serviceCidrs), transparent, nodeIp(mode),
                 anyAddress(),
                 duration("--min-sync-period", minSyncPeriod), duration("--sync-period", syncPeriod),
-                healthTimeout == null ? ProxierHealth.DEFAULT_HEALTH_TIMEOUT : duration("--healthz-timeout", healthTimeout));
+                healthTimeout == null ? ProxierHealth.DEFAULT_HEALTH_TIMEOUT : duration("--healthz-timeout", healthTimeout), true);
     }
 
     /** --node-ip, else (with portals) the default route's source address, as kube-proxy picks its node IP. */

@@ -23,6 +23,7 @@ import dev.l4lb.core.kube.ClusterServices;
 import dev.l4lb.core.kube.NodeContext;
 import dev.l4lb.core.kube.ProxierPlan;
 import dev.l4lb.core.kube.ProxyPorts;
+import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Service;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.netty.Balancer;
@@ -43,7 +44,9 @@ public final class KubeProxier implements AutoCloseable {
 
     private final Balancer balancer;
     private final ClusterSource source;
-    private final NodeContext node;
+    /** Replaced only by the sync thread, when the host's addresses change. */
+    private volatile NodeContext node;
+    private final java.util.function.Supplier<java.util.Set<java.net.InetAddress>> hostAddresses;
     private final ProxyPorts proxyPorts;
     private final PortalProgram portals;
     private final ServiceHealthServers healthChecks;
@@ -62,13 +65,16 @@ public final class KubeProxier implements AutoCloseable {
      * @param balancer      started with the admin addresses and no services; the proxier fills it
      * @param healthChecks  the healthCheckNodePort servers
      * @param health        what the node's /healthz reports: queued changes and finished syncs
+     * @param hostAddresses read again at each periodic sync; null to keep the node's addresses as given
      */
     public KubeProxier(Balancer balancer, ClusterSource source, NodeContext node, ProxyPorts proxyPorts,
                        PortalProgram portals, ServiceHealthServers healthChecks, ProxierHealth health,
-                       Duration minSyncPeriod, Duration syncPeriod) {
+                       Duration minSyncPeriod, Duration syncPeriod,
+                       java.util.function.Supplier<java.util.Set<java.net.InetAddress>> hostAddresses) {
         this.balancer = balancer;
         this.source = source;
         this.node = node;
+        this.hostAddresses = hostAddresses;
         this.proxyPorts = proxyPorts;
         this.portals = portals;
         this.healthChecks = healthChecks;
@@ -127,6 +133,17 @@ public final class KubeProxier implements AutoCloseable {
 
     private void periodicSync() {
         unbindable.clear(); // try again what could not be bound before
+        if (hostAddresses != null) {
+            try {
+                java.util.Set<java.net.InetAddress> now = hostAddresses.get();
+                if (!now.equals(node.localAddresses())) {
+                    LOG.info("this host's addresses changed: now {}", now.stream().map(Addresses::formatIp).sorted().toList());
+                    node = node.withLocalAddresses(now);
+                }
+            } catch (RuntimeException e) {
+                LOG.warn("cannot read this host's addresses; keeping those known: {}", e.getMessage());
+            }
+        }
         sync();
     }
 

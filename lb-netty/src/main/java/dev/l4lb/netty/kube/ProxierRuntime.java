@@ -55,10 +55,12 @@ public final class ProxierRuntime implements AutoCloseable {
      * @param minSyncPeriod       at most one sync per this period
      * @param syncPeriod          at least one sync per this period
      * @param healthTimeout       /healthz turns 503 when a change waits longer than this
+     * @param followAddresses     read this host's addresses again at each periodic sync (an address
+     *                            added later, a keepalived VIP, is then served as an externalIP)
      */
     public record Settings(NodeContext node, ProxyPorts proxyPorts, Portals portals, List<Cidr> serviceCidrs,
                            InetSocketAddress transparentListener, InetAddress nodeIp, InetAddress healthCheckAddress,
-                           Duration minSyncPeriod, Duration syncPeriod, Duration healthTimeout) {
+                           Duration minSyncPeriod, Duration syncPeriod, Duration healthTimeout, boolean followAddresses) {
         public Settings {
             serviceCidrs = List.copyOf(serviceCidrs);
         }
@@ -111,7 +113,8 @@ public final class ProxierRuntime implements AutoCloseable {
                 node = node.withTransparentTcp(false);
             }
             KubeProxier started = new KubeProxier(balancer, source, node, proxyPorts, portals, healthChecks,
-                    health, settings.minSyncPeriod(), settings.syncPeriod());
+                    health, settings.minSyncPeriod(), settings.syncPeriod(),
+                    settings.followAddresses() ? LocalAddresses::ofThisHost : null);
             proxier.set(started);
             try {
                 started.syncNow();

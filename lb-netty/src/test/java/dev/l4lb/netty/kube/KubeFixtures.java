@@ -37,7 +37,7 @@ final class KubeFixtures {
 
     static ProxierRuntime.Settings settings(NodeContext node, Duration minSyncPeriod) {
         return new ProxierRuntime.Settings(node, null, ProxierRuntime.Portals.OFF, List.of(), null, null, LOOPBACK,
-                minSyncPeriod, Duration.ofSeconds(30), Duration.ofSeconds(60));
+                minSyncPeriod, Duration.ofSeconds(30), Duration.ofSeconds(60), false);
     }
 
     static AdminConfig admin() {

@@ -440,7 +440,7 @@ class PortalsNetnsTest {
         NodeContext node = new NodeContext("node-a", Set.of(NODE), List.of(), ip("0.0.0.0"), tproxy);
         ProxierRuntime.Settings settings = new ProxierRuntime.Settings(node, null, mode,
                 List.of(Cidr.parse(SERVICE_RANGE).orElseThrow()), transparent, null, ip("127.0.0.1"),
-                Duration.ZERO, Duration.ofSeconds(30), Duration.ofSeconds(60));
+                Duration.ZERO, Duration.ofSeconds(30), Duration.ofSeconds(60), false);
         // Two event loops: the transparent listener is then two sockets sharing the port.
         return ProxierRuntime.start(settings, KubeFixtures.admin(), TRANSPORT, 2, ConnectionLog.off(), onChange -> () -> objects);
     }

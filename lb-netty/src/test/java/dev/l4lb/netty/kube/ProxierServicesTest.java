@@ -193,7 +193,7 @@ class ProxierServicesTest {
                     """.formatted(pod.addresses().get(0).getPort()));
             ProxierRuntime.Settings settings = new ProxierRuntime.Settings(KubeFixtures.node("node-a"),
                     new dev.l4lb.core.kube.ProxyPortRange(first, first + 9), ProxierRuntime.Portals.OFF, List.of(), null, null,
-                    KubeFixtures.LOOPBACK, Duration.ZERO, Duration.ofSeconds(30), Duration.ofSeconds(60));
+                    KubeFixtures.LOOPBACK, Duration.ZERO, Duration.ofSeconds(30), Duration.ofSeconds(60), false);
             try (ProxierRuntime runtime = ProxierRuntime.start(settings, KubeFixtures.admin(), Transport.NIO, 1,
                     ConnectionLog.off(), onChange -> () -> objects)) {
                 InetSocketAddress listener = KubeFixtures.listener(runtime, "shop/web", "http");
@@ -201,6 +201,42 @@ class ProxierServicesTest {
                 assertThat(KubeFixtures.whoAnswers(listener)).isEqualTo("127.0.0.1");
             }
             assertThat(squatter.isBound()).isTrue();
+        }
+    }
+
+    /** An address the host gets later (a keepalived VIP) is served as an externalIP after the next periodic sync. */
+    @Test
+    void anExternalIpTheHostGetsLaterIsServedAfterThePeriodicSync() throws Exception {
+        InetSocketAddress vip = new InetSocketAddress(ip("127.0.0.5"), Ports.free());
+        try (EchoServer pod = EchoServer.start(List.of(Ports.loopback(0)), Transport.NIO, 1);
+             dev.l4lb.netty.Balancer balancer = dev.l4lb.netty.Balancer.start(
+                     new dev.l4lb.core.config.BalancerConfig(List.of(), KubeFixtures.admin()), Transport.NIO, 1);
+             ServiceHealthServers health = new ServiceHealthServers(KubeFixtures.LOOPBACK, () -> true)) {
+            ClusterObjects objects = KubeManifests.parse("vip.yaml", """
+                    apiVersion: v1
+                    kind: Service
+                    metadata: {name: web, namespace: shop}
+                    spec: {clusterIP: 10.96.0.40, externalIPs: [127.0.0.5], ports: [{name: http, port: %d}]}
+                    ---
+                    apiVersion: discovery.k8s.io/v1
+                    kind: EndpointSlice
+                    metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
+                    addressType: IPv4
+                    ports: [{name: http, port: %d}]
+                    endpoints: [{addresses: ["127.0.0.1"]}]
+                    """.formatted(vip.getPort(), pod.addresses().get(0).getPort()));
+            AtomicReference<Set<java.net.InetAddress>> host = new AtomicReference<>(Set.of(KubeFixtures.LOOPBACK));
+            try (KubeProxier proxier = new KubeProxier(balancer, () -> objects, KubeFixtures.node("node-a"),
+                    new dev.l4lb.core.kube.ProxyPortRange(Ports.free(), 65535), PortalProgram.OFF, health,
+                    new dev.l4lb.netty.admin.ProxierHealth(Duration.ofSeconds(60)), Duration.ZERO, Duration.ofMillis(200),
+                    host::get)) {
+                proxier.syncNow();
+                assertThat(KubeFixtures.whoAnswers(vip)).isEqualTo(KubeFixtures.REFUSED);
+
+                host.set(Set.of(KubeFixtures.LOOPBACK, vip.getAddress()));
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).ignoreExceptions()
+                        .until(() -> KubeFixtures.whoAnswers(vip).equals("127.0.0.1"));
+            }
         }
     }
 
