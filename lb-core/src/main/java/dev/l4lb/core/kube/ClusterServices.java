@@ -75,7 +75,7 @@ public final class ClusterServices {
             translate(service, slicesByService.getOrDefault(qualifiedName(service), List.of()), node, proxyPorts, plan);
         }
         proxyPorts.retainOnly(plan.proxyPortKeys);
-        return new ProxierPlan(plan.services, plan.portals, plan.intercepted, plan.health, plan.skipped);
+        return new ProxierPlan(plan.services, plan.portals, plan.health, plan.skipped);
     }
 
     /** The key {@link ProxyPorts} knows a ClusterIP port's proxy listener by. */
@@ -93,7 +93,6 @@ public final class ClusterServices {
     private static final class Plan {
         final List<Service> services = new ArrayList<>();
         final List<Portal> portals = new ArrayList<>();
-        final List<InetSocketAddress> intercepted = new ArrayList<>();
         final List<ServiceHealth> health = new ArrayList<>();
         final List<String> skipped = new ArrayList<>();
         final Set<String> proxyPortKeys = new HashSet<>();
@@ -271,7 +270,6 @@ public final class ClusterServices {
                 String owner = label + traffic.suffix();
                 List<InetSocketAddress> listen = plan.claim(protocol, traffic.listen(), owner);
                 List<InetSocketAddress> intercepted = plan.claim(protocol, traffic.intercepted(), owner);
-                plan.intercepted.addAll(intercepted);
                 if (!listen.isEmpty() || !intercepted.isEmpty()) {
                     ports.add(new ServicePort(portName + traffic.suffix(), protocol, listen, 0, trafficPolicy, chosen, intercepted));
                 }

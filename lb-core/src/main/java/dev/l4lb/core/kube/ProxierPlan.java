@@ -11,18 +11,21 @@ import dev.l4lb.core.model.Service;
  *
  * @param services      what the balancer serves
  * @param portals       ClusterIP:port to proxy port redirections (REDIRECT portals)
- * @param intercepted   TCP ClusterIPs reached through the transparent listener (TPROXY portals)
  * @param healthChecks  healthCheckNodePort servers of externalTrafficPolicy Local services
  * @param skipped       services and ports left out, each with why (headless, ExternalName, SCTP, ...)
  */
-public record ProxierPlan(List<Service> services, List<Portal> portals, List<java.net.InetSocketAddress> intercepted,
-                          List<ServiceHealth> healthChecks, List<String> skipped) {
+public record ProxierPlan(List<Service> services, List<Portal> portals, List<ServiceHealth> healthChecks,
+                          List<String> skipped) {
 
     public ProxierPlan {
         services = List.copyOf(services);
         portals = List.copyOf(portals);
-        intercepted = List.copyOf(intercepted);
         healthChecks = List.copyOf(healthChecks);
         skipped = List.copyOf(skipped);
+    }
+
+    /** The TCP ClusterIP:ports reached through the transparent listener (TPROXY portals), every port's. */
+    public List<java.net.InetSocketAddress> intercepted() {
+        return services.stream().flatMap(s -> s.ports().stream()).flatMap(p -> p.intercepted().stream()).toList();
     }
 }
