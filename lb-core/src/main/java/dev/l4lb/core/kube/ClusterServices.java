@@ -96,20 +96,25 @@ public final class ClusterServices {
         final List<ServiceHealth> health = new ArrayList<>();
         final List<String> skipped = new ArrayList<>();
         final Set<String> proxyPortKeys = new HashSet<>();
-        /** Every address:port a port listens on or intercepts so far, by protocol, and whose it is. */
-        final Map<Protocol, Map<InetSocketAddress, String>> claimed = new HashMap<>();
+        /**
+         * Every address a port listens on or intercepts so far, and whose it is, by protocol and
+         * port number: a clash can only be within one port number, so each check reads only the
+         * few addresses of that number, not every claim of a cluster with thousands of Services.
+         */
+        final Map<Protocol, Map<Integer, Map<InetAddress, String>>> claimed = new HashMap<>();
 
         /**
          * The addresses of {@code wanted} nobody claimed yet, now claimed by {@code owner}; the
          * others are reported as skipped. A wildcard address clashes with every address of its port.
          */
         List<InetSocketAddress> claim(Protocol protocol, List<InetSocketAddress> wanted, String owner) {
-            Map<InetSocketAddress, String> taken = claimed.computeIfAbsent(protocol, p -> new HashMap<>());
+            Map<Integer, Map<InetAddress, String>> byPort = claimed.computeIfAbsent(protocol, p -> new HashMap<>());
             List<InetSocketAddress> granted = new ArrayList<>(wanted.size());
             for (InetSocketAddress address : wanted) {
-                String holder = holderOf(taken, address);
+                Map<InetAddress, String> taken = byPort.computeIfAbsent(address.getPort(), p -> new HashMap<>(4));
+                String holder = holderOf(taken, address.getAddress());
                 if (holder == null) {
-                    taken.put(address, owner);
+                    taken.put(address.getAddress(), owner);
                     granted.add(address);
                 } else if (!holder.equals(owner)) {
                     skipped.add(owner + ": " + protocol + " " + Addresses.format(address) + " is already served for "
@@ -119,15 +124,14 @@ public final class ClusterServices {
             return granted;
         }
 
-        private static String holderOf(Map<InetSocketAddress, String> taken, InetSocketAddress address) {
+        /** Who holds {@code address} on this port number: the same address, or a wildcard on either side. */
+        private static String holderOf(Map<InetAddress, String> taken, InetAddress address) {
             String exact = taken.get(address);
             if (exact != null) {
                 return exact;
             }
-            for (Map.Entry<InetSocketAddress, String> entry : taken.entrySet()) {
-                InetSocketAddress other = entry.getKey();
-                if (other.getPort() == address.getPort()
-                        && (other.getAddress().isAnyLocalAddress() || address.getAddress().isAnyLocalAddress())) {
+            for (Map.Entry<InetAddress, String> entry : taken.entrySet()) {
+                if (entry.getKey().isAnyLocalAddress() || address.isAnyLocalAddress()) {
                     return entry.getValue();
                 }
             }

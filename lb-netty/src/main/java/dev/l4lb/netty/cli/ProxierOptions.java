@@ -14,7 +14,6 @@ import dev.l4lb.core.kube.NodeContext;
 import dev.l4lb.core.kube.ProxyPortRange;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Cidr;
-import dev.l4lb.netty.admin.ProxierHealth;
 import dev.l4lb.netty.kube.LocalAddresses;
 import dev.l4lb.netty.kube.ProxierRuntime;
 
@@ -107,7 +106,7 @@ final class ProxierOptions {
                 cidrs("--service-cluster-ip-range", serviceCidrs), transparent, nodeIp(mode),
                 anyAddress(),
                 duration("--min-sync-period", minSyncPeriod), duration("--sync-period", syncPeriod),
-                healthTimeout == null ? ProxierHealth.DEFAULT_HEALTH_TIMEOUT : duration("--healthz-timeout", healthTimeout), true);
+                duration("--healthz-timeout", healthTimeout), true);
     }
 
     /** --node-ip, else (with portals) the default route's source address, as kube-proxy picks its node IP. */

@@ -87,11 +87,6 @@ public final class ApiWatch implements ClusterSource {
         return new ClusterObjects(services.getStore().list(), slices.getStore().list());
     }
 
-    /** True while both informers' watches are up (false between a lost watch and its relist). */
-    public boolean watching() {
-        return services.isWatching() && slices.isWatching();
-    }
-
     @Override
     public void close() {
         services.close();

@@ -127,10 +127,6 @@ public final class KubeProxier implements AutoCloseable {
         return plan;
     }
 
-    public NodeContext node() {
-        return node;
-    }
-
     private void periodicSync() {
         unbindable.clear(); // try again what could not be bound before
         if (hostAddresses != null) {

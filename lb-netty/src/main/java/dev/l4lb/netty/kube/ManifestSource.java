@@ -42,10 +42,6 @@ public final class ManifestSource implements ClusterSource {
         }
     }
 
-    public List<Path> paths() {
-        return paths;
-    }
-
     @Override
     public ClusterObjects objects() {
         return objects;

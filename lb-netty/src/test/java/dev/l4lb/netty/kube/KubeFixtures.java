@@ -57,6 +57,24 @@ final class KubeFixtures {
         return EchoServer.start(addresses, Transport.NIO, 1);
     }
 
+    /**
+     * The EndpointSlice document of a Service with one pod at {@code pod} (on {@code node}; empty
+     * for none), its port named {@code portName}: what most proxier tests put beside their Service.
+     */
+    static String onePodSlice(String namespace, String service, String portName, String protocol, InetSocketAddress pod,
+                              String node) {
+        return """
+                ---
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata: {name: %s-1, namespace: %s, labels: {kubernetes.io/service-name: %s}}
+                addressType: IPv4
+                ports: [{name: %s, port: %d, protocol: %s}]
+                endpoints: [{addresses: ["%s"]%s}]
+                """.formatted(service, namespace, service, portName, pod.getPort(), protocol,
+                pod.getAddress().getHostAddress(), node.isEmpty() ? "" : ", nodeName: " + node);
+    }
+
     /** The listener of balancer port {@code portName} of service {@code namespace/name}: its first listen address. */
     static InetSocketAddress listener(ProxierRuntime runtime, String qualifiedName, String portName) {
         for (Route route : runtime.balancer().snapshot().routes()) {

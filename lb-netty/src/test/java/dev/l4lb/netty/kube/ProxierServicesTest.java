@@ -49,14 +49,7 @@ class ProxierServicesTest {
                     spec:
                       clusterIP: 10.96.0.10
                       ports: [{name: dns, port: 53, protocol: UDP}]
-                    ---
-                    apiVersion: discovery.k8s.io/v1
-                    kind: EndpointSlice
-                    metadata: {name: dns-1, namespace: kube-system, labels: {kubernetes.io/service-name: dns}}
-                    addressType: IPv4
-                    ports: [{name: dns, port: %d, protocol: UDP}]
-                    endpoints: [{addresses: ["127.0.0.1"], nodeName: node-a}]
-                    """.formatted(podAddress.getPort()));
+                    """ + KubeFixtures.onePodSlice("kube-system", "dns", "dns", "UDP", podAddress, "node-a"));
             NodeContext node = new NodeContext("node-a", Set.of(KubeFixtures.LOOPBACK), List.of(), ip("0.0.0.0"), false);
             try (ProxierRuntime runtime = ProxierRuntime.start(KubeFixtures.settings(node, Duration.ZERO), KubeFixtures.admin(),
                     Transport.NIO, 1, ConnectionLog.off(), onChange -> () -> objects)) {
@@ -183,14 +176,7 @@ class ProxierServicesTest {
                     kind: Service
                     metadata: {name: web, namespace: shop}
                     spec: {ports: [{name: http, port: 80}]}
-                    ---
-                    apiVersion: discovery.k8s.io/v1
-                    kind: EndpointSlice
-                    metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
-                    addressType: IPv4
-                    ports: [{name: http, port: %d}]
-                    endpoints: [{addresses: ["127.0.0.1"]}]
-                    """.formatted(pod.addresses().get(0).getPort()));
+                    """ + KubeFixtures.onePodSlice("shop", "web", "http", "TCP", pod.addresses().get(0), ""));
             ProxierRuntime.Settings settings = new ProxierRuntime.Settings(KubeFixtures.node("node-a"),
                     new dev.l4lb.core.kube.ProxyPortRange(first, first + 9), ProxierRuntime.Portals.OFF, List.of(), null, null,
                     KubeFixtures.LOOPBACK, Duration.ZERO, Duration.ofSeconds(30), Duration.ofSeconds(60), false);
@@ -217,14 +203,7 @@ class ProxierServicesTest {
                     kind: Service
                     metadata: {name: web, namespace: shop}
                     spec: {clusterIP: 10.96.0.40, externalIPs: [127.0.0.5], ports: [{name: http, port: %d}]}
-                    ---
-                    apiVersion: discovery.k8s.io/v1
-                    kind: EndpointSlice
-                    metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
-                    addressType: IPv4
-                    ports: [{name: http, port: %d}]
-                    endpoints: [{addresses: ["127.0.0.1"]}]
-                    """.formatted(vip.getPort(), pod.addresses().get(0).getPort()));
+                    """.formatted(vip.getPort()) + KubeFixtures.onePodSlice("shop", "web", "http", "TCP", pod.addresses().get(0), ""));
             AtomicReference<Set<java.net.InetAddress>> host = new AtomicReference<>(Set.of(KubeFixtures.LOOPBACK));
             try (KubeProxier proxier = new KubeProxier(balancer, () -> objects, KubeFixtures.node("node-a"),
                     new dev.l4lb.core.kube.ProxyPortRange(Ports.free(), 65535), PortalProgram.OFF, health,
