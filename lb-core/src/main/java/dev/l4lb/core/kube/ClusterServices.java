@@ -28,6 +28,7 @@ import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.model.Service;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.core.model.SessionAffinity;
+import dev.l4lb.core.model.ShortCircuit;
 
 /**
  * Reads the cluster's v1 Services and discovery/v1 EndpointSlices the way kube-proxy does and says
@@ -38,7 +39,10 @@ import dev.l4lb.core.model.SessionAffinity;
  * kind may use other endpoints: ClusterIP traffic (internalTrafficPolicy), node port and
  * externalIP traffic (externalTrafficPolicy) and load-balancer IP traffic (externalTrafficPolicy
  * and loadBalancerSourceRanges). Kinds that end up with the same endpoints and ranges share one
- * port, and so one ClientIP table.
+ * port, and so one ClientIP table. Under externalTrafficPolicy Local the external kinds hand
+ * clients on the node itself and in its pods (the {@link NodeContext#clusterCidrs() cluster
+ * CIDRs}) to a port with every endpoint, as kube-proxy does: the ClusterIP port when it has them
+ * all, else a port without listeners, {@code name/cluster}.
  */
 public final class ClusterServices {
     /** The label that ties an EndpointSlice to its Service. */
@@ -47,6 +51,11 @@ public final class ClusterServices {
     public static final String EXTERNAL_SUFFIX = "/external";
     /** Suffix of the balancer port that serves a Service port's load-balancer IPs. */
     public static final String LOAD_BALANCER_SUFFIX = "/loadbalancer";
+    /**
+     * Suffix of the listener-less port whose endpoints serve node and pod clients of a Service
+     * port whose traffic policies are both Local.
+     */
+    public static final String CLUSTER_SUFFIX = "/cluster";
 
     private ClusterServices() {
     }
@@ -140,8 +149,18 @@ public final class ClusterServices {
     }
 
     /** One kind of traffic of a Service port: where it arrives, and which endpoints it may use. */
+    /**
+     * One kind of traffic to a Service port.
+     *
+     * @param external node port, externalIP or load-balancer traffic: under a Local policy, its
+     *                 clients inside the cluster still go to every endpoint
+     */
     private record Traffic(String suffix, List<InetSocketAddress> listen, List<InetSocketAddress> intercepted,
-                           boolean localOnly, List<Cidr> sourceRanges) {
+                           boolean localOnly, List<Cidr> sourceRanges, boolean external) {
+
+        boolean shortCircuits() {
+            return external && localOnly;
+        }
     }
 
     private static void translate(io.fabric8.kubernetes.api.model.Service service, List<EndpointSlice> slices,
@@ -188,6 +207,13 @@ public final class ClusterServices {
         }
         List<InetAddress> externalIps = localIps(orEmpty(spec.getExternalIPs()), node);
         List<InetAddress> ingressIps = localIps(ingressIps(service), node);
+        // The node reaches its own load-balancer IP with that IP as source; kube-proxy lets it
+        // through when the ranges admit the node (proxier.go, allowFromNode).
+        if (sourceRanges.stream().anyMatch(range -> node.localAddresses().stream().anyMatch(range::contains))) {
+            for (InetAddress ip : ingressIps) {
+                sourceRanges.add(new Cidr(ip, ip.getAddress().length * 8));
+            }
+        }
 
         List<ServicePort> ports = new ArrayList<>();
         Set<InetAddress> localReady = new HashSet<>();
@@ -243,7 +269,7 @@ public final class ClusterServices {
                     plan.portals.add(new Portal(label, protocol, ip, servicePort, proxyPort));
                 }
             }
-            kinds.add(new Traffic("", clusterListen, clusterIntercepted, internalLocal, List.of()));
+            kinds.add(new Traffic("", clusterListen, clusterIntercepted, internalLocal, List.of(), false));
 
             List<InetSocketAddress> externalListen = new ArrayList<>();
             Integer nodePort = port.getNodePort();
@@ -254,29 +280,50 @@ public final class ClusterServices {
                 externalListen.add(new InetSocketAddress(ip, servicePort));
             }
             if (!externalListen.isEmpty()) {
-                kinds.add(new Traffic(EXTERNAL_SUFFIX, externalListen, List.of(), externalLocal, List.of()));
+                kinds.add(new Traffic(EXTERNAL_SUFFIX, externalListen, List.of(), externalLocal, List.of(), true));
             }
             if (!ingressIps.isEmpty() && "LoadBalancer".equals(spec.getType())) {
                 List<InetSocketAddress> lbListen = new ArrayList<>();
                 for (InetAddress ip : ingressIps) {
                     lbListen.add(new InetSocketAddress(ip, servicePort));
                 }
-                kinds.add(new Traffic(LOAD_BALANCER_SUFFIX, lbListen, List.of(), externalLocal, sourceRanges));
+                kinds.add(new Traffic(LOAD_BALANCER_SUFFIX, lbListen, List.of(), externalLocal, sourceRanges, true));
             }
 
             PortPolicy policy = policy(protocol, clientIp, affinityTimeout, List.of());
+            List<Traffic> claimed = new ArrayList<>();
             for (Traffic traffic : merge(kinds)) {
+                String owner = label + traffic.suffix();
+                List<InetSocketAddress> listen = plan.claim(protocol, traffic.listen(), owner);
+                List<InetSocketAddress> intercepted = plan.claim(protocol, traffic.intercepted(), owner);
+                if (!listen.isEmpty() || !intercepted.isEmpty()) {
+                    claimed.add(new Traffic(traffic.suffix(), listen, intercepted, traffic.localOnly(),
+                            traffic.sourceRanges(), traffic.external()));
+                }
+            }
+            // Where node and pod clients of a Local external kind go: a port with every endpoint.
+            Optional<ShortCircuit> inside = Optional.empty();
+            ServicePort hidden = null;
+            if (claimed.stream().anyMatch(Traffic::shortCircuits)) {
+                String everyone = claimed.stream().filter(t -> !t.localOnly() && t.sourceRanges().isEmpty())
+                        .map(t -> portName + t.suffix()).findFirst().orElse(null);
+                if (everyone == null) {
+                    everyone = portName + CLUSTER_SUFFIX;
+                    hidden = new ServicePort(everyone, protocol, List.of(), 0, policy, endpoints);
+                }
+                inside = Optional.of(new ShortCircuit(everyone, node.localAddresses(), node.clusterCidrs()));
+            }
+            for (Traffic traffic : claimed) {
                 List<Endpoint> chosen = traffic.localOnly()
                         ? endpoints.stream().filter(e -> node.nodeName().equals(e.node())).toList()
                         : endpoints;
                 PortPolicy trafficPolicy = traffic.sourceRanges().isEmpty() ? policy
                         : policy(protocol, clientIp, affinityTimeout, traffic.sourceRanges());
-                String owner = label + traffic.suffix();
-                List<InetSocketAddress> listen = plan.claim(protocol, traffic.listen(), owner);
-                List<InetSocketAddress> intercepted = plan.claim(protocol, traffic.intercepted(), owner);
-                if (!listen.isEmpty() || !intercepted.isEmpty()) {
-                    ports.add(new ServicePort(portName + traffic.suffix(), protocol, listen, 0, trafficPolicy, chosen, intercepted));
-                }
+                ports.add(new ServicePort(portName + traffic.suffix(), protocol, traffic.listen(), 0, trafficPolicy, chosen,
+                        traffic.intercepted(), traffic.shortCircuits() ? inside : Optional.empty()));
+            }
+            if (hidden != null) {
+                ports.add(hidden);
             }
             index++;
         }
@@ -295,7 +342,7 @@ public final class ClusterServices {
     private static List<Traffic> merge(List<Traffic> kinds) {
         Map<List<Object>, Traffic> merged = new LinkedHashMap<>();
         for (Traffic kind : kinds) {
-            List<Object> key = List.of(kind.localOnly(), kind.sourceRanges());
+            List<Object> key = List.of(kind.localOnly(), kind.sourceRanges(), kind.shortCircuits());
             Traffic first = merged.get(key);
             if (first == null) {
                 merged.put(key, kind);
@@ -304,7 +351,8 @@ public final class ClusterServices {
                 listen.addAll(kind.listen());
                 List<InetSocketAddress> intercepted = new ArrayList<>(first.intercepted());
                 intercepted.addAll(kind.intercepted());
-                merged.put(key, new Traffic(first.suffix(), listen, intercepted, first.localOnly(), first.sourceRanges()));
+                merged.put(key, new Traffic(first.suffix(), listen, intercepted, first.localOnly(), first.sourceRanges(),
+                        first.external()));
             }
         }
         return List.copyOf(merged.values());

@@ -19,25 +19,35 @@ import dev.l4lb.core.model.Cidr;
  *                          sends traffic to the receiving interface's address)
  * @param transparentTcp    TCP ClusterIP traffic reaches the balancer through the TPROXY portals'
  *                          transparent listener, so TCP ports need no proxy listener of their own
+ * @param clusterCidrs      the cluster's pod ranges (kube-proxy's {@code --cluster-cidr}): clients in
+ *                          them are inside the cluster, which externalTrafficPolicy Local does not
+ *                          keep to local endpoints; empty when not given
  */
 public record NodeContext(String nodeName, Set<InetAddress> localAddresses, List<Cidr> nodePortAddresses,
-                          InetAddress bindAddress, boolean transparentTcp) {
+                          InetAddress bindAddress, boolean transparentTcp, List<Cidr> clusterCidrs) {
 
     public NodeContext {
         Objects.requireNonNull(nodeName, "nodeName");
         localAddresses = Set.copyOf(localAddresses);
         nodePortAddresses = List.copyOf(nodePortAddresses);
         Objects.requireNonNull(bindAddress, "bindAddress");
+        clusterCidrs = List.copyOf(clusterCidrs);
+    }
+
+    /** A node whose pod ranges are not known. */
+    public NodeContext(String nodeName, Set<InetAddress> localAddresses, List<Cidr> nodePortAddresses,
+                       InetAddress bindAddress, boolean transparentTcp) {
+        this(nodeName, localAddresses, nodePortAddresses, bindAddress, transparentTcp, List.of());
     }
 
     /** This node with other interface addresses. */
     public NodeContext withLocalAddresses(Set<InetAddress> addresses) {
-        return new NodeContext(nodeName, addresses, nodePortAddresses, bindAddress, transparentTcp);
+        return new NodeContext(nodeName, addresses, nodePortAddresses, bindAddress, transparentTcp, clusterCidrs);
     }
 
     /** This node with TCP ClusterIPs delivered (or not) through a transparent listener. */
     public NodeContext withTransparentTcp(boolean transparent) {
-        return new NodeContext(nodeName, localAddresses, nodePortAddresses, bindAddress, transparent);
+        return new NodeContext(nodeName, localAddresses, nodePortAddresses, bindAddress, transparent, clusterCidrs);
     }
 
     /** Is this address one the node owns (so that traffic to it arrives here)? */

@@ -3,6 +3,7 @@ package dev.l4lb.core.model;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * One port of a service: where the balancer listens, and the endpoints it relays to.
@@ -16,9 +17,12 @@ import java.util.Objects;
  * @param intercepted addresses the balancer does not bind but the kernel steers to its transparent
  *                    listener (a ClusterIP:port under TPROXY portals): a connection whose local
  *                    address is one of these is routed to this port
+ * @param shortCircuit  clients served by a sibling port's endpoints instead (kube-proxy's routing
+ *                      of node and pod traffic for externalTrafficPolicy Local); empty for none
  */
 public record ServicePort(String name, Protocol protocol, List<InetSocketAddress> listen, int targetPort,
-                          PortPolicy policy, List<Endpoint> endpoints, List<InetSocketAddress> intercepted) {
+                          PortPolicy policy, List<Endpoint> endpoints, List<InetSocketAddress> intercepted,
+                          Optional<ShortCircuit> shortCircuit) {
 
     public ServicePort {
         Objects.requireNonNull(name, "name");
@@ -27,6 +31,13 @@ public record ServicePort(String name, Protocol protocol, List<InetSocketAddress
         Objects.requireNonNull(policy, "policy");
         endpoints = List.copyOf(endpoints);
         intercepted = List.copyOf(intercepted);
+        Objects.requireNonNull(shortCircuit, "shortCircuit");
+    }
+
+    /** A port that serves every client with its own endpoints. */
+    public ServicePort(String name, Protocol protocol, List<InetSocketAddress> listen, int targetPort,
+                       PortPolicy policy, List<Endpoint> endpoints, List<InetSocketAddress> intercepted) {
+        this(name, protocol, listen, targetPort, policy, endpoints, intercepted, Optional.empty());
     }
 
     /** A port that is reached only on the addresses it binds. */

@@ -1,5 +1,6 @@
 package dev.l4lb.core.table;
 
+import java.net.InetAddress;
 import java.util.List;
 
 import dev.l4lb.core.model.PortPolicy;
@@ -17,12 +18,19 @@ import dev.l4lb.core.sched.Scheduler;
  * @param backends  every endpoint with its counters, in config order
  * @param scheduler picks among the eligible backends
  * @param counters  the port's live counts
+ * @param shortCircuit the sibling port's route for the clients the port's
+ *                  {@link ServicePort#shortCircuit() short circuit} covers; null when it has none
  */
 public record Route(Service service, ServicePort port, List<Backend> backends, Scheduler scheduler,
-                    PortCounters counters) {
+                    PortCounters counters, Route shortCircuit) {
 
     public Route {
         backends = List.copyOf(backends);
+    }
+
+    /** The route that serves this client: the short circuit's, for a client it covers; else this one. */
+    public Route forClient(InetAddress client) {
+        return shortCircuit != null && port.shortCircuit().get().covers(client) ? shortCircuit : this;
     }
 
     public PortPolicy policy() {

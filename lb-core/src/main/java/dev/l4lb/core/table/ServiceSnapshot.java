@@ -48,21 +48,33 @@ public final class ServiceSnapshot {
      * Builds the table for these services. Ports and endpoints that {@code previous} already had
      * (same service, port name and endpoint address) keep their counters.
      *
-     * @throws IllegalArgumentException when two ports claim the same listener, or a port names
-     *                                  an unknown scheduler (validated config never does)
+     * @throws IllegalArgumentException when two ports claim the same listener, a port names an
+     *                                  unknown scheduler, or a short circuit names a port that is
+     *                                  missing or short-circuits too (validated config never does)
      */
     public static ServiceSnapshot build(List<Service> services, ServiceSnapshot previous) {
         Map<String, Route> before = new HashMap<>();
         for (Route route : previous.routes) {
             before.put(portKey(route.service(), route.port()), route);
         }
+        // Ports that hand clients to a sibling are built after the siblings, which serve everyone.
+        Map<String, Route> built = new HashMap<>();
+        for (int pass = 0; pass < 2; pass++) {
+            for (Service service : services) {
+                for (ServicePort port : service.ports()) {
+                    if (port.shortCircuit().isPresent() == (pass == 1)) {
+                        Route target = pass == 1 ? shortCircuitTarget(service, port, built) : null;
+                        built.put(portKey(service, port), route(service, port, before.get(portKey(service, port)), target));
+                    }
+                }
+            }
+        }
         List<Route> routes = new ArrayList<>();
         Map<InetSocketAddress, Route> tcp = new HashMap<>();
         Map<InetSocketAddress, Route> udp = new HashMap<>();
         for (Service service : services) {
             for (ServicePort port : service.ports()) {
-                Route old = before.get(portKey(service, port));
-                Route route = route(service, port, old);
+                Route route = built.get(portKey(service, port));
                 routes.add(route);
                 Map<InetSocketAddress, Route> byListener = port.protocol() == Protocol.TCP ? tcp : udp;
                 claim(byListener, port.listen(), route);
@@ -70,6 +82,21 @@ public final class ServiceSnapshot {
             }
         }
         return new ServiceSnapshot(Collections.unmodifiableList(routes), tcp, udp);
+    }
+
+    private static Route shortCircuitTarget(Service service, ServicePort port, Map<String, Route> built) {
+        String sibling = port.shortCircuit().orElseThrow().port();
+        for (ServicePort candidate : service.ports()) {
+            if (candidate.name().equals(sibling) && candidate.protocol() == port.protocol()) {
+                if (candidate.shortCircuit().isPresent()) {
+                    throw new IllegalArgumentException("port " + port.name() + " of " + service.qualifiedName()
+                            + " hands clients to port " + sibling + ", which hands them on again");
+                }
+                return built.get(portKey(service, candidate));
+            }
+        }
+        throw new IllegalArgumentException("port " + port.name() + " of " + service.qualifiedName()
+                + " hands clients to port " + sibling + ", which the service has not (as " + port.protocol() + ")");
     }
 
     /**
@@ -116,7 +143,7 @@ public final class ServiceSnapshot {
         return sum;
     }
 
-    private static Route route(Service service, ServicePort port, Route old) {
+    private static Route route(Service service, ServicePort port, Route old, Route shortCircuit) {
         Map<InetSocketAddress, EndpointCounters> oldCounters = new HashMap<>();
         if (old != null) {
             for (Backend b : old.backends()) {
@@ -141,7 +168,7 @@ public final class ServiceSnapshot {
             scheduler = new ClientIpAffinity(scheduler, backends, table);
         }
         PortCounters counters = old != null ? old.counters() : new PortCounters();
-        return new Route(service, port, backends, scheduler, counters);
+        return new Route(service, port, backends, scheduler, counters, shortCircuit);
     }
 
     private static void claim(Map<InetSocketAddress, Route> byAddress, List<InetSocketAddress> addresses, Route route) {

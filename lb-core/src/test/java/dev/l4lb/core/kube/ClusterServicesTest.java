@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 import org.junit.jupiter.api.Test;
@@ -16,6 +17,7 @@ import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.model.Service;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.core.model.SessionAffinity;
+import dev.l4lb.core.model.ShortCircuit;
 
 class ClusterServicesTest {
     private static final InetAddress NODE_IP = ip("192.0.2.10");
@@ -116,8 +118,29 @@ class ClusterServicesTest {
         ServicePort external = ports.get(1);
         assertThat(external.listen()).containsExactly(new InetSocketAddress(ip("0.0.0.0"), 30080));
         assertThat(external.endpoints()).extracting(Endpoint::node).containsOnly("node-a");
+        // Clients on the node itself are served by every endpoint, through the ClusterIP's port.
+        assertThat(external.shortCircuit()).contains(new ShortCircuit("http", NODE_A.localAddresses(), List.of()));
+        assertThat(ports.get(0).shortCircuit()).isEmpty();
         // The healthCheckNodePort counts ready local endpoints: 10.1.0.3 is terminating.
         assertThat(plan.healthChecks()).containsExactly(new ServiceHealth("shop", "web", 31999, 1));
+    }
+
+    @Test
+    void withBothPoliciesLocalNodeAndPodClientsOfTheNodePortGoToAListenerlessPortWithEveryEndpoint()
+            throws ConfigException {
+        List<Cidr> pods = List.of(Cidr.parse("10.244.0.0/16").orElseThrow());
+        NodeContext node = new NodeContext("node-a", NODE_A.localAddresses(), List.of(), ip("0.0.0.0"), false, pods);
+        ProxierPlan plan = translate(nodePortService("Local", "Local") + SLICE, node, new ProxyPortRange(40000, 40010));
+
+        List<ServicePort> ports = plan.services().get(0).ports();
+        assertThat(ports).extracting(ServicePort::name).containsExactly("http", "http/external", "http/cluster");
+        assertThat(ports.get(0).endpoints()).extracting(Endpoint::node).containsOnly("node-a");
+        assertThat(ports.get(0).shortCircuit()).as("ClusterIP traffic stays local: internalTrafficPolicy").isEmpty();
+        assertThat(ports.get(1).endpoints()).extracting(Endpoint::node).containsOnly("node-a");
+        assertThat(ports.get(1).shortCircuit()).contains(new ShortCircuit("http/cluster", NODE_A.localAddresses(), pods));
+        assertThat(ports.get(2).listen()).isEmpty();
+        assertThat(ports.get(2).intercepted()).isEmpty();
+        assertThat(ports.get(2).endpoints()).hasSize(3);
     }
 
     @Test
@@ -137,6 +160,7 @@ class ClusterServicesTest {
         assertThat(ports.get(0).endpoints()).extracting(Endpoint::node).containsOnly("node-a");
         assertThat(ports.get(1).name()).isEqualTo("http/external");
         assertThat(ports.get(1).endpoints()).hasSize(3);
+        assertThat(ports).extracting(ServicePort::shortCircuit).containsOnly(Optional.empty());
     }
 
     @Test
@@ -182,6 +206,29 @@ class ClusterServicesTest {
         assertThat(ports.get(0).policy().sourceRanges()).isEmpty();
         assertThat(ports.get(1).listen()).containsExactly(new InetSocketAddress(ip("127.0.0.1"), 80));
         assertThat(ports.get(1).policy().sourceRanges()).containsExactly(Cidr.parse("203.0.113.0/24").orElseThrow());
+    }
+
+    /** kube-proxy's allowFromNode: ranges that admit the node also admit its own LB IPs as sources. */
+    @Test
+    void sourceRangesThatAdmitTheNodeAlsoAdmitTheLoadBalancerIpsAsSources() throws ConfigException {
+        ProxierPlan plan = translate("""
+                apiVersion: v1
+                kind: Service
+                metadata: {name: web, namespace: shop}
+                spec:
+                  type: LoadBalancer
+                  clusterIP: 10.96.0.10
+                  loadBalancerSourceRanges: [192.0.2.0/24]
+                  ports: [{name: http, port: 80, nodePort: 30080}]
+                status:
+                  loadBalancer:
+                    ingress: [{ip: 127.0.0.1}]
+                """ + SLICE, NODE_A, new ProxyPortRange(40000, 40010));
+
+        ServicePort lb = plan.services().get(0).ports().get(1);
+        assertThat(lb.name()).isEqualTo("http/loadbalancer");
+        assertThat(lb.policy().sourceRanges()).containsExactly(Cidr.parse("192.0.2.0/24").orElseThrow(),
+                Cidr.parse("127.0.0.1/32").orElseThrow());
     }
 
     @Test

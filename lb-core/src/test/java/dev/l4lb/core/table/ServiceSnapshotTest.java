@@ -10,6 +10,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
@@ -20,6 +22,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 import dev.l4lb.core.affinity.AffinityTable;
 import dev.l4lb.core.affinity.ClientIpAffinity;
 import dev.l4lb.core.model.AcceptProxyProtocol;
+import dev.l4lb.core.model.Cidr;
 import dev.l4lb.core.model.Endpoint;
 import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.model.Protocol;
@@ -27,6 +30,7 @@ import dev.l4lb.core.model.ProxyProtocol;
 import dev.l4lb.core.model.Service;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.core.model.SessionAffinity;
+import dev.l4lb.core.model.ShortCircuit;
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.LeastLoadScheduler;
 import dev.l4lb.core.sched.MaglevScheduler;
@@ -380,6 +384,56 @@ class ServiceSnapshotTest {
         assertThatThrownBy(() -> ServiceSnapshot.build(services, ServiceSnapshot.empty()))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("unknown scheduler dh");
+    }
+
+    @Test
+    void aShortCircuitHandsTheClientsItCoversToTheSiblingPortsRoute() throws Exception {
+        ServicePort everyone = port("http", List.of(at("127.0.0.1", 8080)), "10.0.0.1:80", "10.0.0.2:80");
+        ServicePort local = shortCircuiting("http/external", at("127.0.0.1", 30080), "http", "10.0.0.1:80");
+        Service web = new Service("demo", "web", List.of(local, everyone));
+        ServiceSnapshot first = ServiceSnapshot.build(List.of(web), ServiceSnapshot.empty());
+
+        Route external = first.lookupTcp(at("127.0.0.1", 30080));
+        Route cluster = first.lookupTcp(at("127.0.0.1", 8080));
+        assertThat(external.shortCircuit()).isSameAs(cluster);
+        assertThat(cluster.shortCircuit()).isNull();
+        assertThat(external.forClient(ip("192.168.1.10"))).as("the node's own address").isSameAs(cluster);
+        assertThat(external.forClient(ip("10.244.3.7"))).as("a pod").isSameAs(cluster);
+        assertThat(external.forClient(ip("10.245.0.1"))).as("outside the cluster").isSameAs(external);
+        assertThat(cluster.forClient(ip("192.168.1.10"))).isSameAs(cluster);
+        assertThat(first.routes()).as("config order").containsExactly(external, cluster);
+
+        // A rebuild points at the new snapshot's sibling, whose counters carry on.
+        cluster.counters().tryAdmit(0);
+        ServiceSnapshot second = ServiceSnapshot.build(List.of(web), first);
+        Route target = second.lookupTcp(at("127.0.0.1", 30080)).shortCircuit();
+        assertThat(target).isSameAs(second.lookupTcp(at("127.0.0.1", 8080))).isNotSameAs(cluster);
+        assertThat(target.counters()).isSameAs(cluster.counters());
+    }
+
+    @Test
+    void aShortCircuitToAMissingOrShortCircuitingPortIsRejected() throws Exception {
+        ServicePort toNowhere = shortCircuiting("http/external", at("127.0.0.1", 30080), "grpc", "10.0.0.1:80");
+        assertThatThrownBy(() -> ServiceSnapshot.build(List.of(new Service("demo", "web", List.of(toNowhere))),
+                ServiceSnapshot.empty()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("port http/external of demo/web hands clients to port grpc, which the service has not (as TCP)");
+
+        ServicePort onward = shortCircuiting("a", at("127.0.0.1", 30081), "b", "10.0.0.1:80");
+        ServicePort back = shortCircuiting("b", at("127.0.0.1", 30082), "a", "10.0.0.1:80");
+        assertThatThrownBy(() -> ServiceSnapshot.build(List.of(new Service("demo", "web", List.of(onward, back))),
+                ServiceSnapshot.empty()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("port a of demo/web hands clients to port b, which hands them on again");
+    }
+
+    /** A port that hands the node 192.168.1.10 and the pods of 10.244.0.0/16 to {@code sibling}. */
+    private static ServicePort shortCircuiting(String name, InetSocketAddress listen, String sibling, String endpoint)
+            throws UnknownHostException {
+        ServicePort plain = port(name, List.of(listen), endpoint);
+        return new ServicePort(name, Protocol.TCP, plain.listen(), 0, plain.policy(), plain.endpoints(), List.of(),
+                Optional.of(new ShortCircuit(sibling, Set.of(ip("192.168.1.10")),
+                        List.of(Cidr.parse("10.244.0.0/16").orElseThrow()))));
     }
 
     private static ServicePort port(String name, List<InetSocketAddress> listen, String... endpoints)

@@ -35,6 +35,12 @@ final class ProxierOptions {
             description = "Serve node ports only on local addresses in these ranges. Default: every local address.")
     List<String> nodePortAddresses = new ArrayList<>();
 
+    @Option(names = "--cluster-cidr", split = ",", paramLabel = "CIDR",
+            description = "The cluster's pod ranges. Pods in them, like the node itself, reach every endpoint of an "
+                    + "externalTrafficPolicy Local service through its node port or external IPs (kube-proxy's "
+                    + "--cluster-cidr). Default: none; only the node's own addresses.")
+    List<String> clusterCidrs = new ArrayList<>();
+
     @Option(names = "--node-ip", paramLabel = "IP",
             description = "This node's address: the node's own ClusterIP traffic is DNATed there (kube-proxy's host portals), "
                     + "so UDP replies come back from the ClusterIP. Default: the source address of the default route.")
@@ -101,7 +107,7 @@ final class ProxierOptions {
         }
         InetSocketAddress transparent = hostPort("--tproxy-listener", tproxyListener);
         NodeContext node = new NodeContext(nodeName != null ? nodeName : hostName(), LocalAddresses.ofThisHost(), nodePorts,
-                bind, mode == ProxierRuntime.Portals.TPROXY);
+                bind, mode == ProxierRuntime.Portals.TPROXY, cidrs("--cluster-cidr", clusterCidrs));
         return new ProxierRuntime.Settings(node, proxyPortRange == null ? null : ProxyPortRange.parse(proxyPortRange), mode,
                 cidrs("--service-cluster-ip-range", serviceCidrs), transparent, nodeIp(mode),
                 anyAddress(),

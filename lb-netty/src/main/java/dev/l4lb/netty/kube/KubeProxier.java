@@ -206,12 +206,15 @@ public final class KubeProxier implements AutoCloseable {
         }
         List<Service> kept = new ArrayList<>();
         for (Service service : services) {
+            // A port other ports hand clients to stays, listeners or not.
+            Set<String> targets = new HashSet<>();
+            service.ports().forEach(port -> port.shortCircuit().ifPresent(to -> targets.add(to.port())));
             List<ServicePort> ports = new ArrayList<>();
             for (ServicePort port : service.ports()) {
                 List<InetSocketAddress> listen = port.listen().stream().filter(a -> !unbindable.contains(a)).toList();
-                if (!listen.isEmpty() || !port.intercepted().isEmpty()) {
+                if (!listen.isEmpty() || !port.intercepted().isEmpty() || targets.contains(port.name())) {
                     ports.add(new ServicePort(port.name(), port.protocol(), listen, port.targetPort(), port.policy(),
-                            port.endpoints(), port.intercepted()));
+                            port.endpoints(), port.intercepted(), port.shortCircuit()));
                 }
             }
             if (!ports.isEmpty()) {

@@ -119,6 +119,9 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
             refuse(inbound, Outcome.DENIED_SOURCE);
             return;
         }
+        // A node or pod client of an externalTrafficPolicy Local port is served by every endpoint.
+        route = route.forClient(client);
+        policy = route.policy();
         if (!route.counters().tryAdmit(policy.maxConnections())) {
             refuse(inbound, Outcome.REFUSED_LIMIT);
             return;

@@ -95,12 +95,14 @@ final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
         if (route == null) {
             return null; // a listener the config no longer has, in its last microseconds
         }
+        InetAddress ip = client.getAddress();
+        if (!route.policy().allowsSource(ip)) {
+            return refuse(route.counters(), Outcome.DENIED_SOURCE);
+        }
+        // A node or pod client of an externalTrafficPolicy Local port is served by every endpoint.
+        route = route.forClient(ip);
         PortCounters counters = route.counters();
         PortPolicy policy = route.policy();
-        InetAddress ip = client.getAddress();
-        if (!policy.allowsSource(ip)) {
-            return refuse(counters, Outcome.DENIED_SOURCE);
-        }
         if (!counters.tryAdmit(policy.maxConnections())) {
             return refuse(counters, Outcome.REFUSED_LIMIT); // the session table is full
         }
@@ -130,8 +132,9 @@ final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
     void prune() {
         Route route = plane.route(listener);
         for (UdpSession session : new ArrayList<>(sessions.values())) {
-            if (route == null || !route.policy().allowsSource(session.client().getAddress())
-                    || !hasEndpoint(route, session.backend())) {
+            InetAddress client = session.client().getAddress();
+            if (route == null || !route.policy().allowsSource(client)
+                    || !hasEndpoint(route.forClient(client), session.backend())) {
                 session.close(UdpSession.RELOADED_AWAY);
             }
         }

@@ -90,9 +90,14 @@ final class KubeFixtures {
      * proxier accepts it and ends it without a byte; {@link #REFUSED} when nothing listens.
      */
     static String whoAnswers(InetSocketAddress address) throws IOException {
+        return whoAnswers(address, null);
+    }
+
+    /** {@link #whoAnswers(InetSocketAddress)} for a client at {@code from}. */
+    static String whoAnswers(InetSocketAddress address, InetAddress from) throws IOException {
         String response;
         try {
-            response = RawHttp.get(address, "/");
+            response = RawHttp.get(address, "/", from);
         } catch (java.net.ConnectException nothingListens) {
             return REFUSED;
         } catch (java.net.SocketException reset) {

@@ -76,6 +76,64 @@ class ProxierServicesTest {
     }
 
     /**
+     * A UDP node port under externalTrafficPolicy Local on a node without local endpoints: a client
+     * on the node itself is served by every endpoint (kube-proxy's rule for LOCAL-source traffic),
+     * one from outside gets nothing, and the node client's session outlives a reload: the prune
+     * after it checks the endpoints the client was handed to, not the node port's own (none).
+     */
+    @Test
+    void aUdpNodePortUnderLocalPolicyServesANodeClientFromEveryEndpointAcrossAReload() throws Exception {
+        InetSocketAddress podAddress = new InetSocketAddress(ip("127.0.0.11"), Ports.freeUdp().getPort());
+        int nodePort = Ports.freeUdp().getPort();
+        String dns = """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: dns, namespace: kube-system}
+                spec:
+                  type: NodePort
+                  clusterIP: 10.96.0.10
+                  externalTrafficPolicy: Local
+                  ports: [{name: dns, port: 53, protocol: UDP, nodePort: %d}]
+                """.formatted(nodePort) + KubeFixtures.onePodSlice("kube-system", "dns", "dns", "UDP", podAddress, "node-a");
+        AtomicReference<ClusterObjects> objects = new AtomicReference<>(KubeManifests.parse("dns.yaml", dns));
+        NodeContext nodeC = new NodeContext("node-c", Set.of(KubeFixtures.LOOPBACK),
+                List.of(Cidr.parse("127.0.0.1/32").orElseThrow()), KubeFixtures.LOOPBACK, false);
+        try (EchoServer pod = EchoServer.startUdp(List.of(podAddress), Transport.NIO, 1);
+             ProxierRuntime runtime = ProxierRuntime.start(KubeFixtures.settings(nodeC, Duration.ZERO), KubeFixtures.admin(),
+                     Transport.NIO, 1, ConnectionLog.off(), onChange -> objects::get);
+             DatagramSocket fromNode = new DatagramSocket(Ports.loopback(0));
+             DatagramSocket fromOutside = new DatagramSocket(new InetSocketAddress(ip("127.0.0.99"), 0))) {
+            InetSocketAddress target = Ports.loopback(nodePort);
+            String first = whoami(fromNode, target);
+            assertThat(first).startsWith("backend=" + Addresses.format(podAddress));
+
+            fromOutside.setSoTimeout(1000);
+            byte[] query = "whoami".getBytes(StandardCharsets.US_ASCII);
+            fromOutside.send(new DatagramPacket(query, query.length, target));
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> fromOutside.receive(new DatagramPacket(new byte[512], 512)))
+                    .isInstanceOf(java.net.SocketTimeoutException.class);
+            Route external = runtime.balancer().snapshot().routes().stream()
+                    .filter(r -> r.port().name().equals("dns/external")).findFirst().orElseThrow();
+            assertThat(external.counters().count(dev.l4lb.core.table.Outcome.NO_ENDPOINT)).isEqualTo(1);
+
+            objects.set(KubeManifests.parse("dns.yaml", dns + "---\n" + service("web")));
+            runtime.proxier().syncNow();
+            assertThat(runtime.balancer().snapshot().routes()).anyMatch(r -> r.service().name().equals("web"));
+            // The same session: the pod sees the same balancer-side address as before.
+            assertThat(whoami(fromNode, target)).isEqualTo(first);
+        }
+    }
+
+    private static String whoami(DatagramSocket client, InetSocketAddress target) throws java.io.IOException {
+        client.setSoTimeout(5000);
+        byte[] query = "whoami".getBytes(StandardCharsets.US_ASCII);
+        client.send(new DatagramPacket(query, query.length, target));
+        DatagramPacket answer = new DatagramPacket(new byte[512], 512);
+        client.receive(answer);
+        return new String(answer.getData(), 0, answer.getLength(), StandardCharsets.US_ASCII);
+    }
+
+    /**
      * A LoadBalancer Service with externalTrafficPolicy Local: its healthCheckNodePort answers as
      * kube-proxy's does, 200 with this node's endpoint count while it has one, 503 once it has none.
      */

@@ -2,6 +2,7 @@ package dev.l4lb.netty.testing;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -17,7 +18,15 @@ public final class RawHttp {
 
     /** The whole response, headers and body. */
     public static String get(InetSocketAddress address, String path) throws IOException {
+        return get(address, path, null);
+    }
+
+    /** The whole response, asked from the local address {@code from} (any when null). */
+    public static String get(InetSocketAddress address, String path, InetAddress from) throws IOException {
         try (Socket socket = new Socket()) {
+            if (from != null) {
+                socket.bind(new InetSocketAddress(from, 0));
+            }
             socket.connect(address, 5000);
             socket.setSoTimeout(10_000);
             socket.getOutputStream().write(("GET " + path + " HTTP/1.0\r\nHost: test\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
