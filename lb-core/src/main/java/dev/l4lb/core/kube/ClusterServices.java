@@ -56,6 +56,8 @@ public final class ClusterServices {
      * port whose traffic policies are both Local.
      */
     public static final String CLUSTER_SUFFIX = "/cluster";
+    /** Proxy ports tried for one Service port before it is skipped. */
+    private static final int PROXY_PORT_TRIES = 32;
 
     private ClusterServices() {
     }
@@ -80,6 +82,7 @@ public final class ClusterServices {
         // objects without a creation time (manifests) by name.
         sorted.sort(Comparator.comparing(ClusterServices::createdAt).thenComparing(ClusterServices::qualifiedName));
         Plan plan = new Plan();
+        reserveFixedPorts(sorted, plan);
         for (io.fabric8.kubernetes.api.model.Service service : sorted) {
             translate(service, slicesByService.getOrDefault(qualifiedName(service), List.of()), node, proxyPorts, plan);
         }
@@ -111,6 +114,11 @@ public final class ClusterServices {
          * few addresses of that number, not every claim of a cluster with thousands of Services.
          */
         final Map<Protocol, Map<Integer, Map<InetAddress, String>>> claimed = new HashMap<>();
+        /**
+         * Port numbers some Service's node port, externalIP or load-balancer IP uses, by protocol:
+         * no proxy listener takes one, whichever Service is older.
+         */
+        final Map<Protocol, Set<Integer>> fixed = new HashMap<>();
 
         /**
          * The addresses of {@code wanted} nobody claimed yet, now claimed by {@code owner}; the
@@ -125,12 +133,27 @@ public final class ClusterServices {
                 if (holder == null) {
                     taken.put(address.getAddress(), owner);
                     granted.add(address);
+                } else if (owner.equals(taken.get(address.getAddress()))) {
+                    if (!granted.contains(address)) {
+                        granted.add(address); // claimed before, by the owner itself (its proxy listener)
+                    }
                 } else if (!holder.equals(owner)) {
                     skipped.add(owner + ": " + protocol + " " + Addresses.format(address) + " is already served for "
                             + holder + " (the older Service keeps it)");
                 }
             }
             return granted;
+        }
+
+        /** Claims {@code address} for {@code owner} when nobody holds it; says whether it did. */
+        boolean claimIfFree(Protocol protocol, InetSocketAddress address, String owner) {
+            Map<InetAddress, String> taken = claimed.computeIfAbsent(protocol, p -> new HashMap<>())
+                    .computeIfAbsent(address.getPort(), p -> new HashMap<>(4));
+            if (holderOf(taken, address.getAddress()) != null) {
+                return false;
+            }
+            taken.put(address.getAddress(), owner);
+            return true;
         }
 
         /** Who holds {@code address} on this port number: the same address, or a wildcard on either side. */
@@ -249,7 +272,8 @@ public final class ClusterServices {
             List<Traffic> kinds = new ArrayList<>();
             List<InetSocketAddress> clusterListen = new ArrayList<>();
             List<InetSocketAddress> clusterIntercepted = new ArrayList<>();
-            if (node.transparentTcp() && protocol == Protocol.TCP) {
+            // A Service without a clusterIP (manifests) has nothing to intercept: it keeps a proxy listener.
+            if (node.transparentTcp() && protocol == Protocol.TCP && !clusterIps.isEmpty()) {
                 for (InetAddress ip : clusterIps) {
                     clusterIntercepted.add(new InetSocketAddress(ip, servicePort));
                 }
@@ -257,7 +281,7 @@ public final class ClusterServices {
                 String key = proxyPortKey(namespace, name, portName.isEmpty() ? String.valueOf(servicePort) : portName, protocol);
                 int proxyPort;
                 try {
-                    proxyPort = proxyPorts.portFor(key, protocol);
+                    proxyPort = proxyListener(key, protocol, label, node, proxyPorts, plan);
                 } catch (IllegalStateException noneLeft) {
                     plan.skipped.add(label + ": " + noneLeft.getMessage());
                     index++;
@@ -335,6 +359,48 @@ public final class ClusterServices {
             // A dual-stack pod has an address in each family's slice: count pods, not addresses.
             long v4 = localReady.stream().filter(a -> a instanceof java.net.Inet4Address).count();
             plan.health.add(new ServiceHealth(namespace, name, healthPort, (int) Math.max(v4, localReady.size() - v4)));
+        }
+    }
+
+    /**
+     * A proxy port for {@code key} whose listener is claimed for {@code owner} before any portal
+     * points at it: a port another listener holds, or a Service's node port or externalIP port
+     * uses, would send the ClusterIP's traffic to that other Service. Such a port is given back as
+     * unusable and another taken.
+     */
+    private static int proxyListener(String key, Protocol protocol, String owner, NodeContext node, ProxyPorts proxyPorts,
+                                     Plan plan) {
+        Set<Integer> fixed = plan.fixed.getOrDefault(protocol, Set.of());
+        for (int attempt = 0; attempt < PROXY_PORT_TRIES; attempt++) {
+            int port = proxyPorts.portFor(key, protocol);
+            if (!fixed.contains(port) && plan.claimIfFree(protocol, new InetSocketAddress(node.bindAddress(), port), owner)) {
+                return port;
+            }
+            proxyPorts.unusable(port);
+        }
+        throw new IllegalStateException("no proxy port found that no node port, externalIP or other listener uses, after "
+                + PROXY_PORT_TRIES + " tries");
+    }
+
+    /** The port numbers of every node port, externalIP and load-balancer IP, which proxy ports avoid. */
+    private static void reserveFixedPorts(List<io.fabric8.kubernetes.api.model.Service> services, Plan plan) {
+        for (io.fabric8.kubernetes.api.model.Service service : services) {
+            ServiceSpec spec = service.getSpec();
+            if (spec == null) {
+                continue;
+            }
+            boolean nodePorts = "NodePort".equals(spec.getType()) || "LoadBalancer".equals(spec.getType());
+            boolean servicePorts = !orEmpty(spec.getExternalIPs()).isEmpty() || !ingressIps(service).isEmpty();
+            for (io.fabric8.kubernetes.api.model.ServicePort port : orEmpty(spec.getPorts())) {
+                Protocol protocol = "UDP".equals(port.getProtocol()) ? Protocol.UDP : Protocol.TCP;
+                Set<Integer> fixed = plan.fixed.computeIfAbsent(protocol, p -> new HashSet<>());
+                if (nodePorts && port.getNodePort() != null) {
+                    fixed.add(port.getNodePort());
+                }
+                if (servicePorts && port.getPort() != null) {
+                    fixed.add(port.getPort());
+                }
+            }
         }
     }
 

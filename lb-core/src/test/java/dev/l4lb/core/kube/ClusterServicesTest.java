@@ -79,6 +79,64 @@ class ClusterServicesTest {
         assertThat(translate(b + c, NODE_A, ports).portals()).extracting(Portal::proxyPort).containsExactly(40001, 40000);
     }
 
+    /**
+     * A proxy port never takes a number some Service's node port or externalIP uses, older or
+     * younger: its portal would send the ClusterIP's traffic to that Service's listener.
+     */
+    @Test
+    void proxyPortsAvoidTheNodePortsAndExternalIpPortsOfEveryService() throws ConfigException {
+        String nodePort = """
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: %s, namespace: shop}
+                spec:
+                  type: NodePort
+                  clusterIP: 10.96.0.20
+                  ports: [{name: http, port: 80, nodePort: 30000}]
+                """;
+        String external = """
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: c-external, namespace: shop}
+                spec:
+                  clusterIP: 10.96.0.30
+                  externalIPs: [192.0.2.10]
+                  ports: [{name: http, port: 30001}]
+                """;
+        // Manifests have no creation time, so by name "a" is older than "b-node" and "c-external",
+        // and "0-node" is older than "b".
+        String yaml = service("a", "10.96.0.1", "ClusterIP", "") + nodePort.formatted("b-node") + external;
+        ProxierPlan plan = translate(yaml, NODE_A, new ProxyPortRange(30000, 30009));
+        assertThat(plan.portals()).filteredOn(p -> p.service().equals("shop/a:http"))
+                .extracting(Portal::proxyPort).containsExactly(30002);
+        assertThat(plan.skipped()).isEmpty();
+
+        plan = translate(nodePort.formatted("0-node") + service("b", "10.96.0.2", "ClusterIP", ""), NODE_A,
+                new ProxyPortRange(30000, 30009));
+        assertThat(plan.portals()).extracting(Portal::service, Portal::proxyPort).containsExactly(
+                org.assertj.core.groups.Tuple.tuple("shop/0-node:http", 30001), org.assertj.core.groups.Tuple.tuple("shop/b:http", 30002));
+        assertThat(plan.services()).flatExtracting(Service::ports).flatExtracting(ServicePort::listen)
+                .contains(new InetSocketAddress(ip("0.0.0.0"), 30000), new InetSocketAddress(ip("0.0.0.0"), 30001));
+    }
+
+    @Test
+    void underTproxyPortalsAServiceWithoutAClusterIpKeepsAProxyListener() throws ConfigException {
+        ProxierPlan plan = translate("""
+                apiVersion: v1
+                kind: Service
+                metadata: {name: web, namespace: shop}
+                spec:
+                  ports: [{name: http, port: 80, targetPort: 8080}]
+                """ + SLICE, NODE_A.withTransparentTcp(true), new ProxyPortRange(40000, 40010));
+
+        ServicePort port = onlyPort(plan);
+        assertThat(port.listen()).containsExactly(new InetSocketAddress(ip("0.0.0.0"), 40000));
+        assertThat(port.intercepted()).isEmpty();
+        assertThat(plan.portals()).isEmpty();
+    }
+
     @Test
     void headlessExternalNameAndSctpAreSkippedWithAReason() throws ConfigException {
         ProxierPlan plan = translate("""
