@@ -50,12 +50,14 @@ final class KernelPortals implements PortalProgram {
     }
 
     @Override
-    public void sync(ProxierPlan plan) {
-        redirect.sync(plan.portals());
+    public boolean sync(ProxierPlan plan) {
+        boolean written = redirect.sync(plan.portals()).outcome() != PortalSync.Outcome.FAILED;
         if (tproxy != null) {
             // The CIDR rules cover most ClusterIPs; those outside every service CIDR need their own.
-            tproxy.sync(plan.intercepted().stream().filter(a -> !Cidr.anyContains(serviceCidrs, a.getAddress())).toList());
+            written &= tproxy.sync(plan.intercepted().stream().filter(a -> !Cidr.anyContains(serviceCidrs, a.getAddress())).toList())
+                    .outcome() != PortalSync.Outcome.FAILED;
         }
+        return written;
     }
 
     @Override

@@ -172,10 +172,14 @@ public final class KubeProxier implements AutoCloseable {
                         continue;
                     }
                 }
-                portals.sync(next);
+                boolean portalsWritten = portals.sync(next);
                 healthChecks.sync(next.healthChecks());
                 plan = next;
-                health.updated(Instant.now());
+                // As kube-proxy's syncProxyRules: rules that failed to apply are no sync for
+                // /healthz, which turns 503 if they keep failing; the next sync writes them again.
+                if (portalsWritten) {
+                    health.updated(Instant.now());
+                }
                 return;
             }
         } catch (RuntimeException e) {

@@ -11,7 +11,8 @@ public interface PortalProgram extends AutoCloseable {
     /** No portals: services are reached on their proxy listeners and node ports only. */
     PortalProgram OFF = new PortalProgram() {
         @Override
-        public void sync(ProxierPlan plan) {
+        public boolean sync(ProxierPlan plan) {
+            return true;
         }
 
         @Override
@@ -19,8 +20,13 @@ public interface PortalProgram extends AutoCloseable {
         }
     };
 
-    /** Makes the rules match {@code plan}; failures are logged, never thrown into the sync loop. */
-    void sync(ProxierPlan plan);
+    /**
+     * Makes the rules match {@code plan}; failures are logged, never thrown into the sync loop.
+     *
+     * @return false when a write failed and the rules of before are still in force (portals that
+     *         are off on this node are not a failure)
+     */
+    boolean sync(ProxierPlan plan);
 
     @Override
     void close();

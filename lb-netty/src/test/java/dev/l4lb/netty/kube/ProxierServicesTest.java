@@ -248,6 +248,41 @@ class ProxierServicesTest {
         }
     }
 
+    /**
+     * Portal rules that failed to apply are no sync for /healthz (as in kube-proxy's
+     * syncProxyRules): its last update stays where it was until a sync writes them.
+     */
+    @Test
+    void aSyncWhosePortalsFailedToApplyDoesNotCountAsUpdated() throws Exception {
+        java.util.concurrent.atomic.AtomicBoolean rulesApply = new java.util.concurrent.atomic.AtomicBoolean(false);
+        PortalProgram failing = new PortalProgram() {
+            @Override
+            public boolean sync(dev.l4lb.core.kube.ProxierPlan plan) {
+                return rulesApply.get();
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        dev.l4lb.netty.admin.ProxierHealth health = new dev.l4lb.netty.admin.ProxierHealth(Duration.ofSeconds(60));
+        ClusterObjects objects = KubeManifests.parse("a.yaml", service("a"));
+        try (dev.l4lb.netty.Balancer balancer = dev.l4lb.netty.Balancer.start(
+                     new dev.l4lb.core.config.BalancerConfig(List.of(), KubeFixtures.admin()), Transport.NIO, 1);
+             ServiceHealthServers healthChecks = new ServiceHealthServers(KubeFixtures.LOOPBACK, () -> true);
+             KubeProxier proxier = new KubeProxier(balancer, () -> objects, KubeFixtures.node("node-a"),
+                     new dev.l4lb.core.kube.ProxyPortRange(Ports.free(), 65535), failing, healthChecks, health,
+                     Duration.ZERO, Duration.ofHours(1), () -> Set.of(KubeFixtures.LOOPBACK))) {
+            proxier.syncNow();
+            assertThat(balancer.snapshot().routes()).as("the listeners serve all the same").hasSize(1);
+            assertThat(health.lastUpdated()).isEmpty();
+
+            rulesApply.set(true);
+            proxier.syncNow();
+            assertThat(health.lastUpdated()).isPresent();
+        }
+    }
+
     /** An address the host gets later (a keepalived VIP) is served as an externalIP after the next periodic sync. */
     @Test
     void anExternalIpTheHostGetsLaterIsServedAfterThePeriodicSync() throws Exception {
