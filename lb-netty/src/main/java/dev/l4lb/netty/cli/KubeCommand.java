@@ -14,7 +14,9 @@ import picocli.CommandLine.Option;
 import dev.l4lb.core.config.BalancerConfig;
 import dev.l4lb.netty.BindFailure;
 import dev.l4lb.netty.kube.ApiWatch;
+import dev.l4lb.netty.kube.PortalLeftovers;
 import dev.l4lb.netty.kube.ProxierRuntime;
+import dev.l4lb.netty.kube.TproxyPortals;
 
 /** {@code lb kube}: the userspace proxier of a cluster node, fed by the API server's Services and EndpointSlices. */
 @Command(name = "kube", mixinStandardHelpOptions = true,
@@ -31,6 +33,10 @@ final class KubeCommand implements Callable<Integer> {
     @Option(names = "--master", paramLabel = "URL", description = "The API server's address, overriding the kubeconfig's.")
     String master;
 
+    @Option(names = "--cleanup", description = "Remove the portals (iptables chains and jumps, TPROXY rules, ip rule and "
+            + "route) that an earlier run left, and exit, as kube-proxy's --cleanup does. Needs root.")
+    boolean cleanup;
+
     @Mixin
     ProxierOptions proxier;
 
@@ -39,6 +45,9 @@ final class KubeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (cleanup) {
+            return removeLeftovers();
+        }
         DataPlaneOptions.Plan plan = options.plan(() -> new BalancerConfig(List.of(), proxier.admin()));
         if (plan == null) {
             return ExitCodes.CONFIG_ERROR;
@@ -69,6 +78,17 @@ final class KubeCommand implements Callable<Integer> {
             return Reports.startFailure(e);
         }
         Serving.untilSignalled(() -> runtime.shutdown(plan.grace()));
+        return ExitCodes.OK;
+    }
+
+    private static int removeLeftovers() {
+        List<String> problems = PortalLeftovers.remove();
+        if (!problems.isEmpty()) {
+            problems.forEach(problem -> System.err.println("lb kube --cleanup: " + problem));
+            return ExitCodes.RUNTIME_FAILURE;
+        }
+        System.out.println("no l4lb portals left (iptables chains KUBE-PORTALS-CONTAINER, KUBE-PORTALS-HOST, "
+                + "L4LB-TPROXY and their jumps; ip rules and routes of table " + TproxyPortals.ROUTE_TABLE + ")");
         return ExitCodes.OK;
     }
 }

@@ -146,7 +146,12 @@ public final class ProxierRuntime implements AutoCloseable {
     private static PortalProgram portals(Settings settings, Balancer balancer) throws BindFailure {
         return switch (settings.portals()) {
             case OFF -> PortalProgram.OFF;
-            case REDIRECT -> KernelPortals.redirect(settings.node().bindAddress(), settings.nodeIp());
+            case REDIRECT -> {
+                // A crashed TPROXY run's mangle rules would take ClusterIP packets before the nat
+                // table's REDIRECT sees them, and drop them with no transparent socket to go to.
+                TproxyPortals.removeLeftovers();
+                yield KernelPortals.redirect(settings.node().bindAddress(), settings.nodeIp());
+            }
             case TPROXY -> {
                 InetSocketAddress listener = balancer.openTransparentListener(settings.transparentListener());
                 yield KernelPortals.transparent(settings.node().bindAddress(), settings.nodeIp(), settings.serviceCidrs(), listener);

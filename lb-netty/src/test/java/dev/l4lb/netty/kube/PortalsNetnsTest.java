@@ -346,6 +346,32 @@ class PortalsNetnsTest {
         assertThat(fromThePod(TPROXY_IP, 80, "")).isEqualTo("10.96.213.8:80");
     }
 
+    /** {@code lb kube --cleanup} removes both modes' leftovers, and nothing of anyone else's. */
+    @Test
+    void lbKubeCleanupRemovesWhatEitherModeLeftAndNothingElse() {
+        leaveTproxyLeftovers();
+        run("iptables", "-t", "nat", "-N", "KUBE-PORTALS-CONTAINER");
+        run("iptables", "-t", "nat", "-I", "PREROUTING", "-j", "KUBE-PORTALS-CONTAINER");
+        List<String> insert = new ArrayList<>(List.of("iptables", "-t", "nat", "-A"));
+        insert.addAll(FOREIGN_RULE);
+        run(insert.toArray(String[]::new));
+
+        assertThat(dev.l4lb.netty.cli.Main.commandLine().execute("kube", "--cleanup")).isZero();
+
+        assertThat(run("iptables-save")).doesNotContain("KUBE-PORTALS", "L4LB-TPROXY").contains("l4lb-test-foreign");
+        assertThat(run("ip", "-4", "rule")).doesNotContain("19508");
+        assertThat(run("ip", "-4", "route", "show", "table", "all")).doesNotContain("table 19508");
+    }
+
+    private static void leaveTproxyLeftovers() {
+        run("iptables", "-t", "mangle", "-N", "L4LB-TPROXY");
+        run("iptables", "-t", "mangle", "-A", "L4LB-TPROXY", "-d", SERVICE_RANGE, "-p", "tcp", "-j", "TPROXY",
+                "--on-port", "1", "--tproxy-mark", "0x2000/0x2000");
+        run("iptables", "-t", "mangle", "-I", "PREROUTING", "-j", "L4LB-TPROXY");
+        run("ip", "-4", "rule", "add", "priority", "19508", "fwmark", "0x2000/0x2000", "lookup", "19508");
+        run("ip", "-4", "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "19508");
+    }
+
     @Test
     void tproxyPortalsThatCannotBeSetUpAreOffAndLeaveNothingBehind() {
         // An IPv6 listener for an IPv4 service CIDR: nothing could reach it, as nothing could
@@ -367,6 +393,8 @@ class PortalsNetnsTest {
      */
     @Test
     void theProxierWithRedirectPortalsServesAClusterIpToPodAndNode() throws Exception {
+        // A TPROXY run that crashed left its mangle rule, which would take the ClusterIP's packets first.
+        leaveTproxyLeftovers();
         EchoServer backend = closer.add(EchoBackends.start(TRANSPORT, 1));
         ProxierRuntime runtime = closer.add(startProxier(ProxierRuntime.Portals.REDIRECT, backend.addresses().get(0), null));
 

@@ -1,0 +1,33 @@
+package dev.l4lb.netty.kube;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@code lb kube --cleanup}: removes every portal an earlier run left, REDIRECT and TPROXY alike
+ * (only l4lb's own chains, their jumps, and its ip rule and route table), as kube-proxy's
+ * {@code --cleanup} removes its rules before a node changes proxy.
+ */
+public final class PortalLeftovers {
+
+    private PortalLeftovers() {
+    }
+
+    /** Removes what it can; returns what kept it from looking everywhere (empty: all clean). */
+    public static List<String> remove() {
+        NetworkCommands commands = NetworkCommands.system();
+        List<String> problems = new ArrayList<>();
+        for (String table : List.of(IptablesPortals.TABLE, TproxyPortals.TABLE)) {
+            OwnedChains.Tools tools = OwnedChains.find(IpFamily.IPV4, table, commands);
+            if (!tools.usable()) {
+                problems.add("IPv4 " + table + ": " + tools.problem());
+            }
+        }
+        if (commands.find("ip").isEmpty()) {
+            problems.add("ip not found (looked in " + commands.searchPathText() + ")");
+        }
+        IptablesPortals.removeLeftovers(commands);
+        TproxyPortals.removeLeftovers();
+        return problems;
+    }
+}
