@@ -249,6 +249,15 @@ public final class KubeProxier implements AutoCloseable {
         }
     }
 
+    /**
+     * Closes the healthCheckNodePort servers (after {@link #stopSyncing()}): a node that is
+     * shutting down refuses load balancers' probes while its connections drain, instead of
+     * answering 200 for listeners that are already closed.
+     */
+    public void closeHealthChecks() {
+        healthChecks.close();
+    }
+
     /** Stops syncing and removes the portals and health check servers; the balancer is the caller's to stop. */
     @Override
     public void close() {

@@ -172,8 +172,9 @@ public final class ProxierRuntime implements AutoCloseable {
     }
 
     /**
-     * Stops syncing, drains the balancer for up to {@code grace}, then removes portals and health
-     * check servers: connections that TPROXY portals deliver need their rules until they end.
+     * Stops syncing and closes /healthz and the health check ports (load balancers stop sending
+     * new connections), drains the balancer for up to {@code grace}, then removes the portals:
+     * connections that TPROXY portals deliver need their rules until they end.
      */
     public void shutdown(Duration grace) {
         if (!stopped.compareAndSet(false, true)) {
@@ -181,6 +182,7 @@ public final class ProxierRuntime implements AutoCloseable {
         }
         proxier.stopSyncing();
         admin.close();
+        proxier.closeHealthChecks();
         balancer.shutdown(grace);
         proxier.close();
     }

@@ -185,6 +185,50 @@ class ProxierServicesTest {
     }
 
     /**
+     * At shutdown the health check port closes first, so that load balancers stop sending new
+     * connections, while open connections drain for the grace period.
+     */
+    @Test
+    void atShutdownTheHealthCheckPortClosesWhileConnectionsDrain() throws Exception {
+        int healthPort = Ports.free();
+        int nodePort = Ports.free();
+        try (EchoServer pod = KubeFixtures.pods(Ports.free(), 11)) {
+            ClusterObjects objects = KubeManifests.parse("lb.yaml", """
+                    apiVersion: v1
+                    kind: Service
+                    metadata: {name: web, namespace: shop}
+                    spec:
+                      type: LoadBalancer
+                      clusterIP: 10.96.0.20
+                      externalTrafficPolicy: Local
+                      healthCheckNodePort: %d
+                      ports: [{name: http, port: 80, nodePort: %d}]
+                    """.formatted(healthPort, nodePort)
+                    + KubeFixtures.onePodSlice("shop", "web", "http", "TCP", pod.addresses().get(0), "node-a"));
+            ProxierRuntime runtime = KubeFixtures.start(KubeFixtures.node("node-a"), () -> objects);
+            Thread shutdown = new Thread(() -> runtime.shutdown(Duration.ofSeconds(30)), "shutdown");
+            try (java.net.Socket client = dev.l4lb.netty.testing.Sockets.connect(Ports.loopback(nodePort))) {
+                assertThat(AdminHttp.get(Ports.loopback(healthPort), "/healthz").statusCode()).isEqualTo(200);
+                client.getOutputStream().write("GET / HTTP/1.1\r\nHost: test\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                assertThat(client.getInputStream().read()).isNotEqualTo(-1); // proxied and answered
+
+                shutdown.start();
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> {
+                    try (java.net.Socket probe = new java.net.Socket()) {
+                        probe.connect(Ports.loopback(healthPort), 1000);
+                        return false;
+                    } catch (java.net.ConnectException refused) {
+                        return true;
+                    }
+                });
+                assertThat(shutdown.isAlive()).as("still draining the open connection").isTrue();
+            }
+            shutdown.join(Duration.ofSeconds(20).toMillis());
+            assertThat(shutdown.isAlive()).as("the drain ends with the last connection").isFalse();
+        }
+    }
+
+    /**
      * A change that arrives while a sync is reading the objects is not lost: it gets a sync of its
      * own, not the 30 s periodic one.
      */
