@@ -249,6 +249,12 @@ public final class Balancer implements AutoCloseable {
         return (InetSocketAddress) channels.get(0).localAddress();
     }
 
+    /** Closes the transparent listener, when the portals that would deliver to it could not be set up. */
+    public synchronized void closeTransparentListener() {
+        transparent.forEach(ch -> ch.close().syncUninterruptibly());
+        transparent.clear();
+    }
+
     /** Shuts down with no grace period. */
     @Override
     public void close() {

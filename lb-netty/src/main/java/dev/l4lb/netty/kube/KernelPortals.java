@@ -4,8 +4,12 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import dev.l4lb.core.kube.ProxierPlan;
 import dev.l4lb.core.model.Cidr;
+import dev.l4lb.netty.BindFailure;
 
 /**
  * The portals of a sync in the kernel: REDIRECT rules for every ClusterIP port that has a proxy
@@ -13,6 +17,8 @@ import dev.l4lb.core.model.Cidr;
  * traffic to the transparent listener (a ClusterIP outside those CIDRs gets a rule of its own).
  */
 final class KernelPortals implements PortalProgram {
+    private static final Logger LOG = LoggerFactory.getLogger(KernelPortals.class);
+
     private final IptablesPortals redirect;
     private final TproxyPortals tproxy;
     private final List<Cidr> serviceCidrs;
@@ -29,19 +35,43 @@ final class KernelPortals implements PortalProgram {
         return new KernelPortals(rules, null, List.of());
     }
 
+    /** Binds the transparent listener TPROXY portals deliver to, and says where it is bound. */
+    @FunctionalInterface
+    interface TransparentListener {
+        InetSocketAddress open() throws BindFailure;
+    }
+
     /**
-     * TPROXY portals to {@code listener} (already bound, IP_TRANSPARENT) for TCP, and REDIRECT
-     * portals for UDP ClusterIP ports, which keep their proxy listeners.
+     * TPROXY portals to a transparent listener for TCP, and REDIRECT portals for UDP ClusterIP
+     * ports, which keep their proxy listeners. The listener is bound only where iptables works;
+     * when it cannot be bound (IP_TRANSPARENT needs CAP_NET_ADMIN), TPROXY is off and TCP falls
+     * back to REDIRECT portals too.
      */
     static KernelPortals transparent(InetAddress bindAddress, InetAddress nodeIp, List<Cidr> serviceCidrs,
-                                     InetSocketAddress listener) {
+                                     TransparentListener listener) {
         IptablesPortals udp = nodeIp == null ? IptablesPortals.open(bindAddress) : IptablesPortals.open(bindAddress, nodeIp);
+        if (!udp.enabled()) {
+            return new KernelPortals(udp, null, serviceCidrs); // no iptables here: said once, by the REDIRECT portals
+        }
         try {
-            return new KernelPortals(udp, TproxyPortals.open(serviceCidrs, List.of(), listener), serviceCidrs);
+            InetSocketAddress bound;
+            try {
+                bound = listener.open();
+            } catch (BindFailure e) {
+                LOG.warn("TPROXY portals are off: {}", e.getMessage());
+                return new KernelPortals(udp, null, serviceCidrs);
+            }
+            return new KernelPortals(udp, TproxyPortals.open(serviceCidrs, List.of(), bound), serviceCidrs);
         } catch (RuntimeException e) {
             udp.close();
             throw e;
         }
+    }
+
+    /** Whether any rules are in place: false when iptables is missing or not permitted. */
+    @Override
+    public boolean active() {
+        return redirect.enabled();
     }
 
     /** Whether TPROXY rules are in place (false: not asked for, or the kernel or iptables refused them). */

@@ -16,9 +16,17 @@ public interface PortalProgram extends AutoCloseable {
         }
 
         @Override
+        public boolean active() {
+            return false;
+        }
+
+        @Override
         public void close() {
         }
     };
+
+    /** Whether rules are in place at all (false when off, or when iptables is missing or not permitted). */
+    boolean active();
 
     /**
      * Makes the rules match {@code plan}; failures are logged, never thrown into the sync loop.

@@ -108,8 +108,12 @@ public final class ProxierRuntime implements AutoCloseable {
                     : new EphemeralProxyPorts(settings.node().bindAddress());
             NodeContext node = settings.node();
             if (node.transparentTcp() && !(portals instanceof KernelPortals kernel && kernel.transparentOn())) {
-                // No TPROXY rules, no transparent delivery: TCP ports get proxy listeners (and REDIRECT portals).
-                LOG.warn("without TPROXY portals, TCP ClusterIP ports get proxy listeners and REDIRECT portals of their own");
+                // No TPROXY rules, no transparent delivery: TCP ports get proxy listeners (and
+                // REDIRECT portals where iptables works; where it does not, that was said already).
+                if (portals.active()) {
+                    LOG.warn("without TPROXY portals, TCP ClusterIP ports get proxy listeners and REDIRECT portals of their own");
+                }
+                balancer.closeTransparentListener();
                 node = node.withTransparentTcp(false);
             }
             KubeProxier started = new KubeProxier(balancer, source, node, proxyPorts, portals, healthChecks,
@@ -122,10 +126,14 @@ public final class ProxierRuntime implements AutoCloseable {
                 started.stopSyncing();
                 throw e;
             }
-            LOG.info("userspace proxier for node {} in sync: {} service(s) proxied, {} portal(s), {} health check port(s)",
-                    settings.node().nodeName(), started.plan() == null ? 0 : started.plan().services().size(),
-                    started.plan() == null ? 0 : started.plan().portals().size(),
-                    started.plan() == null ? 0 : started.plan().healthChecks().size());
+            if (started.plan() == null) {
+                LOG.warn("userspace proxier for node {} started, but its first sync was not applied (said above); "
+                        + "/healthz answers 503 until a sync is", settings.node().nodeName());
+            } else {
+                LOG.info("userspace proxier for node {} in sync: {} service(s) proxied, {} portal(s), {} health check port(s)",
+                        settings.node().nodeName(), started.plan().services().size(),
+                        portals.active() ? started.plan().portals().size() : 0, started.plan().healthChecks().size());
+            }
             return new ProxierRuntime(balancer, admin, started);
         } catch (BindFailure | RuntimeException e) {
             if (source != null) {
@@ -152,10 +160,8 @@ public final class ProxierRuntime implements AutoCloseable {
                 TproxyPortals.removeLeftovers();
                 yield KernelPortals.redirect(settings.node().bindAddress(), settings.nodeIp());
             }
-            case TPROXY -> {
-                InetSocketAddress listener = balancer.openTransparentListener(settings.transparentListener());
-                yield KernelPortals.transparent(settings.node().bindAddress(), settings.nodeIp(), settings.serviceCidrs(), listener);
-            }
+            case TPROXY -> KernelPortals.transparent(settings.node().bindAddress(), settings.nodeIp(), settings.serviceCidrs(),
+                    () -> balancer.openTransparentListener(settings.transparentListener()));
         };
     }
 

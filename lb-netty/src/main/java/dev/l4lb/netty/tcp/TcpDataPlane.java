@@ -107,7 +107,7 @@ public final class TcpDataPlane {
                 address = (InetSocketAddress) bound.get(0).localAddress();
             }
             return bound;
-        } catch (RuntimeException e) {
+        } catch (Exception e) { // syncUninterruptibly() rethrows the bind's IOException unchecked
             bound.forEach(ch -> ch.close().syncUninterruptibly());
             throw new BindFailure(address, "the TPROXY portals' transparent listener", e);
         }

@@ -346,6 +346,27 @@ class PortalsNetnsTest {
         assertThat(fromThePod(TPROXY_IP, 80, "")).isEqualTo("10.96.213.8:80");
     }
 
+    /**
+     * A transparent listener that cannot be bound (here: its address is taken) turns TPROXY off,
+     * not the proxier: TCP ClusterIP ports get proxy listeners and REDIRECT portals instead.
+     */
+    @Test
+    void theProxierFallsBackToRedirectPortalsWhenTheTransparentListenerCannotBeBound() throws Exception {
+        Assumptions.assumeTrue(TRANSPORT != Transport.NIO, "a transparent listener needs epoll or io_uring");
+        EchoServer backend = closer.add(EchoBackends.start(TRANSPORT, 1));
+        try (java.net.ServerSocket squatter = new java.net.ServerSocket(0, 1, ip("127.0.0.1"))) {
+            InetSocketAddress taken = (InetSocketAddress) squatter.getLocalSocketAddress();
+            ProxierRuntime runtime = closer.add(startProxier(ProxierRuntime.Portals.TPROXY, backend.addresses().get(0), taken));
+
+            var port = runtime.balancer().snapshot().routes().get(0).port();
+            assertThat(port.intercepted()).isEmpty();
+            assertThat(port.listen()).hasSize(1);
+            assertThat(runtime.proxier().plan().portals()).extracting(Portal::address).containsExactly(PROXIED_IP);
+            assertThat(run("iptables-save", "-t", "mangle")).doesNotContain("L4LB-TPROXY");
+            assertThat(fromThePod(PROXIED_IP, 80, "fallback")).isEqualTo("fallback");
+        }
+    }
+
     /** {@code lb kube --cleanup} removes both modes' leftovers, and nothing of anyone else's. */
     @Test
     void lbKubeCleanupRemovesWhatEitherModeLeftAndNothingElse() {

@@ -306,6 +306,11 @@ class ProxierServicesTest {
             }
 
             @Override
+            public boolean active() {
+                return true;
+            }
+
+            @Override
             public void close() {
             }
         };
