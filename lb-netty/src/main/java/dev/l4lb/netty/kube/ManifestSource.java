@@ -31,8 +31,11 @@ public final class ManifestSource implements ClusterSource {
         return new ManifestSource(paths, KubeManifests.load(paths));
     }
 
-    /** Reads the files again; returns false (and logs every problem) when they cannot be used. */
-    public boolean reload() {
+    /**
+     * Reads the files again; returns false (and logs every problem) when they cannot be used.
+     * One reload at a time: of two quick SIGHUPs, the files read last are the ones kept.
+     */
+    public synchronized boolean reload() {
         try {
             objects = KubeManifests.load(paths);
             return true;
