@@ -522,7 +522,10 @@ public final class ClusterServices {
         }
         List<String> ips = new ArrayList<>();
         for (LoadBalancerIngress ingress : orEmpty(service.getStatus().getLoadBalancer().getIngress())) {
-            if (ingress.getIp() != null && !ingress.getIp().isEmpty()) {
+            // ipMode Proxy: the load balancer proxies to the node ports itself, and traffic for
+            // its IP must not be short-cut on the node (kube-proxy's IsVIPMode).
+            boolean vip = ingress.getIpMode() == null || "VIP".equals(ingress.getIpMode());
+            if (vip && ingress.getIp() != null && !ingress.getIp().isEmpty()) {
                 ips.add(ingress.getIp());
             }
         }

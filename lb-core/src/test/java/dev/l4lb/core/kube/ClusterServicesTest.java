@@ -242,6 +242,7 @@ class ClusterServicesTest {
 
     @Test
     void onlyLocalExternalIpsAndLoadBalancerIpsAreServedAndSourceRangesApplyToTheLoadBalancerOnly() throws ConfigException {
+        // 192.0.2.10 is local, but as an ingress IP of ipMode Proxy it is the load balancer's to serve.
         ProxierPlan plan = translate("""
                 apiVersion: v1
                 kind: Service
@@ -254,7 +255,7 @@ class ClusterServicesTest {
                   ports: [{name: http, port: 80, nodePort: 30080}]
                 status:
                   loadBalancer:
-                    ingress: [{ip: 127.0.0.1}, {ip: 198.51.100.2}]
+                    ingress: [{ip: 127.0.0.1}, {ip: 198.51.100.2}, {ip: 192.0.2.10, ipMode: Proxy}]
                 """ + SLICE, NODE_A, new ProxyPortRange(40000, 40010));
 
         List<ServicePort> ports = plan.services().get(0).ports();
@@ -264,6 +265,7 @@ class ClusterServicesTest {
         assertThat(ports.get(0).policy().sourceRanges()).isEmpty();
         assertThat(ports.get(1).listen()).containsExactly(new InetSocketAddress(ip("127.0.0.1"), 80));
         assertThat(ports.get(1).policy().sourceRanges()).containsExactly(Cidr.parse("203.0.113.0/24").orElseThrow());
+        assertThat(plan.skipped()).as("the Proxy-mode ingress IP is not even tried").isEmpty();
     }
 
     /** kube-proxy's allowFromNode: ranges that admit the node also admit its own LB IPs as sources. */
