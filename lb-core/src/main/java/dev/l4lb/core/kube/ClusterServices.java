@@ -433,13 +433,9 @@ public final class ClusterServices {
         if (node.nodePortAddresses().isEmpty() && protocol == Protocol.TCP) {
             return List.of(new InetSocketAddress(wildcard(node.bindAddress()), nodePort));
         }
-        List<InetAddress> addresses = new ArrayList<>(node.localAddresses());
-        addresses.sort(Comparator.comparing(Addresses::formatIp));
         List<InetSocketAddress> listen = new ArrayList<>();
-        for (InetAddress address : addresses) {
-            if (node.nodePortAddresses().isEmpty() || Cidr.anyContains(node.nodePortAddresses(), address)) {
-                listen.add(new InetSocketAddress(address, nodePort));
-            }
+        for (InetAddress address : node.nodePortLocalAddresses()) {
+            listen.add(new InetSocketAddress(address, nodePort));
         }
         return listen;
     }

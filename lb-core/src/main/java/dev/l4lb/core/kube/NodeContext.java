@@ -1,10 +1,12 @@
 package dev.l4lb.core.kube;
 
 import java.net.InetAddress;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 
+import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Cidr;
 
 /**
@@ -48,6 +50,14 @@ public record NodeContext(String nodeName, Set<InetAddress> localAddresses, List
     /** This node with TCP ClusterIPs delivered (or not) through a transparent listener. */
     public NodeContext withTransparentTcp(boolean transparent) {
         return new NodeContext(nodeName, localAddresses, nodePortAddresses, bindAddress, transparent, clusterCidrs);
+    }
+
+    /** The local addresses in {@code nodePortAddresses} (all of them when that is empty), in text order. */
+    public List<InetAddress> nodePortLocalAddresses() {
+        return localAddresses.stream()
+                .filter(address -> nodePortAddresses.isEmpty() || Cidr.anyContains(nodePortAddresses, address))
+                .sorted(Comparator.comparing(Addresses::formatIp))
+                .toList();
     }
 
     /** Is this address one the node owns (so that traffic to it arrives here)? */

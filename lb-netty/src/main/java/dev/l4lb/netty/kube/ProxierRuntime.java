@@ -51,7 +51,8 @@ public final class ProxierRuntime implements AutoCloseable {
      * @param transparentListener where the TPROXY portals deliver (TPROXY only)
      * @param nodeIp              the node's address, which REDIRECT portals DNAT the node's own traffic to
      *                            (so UDP replies match); null: REDIRECT it to the listener as well
-     * @param healthCheckAddress  where healthCheckNodePort servers bind
+     * @param healthCheckAddress  where healthCheckNodePort servers bind when --nodeport-addresses is unset (else
+     *                            on the node's addresses in it)
      * @param minSyncPeriod       at most one sync per this period
      * @param syncPeriod          at least one sync per this period
      * @param healthTimeout       /healthz turns 503 when a change waits longer than this
@@ -95,7 +96,7 @@ public final class ProxierRuntime implements AutoCloseable {
         ClusterSource source = null;
         try {
             admin = AdminServer.start(adminConfig, balancer, null, health);
-            healthChecks = new ServiceHealthServers(settings.healthCheckAddress(), () -> health.healthy(Instant.now()));
+            healthChecks = new ServiceHealthServers(healthCheckAddresses(settings), () -> health.healthy(Instant.now()));
             portals = portals(settings, balancer);
             AtomicReference<KubeProxier> proxier = new AtomicReference<>();
             source = sources.apply(() -> {
@@ -149,6 +150,23 @@ public final class ProxierRuntime implements AutoCloseable {
             balancer.close();
             throw e;
         }
+    }
+
+    /**
+     * Where health check ports listen: as kube-proxy's service health servers, on every address,
+     * or with --nodeport-addresses on this node's addresses in them (read once, at start).
+     */
+    private static List<InetAddress> healthCheckAddresses(Settings settings) {
+        NodeContext node = settings.node();
+        if (node.nodePortAddresses().isEmpty()) {
+            return List.of(settings.healthCheckAddress());
+        }
+        List<InetAddress> addresses = node.nodePortLocalAddresses();
+        if (addresses.isEmpty()) {
+            LOG.warn("no local address is in --nodeport-addresses {}: health check ports listen nowhere, as node ports do",
+                    node.nodePortAddresses());
+        }
+        return addresses;
     }
 
     private static PortalProgram portals(Settings settings, Balancer balancer) throws BindFailure {

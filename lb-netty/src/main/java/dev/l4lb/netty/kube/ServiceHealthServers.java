@@ -2,10 +2,12 @@ package dev.l4lb.netty.kube;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -47,7 +49,7 @@ public final class ServiceHealthServers implements AutoCloseable {
     /** kube-proxy's address when nodePortAddresses is unset (a literal: no lookup). */
     private static final InetAddress ANY = new InetSocketAddress("0.0.0.0", 0).getAddress();
 
-    private final InetAddress bindAddress;
+    private final List<InetAddress> bindAddresses;
     private final BooleanSupplier proxierHealthy;
     private final EventLoopGroup group;
     /** What each port answers; replaced whole on each sync so a handler reads one consistent map. */
@@ -66,13 +68,19 @@ public final class ServiceHealthServers implements AutoCloseable {
         this(ANY, proxierHealthy);
     }
 
+    /** Servers on one address. */
+    public ServiceHealthServers(InetAddress bindAddress, BooleanSupplier proxierHealthy) {
+        this(List.of(bindAddress), proxierHealthy);
+    }
+
     /**
-     * @param bindAddress    where every health check port listens
+     * @param bindAddresses  where every health check port listens: the wildcard address, or as
+     *                       kube-proxy with --nodeport-addresses, each local address in them
      * @param proxierHealthy whether the proxier keeps up (kube-proxy's serviceProxyHealthy); a
      *                       node whose proxier is stale answers 503 even with local endpoints
      */
-    public ServiceHealthServers(InetAddress bindAddress, BooleanSupplier proxierHealthy) {
-        this.bindAddress = Objects.requireNonNull(bindAddress, "bindAddress");
+    public ServiceHealthServers(List<InetAddress> bindAddresses, BooleanSupplier proxierHealthy) {
+        this.bindAddresses = List.copyOf(bindAddresses);
         this.proxierHealthy = Objects.requireNonNull(proxierHealthy, "proxierHealthy");
         this.group = Transport.NIO.newGroup(1, "l4lb-svc-health");
     }
@@ -147,42 +155,50 @@ public final class ServiceHealthServers implements AutoCloseable {
 
     private void listen(ServiceHealth service) {
         int port = service.nodePort();
-        InetSocketAddress address = new InetSocketAddress(bindAddress, port);
         // Closing stays closed: a connection accepted while the port is being closed is closed too.
         ChannelGroup connections = new DefaultChannelGroup("health-check-" + port, group.next(), true);
-        ChannelFuture bound = new ServerBootstrap()
-                .group(group)
-                .channel(Transport.NIO.serverSocketChannel())
-                .childHandler(new ChannelInitializer<>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        connections.add(ch);
-                        ch.pipeline().addLast(
-                                // An idle keep-alive connection is closed; a slow client cannot hold one open.
-                                new ReadTimeoutHandler(60),
-                                new HttpServerCodec(),
-                                new HttpObjectAggregator(MAX_REQUEST_BYTES),
-                                new ServiceHealthHandler(port, p -> answers.get(p), proxierHealthy));
-                    }
-                })
-                .bind(address)
-                .awaitUninterruptibly();
-        if (!bound.isSuccess()) {
-            if (failing.add(port)) {
-                LOG.warn("{}; trying again on the next sync", new BindFailure(address,
-                        "the health check of service " + service.namespace() + "/" + service.name(), bound.cause())
-                        .getMessage());
+        List<Channel> servers = new ArrayList<>(bindAddresses.size());
+        for (InetAddress bindAddress : bindAddresses) {
+            InetSocketAddress address = new InetSocketAddress(bindAddress, port);
+            ChannelFuture bound = new ServerBootstrap()
+                    .group(group)
+                    .channel(Transport.NIO.serverSocketChannel())
+                    .childHandler(new ChannelInitializer<>() {
+                        @Override
+                        protected void initChannel(Channel ch) {
+                            connections.add(ch);
+                            ch.pipeline().addLast(
+                                    // An idle keep-alive connection is closed; a slow client cannot hold one open.
+                                    new ReadTimeoutHandler(60),
+                                    new HttpServerCodec(),
+                                    new HttpObjectAggregator(MAX_REQUEST_BYTES),
+                                    new ServiceHealthHandler(port, p -> answers.get(p), proxierHealthy));
+                        }
+                    })
+                    .bind(address)
+                    .awaitUninterruptibly();
+            if (!bound.isSuccess()) {
+                connections.close().awaitUninterruptibly(); // all addresses of the port, or none
+                if (failing.add(port)) {
+                    LOG.warn("{}; trying again on the next sync", new BindFailure(address,
+                            "the health check of service " + service.namespace() + "/" + service.name(), bound.cause())
+                            .getMessage());
+                }
+                return;
             }
-            return;
+            connections.add(bound.channel());
+            servers.add(bound.channel());
         }
-        connections.add(bound.channel());
-        listening.put(port, new Listener(bound.channel(), connections));
+        if (servers.isEmpty()) {
+            return; // no local address in --nodeport-addresses: nowhere to listen, as for the node ports
+        }
+        listening.put(port, new Listener(servers.get(0), connections));
+        String where = servers.stream().map(ch -> Addresses.format((InetSocketAddress) ch.localAddress()))
+                .reduce((a, b) -> a + ", " + b).orElse("");
         if (failing.remove(port)) {
-            LOG.info("health check of service {}/{} now listening on {}", service.namespace(), service.name(),
-                    Addresses.format(address));
+            LOG.info("health check of service {}/{} now listening on {}", service.namespace(), service.name(), where);
         } else {
-            LOG.debug("health check of service {}/{} listening on {}", service.namespace(), service.name(),
-                    Addresses.format(address));
+            LOG.debug("health check of service {}/{} listening on {}", service.namespace(), service.name(), where);
         }
     }
 

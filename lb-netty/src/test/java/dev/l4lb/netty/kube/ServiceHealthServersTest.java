@@ -72,6 +72,35 @@ class ServiceHealthServersTest {
         assertThat(get(ports[0], "/healthz").body()).isEqualTo(local.body());
     }
 
+    /**
+     * With --nodeport-addresses, kube-proxy's health servers listen on each node address in them:
+     * every such address answers, others do not; a port that one address cannot take is bound on
+     * none, and tried again at the next sync.
+     */
+    @Test
+    void serversListenOnEachGivenAddressAndOnAllOrNone() throws Exception {
+        InetAddress first = InetAddress.getByName("127.0.0.31");
+        InetAddress second = InetAddress.getByName("127.0.0.32");
+        ServiceHealthServers perAddress = toClose.add(new ServiceHealthServers(List.of(first, second), proxierHealthy::get));
+        int[] ports = distinctFreePorts(2);
+        int port = ports[0];
+        perAddress.sync(List.of(new ServiceHealth("shop", "web", port, 1)));
+
+        assertThat(AdminHttp.get(new InetSocketAddress(first, port), "/").statusCode()).isEqualTo(200);
+        assertThat(AdminHttp.get(new InetSocketAddress(second, port), "/").statusCode()).isEqualTo(200);
+        assertThatThrownBy(() -> new Socket(InetAddress.getByName("127.0.0.33"), port).close()).isInstanceOf(ConnectException.class);
+
+        int other = ports[1];
+        try (java.net.ServerSocket squatter = new java.net.ServerSocket(other, 1, second)) {
+            perAddress.sync(List.of(new ServiceHealth("shop", "web", port, 1), new ServiceHealth("shop", "api", other, 1)));
+            assertThat(perAddress.ports()).containsExactly(port);
+            assertThatThrownBy(() -> new Socket(first, other).close()).isInstanceOf(ConnectException.class);
+        }
+        perAddress.sync(List.of(new ServiceHealth("shop", "web", port, 1), new ServiceHealth("shop", "api", other, 1)));
+        assertThat(AdminHttp.get(new InetSocketAddress(first, other), "/").statusCode()).isEqualTo(200);
+        assertThat(AdminHttp.get(new InetSocketAddress(second, other), "/").statusCode()).isEqualTo(200);
+    }
+
     @Test
     void aStaleProxierAnswers503EvenWithLocalEndpoints() {
         int port = Ports.free();
