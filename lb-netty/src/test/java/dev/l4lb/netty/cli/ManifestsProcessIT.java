@@ -27,12 +27,15 @@ import dev.l4lb.netty.testing.RawHttp;
 /**
  * {@code lb run --manifests} on the nginx examples the repository ships (config/kube): the
  * ClusterIP Service spreads over both pods, the ClientIP one keeps a client on one pod, the
- * NodePort with externalTrafficPolicy Local answers only from this node's pod; SIGHUP reads the
- * files again, and a broken file is rejected while the old objects serve on.
+ * NodePort with externalTrafficPolicy Local answers a client from outside only from this node's
+ * pod (a client on the node itself or in --cluster-cidr from both); SIGHUP reads the files again, and a broken file is
+ * rejected while the old objects serve on.
  */
 class ManifestsProcessIT {
     private static final Path JAR = Path.of(System.getProperty("l4lb.jar", "target/l4lb.jar"));
     private static final Path EXAMPLE = Path.of("..", "config", "kube", "nginx.yaml");
+    /** A client that is not one of the node's addresses (127.0.0.1 is): traffic from outside the cluster. */
+    private static final java.net.InetAddress OUTSIDE = Addresses.parseIp("127.0.0.200").orElseThrow();
 
     @Test
     void theNginxExamplesAreServedAsKubeProxyWouldServeThem(@TempDir Path dir) throws Exception {
@@ -51,7 +54,7 @@ class ManifestsProcessIT {
             Process lb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
                     JAR.toString(), "run", "--manifests", manifests.toString(), "--node-name", "node-a",
                     "--bind-address", "127.0.0.1", "--proxy-port-range", firstProxyPort + "+3",
-                    "--nodeport-addresses", "127.0.0.1/32",
+                    "--nodeport-addresses", "127.0.0.1/32", "--cluster-cidr", "127.0.0.64/26",
                     "--metrics-bind-address", Addresses.format(Ports.loopback(Ports.free())),
                     "--healthz-bind-address", Addresses.format(health), "--shutdown-grace", "0s")
                     .redirectErrorStream(true)
@@ -63,7 +66,10 @@ class ManifestsProcessIT {
                 assertThat(answers(Ports.loopback(firstProxyPort))).containsExactlyInAnyOrder("127.0.0.11", "127.0.0.12");
                 assertThat(answers(Ports.loopback(firstProxyPort + 1))).hasSize(1);
                 InetSocketAddress nodePortAddress = Ports.loopback(nodePort);
-                assertThat(answers(nodePortAddress)).containsExactly("127.0.0.11");
+                assertThat(answers(nodePortAddress, OUTSIDE)).containsExactly("127.0.0.11");
+                assertThat(answers(nodePortAddress, null)).as("from the node itself").containsExactlyInAnyOrder("127.0.0.11", "127.0.0.12");
+                assertThat(answers(nodePortAddress, Addresses.parseIp("127.0.0.70").orElseThrow())).as("from a pod in --cluster-cidr")
+                        .containsExactlyInAnyOrder("127.0.0.11", "127.0.0.12");
                 assertThat(answers(Ports.loopback(firstProxyPort + 2))).containsExactlyInAnyOrder("127.0.0.11", "127.0.0.12");
                 HttpResponse<String> healthz = AdminHttp.get(health, "/healthz");
                 assertThat(healthz.statusCode()).isEqualTo(200);
@@ -76,7 +82,7 @@ class ManifestsProcessIT {
                 assertThat(withoutLocalPod).hasSize(manifest.length() - "  - addresses: [\"127.0.0.11\"]\n    nodeName: node-a\n".length());
                 Files.writeString(manifests.resolve("nginx.yaml"), withoutLocalPod);
                 signal(lb, "HUP");
-                await().atMost(Duration.ofSeconds(20)).until(() -> answers(nodePortAddress).equals(Set.of("dropped")));
+                await().atMost(Duration.ofSeconds(20)).until(() -> answers(nodePortAddress, OUTSIDE).equals(Set.of("dropped")));
 
                 Files.writeString(manifests.resolve("broken.yaml"), "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {ports: [{port: 0}]}\n");
                 signal(lb, "HUP");
@@ -98,11 +104,16 @@ class ManifestsProcessIT {
 
     /** The pods that answer 8 new connections; "dropped" when accepted and ended, "refused" when nothing listens. */
     private static Set<String> answers(InetSocketAddress address) throws IOException {
+        return answers(address, null);
+    }
+
+    /** {@link #answers(InetSocketAddress)} for a client at {@code from} (any address when null). */
+    private static Set<String> answers(InetSocketAddress address, java.net.InetAddress from) throws IOException {
         Set<String> seen = new HashSet<>();
         for (int i = 0; i < 8; i++) {
             String response;
             try {
-                response = RawHttp.get(address, "/");
+                response = RawHttp.get(address, "/", from);
             } catch (java.net.ConnectException nothingListens) {
                 seen.add("refused");
                 continue;

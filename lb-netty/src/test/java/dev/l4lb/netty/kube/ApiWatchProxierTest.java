@@ -77,6 +77,9 @@ class ApiWatchProxierTest {
         return new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(), store, false);
     }
 
+    /** A client that is not the node (whose only address is 127.0.0.1) nor in a pod range. */
+    private static final java.net.InetAddress OUTSIDE = dev.l4lb.core.model.Addresses.parseIp("127.0.0.200").orElseThrow();
+
     private void startProxier(String nodeName) throws Exception {
         KubernetesClient watchClient = server.createClient();
         runtime = ProxierRuntime.start(KubeFixtures.settings(KubeFixtures.node(nodeName), Duration.ofMillis(50)),
@@ -101,11 +104,14 @@ class ApiWatchProxierTest {
         api.discovery().v1().endpointSlices().inNamespace("shop").resource(slice("web", "web-1", 11, 12, 13)).update();
         await().atMost(CONVERGE).until(() -> answering("shop/web").equals(Set.of("127.0.0.11", "127.0.0.12", "127.0.0.13")));
 
-        // externalTrafficPolicy Local with a node port: on node-a only its pod (127.0.0.11) answers there.
+        // externalTrafficPolicy Local with a node port: on node-a only its pod (127.0.0.11) answers a
+        // client from outside there; a client on the node itself still reaches every pod.
         int nodePort = Ports.free();
         api.services().inNamespace("shop").resource(nodePortService("web", nodePort, "Local")).update();
         InetSocketAddress nodePortAddress = new InetSocketAddress(KubeFixtures.LOOPBACK, nodePort);
-        await().atMost(CONVERGE).until(() -> listening(nodePortAddress) && spread(nodePortAddress).equals(Set.of("127.0.0.11")));
+        await().atMost(CONVERGE).until(() -> listening(nodePortAddress)
+                && spread(nodePortAddress, OUTSIDE).equals(Set.of("127.0.0.11")));
+        assertThat(spread(nodePortAddress, KubeFixtures.LOOPBACK)).containsExactlyInAnyOrder("127.0.0.11", "127.0.0.12", "127.0.0.13");
         assertThat(answering("shop/web")).containsExactlyInAnyOrder("127.0.0.11", "127.0.0.12", "127.0.0.13");
 
         // The node's /healthz is kube-proxy's: in sync, 200.
@@ -169,10 +175,15 @@ class ApiWatchProxierTest {
     }
 
     private static Set<String> spread(InetSocketAddress address) {
+        return spread(address, null);
+    }
+
+    /** Who answers nine connections from {@code from} (any address when null). */
+    private static Set<String> spread(InetSocketAddress address, java.net.InetAddress from) {
         Set<String> seen = new HashSet<>();
         for (int i = 0; i < 9; i++) {
             try {
-                seen.add(KubeFixtures.whoAnswers(address));
+                seen.add(KubeFixtures.whoAnswers(address, from));
             } catch (IOException e) {
                 seen.add(e.toString());
             }
