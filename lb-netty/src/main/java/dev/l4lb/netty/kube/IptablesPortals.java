@@ -145,18 +145,21 @@ public final class IptablesPortals implements AutoCloseable {
      * or one in this mode before a restart in another), as kube-proxy's CleanupLeftovers does for
      * the modes it does not run. Quiet where iptables is not usable.
      */
-    public static void removeLeftovers() {
-        removeLeftovers(NetworkCommands.system());
+    public static List<String> removeLeftovers() {
+        return removeLeftovers(NetworkCommands.system());
     }
 
-    static void removeLeftovers(NetworkCommands commands) {
+    /** @return what could not be removed, with iptables' words; empty when nothing is left */
+    static List<String> removeLeftovers(NetworkCommands commands) {
+        List<String> errors = new ArrayList<>();
         for (IpFamily family : IpFamily.values()) {
             OwnedChains.Tools tools = OwnedChains.find(family, TABLE, commands);
             if (tools.usable()) {
                 removeLeftovers(new OwnedChains(family, TABLE, JUMPS, tools.iptables(), tools.restore(), commands),
-                        "left by an earlier run");
+                        "left by an earlier run").ifPresent(errors::add);
             }
         }
+        return errors;
     }
 
     /** False when portals are off on this node; {@link #offReason()} says why. */
@@ -270,13 +273,16 @@ public final class IptablesPortals implements AutoCloseable {
         }
     }
 
-    private static void removeLeftovers(OwnedChains owned, String leftBy) {
+    private static Optional<String> removeLeftovers(OwnedChains owned, String leftBy) {
         OwnedChains.Removal removal = owned.removeAll();
         if (removal.error() != null) {
             LOG.warn("could not remove the {} portals: {}", owned.family(), removal.error());
-        } else if (removal.removedAnything()) {
+            return Optional.of("could not remove the " + owned.family() + " portals: " + removal.error());
+        }
+        if (removal.removedAnything()) {
             LOG.info("removed {} {} portal chain(s) and {} jump rule(s){}", removal.chains(), owned.family(),
                     removal.jumps(), leftBy == null ? "" : " " + leftBy);
         }
+        return Optional.empty();
     }
 }

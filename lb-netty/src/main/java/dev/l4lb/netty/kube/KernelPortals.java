@@ -57,8 +57,10 @@ final class KernelPortals implements PortalProgram {
             InetSocketAddress bound;
             try {
                 bound = listener.open();
-            } catch (BindFailure e) {
+            } catch (BindFailure | IllegalStateException e) { // not bindable, or a transport without IP_TRANSPARENT
                 LOG.warn("TPROXY portals are off: {}", e.getMessage());
+                // What a crashed TPROXY run left would take ClusterIP packets before REDIRECT sees them.
+                TproxyPortals.removeLeftovers();
                 return new KernelPortals(udp, null, serviceCidrs);
             }
             return new KernelPortals(udp, TproxyPortals.open(serviceCidrs, List.of(), bound), serviceCidrs);

@@ -13,7 +13,7 @@ public final class PortalLeftovers {
     private PortalLeftovers() {
     }
 
-    /** Removes what it can; returns what kept it from looking everywhere (empty: all clean). */
+    /** Removes what it can; returns what it could not look at or remove (empty: all clean). */
     public static List<String> remove() {
         NetworkCommands commands = NetworkCommands.system();
         List<String> problems = new ArrayList<>();
@@ -26,8 +26,8 @@ public final class PortalLeftovers {
         if (commands.find("ip").isEmpty()) {
             problems.add("ip not found (looked in " + commands.searchPathText() + ")");
         }
-        IptablesPortals.removeLeftovers(commands);
-        TproxyPortals.removeLeftovers();
+        problems.addAll(IptablesPortals.removeLeftovers(commands));
+        problems.addAll(TproxyPortals.removeLeftovers());
         return problems;
     }
 }

@@ -96,7 +96,7 @@ public final class TproxyPortals implements AutoCloseable {
             return off(cidrs, listener, "ip not found (looked in " + commands.searchPathText() + ")");
         }
         // Leftovers of a crashed run go first, in every family, wanted now or not.
-        Map<IpFamily, OwnedChains> usable = removeLeftovers(commands, ip.get());
+        Map<IpFamily, OwnedChains> usable = removeLeftovers(commands, ip.get(), new ArrayList<>()); // logged as they happen
         Set<IpFamily> wanted = EnumSet.noneOf(IpFamily.class);
         cidrs.forEach(c -> wanted.add(IpFamily.of(c.network())));
         extra.forEach(a -> wanted.add(IpFamily.of(a.getAddress())));
@@ -138,19 +138,24 @@ public final class TproxyPortals implements AutoCloseable {
      * did not close, or one in this mode before a restart in another), as kube-proxy's
      * CleanupLeftovers does for the modes it does not run. Quiet where iptables is not usable.
      */
-    public static void removeLeftovers() {
+    public static List<String> removeLeftovers() {
         NetworkCommands commands = NetworkCommands.system();
-        commands.find("ip").ifPresent(ip -> removeLeftovers(commands, ip));
+        List<String> errors = new ArrayList<>();
+        commands.find("ip").ifPresent(ip -> removeLeftovers(commands, ip, errors));
+        return errors;
     }
 
-    /** Cleans every family whose tools are usable and returns those families' chains. */
-    private static Map<IpFamily, OwnedChains> removeLeftovers(NetworkCommands commands, Path ip) {
+    /**
+     * Cleans every family whose tools are usable and returns those families' chains; what could
+     * not be removed goes to {@code errors}.
+     */
+    private static Map<IpFamily, OwnedChains> removeLeftovers(NetworkCommands commands, Path ip, List<String> errors) {
         Map<IpFamily, OwnedChains> usable = new EnumMap<>(IpFamily.class);
         for (IpFamily family : IpFamily.values()) {
             OwnedChains.Tools tools = OwnedChains.find(family, TABLE, commands);
             if (tools.usable()) {
                 OwnedChains chains = new OwnedChains(family, TABLE, JUMPS, tools.iptables(), tools.restore(), commands);
-                removeAll(chains, ip, "left by an earlier run");
+                errors.addAll(removeAll(chains, ip, "left by an earlier run"));
                 usable.put(family, chains);
             }
         }
@@ -368,10 +373,13 @@ public final class TproxyPortals implements AutoCloseable {
     }
 
     /** Removes our chains and jumps of one family, then its ip rule(s) and the route(s) in our table. */
-    private static void removeAll(OwnedChains chains, Path ip, String leftBy) {
+    /** Removes the chains, ip rules and routes of one family; returns what could not be removed. */
+    private static List<String> removeAll(OwnedChains chains, Path ip, String leftBy) {
+        List<String> errors = new ArrayList<>();
         OwnedChains.Removal removal = chains.removeAll();
         if (removal.error() != null) {
             LOG.warn("could not remove the {} TPROXY chains: {}", chains.family(), removal.error());
+            errors.add("could not remove the " + chains.family() + " TPROXY chains: " + removal.error());
         }
         NetworkCommands run = chains.commands();
         String flag = chains.family().ipFlag();
@@ -392,11 +400,13 @@ public final class TproxyPortals implements AutoCloseable {
             NetworkCommands.Result flushed = run.run(List.of(ip.toString(), flag, "route", "flush", "table", String.valueOf(ROUTE_TABLE)));
             if (!flushed.ok()) {
                 LOG.warn("could not empty routing table {} ({}): {}", ROUTE_TABLE, chains.family(), flushed.failure());
+                errors.add("could not empty routing table " + ROUTE_TABLE + " (" + chains.family() + "): " + flushed.failure());
             }
         }
         if (removal.removedAnything() || rules > 0 || hadRoutes) {
             LOG.info("removed {} {} TPROXY chain(s), {} jump rule(s), {} ip rule(s) and the routes of table {}{}",
                     removal.chains(), chains.family(), removal.jumps(), rules, ROUTE_TABLE, leftBy == null ? "" : " " + leftBy);
         }
+        return errors;
     }
 }

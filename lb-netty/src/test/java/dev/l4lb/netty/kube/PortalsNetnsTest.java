@@ -348,11 +348,13 @@ class PortalsNetnsTest {
 
     /**
      * A transparent listener that cannot be bound (here: its address is taken) turns TPROXY off,
-     * not the proxier: TCP ClusterIP ports get proxy listeners and REDIRECT portals instead.
+     * not the proxier: TCP ClusterIP ports get proxy listeners and REDIRECT portals instead, and
+     * a crashed TPROXY run's rules are removed all the same.
      */
     @Test
     void theProxierFallsBackToRedirectPortalsWhenTheTransparentListenerCannotBeBound() throws Exception {
         Assumptions.assumeTrue(TRANSPORT != Transport.NIO, "a transparent listener needs epoll or io_uring");
+        leaveTproxyLeftovers(); // of a crashed run: they would drop the ClusterIP's packets
         EchoServer backend = closer.add(EchoBackends.start(TRANSPORT, 1));
         try (java.net.ServerSocket squatter = new java.net.ServerSocket(0, 1, ip("127.0.0.1"))) {
             InetSocketAddress taken = (InetSocketAddress) squatter.getLocalSocketAddress();
