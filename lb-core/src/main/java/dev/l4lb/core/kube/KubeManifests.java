@@ -262,8 +262,25 @@ public final class KubeManifests {
             if (ports.size() > 1 && (port.getName() == null || port.getName().isEmpty())) {
                 problems.add(new ConfigProblem(file, at + ".name", "is required when a Service has more than one port"));
             }
+            // As the API server's validation: a port's name, and its number with its protocol, once each.
+            for (int j = 0; j < i; j++) {
+                ServicePort earlier = ports.get(j);
+                if (port.getName() != null && !port.getName().isEmpty() && port.getName().equals(earlier.getName())) {
+                    problems.add(new ConfigProblem(file, at + ".name", "duplicate port name " + port.getName()
+                            + " (also spec.ports[" + j + "])"));
+                }
+                if (port.getPort() != null && port.getPort().equals(earlier.getPort())
+                        && protocolOf(port).equals(protocolOf(earlier))) {
+                    problems.add(new ConfigProblem(file, at, "duplicate port " + port.getPort() + "/" + protocolOf(port)
+                            + " (also spec.ports[" + j + "])"));
+                }
+            }
         }
         return problems.size() == before;
+    }
+
+    private static String protocolOf(ServicePort port) {
+        return port.getProtocol() == null ? "TCP" : port.getProtocol();
     }
 
     private boolean checkSlice(String file, String label, EndpointSlice slice) {

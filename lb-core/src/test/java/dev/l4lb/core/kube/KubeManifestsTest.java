@@ -83,6 +83,23 @@ class KubeManifestsTest {
                         .containsIgnoringCase("int"));
     }
 
+    /** As the API server refuses them: two ports with one name, or one number and protocol twice. */
+    @Test
+    void duplicatePortNamesAndNumbersAreRefused() {
+        assertThatThrownBy(() -> KubeManifests.parse("dup.yaml", """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: web}
+                spec:
+                  ports: [{name: http, port: 80}, {name: http, port: 8080}, {name: dns, port: 80, protocol: UDP},
+                          {name: alt, port: 80, protocol: TCP}]
+                """))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).extracting(ConfigProblem::toString)
+                        .containsExactly(
+                                "dup.yaml: document 1 (Service web) spec.ports[1].name: duplicate port name http (also spec.ports[0])",
+                                "dup.yaml: document 1 (Service web) spec.ports[3]: duplicate port 80/TCP (also spec.ports[0])"));
+    }
+
     @Test
     void yamlThatDoesNotParseNamesTheDocumentAndLine() {
         assertThatThrownBy(() -> KubeManifests.parse("bad.yaml",
