@@ -56,7 +56,7 @@ public final class ClusterServices {
      * port whose traffic policies are both Local.
      */
     public static final String CLUSTER_SUFFIX = "/cluster";
-    /** Proxy ports tried for one Service port before it is skipped. */
+    /** Proxy ports tried for one Service port, beyond the fixed ports, before it is skipped. */
     private static final int PROXY_PORT_TRIES = 32;
 
     private ClusterServices() {
@@ -115,8 +115,8 @@ public final class ClusterServices {
          */
         final Map<Protocol, Map<Integer, Map<InetAddress, String>>> claimed = new HashMap<>();
         /**
-         * Port numbers some Service's node port, externalIP or load-balancer IP uses, by protocol:
-         * no proxy listener takes one, whichever Service is older.
+         * Port numbers some Service's node port, health check port, externalIP or load-balancer IP
+         * uses, by protocol: no proxy listener takes one, whichever Service is older.
          */
         final Map<Protocol, Set<Integer>> fixed = new HashMap<>();
 
@@ -171,9 +171,8 @@ public final class ClusterServices {
         }
     }
 
-    /** One kind of traffic of a Service port: where it arrives, and which endpoints it may use. */
     /**
-     * One kind of traffic to a Service port.
+     * One kind of traffic of a Service port: where it arrives, and which endpoints it may use.
      *
      * @param external node port, externalIP or load-balancer traffic: under a Local policy, its
      *                 clients inside the cluster still go to every endpoint
@@ -371,18 +370,20 @@ public final class ClusterServices {
     private static int proxyListener(String key, Protocol protocol, String owner, NodeContext node, ProxyPorts proxyPorts,
                                      Plan plan) {
         Set<Integer> fixed = plan.fixed.getOrDefault(protocol, Set.of());
-        for (int attempt = 0; attempt < PROXY_PORT_TRIES; attempt++) {
+        // Enough tries to walk past every fixed port in the range, and a few taken by others.
+        int tries = fixed.size() + PROXY_PORT_TRIES;
+        for (int attempt = 0; attempt < tries; attempt++) {
             int port = proxyPorts.portFor(key, protocol);
             if (!fixed.contains(port) && plan.claimIfFree(protocol, new InetSocketAddress(node.bindAddress(), port), owner)) {
                 return port;
             }
             proxyPorts.unusable(port);
         }
-        throw new IllegalStateException("no proxy port found that no node port, externalIP or other listener uses, after "
-                + PROXY_PORT_TRIES + " tries");
+        throw new IllegalStateException("no proxy port found that no node port, health check port, externalIP or other "
+                + "listener uses, after " + tries + " tries");
     }
 
-    /** The port numbers of every node port, externalIP and load-balancer IP, which proxy ports avoid. */
+    /** The port numbers of every node port, health check port, externalIP and load-balancer IP, which proxy ports avoid. */
     private static void reserveFixedPorts(List<io.fabric8.kubernetes.api.model.Service> services, Plan plan) {
         for (io.fabric8.kubernetes.api.model.Service service : services) {
             ServiceSpec spec = service.getSpec();
@@ -391,6 +392,9 @@ public final class ClusterServices {
             }
             boolean nodePorts = "NodePort".equals(spec.getType()) || "LoadBalancer".equals(spec.getType());
             boolean servicePorts = !orEmpty(spec.getExternalIPs()).isEmpty() || !ingressIps(service).isEmpty();
+            if (spec.getHealthCheckNodePort() != null) {
+                plan.fixed.computeIfAbsent(Protocol.TCP, p -> new HashSet<>()).add(spec.getHealthCheckNodePort());
+            }
             for (io.fabric8.kubernetes.api.model.ServicePort port : orEmpty(spec.getPorts())) {
                 Protocol protocol = "UDP".equals(port.getProtocol()) ? Protocol.UDP : Protocol.TCP;
                 Set<Integer> fixed = plan.fixed.computeIfAbsent(protocol, p -> new HashSet<>());

@@ -80,8 +80,9 @@ class ClusterServicesTest {
     }
 
     /**
-     * A proxy port never takes a number some Service's node port or externalIP uses, older or
-     * younger: its portal would send the ClusterIP's traffic to that Service's listener.
+     * A proxy port never takes a number some Service's node port, health check port or externalIP
+     * uses, older or younger: its portal would send the ClusterIP's traffic to that Service's
+     * listener, or its listener keep the health check port from being bound.
      */
     @Test
     void proxyPortsAvoidTheNodePortsAndExternalIpPortsOfEveryService() throws ConfigException {
@@ -91,8 +92,10 @@ class ClusterServicesTest {
                 kind: Service
                 metadata: {name: %s, namespace: shop}
                 spec:
-                  type: NodePort
+                  type: LoadBalancer
                   clusterIP: 10.96.0.20
+                  externalTrafficPolicy: Local
+                  healthCheckNodePort: 30002
                   ports: [{name: http, port: 80, nodePort: 30000}]
                 """;
         String external = """
@@ -110,13 +113,13 @@ class ClusterServicesTest {
         String yaml = service("a", "10.96.0.1", "ClusterIP", "") + nodePort.formatted("b-node") + external;
         ProxierPlan plan = translate(yaml, NODE_A, new ProxyPortRange(30000, 30009));
         assertThat(plan.portals()).filteredOn(p -> p.service().equals("shop/a:http"))
-                .extracting(Portal::proxyPort).containsExactly(30002);
+                .extracting(Portal::proxyPort).containsExactly(30003);
         assertThat(plan.skipped()).isEmpty();
 
         plan = translate(nodePort.formatted("0-node") + service("b", "10.96.0.2", "ClusterIP", ""), NODE_A,
                 new ProxyPortRange(30000, 30009));
         assertThat(plan.portals()).extracting(Portal::service, Portal::proxyPort).containsExactly(
-                org.assertj.core.groups.Tuple.tuple("shop/0-node:http", 30001), org.assertj.core.groups.Tuple.tuple("shop/b:http", 30002));
+                org.assertj.core.groups.Tuple.tuple("shop/0-node:http", 30001), org.assertj.core.groups.Tuple.tuple("shop/b:http", 30003));
         assertThat(plan.services()).flatExtracting(Service::ports).flatExtracting(ServicePort::listen)
                 .contains(new InetSocketAddress(ip("0.0.0.0"), 30000), new InetSocketAddress(ip("0.0.0.0"), 30001));
     }
