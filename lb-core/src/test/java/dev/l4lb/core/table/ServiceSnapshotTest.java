@@ -404,11 +404,12 @@ class ServiceSnapshotTest {
         assertThat(first.routes()).as("config order").containsExactly(external, cluster);
 
         // A rebuild points at the new snapshot's sibling, whose counters carry on.
-        cluster.counters().tryAdmit(0);
+        assertThat(external.forClient(ip("192.168.1.10")).counters().tryAdmit(0)).isTrue();
         ServiceSnapshot second = ServiceSnapshot.build(List.of(web), first);
         Route target = second.lookupTcp(at("127.0.0.1", 30080)).shortCircuit();
         assertThat(target).isSameAs(second.lookupTcp(at("127.0.0.1", 8080))).isNotSameAs(cluster);
-        assertThat(target.counters()).isSameAs(cluster.counters());
+        assertThat(target.counters().active()).as("the connection the node's client opened").isEqualTo(1);
+        assertThat(second.lookupTcp(at("127.0.0.1", 30080)).counters().active()).isZero();
     }
 
     @Test

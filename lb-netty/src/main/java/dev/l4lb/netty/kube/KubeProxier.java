@@ -60,6 +60,12 @@ public final class KubeProxier implements AutoCloseable {
     private ScheduledFuture<?> pending;
     private long lastSyncNanos;
     private volatile ProxierPlan plan;
+    /**
+     * Set when shutdown begins: a sync still running then (a slow iptables-restore outlasting
+     * {@link #stopSyncing()}'s wait) changes nothing more, neither the draining balancer nor the
+     * closed health check servers.
+     */
+    private volatile boolean stopping;
 
     /**
      * @param balancer      started with the admin addresses and no services; the proxier fills it
@@ -156,6 +162,9 @@ public final class KubeProxier implements AutoCloseable {
                 ProxierPlan next = ClusterServices.translate(objects.services(), objects.slices(), node, proxyPorts);
                 reportSkips(next);
                 BalancerConfig config = new BalancerConfig(withoutUnbindable(next.services()), admin);
+                if (stopping) {
+                    return;
+                }
                 if (!config.equals(balancer.config())) {
                     try {
                         if (!balancer.reloadOrFail(config, started).applied()) {
@@ -173,6 +182,9 @@ public final class KubeProxier implements AutoCloseable {
                     }
                 }
                 boolean portalsWritten = portals.sync(next);
+                if (stopping) {
+                    return;
+                }
                 healthChecks.sync(next.healthChecks());
                 plan = next;
                 // As kube-proxy's syncProxyRules: rules that failed to apply are no sync for
@@ -241,6 +253,7 @@ public final class KubeProxier implements AutoCloseable {
 
     /** Stops syncing: the balancer, portals and health check servers stay as the last sync left them. */
     public void stopSyncing() {
+        stopping = true;
         runner.shutdownNow();
         try {
             runner.awaitTermination(5, TimeUnit.SECONDS);

@@ -127,9 +127,10 @@ public final class ProxierRuntime implements AutoCloseable {
                 started.stopSyncing();
                 throw e;
             }
-            if (started.plan() == null) {
-                LOG.warn("userspace proxier for node {} started, but its first sync was not applied (said above); "
-                        + "/healthz answers 503 until a sync is", settings.node().nodeName());
+            if (health.lastUpdated().isEmpty()) {
+                LOG.warn("userspace proxier for node {} started, but its first sync {} (said above); "
+                        + "/healthz answers 503 until a sync is applied", settings.node().nodeName(),
+                        started.plan() == null ? "was not applied" : "could not write the portals");
             } else {
                 LOG.info("userspace proxier for node {} in sync: {} service(s) proxied, {} portal(s), {} health check port(s)",
                         settings.node().nodeName(), started.plan().services().size(),
