@@ -1,5 +1,6 @@
 package dev.l4lb.core.model;
 
+import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.util.List;
 import java.util.Optional;
@@ -46,6 +47,17 @@ public record Cidr(InetAddress network, int prefixLength) {
 
     /** True when the address lies inside this prefix; an IPv4 address never matches an IPv6 prefix. */
     public boolean contains(InetAddress address) {
+        // Per connection where source ranges apply: IPv4 is compared as ints, without
+        // getAddress()'s copies (an Inet4Address's hashCode() is its address, since JDK 1.0;
+        // CidrTest pins it), and the other family is told apart without them. IPv6 copies.
+        boolean v4 = address instanceof Inet4Address;
+        if (v4 != network instanceof Inet4Address) {
+            return false;
+        }
+        if (v4) {
+            int mask = prefixLength == 0 ? 0 : -1 << (32 - prefixLength);
+            return (address.hashCode() & mask) == (network.hashCode() & mask);
+        }
         byte[] net = network.getAddress();
         byte[] candidate = address.getAddress();
         if (net.length != candidate.length) {

@@ -32,6 +32,37 @@ class CidrTest {
         assertThat(host.contains(ip("192.168.1.2"))).isFalse();
     }
 
+    /**
+     * IPv4 containment compares hashCode()s, which the JDK makes the address itself: every prefix
+     * length against addresses just inside and just outside, both signs of the top bit, agrees
+     * with a byte-by-byte reading.
+     */
+    @Test
+    void ipv4ContainmentAgreesWithTheBytesAtEveryPrefixLength() {
+        assertThat(ip("192.0.2.1").hashCode()).as("the JDK's Inet4Address.hashCode() is its address").isEqualTo(0xC0000201);
+        for (String base : new String[] {"10.20.30.40", "203.0.113.129", "255.255.255.255", "0.0.0.0"}) {
+            long value = Integer.toUnsignedLong(ip(base).hashCode());
+            for (int length = 0; length <= 32; length++) {
+                Cidr cidr = cidr(base + "/" + length);
+                long hostBits = length == 32 ? 0 : (1L << (32 - length)) - 1;
+                long first = value & ~hostBits & 0xFFFFFFFFL;
+                long last = first | hostBits;
+                assertThat(cidr.contains(v4(first))).as("%s/%d first", base, length).isTrue();
+                assertThat(cidr.contains(v4(last))).as("%s/%d last", base, length).isTrue();
+                if (first > 0) {
+                    assertThat(cidr.contains(v4(first - 1))).as("%s/%d before", base, length).isFalse();
+                }
+                if (last < 0xFFFFFFFFL) {
+                    assertThat(cidr.contains(v4(last + 1))).as("%s/%d after", base, length).isFalse();
+                }
+            }
+        }
+    }
+
+    private static InetAddress v4(long value) {
+        return ip(((value >> 24) & 0xFF) + "." + ((value >> 16) & 0xFF) + "." + ((value >> 8) & 0xFF) + "." + (value & 0xFF));
+    }
+
     @Test
     void oddIpv4PrefixMasksPartOfAByte() {
         // /23 covers 10.0.2.0..10.0.3.255: the third byte is compared on its top 7 bits only.
