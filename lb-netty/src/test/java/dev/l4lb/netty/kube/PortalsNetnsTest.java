@@ -80,6 +80,11 @@ class PortalsNetnsTest {
     private static final int OCTET = 100 + (int) (PID % 100);
     private static final InetAddress NODE = ip("10.213." + OCTET + ".1");
     private static final InetAddress POD = ip("10.213." + OCTET + ".2");
+    /** The same link in IPv6: fd00:213:<octet>::1 the node, ::2 the pod. */
+    private static final InetAddress NODE6 = ip("fd00:213:" + OCTET + "::1");
+    private static final InetAddress POD6 = ip("fd00:213:" + OCTET + "::2");
+    private static final String SERVICE_RANGE6 = "fd00:96:213::/112";
+    private static final InetAddress TPROXY_IP6 = ip("fd00:96:213::8");
     /** Inside 10.96.0.0/12, as ClusterIPs are, and in a /24 that nothing on this machine uses. */
     private static final String SERVICE_RANGE = "10.96.213.0/24";
     private static final InetAddress CLUSTER_IP = ip("10.96.213.7");
@@ -132,6 +137,11 @@ class PortalsNetnsTest {
         // The node's own packets to the test range go to the pod too, not out of eth0: without
         // portals they go unanswered there (the pod does not forward) instead of leaving the machine.
         run("ip", "route", "add", SERVICE_RANGE, "via", POD.getHostAddress(), "dev", NODE_IF);
+        // And in IPv6 (no duplicate address detection: the addresses are usable at once).
+        run("ip", "addr", "add", NODE6.getHostAddress() + "/64", "dev", NODE_IF, "nodad");
+        run("ip", "netns", "exec", NS, "ip", "addr", "add", POD6.getHostAddress() + "/64", "dev", POD_IF, "nodad");
+        run("ip", "netns", "exec", NS, "ip", "-6", "route", "add", SERVICE_RANGE6, "via", NODE6.getHostAddress());
+        run("ip", "-6", "route", "add", SERVICE_RANGE6, "via", POD6.getHostAddress(), "dev", NODE_IF);
     }
 
     @AfterAll
@@ -147,7 +157,9 @@ class PortalsNetnsTest {
         delete.addAll(FOREIGN_RULE);
         runQuietly(delete.toArray(String[]::new));
         assertThat(run("iptables-save")).doesNotContain("KUBE-PORTALS", "L4LB-TPROXY", "l4lb-test-foreign");
+        assertThat(run("ip6tables-save")).doesNotContain("KUBE-PORTALS", "L4LB-TPROXY");
         assertThat(run("ip", "rule")).doesNotContain("lookup 19508");
+        assertThat(run("ip", "-6", "rule")).doesNotContain("lookup 19508");
     }
 
     @Test
@@ -395,6 +407,56 @@ class PortalsNetnsTest {
         run("ip", "-4", "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "19508");
     }
 
+    /** An IPv6 ClusterIP through the whole proxier under TPROXY portals: routed by its original destination too. */
+    @Test
+    void theProxierWithTproxyPortalsServesAnIpv6ClusterIp() throws Exception {
+        Assumptions.assumeTrue(TRANSPORT != Transport.NIO, "a transparent listener needs epoll or io_uring");
+        EchoServer backend = closer.add(EchoBackends.start(TRANSPORT, 1));
+        InetAddress clusterIp = ip("fd00:96:213::20");
+        InetSocketAddress transparent = new InetSocketAddress(ip("::1"), Ports.free());
+        ProxierRuntime runtime = closer.add(startProxier(ProxierRuntime.Portals.TPROXY, backend.addresses().get(0), transparent,
+                clusterIp, SERVICE_RANGE6));
+
+        assertThat(runtime.balancer().snapshot().routes().get(0).port().intercepted())
+                .containsExactly(new InetSocketAddress(clusterIp, 80));
+        for (int i = 0; i < 4; i++) {
+            assertThat(fromThePod(clusterIp, 80, "via-tproxy6-" + i)).isEqualTo("via-tproxy6-" + i);
+        }
+        try (Socket client = Sockets.connect(new InetSocketAddress(clusterIp, 80))) {
+            assertEchoes(client, "node-via-tproxy6");
+        }
+        runtime.close();
+        assertThat(run("ip6tables-save", "-t", "mangle")).doesNotContain("L4LB-TPROXY");
+    }
+
+    /** The same in IPv6: ip6tables' TPROXY, an IPv6 ip rule and route, a listener on ::1. */
+    @Test
+    void tproxyDeliversIpv6ClusterIpConnectionsWithTheirOriginalDestination() throws Exception {
+        Assumptions.assumeTrue(Epoll.isAvailable(), "a transparent listener needs epoll here");
+        BlockingQueue<InetSocketAddress> accepted = new LinkedBlockingQueue<>();
+        InetSocketAddress listener = transparentListener(accepted, new InetSocketAddress(ip("::1"), 0));
+
+        TproxyPortals portals = closer.add(TproxyPortals.open(List.of(Cidr.parse(SERVICE_RANGE6).orElseThrow()), List.of(), listener));
+
+        assertThat(portals.enabled()).as("TPROXY portals: %s", portals.offReason()).isTrue();
+        assertThat(run("ip6tables-save", "-t", "mangle")).contains("-A L4LB-TPROXY -d fd00:96:213::/112 -p tcp -j TPROXY --on-port "
+                + listener.getPort() + " --on-ip ::1 --tproxy-mark 0x2000/0x2000");
+        assertThat(run("ip", "-6", "rule")).contains("19508:\tfrom all fwmark 0x2000/0x2000 lookup 19508");
+
+        // From the pod: routed to the node, diverted in PREROUTING.
+        assertThat(fromThePod(TPROXY_IP6, 80, "")).isEqualTo("[fd00:96:213::8]:80");
+        assertThat(accepted.poll(5, TimeUnit.SECONDS)).isEqualTo(new InetSocketAddress(TPROXY_IP6, 80));
+        // From the node: marked in OUTPUT, rerouted through lo, diverted in PREROUTING.
+        try (Socket client = Sockets.connect(new InetSocketAddress(TPROXY_IP6, 443))) {
+            assertThat(new String(client.getInputStream().readAllBytes(), StandardCharsets.US_ASCII)).isEqualTo("[fd00:96:213::8]:443");
+        }
+        assertThat(accepted.poll(5, TimeUnit.SECONDS)).isEqualTo(new InetSocketAddress(TPROXY_IP6, 443));
+
+        portals.close();
+        assertThat(run("ip6tables-save", "-t", "mangle")).doesNotContain("L4LB-TPROXY");
+        assertThat(run("ip", "-6", "rule")).doesNotContain("19508");
+    }
+
     @Test
     void tproxyPortalsThatCannotBeSetUpAreOffAndLeaveNothingBehind() {
         // An IPv6 listener for an IPv4 service CIDR: nothing could reach it, as nothing could
@@ -475,18 +537,23 @@ class PortalsNetnsTest {
 
     private static ProxierRuntime startProxier(ProxierRuntime.Portals mode, InetSocketAddress pod, InetSocketAddress transparent)
             throws Exception {
+        return startProxier(mode, pod, transparent, PROXIED_IP, SERVICE_RANGE);
+    }
+
+    private static ProxierRuntime startProxier(ProxierRuntime.Portals mode, InetSocketAddress pod, InetSocketAddress transparent,
+                                               InetAddress clusterIp, String serviceRange) throws Exception {
         ClusterObjects objects = KubeManifests.parse("netns.yaml", """
                 apiVersion: v1
                 kind: Service
                 metadata: {name: web, namespace: netns}
                 spec:
-                  clusterIP: %s
+                  clusterIP: "%s"
                   ports: [{name: http, port: 80}]
-                """.formatted(PROXIED_IP.getHostAddress()) + KubeFixtures.onePodSlice("netns", "web", "http", "TCP", pod, "node-a"));
+                """.formatted(clusterIp.getHostAddress()) + KubeFixtures.onePodSlice("netns", "web", "http", "TCP", pod, "node-a"));
         boolean tproxy = mode == ProxierRuntime.Portals.TPROXY;
-        NodeContext node = new NodeContext("node-a", Set.of(NODE), List.of(), ip("0.0.0.0"), tproxy);
+        NodeContext node = new NodeContext("node-a", Set.of(NODE, NODE6), List.of(), ip("0.0.0.0"), tproxy);
         ProxierRuntime.Settings settings = new ProxierRuntime.Settings(node, null, mode,
-                List.of(Cidr.parse(SERVICE_RANGE).orElseThrow()), transparent, null, ip("127.0.0.1"),
+                List.of(Cidr.parse(serviceRange).orElseThrow()), transparent, null, ip("127.0.0.1"),
                 Duration.ZERO, Duration.ofSeconds(30), Duration.ofSeconds(60), false);
         // Two event loops: the transparent listener is then two sockets sharing the port.
         return ProxierRuntime.start(settings, KubeFixtures.admin(), TRANSPORT, 2, ConnectionLog.off(), onChange -> () -> objects);
@@ -505,6 +572,11 @@ class PortalsNetnsTest {
      * (the original destination, for a diverted one) and closes it.
      */
     private InetSocketAddress transparentListener(BlockingQueue<InetSocketAddress> accepted) throws InterruptedException {
+        return transparentListener(accepted, Ports.loopback(0));
+    }
+
+    private InetSocketAddress transparentListener(BlockingQueue<InetSocketAddress> accepted, InetSocketAddress bind)
+            throws InterruptedException {
         MultiThreadIoEventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         closer.add(() -> group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly());
         Channel server = new ServerBootstrap()
@@ -512,7 +584,7 @@ class PortalsNetnsTest {
                 .channel(EpollServerSocketChannel.class)
                 .option(EpollChannelOption.IP_TRANSPARENT, true)
                 .childHandler(new OriginalDestinationWriter(accepted))
-                .bind(Ports.loopback(0)).sync().channel();
+                .bind(bind).sync().channel();
         closer.add(() -> server.close().syncUninterruptibly());
         return (InetSocketAddress) server.localAddress();
     }
