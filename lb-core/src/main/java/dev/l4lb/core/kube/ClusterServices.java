@@ -15,6 +15,7 @@ import java.util.Optional;
 import java.util.Set;
 
 import io.fabric8.kubernetes.api.model.LoadBalancerIngress;
+import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.ServiceSpec;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointConditions;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointPort;
@@ -45,6 +46,8 @@ import dev.l4lb.core.model.ShortCircuit;
  * all, else a port without listeners, {@code name/cluster}.
  */
 public final class ClusterServices {
+    /** The Node label that names its zone, which topology hints refer to. */
+    public static final String ZONE_LABEL = "topology.kubernetes.io/zone";
     /** The label that ties an EndpointSlice to its Service. */
     public static final String SERVICE_NAME_LABEL = "kubernetes.io/service-name";
     /** Suffix of the balancer port that serves a Service port's node port and externalIP traffic. */
@@ -68,8 +71,23 @@ public final class ClusterServices {
      * @param proxyPorts hands out the proxy listener ports of ClusterIP ports; ports of Service
      *                   ports that are gone are released
      */
+    public static ProxierPlan translate(ClusterObjects objects, NodeContext node, ProxyPorts proxyPorts) {
+        Node self = objects.node(node.nodeName());
+        Map<String, String> labels = self == null || self.getMetadata() == null ? null : self.getMetadata().getLabels();
+        String zone = labels == null ? "" : labels.getOrDefault(ZONE_LABEL, "");
+        return translate(objects.services(), objects.slices(), node, zone, proxyPorts);
+    }
+
+    /**
+     * What these objects mean on {@code node}, in {@code zone} (its {@value #ZONE_LABEL} label;
+     * empty when it has none).
+     *
+     * @param proxyPorts hands out the proxy listener ports of ClusterIP ports; ports of Service
+     *                   ports that are gone are released
+     */
     public static ProxierPlan translate(Collection<io.fabric8.kubernetes.api.model.Service> services,
-                                        Collection<EndpointSlice> slices, NodeContext node, ProxyPorts proxyPorts) {
+                                        Collection<EndpointSlice> slices, NodeContext node, String zone,
+                                        ProxyPorts proxyPorts) {
         Map<String, List<EndpointSlice>> slicesByService = new HashMap<>();
         for (EndpointSlice slice : slices) {
             String owner = serviceOf(slice);
@@ -84,7 +102,7 @@ public final class ClusterServices {
         Plan plan = new Plan();
         reserveFixedPorts(sorted, plan);
         for (io.fabric8.kubernetes.api.model.Service service : sorted) {
-            translate(service, slicesByService.getOrDefault(qualifiedName(service), List.of()), node, proxyPorts, plan);
+            translate(service, slicesByService.getOrDefault(qualifiedName(service), List.of()), node, zone, proxyPorts, plan);
         }
         proxyPorts.retainOnly(plan.proxyPortKeys);
         return new ProxierPlan(plan.services, plan.portals, plan.health, plan.skipped);
@@ -186,7 +204,7 @@ public final class ClusterServices {
     }
 
     private static void translate(io.fabric8.kubernetes.api.model.Service service, List<EndpointSlice> slices,
-                                  NodeContext node, ProxyPorts proxyPorts, Plan plan) {
+                                  NodeContext node, String zone, ProxyPorts proxyPorts, Plan plan) {
         String qualified = qualifiedName(service);
         ServiceSpec spec = service.getSpec();
         if (spec == null) {
@@ -260,7 +278,10 @@ public final class ClusterServices {
                 continue;
             }
             int servicePort = port.getPort();
-            List<Endpoint> endpoints = endpoints(slices, portName, protocolText);
+            Map<InetSocketAddress, Hints> hints = new HashMap<>();
+            List<Endpoint> endpoints = endpoints(slices, portName, protocolText, hints);
+            // Cluster traffic policy takes topology into account; Local does not (kube-proxy's CategorizeEndpoints).
+            List<Endpoint> clusterEndpoints = topologyFiltered(endpoints, hints, node.nodeName(), zone);
             for (Endpoint endpoint : endpoints) {
                 if (endpoint.ready() && node.nodeName().equals(endpoint.node())) {
                     localReady.add(endpoint.address().getAddress());
@@ -332,14 +353,14 @@ public final class ClusterServices {
                         .map(t -> portName + t.suffix()).findFirst().orElse(null);
                 if (everyone == null) {
                     everyone = portName + CLUSTER_SUFFIX;
-                    hidden = new ServicePort(everyone, protocol, List.of(), 0, policy, endpoints);
+                    hidden = new ServicePort(everyone, protocol, List.of(), 0, policy, clusterEndpoints);
                 }
                 inside = Optional.of(new ShortCircuit(everyone, node.localAddresses(), node.clusterCidrs()));
             }
             for (Traffic traffic : claimed) {
                 List<Endpoint> chosen = traffic.localOnly()
                         ? endpoints.stream().filter(e -> node.nodeName().equals(e.node())).toList()
-                        : endpoints;
+                        : clusterEndpoints;
                 PortPolicy trafficPolicy = traffic.sourceRanges().isEmpty() ? policy
                         : policy(protocol, clientIp, affinityTimeout, traffic.sourceRanges());
                 ports.add(new ServicePort(portName + traffic.suffix(), protocol, traffic.listen(), 0, trafficPolicy, chosen,
@@ -458,7 +479,65 @@ public final class ClusterServices {
      * unset are true, terminating unset is false. Sorted by address, so that the order of the
      * informers' stores does not make an unchanged Service look changed.
      */
-    private static List<Endpoint> endpoints(List<EndpointSlice> slices, String portName, String protocol) {
+    /** Topology hints of one endpoint: the zones and the nodes it is meant for (empty: no hint). */
+    private record Hints(Set<String> zones, Set<String> nodes) {
+        static final Hints NONE = new Hints(Set.of(), Set.of());
+
+        static Hints of(io.fabric8.kubernetes.api.model.discovery.v1.Endpoint endpoint) {
+            if (endpoint.getHints() == null) {
+                return NONE;
+            }
+            Set<String> zones = new HashSet<>();
+            orEmpty(endpoint.getHints().getForZones()).forEach(z -> zones.add(z.getName()));
+            Set<String> nodes = new HashSet<>();
+            orEmpty(endpoint.getHints().getForNodes()).forEach(n -> nodes.add(n.getName()));
+            return new Hints(zones, nodes);
+        }
+    }
+
+    /**
+     * The endpoints cluster traffic uses on this node, as kube-proxy's topologyModeFromHints and
+     * availableForTopology choose them (pkg/proxy/topology.go): when every ready endpoint has a
+     * node hint and one is for this node, the ready ones for this node (PreferSameNode); else when
+     * every ready endpoint has a zone hint and one is for this node's zone, the ready ones for the
+     * zone (topology-aware routing, PreferSameZone); else all of them. The EndpointSlice
+     * controller sets hints only for Services that ask for them.
+     */
+    private static List<Endpoint> topologyFiltered(List<Endpoint> endpoints, Map<InetSocketAddress, Hints> hints,
+                                                   String nodeName, String zone) {
+        boolean anyReady = false;
+        boolean allNodeHints = true;
+        boolean forThisNode = false;
+        boolean allZoneHints = true;
+        boolean forThisZone = false;
+        for (Endpoint endpoint : endpoints) {
+            if (!endpoint.ready()) {
+                continue;
+            }
+            anyReady = true;
+            Hints hint = hints.getOrDefault(endpoint.address(), Hints.NONE);
+            if (hint.nodes().isEmpty()) {
+                allNodeHints = false;
+            } else if (hint.nodes().contains(nodeName)) {
+                forThisNode = true;
+            }
+            if (hint.zones().isEmpty()) {
+                allZoneHints = false;
+            } else if (hint.zones().contains(zone)) {
+                forThisZone = true;
+            }
+        }
+        if (anyReady && allNodeHints && forThisNode) {
+            return endpoints.stream().filter(e -> e.ready() && hints.get(e.address()).nodes().contains(nodeName)).toList();
+        }
+        if (anyReady && allZoneHints && forThisZone) {
+            return endpoints.stream().filter(e -> e.ready() && hints.get(e.address()).zones().contains(zone)).toList();
+        }
+        return endpoints;
+    }
+
+    private static List<Endpoint> endpoints(List<EndpointSlice> slices, String portName, String protocol,
+                                            Map<InetSocketAddress, Hints> hints) {
         Map<InetSocketAddress, Endpoint> byAddress = new LinkedHashMap<>();
         for (EndpointSlice slice : slices) {
             Integer number = null;
@@ -487,6 +566,7 @@ public final class ClusterServices {
                     Endpoint before = byAddress.get(address);
                     if (before == null || (before.terminating() && !terminating)) {
                         byAddress.put(address, candidate);
+                        hints.put(address, Hints.of(endpoint));
                     }
                 }
             }

@@ -12,6 +12,7 @@ import java.util.stream.Stream;
 import io.fabric8.kubernetes.api.model.EndpointAddress;
 import io.fabric8.kubernetes.api.model.EndpointSubset;
 import io.fabric8.kubernetes.api.model.Endpoints;
+import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Service;
@@ -49,6 +50,7 @@ public final class KubeManifests {
 
     private final List<Service> services = new ArrayList<>();
     private final List<EndpointSlice> slices = new ArrayList<>();
+    private final List<Node> nodes = new ArrayList<>();
     private final List<ConfigProblem> problems = new ArrayList<>();
     /** kind namespace/name to where it was first read. */
     private final Map<String, String> seen = new java.util.HashMap<>();
@@ -69,7 +71,7 @@ public final class KubeManifests {
         if (!reader.problems.isEmpty()) {
             throw new ConfigException(reader.problems);
         }
-        return new ClusterObjects(reader.services, reader.slices);
+        return new ClusterObjects(reader.services, reader.slices, reader.nodes);
     }
 
     /** Reads one file's text; {@code fileName} names it in problems. */
@@ -79,7 +81,7 @@ public final class KubeManifests {
         if (!reader.problems.isEmpty()) {
             throw new ConfigException(reader.problems);
         }
-        return new ClusterObjects(reader.services, reader.slices);
+        return new ClusterObjects(reader.services, reader.slices, reader.nodes);
     }
 
     private void readPath(Path path) {
@@ -171,6 +173,17 @@ public final class KubeManifests {
                     Endpoints endpoints = bind(file, label, node, Endpoints.class);
                     if (endpoints != null && checkEndpoints(file, label, endpoints)) {
                         slices.addAll(toSlices(endpoints));
+                    }
+                }
+            }
+            case "Node" -> {
+                // The proxier's own Node: its zone label and whether it is being deleted.
+                if (expectVersion(file, label, apiVersion, "v1")) {
+                    Node read = bind(file, label, node, Node.class);
+                    if (read != null) {
+                        checkMeta(file, label, read.getMetadata());
+                        checkUnique(file, label, "Node", read.getMetadata());
+                        nodes.add(read);
                     }
                 }
             }

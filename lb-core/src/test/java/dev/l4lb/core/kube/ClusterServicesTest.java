@@ -140,6 +140,69 @@ class ClusterServicesTest {
         assertThat(plan.portals()).isEmpty();
     }
 
+    /**
+     * Topology-aware routing as kube-proxy's topology.go reads hints: cluster traffic uses the
+     * endpoints hinted for this node's zone (its Node's label), or for this node itself; Local
+     * traffic ignores hints; hints that are incomplete or name no endpoint here are ignored.
+     */
+    @Test
+    void topologyHintsPickTheEndpointsForThisNodeOrItsZone() throws ConfigException {
+        String service = nodePortService("Local", "Cluster");
+        String nodeA = """
+                ---
+                apiVersion: v1
+                kind: Node
+                metadata: {name: node-a, labels: {topology.kubernetes.io/zone: zone-a}}
+                """;
+        String zoneHints = hintedSlice("forZones: [{name: zone-a}]", "forZones: [{name: zone-b}]", "forZones: [{name: zone-a}]");
+
+        List<ServicePort> ports = translate(service + zoneHints + nodeA, NODE_A, new ProxyPortRange(40000, 40010))
+                .services().get(0).ports();
+        assertThat(ports.get(0).endpoints()).as("ClusterIP: the zone's").extracting(e -> e.address().getAddress().getHostAddress())
+                .containsExactly("10.1.0.1", "10.1.0.3");
+        assertThat(ports.get(1).endpoints()).as("node port, Local: this node's, hints or not")
+                .extracting(e -> e.address().getAddress().getHostAddress()).containsExactly("10.1.0.1");
+
+        // No Node object, so no zone: hints are ignored.
+        assertThat(translate(service + zoneHints, NODE_A, new ProxyPortRange(40000, 40010)).services().get(0).ports().get(0)
+                .endpoints()).hasSize(3);
+        // A ready endpoint without a hint: all are used.
+        assertThat(translate(service + hintedSlice("forZones: [{name: zone-a}]", "forZones: [{name: zone-b}]", null) + nodeA,
+                NODE_A, new ProxyPortRange(40000, 40010)).services().get(0).ports().get(0).endpoints()).hasSize(3);
+        // No endpoint for zone-a: all are used.
+        assertThat(translate(service + hintedSlice("forZones: [{name: zone-b}]", "forZones: [{name: zone-b}]",
+                "forZones: [{name: zone-c}]") + nodeA, NODE_A, new ProxyPortRange(40000, 40010))
+                .services().get(0).ports().get(0).endpoints()).hasSize(3);
+        // Node hints for every endpoint, one for node-a: only that one (PreferSameNode).
+        assertThat(translate(service + hintedSlice("{forNodes: [{name: node-b}], forZones: [{name: zone-a}]}",
+                "{forNodes: [{name: node-a}], forZones: [{name: zone-b}]}", "{forNodes: [{name: node-b}], forZones: [{name: zone-a}]}")
+                + nodeA, NODE_A, new ProxyPortRange(40000, 40010)).services().get(0).ports().get(0).endpoints())
+                .extracting(e -> e.address().getAddress().getHostAddress()).containsExactly("10.1.0.2");
+    }
+
+    /** Three ready endpoints on node-a, node-b and node-c, with these hints ({@code forZones: ...} or a whole mapping; null: none). */
+    private static String hintedSlice(String first, String second, String third) {
+        return """
+                ---
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
+                addressType: IPv4
+                ports: [{name: http, port: 8080, protocol: TCP}]
+                endpoints:
+                  - {addresses: [10.1.0.1], nodeName: node-a%s}
+                  - {addresses: [10.1.0.2], nodeName: node-b%s}
+                  - {addresses: [10.1.0.3], nodeName: node-c%s}
+                """.formatted(hint(first), hint(second), hint(third));
+    }
+
+    private static String hint(String text) {
+        if (text == null) {
+            return "";
+        }
+        return ", hints: " + (text.startsWith("{") ? text : "{" + text + "}");
+    }
+
     @Test
     void headlessExternalNameAndSctpAreSkippedWithAReason() throws ConfigException {
         ProxierPlan plan = translate("""
@@ -493,7 +556,7 @@ class ClusterServicesTest {
 
     private static ProxierPlan translate(String yaml, NodeContext node, ProxyPorts ports) throws ConfigException {
         ClusterObjects objects = KubeManifests.parse("test.yaml", yaml);
-        return ClusterServices.translate(objects.services(), objects.slices(), node, ports);
+        return ClusterServices.translate(objects, node, ports);
     }
 
     private static ServicePort onlyPort(ProxierPlan plan) {

@@ -111,9 +111,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     private FullHttpResponse proxierHealth(boolean healthz) {
         ProxierHealth.Status status = context.proxierHealth().status(Instant.now());
         // kube-proxy takes a node that is being deleted, or tainted ToBeDeletedByClusterAutoscaler,
-        // out of rotation. l4lb does not watch its Node object, so it reports what kube-proxy
-        // reports for a node with neither: eligible.
-        boolean nodeEligible = true;
+        // out of rotation (/healthz only; /livez is the proxier's own health).
+        boolean nodeEligible = context.proxierHealth().nodeEligible();
         boolean ok = status.healthy() && (!healthz || nodeEligible);
         Instant lastUpdated = ok ? status.currentTime()
                 : status.lastUpdated() == null ? GO_ZERO_TIME : status.lastUpdated();

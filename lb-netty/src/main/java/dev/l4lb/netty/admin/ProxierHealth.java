@@ -28,6 +28,8 @@ public final class ProxierHealth {
     private Instant lastUpdated;
     /** When the oldest change not yet synced arrived; null when none waits. */
     private Instant oldestPendingQueued;
+    /** kube-proxy's nodeEligible: true until the node is seen being deleted or tainted for deletion. */
+    private boolean nodeEligible = true;
 
     public ProxierHealth(Duration healthTimeout) {
         Objects.requireNonNull(healthTimeout, "healthTimeout");
@@ -70,6 +72,19 @@ public final class ProxierHealth {
         Objects.requireNonNull(at, "at");
         oldestPendingQueued = null;
         lastUpdated = at;
+    }
+
+    /**
+     * Whether the node may take traffic (kube-proxy's SyncNode): false while it is being deleted
+     * or tainted ToBeDeletedByClusterAutoscaler, so that /healthz takes it out of load balancers'
+     * rotation before it goes.
+     */
+    public synchronized void nodeEligible(boolean eligible) {
+        nodeEligible = eligible;
+    }
+
+    public synchronized boolean nodeEligible() {
+        return nodeEligible;
     }
 
     /** When the last sync finished; empty before the first. */

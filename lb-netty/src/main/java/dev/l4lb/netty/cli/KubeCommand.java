@@ -70,7 +70,7 @@ final class KubeCommand implements Callable<Integer> {
             runtime = ProxierRuntime.start(settings, plan.config().admin(), plan.transport(), plan.threads(),
                     plan.openConnectionLog(), onChange -> {
                         KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
-                        return ApiWatch.start(client, onChange, FIRST_LIST_TIMEOUT_SECONDS);
+                        return ApiWatch.start(client, settings.node().nodeName(), onChange, FIRST_LIST_TIMEOUT_SECONDS);
                     });
         } catch (BindFailure e) {
             return Reports.bindFailure(e);

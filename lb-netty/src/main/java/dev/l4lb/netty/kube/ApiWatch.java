@@ -1,15 +1,20 @@
 package dev.l4lb.netty.kube;
 
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
+import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import dev.l4lb.core.kube.ClusterObjects;
 
@@ -25,9 +30,13 @@ public final class ApiWatch implements ClusterSource {
      */
     static final String SERVICE_PROXY_NAME = "service.kubernetes.io/service-proxy-name";
 
+    private static final Logger LOG = LoggerFactory.getLogger(ApiWatch.class);
+
     private final KubernetesClient client;
     private final SharedIndexInformer<Service> services;
     private final SharedIndexInformer<EndpointSlice> slices;
+    /** This node's Node object alone; null when it cannot be watched (no RBAC for nodes). */
+    private volatile SharedIndexInformer<Node> node;
 
     private ApiWatch(KubernetesClient client, SharedIndexInformer<Service> services, SharedIndexInformer<EndpointSlice> slices) {
         this.client = client;
@@ -36,13 +45,15 @@ public final class ApiWatch implements ClusterSource {
     }
 
     /**
-     * Starts both informers and waits until each has listed once.
+     * Starts the informers and waits until each has listed once: Services and EndpointSlices,
+     * and the Node named {@code nodeName} (its zone label and deletion, as kube-proxy watches it).
+     * A Node that cannot be listed (no RBAC for nodes) is logged once and done without.
      *
      * @param client   owned by the watch from now on: closed with it
      * @param onChange called on every add, update and delete (on an informer thread)
      * @throws IllegalStateException when the API does not answer the first lists in {@code timeoutSeconds}
      */
-    public static ApiWatch start(KubernetesClient client, Runnable onChange, long timeoutSeconds) {
+    public static ApiWatch start(KubernetesClient client, String nodeName, Runnable onChange, long timeoutSeconds) {
         ResourceEventHandler<Object> handler = new ResourceEventHandler<>() {
             @Override
             public void onAdd(Object obj) {
@@ -79,18 +90,40 @@ public final class ApiWatch implements ClusterSource {
             throw new IllegalStateException("cannot list Services and EndpointSlices from " + client.getMasterUrl()
                     + ": " + cause, cause);
         }
+        SharedIndexInformer<Node> nodes = client.nodes().withField("metadata.name", nodeName).runnableInformer(0);
+        nodes.addEventHandler(handler);
+        try {
+            nodes.start().toCompletableFuture().get(timeoutSeconds, TimeUnit.SECONDS);
+            watch.node = nodes;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            nodes.close();
+            watch.close();
+            throw new IllegalStateException("interrupted while listing Node " + nodeName, e);
+        } catch (ExecutionException | TimeoutException e) {
+            nodes.close();
+            Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+            LOG.warn("cannot watch Node {} ({}); topology hints and the node's deletion are not followed", nodeName,
+                    cause.getMessage());
+        }
         return watch;
     }
 
     @Override
     public ClusterObjects objects() {
-        return new ClusterObjects(services.getStore().list(), slices.getStore().list());
+        SharedIndexInformer<Node> self = node;
+        return new ClusterObjects(services.getStore().list(), slices.getStore().list(),
+                self == null ? List.of() : self.getStore().list());
     }
 
     @Override
     public void close() {
         services.close();
         slices.close();
+        SharedIndexInformer<Node> self = node;
+        if (self != null) {
+            self.close();
+        }
         client.close();
     }
 }

@@ -60,6 +60,8 @@ public final class KubeProxier implements AutoCloseable {
     private ScheduledFuture<?> pending;
     private long lastSyncNanos;
     private volatile ProxierPlan plan;
+    /** The Cluster Autoscaler's taint on a node it is about to delete. */
+    static final String TO_BE_DELETED_TAINT = "ToBeDeletedByClusterAutoscaler";
     /**
      * Set when shutdown begins: a sync still running then (a slow iptables-restore outlasting
      * {@link #stopSyncing()}'s wait) changes nothing more, neither the draining balancer nor the
@@ -159,7 +161,8 @@ public final class KubeProxier implements AutoCloseable {
             long started = System.nanoTime();
             ClusterObjects objects = source.objects();
             for (int attempt = 0; ; attempt++) {
-                ProxierPlan next = ClusterServices.translate(objects.services(), objects.slices(), node, proxyPorts);
+                health.nodeEligible(eligible(objects.node(node.nodeName())));
+                ProxierPlan next = ClusterServices.translate(objects, node, proxyPorts);
                 reportSkips(next);
                 BalancerConfig config = new BalancerConfig(withoutUnbindable(next.services()), admin);
                 if (stopping) {
@@ -198,6 +201,27 @@ public final class KubeProxier implements AutoCloseable {
             // A bug, not the cluster's doing: the running config stays, the next change or period tries again.
             LOG.error("proxier sync failed; the running config stays", e);
         }
+    }
+
+    /**
+     * kube-proxy's SyncNode: a node being deleted, or tainted ToBeDeletedByClusterAutoscaler, is
+     * not eligible; one the proxier has no Node object for is.
+     */
+    static boolean eligible(io.fabric8.kubernetes.api.model.Node self) {
+        if (self == null) {
+            return true;
+        }
+        if (self.getMetadata() != null && self.getMetadata().getDeletionTimestamp() != null) {
+            return false;
+        }
+        if (self.getSpec() != null && self.getSpec().getTaints() != null) {
+            for (io.fabric8.kubernetes.api.model.Taint taint : self.getSpec().getTaints()) {
+                if (TO_BE_DELETED_TAINT.equals(taint.getKey())) {
+                    return false;
+                }
+            }
+        }
+        return true;
     }
 
     /**

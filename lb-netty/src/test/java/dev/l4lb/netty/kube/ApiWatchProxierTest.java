@@ -15,6 +15,7 @@ import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
 
+import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
@@ -29,6 +30,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
+import dev.l4lb.core.kube.ClusterObjects;
+import dev.l4lb.core.kube.KubeManifests;
 import dev.l4lb.core.model.SessionAffinity;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.testing.AdminHttp;
@@ -84,7 +87,7 @@ class ApiWatchProxierTest {
         KubernetesClient watchClient = server.createClient();
         runtime = ProxierRuntime.start(KubeFixtures.settings(KubeFixtures.node(nodeName), Duration.ofMillis(50)),
                 KubeFixtures.admin(), dev.l4lb.netty.Transport.NIO, 1, dev.l4lb.netty.log.ConnectionLog.off(),
-                onChange -> ApiWatch.start(watchClient, onChange, 20));
+                onChange -> ApiWatch.start(watchClient, nodeName, onChange, 20));
     }
 
     @Test
@@ -148,6 +151,46 @@ class ApiWatchProxierTest {
             await().atMost(Duration.ofSeconds(60)).until(() -> answering("shop/web").equals(Set.of("127.0.0.12")));
             Sockets.assertEchoes(open, "after");
         }
+    }
+
+    /**
+     * The proxier's own Node, as kube-proxy watches it: its zone label picks the topology-hinted
+     * endpoints, and the Cluster Autoscaler's deletion taint turns /healthz (not /livez) 503.
+     */
+    @Test
+    void theNodesZoneLabelAndDeletionTaintAreFollowed() throws Exception {
+        api.nodes().resource(new NodeBuilder().withNewMetadata().withName("node-a")
+                .addToLabels("topology.kubernetes.io/zone", "zone-a").endMetadata().build()).create();
+        api.nodes().resource(new NodeBuilder().withNewMetadata().withName("node-b")
+                .addToLabels("topology.kubernetes.io/zone", "zone-b").endMetadata().build()).create();
+        api.services().inNamespace("shop").resource(service("web", "None", "Cluster")).create();
+        ClusterObjects hinted = KubeManifests.parse("hinted.yaml", """
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
+                addressType: IPv4
+                ports: [{name: http, port: %d, protocol: TCP}]
+                endpoints:
+                  - {addresses: [127.0.0.11], nodeName: node-a, hints: {forZones: [{name: zone-a}]}}
+                  - {addresses: [127.0.0.12], nodeName: node-b, hints: {forZones: [{name: zone-b}]}}
+                  - {addresses: [127.0.0.13], nodeName: node-c, hints: {forZones: [{name: zone-a}]}}
+                """.formatted(podPort));
+        api.discovery().v1().endpointSlices().inNamespace("shop").resource(hinted.slices().get(0)).create();
+        startProxier("node-a");
+        assertThat(answering("shop/web")).as("zone-a's endpoints").isEqualTo(Set.of("127.0.0.11", "127.0.0.13"));
+
+        api.nodes().withName("node-a").edit(n -> new NodeBuilder(n).editMetadata()
+                .addToLabels("topology.kubernetes.io/zone", "zone-b").endMetadata().build());
+        await().atMost(CONVERGE).until(() -> answering("shop/web").equals(Set.of("127.0.0.12")));
+        assertThat(AdminHttp.json(AdminHttp.get(runtime.admin().healthAddress(), "/healthz")).path("nodeEligible").asBoolean())
+                .isTrue();
+
+        api.nodes().withName("node-a").edit(n -> new NodeBuilder(n).editOrNewSpec().addNewTaint()
+                .withKey("ToBeDeletedByClusterAutoscaler").withEffect("NoSchedule").endTaint().endSpec().build());
+        await().atMost(CONVERGE).until(() -> AdminHttp.get(runtime.admin().healthAddress(), "/healthz").statusCode() == 503);
+        assertThat(AdminHttp.json(AdminHttp.get(runtime.admin().healthAddress(), "/healthz")).path("nodeEligible").asBoolean())
+                .isFalse();
+        assertThat(AdminHttp.get(runtime.admin().healthAddress(), "/livez").statusCode()).isEqualTo(200);
     }
 
     @Test
