@@ -203,14 +203,13 @@ public final class Balancer implements AutoCloseable {
     }
 
     /**
-     * Stops accepting, lets open connections finish for up to {@code grace}, then closes what is
-     * left and stops the event loops.
+     * Stops accepting (the transparent listener resets what it still gets), lets open connections
+     * finish for up to {@code grace}, then closes what is left and stops the event loops.
      */
     public void shutdown(Duration grace) {
-        synchronized (this) {
-            transparent.forEach(ch -> ch.close().syncUninterruptibly());
-            transparent.clear();
-        }
+        // The transparent listener stays open through the drain, resetting what it accepts: its
+        // TPROXY rules stay until the drain ends, and without a socket they would drop new SYNs.
+        tcp.refuseTransparent();
         tcp.listeners().closeAll();
         udp.listeners().closeAll(); // UDP sessions end with their listener: nothing could answer their clients
         long deadline = System.nanoTime() + grace.toNanos();
@@ -230,6 +229,7 @@ public final class Balancer implements AutoCloseable {
         if (active > 0) {
             LOG.info("grace period over: closing {} connection(s)", active);
         }
+        closeTransparentListener();
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         connectionLog.close();
         metrics.close();
@@ -249,7 +249,7 @@ public final class Balancer implements AutoCloseable {
         return (InetSocketAddress) channels.get(0).localAddress();
     }
 
-    /** Closes the transparent listener, when the portals that would deliver to it could not be set up. */
+    /** Closes the transparent listener: when the portals that would deliver to it could not be set up, and at shutdown. */
     public synchronized void closeTransparentListener() {
         transparent.forEach(ch -> ch.close().syncUninterruptibly());
         transparent.clear();

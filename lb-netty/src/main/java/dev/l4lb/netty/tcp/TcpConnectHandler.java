@@ -78,6 +78,10 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     public void channelActive(ChannelHandlerContext ctx) {
         Channel inbound = ctx.channel();
         // A transparent listener's connections are routed by their original destination.
+        if (listener == null && plane.refusingTransparent()) {
+            TcpRelayHandler.reset(inbound); // shutting down: refused while the others drain
+            return;
+        }
         route = listener != null ? plane.route(listener) : plane.snapshot().lookupTcp((InetSocketAddress) inbound.localAddress());
         if (route == null) {
             plane.countUnrouted();

@@ -58,6 +58,8 @@ public final class TcpDataPlane {
         return listeners;
     }
 
+    private volatile boolean refusingTransparent;
+
     /** The snapshot new connections are routed by. */
     public ServiceSnapshot snapshot() {
         return listeners.snapshot();
@@ -79,6 +81,19 @@ public final class TcpDataPlane {
 
     void countUnrouted() {
         unrouted.increment();
+    }
+
+    /**
+     * From now on connections the transparent listener accepts are reset: at shutdown its TPROXY
+     * rules must stay while connections drain (their packets need them), and a new connection is
+     * better refused than left to time out on a closed listener.
+     */
+    public void refuseTransparent() {
+        refusingTransparent = true;
+    }
+
+    boolean refusingTransparent() {
+        return refusingTransparent;
     }
 
     /**

@@ -407,6 +407,42 @@ class PortalsNetnsTest {
         run("ip", "-4", "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "19508");
     }
 
+    /**
+     * At shutdown under TPROXY portals, a connection open before drains, and a new one is reset
+     * at once rather than left to time out: the rules stay for the drain, and so does the
+     * transparent listener, refusing.
+     */
+    @Test
+    void atShutdownUnderTproxyPortalsNewConnectionsAreRefusedWhileOpenOnesDrain() throws Exception {
+        Assumptions.assumeTrue(TRANSPORT != Transport.NIO, "a transparent listener needs epoll or io_uring");
+        EchoServer backend = closer.add(EchoBackends.start(TRANSPORT, 1));
+        ProxierRuntime runtime = closer.add(startProxier(ProxierRuntime.Portals.TPROXY, backend.addresses().get(0),
+                Ports.loopback(Ports.free())));
+        InetSocketAddress clusterIp = new InetSocketAddress(PROXIED_IP, 80);
+        Thread shutdown = new Thread(() -> runtime.shutdown(Duration.ofSeconds(30)), "shutdown");
+        try (Socket held = Sockets.connect(clusterIp)) {
+            assertEchoes(held, "before");
+            shutdown.start();
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> {
+                try (Socket fresh = new Socket()) {
+                    fresh.connect(clusterIp, 2000);
+                    fresh.setSoTimeout(2000);
+                    fresh.getOutputStream().write('x');
+                    return Sockets.readOrEnd(fresh) == -1; // reset by the draining balancer
+                } catch (java.net.SocketException reset) {
+                    return true;
+                } catch (java.net.SocketTimeoutException dropped) {
+                    return false; // as a closed transparent listener under its rules would leave it
+                }
+            });
+            assertThat(shutdown.isAlive()).as("still draining").isTrue();
+            assertEchoes(held, "during the drain");
+        }
+        shutdown.join(Duration.ofSeconds(20).toMillis());
+        assertThat(shutdown.isAlive()).isFalse();
+        assertThat(run("iptables-save", "-t", "mangle")).doesNotContain("L4LB-TPROXY");
+    }
+
     /** An IPv6 ClusterIP through the whole proxier under TPROXY portals: routed by its original destination too. */
     @Test
     void theProxierWithTproxyPortalsServesAnIpv6ClusterIp() throws Exception {
