@@ -10,6 +10,7 @@ import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 
@@ -90,23 +91,77 @@ public final class ApiWatch implements ClusterSource {
             throw new IllegalStateException("cannot list Services and EndpointSlices from " + client.getMasterUrl()
                     + ": " + cause, cause);
         }
+        try {
+            watch.node = watchNode(client, nodeName, onChange, timeoutSeconds);
+        } catch (RuntimeException e) {
+            watch.close();
+            throw e;
+        }
+        return watch;
+    }
+
+    /**
+     * An informer on the Node named {@code nodeName}, listed once; null when the API refuses it
+     * (401, 403: no RBAC for nodes), which is logged once. Only changes that matter to the proxier
+     * (its zone label, its deletion or deletion taint, its coming and going) call {@code onChange}:
+     * kubelet's status updates do not each cost a sync.
+     *
+     * @throws IllegalStateException when the first list fails otherwise, as for Services
+     */
+    private static SharedIndexInformer<Node> watchNode(KubernetesClient client, String nodeName, Runnable onChange,
+                                                        long timeoutSeconds) {
         SharedIndexInformer<Node> nodes = client.nodes().withField("metadata.name", nodeName).runnableInformer(0);
-        nodes.addEventHandler(handler);
+        nodes.addEventHandler(new ResourceEventHandler<>() {
+            @Override
+            public void onAdd(Node node) {
+                onChange.run();
+            }
+
+            @Override
+            public void onUpdate(Node before, Node after) {
+                if (!zoneOf(before).equals(zoneOf(after)) || KubeProxier.eligible(before) != KubeProxier.eligible(after)) {
+                    onChange.run();
+                }
+            }
+
+            @Override
+            public void onDelete(Node node, boolean deletedFinalStateUnknown) {
+                onChange.run();
+            }
+        });
         try {
             nodes.start().toCompletableFuture().get(timeoutSeconds, TimeUnit.SECONDS);
-            watch.node = nodes;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             nodes.close();
-            watch.close();
             throw new IllegalStateException("interrupted while listing Node " + nodeName, e);
         } catch (ExecutionException | TimeoutException e) {
             nodes.close();
             Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
-            LOG.warn("cannot watch Node {} ({}); topology hints and the node's deletion are not followed", nodeName,
-                    cause.getMessage());
+            KubernetesClientException refused = null;
+            for (Throwable t = cause; t != null && refused == null; t = t.getCause()) {
+                refused = t instanceof KubernetesClientException k && (k.getCode() == 401 || k.getCode() == 403) ? k : null;
+            }
+            if (refused != null) {
+                LOG.warn("not allowed to watch Node {} ({}); topology hints and the node's deletion are not followed",
+                        nodeName, refused.getStatus() != null ? refused.getStatus().getMessage() : refused.getCode());
+                return null;
+            }
+            throw new IllegalStateException("cannot list Node " + nodeName + " from " + client.getMasterUrl() + ": " + cause, cause);
+        } catch (RuntimeException e) {
+            nodes.close();
+            throw e;
         }
-        return watch;
+        if (nodes.getStore().list().isEmpty()) {
+            LOG.warn("the API has no Node named {} (is --node-name the name the node registered?); "
+                    + "topology hints are not used until it appears", nodeName);
+        }
+        return nodes;
+    }
+
+    private static String zoneOf(Node node) {
+        return node.getMetadata() == null || node.getMetadata().getLabels() == null ? ""
+                : node.getMetadata().getLabels().getOrDefault(dev.l4lb.core.kube.ClusterServices.ZONE_LABEL, "");
     }
 
     @Override

@@ -60,6 +60,8 @@ public final class KubeProxier implements AutoCloseable {
     private ScheduledFuture<?> pending;
     private long lastSyncNanos;
     private volatile ProxierPlan plan;
+    /** Whether a Node of this node's name has been seen (written by the sync thread only). */
+    private boolean nodeSeen;
     /** The Cluster Autoscaler's taint on a node it is about to delete. */
     static final String TO_BE_DELETED_TAINT = "ToBeDeletedByClusterAutoscaler";
     /**
@@ -161,7 +163,12 @@ public final class KubeProxier implements AutoCloseable {
             long started = System.nanoTime();
             ClusterObjects objects = source.objects();
             for (int attempt = 0; ; attempt++) {
-                health.nodeEligible(eligible(objects.node(node.nodeName())));
+                io.fabric8.kubernetes.api.model.Node self = objects.node(node.nodeName());
+                if (self != null) {
+                    nodeSeen = true;
+                }
+                // A Node seen and then gone was deleted: not eligible, as kube-proxy's OnNodeDelete leaves it.
+                health.nodeEligible(self != null ? eligible(self) : !nodeSeen);
                 ProxierPlan next = ClusterServices.translate(objects, node, proxyPorts);
                 reportSkips(next);
                 BalancerConfig config = new BalancerConfig(withoutUnbindable(next.services()), admin);

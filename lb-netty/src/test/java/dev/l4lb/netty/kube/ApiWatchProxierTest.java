@@ -191,6 +191,14 @@ class ApiWatchProxierTest {
         assertThat(AdminHttp.json(AdminHttp.get(runtime.admin().healthAddress(), "/healthz")).path("nodeEligible").asBoolean())
                 .isFalse();
         assertThat(AdminHttp.get(runtime.admin().healthAddress(), "/livez").statusCode()).isEqualTo(200);
+
+        // Untainted, then deleted: a Node seen and then gone stays out of rotation.
+        api.nodes().withName("node-a").edit(n -> new NodeBuilder(n).editSpec().withTaints().endSpec().build());
+        await().atMost(CONVERGE).until(() -> AdminHttp.get(runtime.admin().healthAddress(), "/healthz").statusCode() == 200);
+        api.nodes().withName("node-a").delete();
+        await().atMost(CONVERGE).until(() -> AdminHttp.get(runtime.admin().healthAddress(), "/healthz").statusCode() == 503);
+        assertThat(answering("shop/web")).as("no zone any more: every endpoint")
+                .isEqualTo(Set.of("127.0.0.11", "127.0.0.12", "127.0.0.13"));
     }
 
     @Test
