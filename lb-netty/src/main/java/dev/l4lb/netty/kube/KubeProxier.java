@@ -198,7 +198,8 @@ public final class KubeProxier implements AutoCloseable {
                 healthChecks.sync(next.healthChecks());
                 plan = next;
                 // As kube-proxy's syncProxyRules: rules that failed to apply are no sync for
-                // /healthz, which turns 503 if they keep failing; the next sync writes them again.
+                // /healthz, which turns 503 once a change has waited past the health timeout;
+                // the next sync writes them again.
                 if (portalsWritten) {
                     health.updated(Instant.now());
                 }

@@ -170,7 +170,7 @@ public final class ProxierRuntime implements AutoCloseable {
         return addresses;
     }
 
-    private static PortalProgram portals(Settings settings, Balancer balancer) throws BindFailure {
+    private static PortalProgram portals(Settings settings, Balancer balancer) {
         return switch (settings.portals()) {
             case OFF -> PortalProgram.OFF;
             case REDIRECT -> {
