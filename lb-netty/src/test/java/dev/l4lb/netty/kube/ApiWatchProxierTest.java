@@ -25,6 +25,8 @@ import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
+import io.fabric8.mockwebserver.http.MockResponse;
+import io.fabric8.mockwebserver.http.RecordedRequest;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -199,6 +201,54 @@ class ApiWatchProxierTest {
         await().atMost(CONVERGE).until(() -> AdminHttp.get(runtime.admin().healthAddress(), "/healthz").statusCode() == 503);
         assertThat(answering("shop/web")).as("no zone any more: every endpoint")
                 .isEqualTo(Set.of("127.0.0.11", "127.0.0.12", "127.0.0.13"));
+    }
+
+    /**
+     * Without RBAC for nodes (the API answers 403) the proxier serves all the same, its node
+     * eligible; any other failure to list the Node fails the start, as for Services.
+     */
+    @Test
+    void aNodeTheApiForbidsIsDoneWithoutAndOtherNodeFailuresFailTheStart() throws Exception {
+        for (int code : new int[] {403, 500}) {
+            KubernetesCrudDispatcher refusingNodes = new KubernetesCrudDispatcher() {
+                @Override
+                public MockResponse dispatch(RecordedRequest request) {
+                    if (request.getPath() != null && request.getPath().startsWith("/api/v1/nodes")) {
+                        return new MockResponse().setResponseCode(code).setBody(("{\"kind\": \"Status\", \"apiVersion\": \"v1\", "
+                                + "\"status\": \"Failure\", \"message\": \"nodes is forbidden\", \"code\": " + code + "}")
+                                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                    }
+                    return super.dispatch(request);
+                }
+            };
+            KubernetesMockServer refusing = new KubernetesMockServer(new Context(), new MockWebServer(), new HashMap<>(),
+                    refusingNodes, false);
+            refusing.init(KubeFixtures.LOOPBACK, 0);
+            try (KubernetesClient client = refusing.createClient()) {
+                client.services().inNamespace("shop").resource(service("web", "None", "Cluster")).create();
+                client.discovery().v1().endpointSlices().inNamespace("shop").resource(slice("web", "web-1", 11)).create();
+                KubernetesClient watchClient = refusing.createClient();
+                if (code == 403) {
+                    try (ProxierRuntime served = ProxierRuntime.start(KubeFixtures.settings(KubeFixtures.node("node-a"),
+                            Duration.ofMillis(50)), KubeFixtures.admin(), dev.l4lb.netty.Transport.NIO, 1,
+                            dev.l4lb.netty.log.ConnectionLog.off(), onChange -> ApiWatch.start(watchClient, "node-a", onChange, 20))) {
+                        assertThat(KubeFixtures.whoAnswers(KubeFixtures.listener(served, "shop/web", "http"))).isEqualTo("127.0.0.11");
+                        var healthz = AdminHttp.get(served.admin().healthAddress(), "/healthz");
+                        assertThat(healthz.statusCode()).isEqualTo(200);
+                        assertThat(AdminHttp.json(healthz).path("nodeEligible").asBoolean()).isTrue();
+                    }
+                } else {
+                    org.assertj.core.api.Assertions.assertThatThrownBy(() -> ProxierRuntime.start(
+                                    KubeFixtures.settings(KubeFixtures.node("node-a"), Duration.ofMillis(50)), KubeFixtures.admin(),
+                                    dev.l4lb.netty.Transport.NIO, 1, dev.l4lb.netty.log.ConnectionLog.off(),
+                                    // The informer retries a 500 until the first list's time is up: 3 s here.
+                                    onChange -> ApiWatch.start(watchClient, "node-a", onChange, 3)))
+                            .isInstanceOf(IllegalStateException.class).hasMessageStartingWith("cannot list Node node-a from ");
+                }
+            } finally {
+                MockApi.stop(refusing);
+            }
+        }
     }
 
     @Test
