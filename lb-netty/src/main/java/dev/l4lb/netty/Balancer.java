@@ -90,13 +90,9 @@ public final class Balancer implements AutoCloseable {
      * bound before the new snapshot is swapped in, removed ports stop accepting (their open
      * connections go on), endpoint changes apply to new connections, and ClientIP entries stay
      * for the endpoints that remain. When a new listener cannot be bound nothing changes and the
-     * reload is rejected. Reloads run one at a time.
+     * reload is rejected. Reloads run one at a time, each timed from {@code startedNanos} (when
+     * the file was read).
      */
-    public Reload reload(BalancerConfig next) {
-        return reload(next, System.nanoTime());
-    }
-
-    /** As {@link #reload(BalancerConfig)}, timed from {@code startedNanos} (when the file was read). */
     public synchronized Reload reload(BalancerConfig next, long startedNanos) {
         try {
             return reloadOrFail(next, startedNanos);

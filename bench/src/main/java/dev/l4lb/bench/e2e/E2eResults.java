@@ -30,11 +30,7 @@ record E2eResults(JsonNode meta, List<UnavailablePath> unavailable, List<Measure
     private static final List<String> KNOWN_PATHS = List.of("direct", "iptables", "ipvs", "haproxy", "l4lb-epoll",
             "l4lb-io_uring", "l4lb-nio", "l4lb-redirect", "l4lb-tproxy");
 
-    /**
-     * The paths the scale runs measure: the kernel's rules and l4lb on its default transport (with
-     * a config of listeners), then l4lb's Kubernetes mode reached at the ClusterIP through its
-     * REDIRECT portals and through its TPROXY portals.
-     */
+    /** The two paths the apply table compares: kube-proxy's rules, and l4lb with a config of listeners. */
     static final String SCALE_IPTABLES = "iptables";
     static final String SCALE_L4LB = "l4lb-epoll";
     /** Time from starting {@code lb run --manifests} to its first sync's "in sync" line, per path. */

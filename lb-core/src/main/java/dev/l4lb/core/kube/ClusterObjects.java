@@ -24,11 +24,6 @@ public record ClusterObjects(List<Service> services, List<EndpointSlice> slices,
         nodes = List.copyOf(nodes);
     }
 
-    /** Services and slices without any Node. */
-    public ClusterObjects(List<Service> services, List<EndpointSlice> slices) {
-        this(services, slices, List.of());
-    }
-
     /** The Node called {@code name}, or null. */
     public Node node(String name) {
         for (Node node : nodes) {

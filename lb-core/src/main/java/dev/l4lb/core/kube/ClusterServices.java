@@ -51,14 +51,14 @@ public final class ClusterServices {
     /** The label that ties an EndpointSlice to its Service. */
     public static final String SERVICE_NAME_LABEL = "kubernetes.io/service-name";
     /** Suffix of the balancer port that serves a Service port's node port and externalIP traffic. */
-    public static final String EXTERNAL_SUFFIX = "/external";
+    private static final String EXTERNAL_SUFFIX = "/external";
     /** Suffix of the balancer port that serves a Service port's load-balancer IPs. */
-    public static final String LOAD_BALANCER_SUFFIX = "/loadbalancer";
+    private static final String LOAD_BALANCER_SUFFIX = "/loadbalancer";
     /**
      * Suffix of the listener-less port whose endpoints serve node and pod clients of a Service
      * port whose traffic policies are both Local.
      */
-    public static final String CLUSTER_SUFFIX = "/cluster";
+    private static final String CLUSTER_SUFFIX = "/cluster";
     /** Proxy ports tried for one Service port, beyond the fixed ports, before it is skipped. */
     private static final int PROXY_PORT_TRIES = 32;
 
@@ -73,9 +73,7 @@ public final class ClusterServices {
      */
     public static ProxierPlan translate(ClusterObjects objects, NodeContext node, ProxyPorts proxyPorts) {
         Node self = objects.node(node.nodeName());
-        Map<String, String> labels = self == null || self.getMetadata() == null ? null : self.getMetadata().getLabels();
-        String zone = labels == null ? "" : labels.getOrDefault(ZONE_LABEL, "");
-        return translate(objects.services(), objects.slices(), node, zone, proxyPorts);
+        return translate(objects.services(), objects.slices(), node, self == null ? "" : zoneOf(self), proxyPorts);
     }
 
     /**
@@ -85,7 +83,7 @@ public final class ClusterServices {
      * @param proxyPorts hands out the proxy listener ports of ClusterIP ports; ports of Service
      *                   ports that are gone are released
      */
-    public static ProxierPlan translate(Collection<io.fabric8.kubernetes.api.model.Service> services,
+    private static ProxierPlan translate(Collection<io.fabric8.kubernetes.api.model.Service> services,
                                         Collection<EndpointSlice> slices, NodeContext node, String zone,
                                         ProxyPorts proxyPorts) {
         Map<String, List<EndpointSlice>> slicesByService = new HashMap<>();
@@ -109,8 +107,14 @@ public final class ClusterServices {
     }
 
     /** The key {@link ProxyPorts} knows a ClusterIP port's proxy listener by. */
-    public static String proxyPortKey(String namespace, String name, String port, Protocol protocol) {
+    private static String proxyPortKey(String namespace, String name, String port, Protocol protocol) {
         return namespace + "/" + name + ":" + port + "/" + protocol;
+    }
+
+    /** A Node's {@value #ZONE_LABEL} label; empty when it has none. */
+    public static String zoneOf(Node node) {
+        Map<String, String> labels = node.getMetadata() == null ? null : node.getMetadata().getLabels();
+        return labels == null ? "" : labels.getOrDefault(ZONE_LABEL, "");
     }
 
     /** {@code namespace/name} of the Service an EndpointSlice belongs to, or null when unlabelled. */
@@ -143,10 +147,9 @@ public final class ClusterServices {
          * others are reported as skipped. A wildcard address clashes with every address of its port.
          */
         List<InetSocketAddress> claim(Protocol protocol, List<InetSocketAddress> wanted, String owner) {
-            Map<Integer, Map<InetAddress, String>> byPort = claimed.computeIfAbsent(protocol, p -> new HashMap<>());
             List<InetSocketAddress> granted = new ArrayList<>(wanted.size());
             for (InetSocketAddress address : wanted) {
-                Map<InetAddress, String> taken = byPort.computeIfAbsent(address.getPort(), p -> new HashMap<>(4));
+                Map<InetAddress, String> taken = takenAt(protocol, address.getPort());
                 String holder = holderOf(taken, address.getAddress());
                 if (holder == null) {
                     taken.put(address.getAddress(), owner);
@@ -165,13 +168,17 @@ public final class ClusterServices {
 
         /** Claims {@code address} for {@code owner} when nobody holds it; says whether it did. */
         boolean claimIfFree(Protocol protocol, InetSocketAddress address, String owner) {
-            Map<InetAddress, String> taken = claimed.computeIfAbsent(protocol, p -> new HashMap<>())
-                    .computeIfAbsent(address.getPort(), p -> new HashMap<>(4));
+            Map<InetAddress, String> taken = takenAt(protocol, address.getPort());
             if (holderOf(taken, address.getAddress()) != null) {
                 return false;
             }
             taken.put(address.getAddress(), owner);
             return true;
+        }
+
+        /** The claims on this protocol's port number, address to owner. */
+        private Map<InetAddress, String> takenAt(Protocol protocol, int port) {
+            return claimed.computeIfAbsent(protocol, p -> new HashMap<>()).computeIfAbsent(port, p -> new HashMap<>(4));
         }
 
         /** Who holds {@code address} on this port number: the same address, or a wildcard on either side. */
@@ -249,7 +256,7 @@ public final class ClusterServices {
         List<InetAddress> ingressIps = localIps(ingressIps(service), node);
         // The node reaches its own load-balancer IP with that IP as source; kube-proxy lets it
         // through when the ranges admit the node (proxier.go, allowFromNode).
-        if (sourceRanges.stream().anyMatch(range -> node.localAddresses().stream().anyMatch(range::contains))) {
+        if (node.localAddresses().stream().anyMatch(address -> Cidr.anyContains(sourceRanges, address))) {
             for (InetAddress ip : ingressIps) {
                 sourceRanges.add(new Cidr(ip, ip.getAddress().length * 8));
             }
@@ -317,7 +324,7 @@ public final class ClusterServices {
 
             List<InetSocketAddress> externalListen = new ArrayList<>();
             Integer nodePort = port.getNodePort();
-            if (nodePort != null && nodePort > 0 && ("NodePort".equals(spec.getType()) || "LoadBalancer".equals(spec.getType()))) {
+            if (nodePort != null && nodePort > 0 && hasNodePorts(spec)) {
                 externalListen.addAll(nodePortListeners(node, protocol, nodePort));
             }
             for (InetAddress ip : externalIps) {
@@ -411,7 +418,7 @@ public final class ClusterServices {
             if (spec == null) {
                 continue;
             }
-            boolean nodePorts = "NodePort".equals(spec.getType()) || "LoadBalancer".equals(spec.getType());
+            boolean nodePorts = hasNodePorts(spec);
             boolean servicePorts = !orEmpty(spec.getExternalIPs()).isEmpty() || !ingressIps(service).isEmpty();
             if (spec.getHealthCheckNodePort() != null) {
                 plan.fixed.computeIfAbsent(Protocol.TCP, p -> new HashSet<>()).add(spec.getHealthCheckNodePort());
@@ -427,6 +434,11 @@ public final class ClusterServices {
                 }
             }
         }
+    }
+
+    /** NodePort and LoadBalancer Services have node ports; the others do not. */
+    private static boolean hasNodePorts(ServiceSpec spec) {
+        return "NodePort".equals(spec.getType()) || "LoadBalancer".equals(spec.getType());
     }
 
     /** Kinds of traffic with the same endpoints and ranges become one port with all their listeners. */
@@ -466,19 +478,9 @@ public final class ClusterServices {
     }
 
     private static InetAddress wildcard(InetAddress family) {
-        return family instanceof java.net.Inet6Address ? new InetSocketAddress("::", 0).getAddress()
-                : new InetSocketAddress("0.0.0.0", 0).getAddress();
+        return Addresses.parseIp(family instanceof java.net.Inet6Address ? "::" : "0.0.0.0").orElseThrow();
     }
 
-    /**
-     * The endpoints of one Service port, read as kube-proxy's EndpointSliceCache reads them: the
-     * first address of each slice endpoint (the others are the same pod's), at the slice port
-     * with this port's name and protocol (the EndpointSlice controller resolved targetPort there).
-     * An address in two slices counts once, the entry that is not terminating first (a new pod
-     * that reuses an old one's IP). Unset conditions read as the API says: ready and serving
-     * unset are true, terminating unset is false. Sorted by address, so that the order of the
-     * informers' stores does not make an unchanged Service look changed.
-     */
     /** Topology hints of one endpoint: the zones and the nodes it is meant for (empty: no hint). */
     private record Hints(Set<String> zones, Set<String> nodes) {
         static final Hints NONE = new Hints(Set.of(), Set.of());
@@ -536,6 +538,15 @@ public final class ClusterServices {
         return endpoints;
     }
 
+    /**
+     * The endpoints of one Service port, read as kube-proxy's EndpointSliceCache reads them: the
+     * first address of each slice endpoint (the others are the same pod's), at the slice port
+     * with this port's name and protocol (the EndpointSlice controller resolved targetPort there).
+     * An address in two slices counts once, the entry that is not terminating first (a new pod
+     * that reuses an old one's IP). Unset conditions read as the API says: ready and serving
+     * unset are true, terminating unset is false. Sorted by address, so that the order of the
+     * informers' stores does not make an unchanged Service look changed.
+     */
     private static List<Endpoint> endpoints(List<EndpointSlice> slices, String portName, String protocol,
                                             Map<InetSocketAddress, Hints> hints) {
         Map<InetSocketAddress, Endpoint> byAddress = new LinkedHashMap<>();
@@ -631,7 +642,7 @@ public final class ClusterServices {
         return namespaceOf(service.getMetadata()) + "/" + Objects.requireNonNull(service.getMetadata(), "metadata").getName();
     }
 
-    private static String namespaceOf(io.fabric8.kubernetes.api.model.ObjectMeta meta) {
+    static String namespaceOf(io.fabric8.kubernetes.api.model.ObjectMeta meta) {
         return meta == null || meta.getNamespace() == null || meta.getNamespace().isEmpty() ? "default" : meta.getNamespace();
     }
 

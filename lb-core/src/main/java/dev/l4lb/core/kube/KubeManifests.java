@@ -33,6 +33,7 @@ import dev.l4lb.core.config.ConfigException;
 import dev.l4lb.core.config.ConfigProblem;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Cidr;
+import dev.l4lb.core.model.PortPolicy;
 
 /**
  * Reads Services, EndpointSlices and v1 Endpoints from manifest files the way {@code kubectl apply
@@ -59,7 +60,7 @@ public final class KubeManifests {
     }
 
     /**
-     * The Services and EndpointSlices in these files and directories.
+     * The Services, EndpointSlices (v1 Endpoints turned into slices) and Nodes in these files and directories.
      *
      * @throws ConfigException with every problem found, when any is
      */
@@ -256,9 +257,9 @@ public final class KubeManifests {
         }
         if (spec.getSessionAffinityConfig() != null && spec.getSessionAffinityConfig().getClientIP() != null) {
             Integer timeout = spec.getSessionAffinityConfig().getClientIP().getTimeoutSeconds();
-            if (timeout != null && (timeout < 1 || timeout > 86400)) {
+            if (timeout != null && (timeout < 1 || timeout > PortPolicy.MAX_AFFINITY_TIMEOUT_SECONDS)) {
                 problems.add(new ConfigProblem(file, label + " spec.sessionAffinityConfig.clientIP.timeoutSeconds",
-                        "must be 1..86400 (Kubernetes' bounds): " + timeout));
+                        "must be 1.." + PortPolicy.MAX_AFFINITY_TIMEOUT_SECONDS + " (Kubernetes' bounds): " + timeout));
             }
         }
         port(file, label + " spec.healthCheckNodePort", spec.getHealthCheckNodePort(), false);
@@ -376,7 +377,7 @@ public final class KubeManifests {
         if (meta == null || meta.getName() == null || meta.getName().isEmpty()) {
             return;
         }
-        String namespace = meta.getNamespace() == null || meta.getNamespace().isEmpty() ? "default" : meta.getNamespace();
+        String namespace = ClusterServices.namespaceOf(meta);
         String first = seen.putIfAbsent(kind + " " + namespace + "/" + meta.getName(), file + ": " + label);
         if (first != null) {
             problems.add(new ConfigProblem(file, label + " metadata.name", "is " + kind + " " + namespace + "/"

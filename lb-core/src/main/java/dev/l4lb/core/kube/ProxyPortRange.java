@@ -76,7 +76,7 @@ public final class ProxyPortRange implements ProxyPorts {
 
     @Override
     public synchronized boolean handedOut(int port) {
-        return port >= first && port <= last && taken.get(port);
+        return taken.get(port); // set only inside the range
     }
 
     @Override

@@ -59,10 +59,7 @@ public record Cidr(InetAddress network, int prefixLength) {
             return (address.hashCode() & mask) == (network.hashCode() & mask);
         }
         byte[] net = network.getAddress();
-        byte[] candidate = address.getAddress();
-        if (net.length != candidate.length) {
-            return false;
-        }
+        byte[] candidate = address.getAddress(); // both IPv6 here: the families matched above
         int full = prefixLength / 8;
         for (int i = 0; i < full; i++) {
             if (net[i] != candidate[i]) {

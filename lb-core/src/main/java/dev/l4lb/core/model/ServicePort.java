@@ -34,15 +34,9 @@ public record ServicePort(String name, Protocol protocol, List<InetSocketAddress
         Objects.requireNonNull(shortCircuit, "shortCircuit");
     }
 
-    /** A port that serves every client with its own endpoints. */
-    public ServicePort(String name, Protocol protocol, List<InetSocketAddress> listen, int targetPort,
-                       PortPolicy policy, List<Endpoint> endpoints, List<InetSocketAddress> intercepted) {
-        this(name, protocol, listen, targetPort, policy, endpoints, intercepted, Optional.empty());
-    }
-
     /** A port that is reached only on the addresses it binds. */
     public ServicePort(String name, Protocol protocol, List<InetSocketAddress> listen, int targetPort,
                        PortPolicy policy, List<Endpoint> endpoints) {
-        this(name, protocol, listen, targetPort, policy, endpoints, List.of());
+        this(name, protocol, listen, targetPort, policy, endpoints, List.of(), Optional.empty());
     }
 }

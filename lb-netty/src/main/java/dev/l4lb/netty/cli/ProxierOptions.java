@@ -94,8 +94,7 @@ final class ProxierOptions {
 
     /** The proxier's settings; throws IllegalArgumentException naming the option that is wrong. */
     ProxierRuntime.Settings settings() {
-        InetAddress bind = Addresses.parseIp(bindAddress)
-                .orElseThrow(() -> new IllegalArgumentException("--bind-address '" + bindAddress + "' is not an IP address"));
+        InetAddress bind = ip("--bind-address", bindAddress);
         List<Cidr> nodePorts = cidrs("--nodeport-addresses", nodePortAddresses);
         ProxierRuntime.Portals mode = ProxierRuntime.Portals.OFF;
         if (iptables) {
@@ -110,21 +109,21 @@ final class ProxierOptions {
                 bind, mode == ProxierRuntime.Portals.TPROXY, cidrs("--cluster-cidr", clusterCidrs));
         return new ProxierRuntime.Settings(node, proxyPortRange == null ? null : ProxyPortRange.parse(proxyPortRange), mode,
                 cidrs("--service-cluster-ip-range", serviceCidrs), transparent, nodeIp(mode),
-                anyAddress(),
-                duration("--min-sync-period", minSyncPeriod), duration("--sync-period", syncPeriod),
-                duration("--healthz-timeout", healthTimeout), true);
+                Addresses.parseIp("0.0.0.0").orElseThrow(), // health check ports, without --nodeport-addresses
+                duration("--min-sync-period", minSyncPeriod, true), duration("--sync-period", syncPeriod, false),
+                duration("--healthz-timeout", healthTimeout, false), true);
     }
 
     /** --node-ip, else (with portals) the default route's source address, as kube-proxy picks its node IP. */
     private InetAddress nodeIp(ProxierRuntime.Portals mode) {
         if (nodeIp != null) {
-            return Addresses.parseIp(nodeIp).orElseThrow(() -> new IllegalArgumentException("--node-ip '" + nodeIp + "' is not an IP address"));
+            return ip("--node-ip", nodeIp);
         }
         return mode == ProxierRuntime.Portals.OFF ? null : LocalAddresses.defaultRouteSource();
     }
 
-    private static InetAddress anyAddress() {
-        return new InetSocketAddress(0).getAddress();
+    private static InetAddress ip(String option, String text) {
+        return Addresses.parseIp(text).orElseThrow(() -> new IllegalArgumentException(option + " '" + text + "' is not an IP address"));
     }
 
     private static List<Cidr> cidrs(String option, List<String> texts) {
@@ -138,10 +137,10 @@ final class ProxierOptions {
         return out;
     }
 
-    private static Duration duration(String option, String text) {
+    private static Duration duration(String option, String text, boolean zeroAllowed) {
         Duration d = Durations.parse(text).orElseThrow(() ->
                 new IllegalArgumentException(option + " '" + text + "' is not a duration such as 1s"));
-        if (d.isZero() && !option.equals("--min-sync-period")) {
+        if (d.isZero() && !zeroAllowed) {
             throw new IllegalArgumentException(option + " must be above 0");
         }
         return d;

@@ -18,6 +18,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.l4lb.core.kube.ClusterObjects;
+import dev.l4lb.core.kube.ClusterServices;
 
 /**
  * The cluster's Services and EndpointSlices as fabric8's informers keep them: a list, then a
@@ -119,7 +120,8 @@ public final class ApiWatch implements ClusterSource {
 
             @Override
             public void onUpdate(Node before, Node after) {
-                if (!zoneOf(before).equals(zoneOf(after)) || KubeProxier.eligible(before) != KubeProxier.eligible(after)) {
+                if (!ClusterServices.zoneOf(before).equals(ClusterServices.zoneOf(after))
+                        || KubeProxier.eligible(before) != KubeProxier.eligible(after)) {
                     onChange.run();
                 }
             }
@@ -157,11 +159,6 @@ public final class ApiWatch implements ClusterSource {
                     + "topology hints are not used until it appears", nodeName);
         }
         return nodes;
-    }
-
-    private static String zoneOf(Node node) {
-        return node.getMetadata() == null || node.getMetadata().getLabels() == null ? ""
-                : node.getMetadata().getLabels().getOrDefault(dev.l4lb.core.kube.ClusterServices.ZONE_LABEL, "");
     }
 
     @Override

@@ -21,18 +21,25 @@ final class KernelPortals implements PortalProgram {
 
     private final IptablesPortals redirect;
     private final TproxyPortals tproxy;
-    private final List<Cidr> serviceCidrs;
 
-    private KernelPortals(IptablesPortals redirect, TproxyPortals tproxy, List<Cidr> serviceCidrs) {
+    private KernelPortals(IptablesPortals redirect, TproxyPortals tproxy) {
         this.redirect = redirect;
         this.tproxy = tproxy;
-        this.serviceCidrs = List.copyOf(serviceCidrs);
     }
 
     /** kube-proxy userspace's portals: one REDIRECT (or DNAT, given the node's IP) rule per ClusterIP port. */
     static KernelPortals redirect(InetAddress bindAddress, InetAddress nodeIp) {
-        IptablesPortals rules = nodeIp == null ? IptablesPortals.open(bindAddress) : IptablesPortals.open(bindAddress, nodeIp);
-        return new KernelPortals(rules, null, List.of());
+        return withoutTproxy(redirectPortals(bindAddress, nodeIp));
+    }
+
+    private static IptablesPortals redirectPortals(InetAddress bindAddress, InetAddress nodeIp) {
+        return nodeIp == null ? IptablesPortals.open(bindAddress) : IptablesPortals.open(bindAddress, nodeIp);
+    }
+
+    /** REDIRECT portals alone: what a crashed TPROXY run left would take ClusterIP packets before REDIRECT sees them. */
+    private static KernelPortals withoutTproxy(IptablesPortals redirect) {
+        TproxyPortals.removeLeftovers();
+        return new KernelPortals(redirect, null);
     }
 
     /** Binds the transparent listener TPROXY portals deliver to, and says where it is bound. */
@@ -49,9 +56,9 @@ final class KernelPortals implements PortalProgram {
      */
     static KernelPortals transparent(InetAddress bindAddress, InetAddress nodeIp, List<Cidr> serviceCidrs,
                                      TransparentListener listener) {
-        IptablesPortals udp = nodeIp == null ? IptablesPortals.open(bindAddress) : IptablesPortals.open(bindAddress, nodeIp);
+        IptablesPortals udp = redirectPortals(bindAddress, nodeIp);
         if (!udp.enabled()) {
-            return new KernelPortals(udp, null, serviceCidrs); // no iptables here: said once, by the REDIRECT portals
+            return new KernelPortals(udp, null); // no iptables here: said once, by the REDIRECT portals
         }
         try {
             InetSocketAddress bound;
@@ -59,11 +66,9 @@ final class KernelPortals implements PortalProgram {
                 bound = listener.open();
             } catch (BindFailure | IllegalStateException e) { // not bindable, or a transport without IP_TRANSPARENT
                 LOG.warn("TPROXY portals are off: {}", e.getMessage());
-                // What a crashed TPROXY run left would take ClusterIP packets before REDIRECT sees them.
-                TproxyPortals.removeLeftovers();
-                return new KernelPortals(udp, null, serviceCidrs);
+                return withoutTproxy(udp);
             }
-            return new KernelPortals(udp, TproxyPortals.open(serviceCidrs, List.of(), bound), serviceCidrs);
+            return new KernelPortals(udp, TproxyPortals.open(serviceCidrs, List.of(), bound));
         } catch (RuntimeException e) {
             udp.close();
             throw e;
@@ -85,9 +90,7 @@ final class KernelPortals implements PortalProgram {
     public boolean sync(ProxierPlan plan) {
         boolean written = redirect.sync(plan.portals()).outcome() != PortalSync.Outcome.FAILED;
         if (tproxy != null) {
-            // The CIDR rules cover most ClusterIPs; those outside every service CIDR need their own.
-            written &= tproxy.sync(plan.intercepted().stream().filter(a -> !Cidr.anyContains(serviceCidrs, a.getAddress())).toList())
-                    .outcome() != PortalSync.Outcome.FAILED;
+            written &= tproxy.sync(plan.intercepted()).outcome() != PortalSync.Outcome.FAILED;
         }
         return written;
     }

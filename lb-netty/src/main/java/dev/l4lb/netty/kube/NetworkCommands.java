@@ -60,9 +60,9 @@ final class NetworkCommands {
         return Optional.empty();
     }
 
-    /** Where {@link #find} looks, for the message when a tool is missing. */
-    String searchPathText() {
-        return searchPath.stream().map(Path::toString).reduce((a, b) -> a + ":" + b).orElse("");
+    /** The message when {@link #find} finds no {@code tool}: which one, and where it looked. */
+    String notFound(String tool) {
+        return tool + " not found (looked in " + searchPath.stream().map(Path::toString).reduce((a, b) -> a + ":" + b).orElse("") + ")";
     }
 
     /** Runs {@code command} with nothing on its standard input. */

@@ -45,7 +45,7 @@ final class OwnedChains {
         Optional<Path> restore = commands.find(family.restore());
         if (iptables.isEmpty() || restore.isEmpty()) {
             String missing = iptables.isEmpty() ? family.iptables() : family.restore();
-            return new Tools(null, null, missing + " not found (looked in " + commands.searchPathText() + ")");
+            return new Tools(null, null, commands.notFound(missing));
         }
         NetworkCommands.Result probe = commands.run(List.of(iptables.get().toString(), "-w", LOCK_WAIT, "-t", table, "-S"));
         if (!probe.ok()) {
@@ -86,10 +86,6 @@ final class OwnedChains {
 
     IpFamily family() {
         return family;
-    }
-
-    List<Jump> jumps() {
-        return jumps;
     }
 
     NetworkCommands commands() {

@@ -24,10 +24,10 @@ public final class PortalLeftovers {
             }
         }
         if (commands.find("ip").isEmpty()) {
-            problems.add("ip not found (looked in " + commands.searchPathText() + ")");
+            problems.add(commands.notFound("ip"));
         }
         problems.addAll(IptablesPortals.removeLeftovers(commands));
-        problems.addAll(TproxyPortals.removeLeftovers());
+        problems.addAll(TproxyPortals.removeLeftovers(commands));
         return problems;
     }
 }

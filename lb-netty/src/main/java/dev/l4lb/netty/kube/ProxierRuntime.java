@@ -173,12 +173,7 @@ public final class ProxierRuntime implements AutoCloseable {
     private static PortalProgram portals(Settings settings, Balancer balancer) {
         return switch (settings.portals()) {
             case OFF -> PortalProgram.OFF;
-            case REDIRECT -> {
-                // A crashed TPROXY run's mangle rules would take ClusterIP packets before the nat
-                // table's REDIRECT sees them, and drop them with no transparent socket to go to.
-                TproxyPortals.removeLeftovers();
-                yield KernelPortals.redirect(settings.node().bindAddress(), settings.nodeIp());
-            }
+            case REDIRECT -> KernelPortals.redirect(settings.node().bindAddress(), settings.nodeIp());
             case TPROXY -> KernelPortals.transparent(settings.node().bindAddress(), settings.nodeIp(), settings.serviceCidrs(),
                     () -> balancer.openTransparentListener(settings.transparentListener()));
         };

@@ -46,8 +46,6 @@ public final class ServiceHealthServers implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ServiceHealthServers.class);
     /** Health checkers send a bare GET; anything larger is not for us. */
     private static final int MAX_REQUEST_BYTES = 8 << 10;
-    /** kube-proxy's address when nodePortAddresses is unset (a literal: no lookup). */
-    private static final InetAddress ANY = new InetSocketAddress("0.0.0.0", 0).getAddress();
 
     private final List<InetAddress> bindAddresses;
     private final BooleanSupplier proxierHealthy;
@@ -62,11 +60,6 @@ public final class ServiceHealthServers implements AutoCloseable {
     /** Ports claimed by two services, logged once while it lasts. */
     private final Set<Integer> duplicated = new HashSet<>();
     private boolean closed;
-
-    /** Servers on the wildcard address, as kube-proxy's. */
-    public ServiceHealthServers(BooleanSupplier proxierHealthy) {
-        this(ANY, proxierHealthy);
-    }
 
     /** Servers on one address. */
     public ServiceHealthServers(InetAddress bindAddress, BooleanSupplier proxierHealthy) {

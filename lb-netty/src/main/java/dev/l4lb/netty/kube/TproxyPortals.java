@@ -93,7 +93,7 @@ public final class TproxyPortals implements AutoCloseable {
         List<Cidr> cidrs = List.copyOf(serviceCidrs);
         Optional<Path> ip = commands.find("ip");
         if (ip.isEmpty()) {
-            return off(cidrs, listener, "ip not found (looked in " + commands.searchPathText() + ")");
+            return off(cidrs, listener, commands.notFound("ip"));
         }
         // Leftovers of a crashed run go first, in every family, wanted now or not.
         Map<IpFamily, OwnedChains> usable = removeLeftovers(commands, ip.get(), new ArrayList<>()); // logged as they happen
@@ -139,7 +139,10 @@ public final class TproxyPortals implements AutoCloseable {
      * CleanupLeftovers does for the modes it does not run. Quiet where iptables is not usable.
      */
     public static List<String> removeLeftovers() {
-        NetworkCommands commands = NetworkCommands.system();
+        return removeLeftovers(NetworkCommands.system());
+    }
+
+    static List<String> removeLeftovers(NetworkCommands commands) {
         List<String> errors = new ArrayList<>();
         commands.find("ip").ifPresent(ip -> removeLeftovers(commands, ip, errors));
         return errors;
@@ -181,9 +184,7 @@ public final class TproxyPortals implements AutoCloseable {
             return error;
         }
         for (List<String> args : routing(family)) {
-            List<String> command = new ArrayList<>(List.of(ip.toString()));
-            command.addAll(args);
-            NetworkCommands.Result result = commands.run(command);
+            NetworkCommands.Result result = commands.run(prefixed(ip.toString(), args));
             if (!result.ok()) {
                 return Optional.of(String.join(" ", args) + ": " + result.failure());
             }
@@ -278,11 +279,13 @@ public final class TproxyPortals implements AutoCloseable {
     }
 
     /**
-     * Puts {@code extra} (address:ports outside the service CIDRs, such as local externalIPs) in
+     * Puts {@code extra} (intercepted address:ports; those outside every service CIDR, such as
+     * local externalIPs, need rules of their own, the others are covered by the CIDR rules) in
      * place of the ones before; the CIDR rules and the routing stay. One transaction per family.
      * Never throws: a failed write is logged and returned, and the rules of before stay in force.
      */
-    public synchronized PortalSync sync(List<InetSocketAddress> extra) {
+    public synchronized PortalSync sync(List<InetSocketAddress> intercepted) {
+        List<InetSocketAddress> extra = intercepted.stream().filter(a -> !Cidr.anyContains(serviceCidrs, a.getAddress())).toList();
         if (offReason != null) {
             return PortalSync.off(offReason);
         }
@@ -372,8 +375,7 @@ public final class TproxyPortals implements AutoCloseable {
         }
     }
 
-    /** Removes our chains and jumps of one family, then its ip rule(s) and the route(s) in our table. */
-    /** Removes the chains, ip rules and routes of one family; returns what could not be removed. */
+    /** Removes our chains and jumps of one family, then its ip rule(s) and the route(s) in our table; returns what could not be removed. */
     private static List<String> removeAll(OwnedChains chains, Path ip, String leftBy) {
         List<String> errors = new ArrayList<>();
         OwnedChains.Removal removal = chains.removeAll();

@@ -82,7 +82,8 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
             TcpRelayHandler.reset(inbound); // shutting down: refused while the others drain
             return;
         }
-        route = listener != null ? plane.route(listener) : plane.snapshot().lookupTcp((InetSocketAddress) inbound.localAddress());
+        destination = (InetSocketAddress) inbound.localAddress();
+        route = listener != null ? plane.route(listener) : plane.snapshot().lookupTcp(destination);
         if (route == null) {
             plane.countUnrouted();
             TcpRelayHandler.reset(inbound);
@@ -90,7 +91,6 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         }
         InetSocketAddress peer = (InetSocketAddress) inbound.remoteAddress();
         clientAddress = peer;
-        destination = (InetSocketAddress) inbound.localAddress();
         if (plane.connectionLog().enabled()) {
             acceptedNanos = System.nanoTime();
             inbound.closeFuture().addListener(f -> logClosed(inbound));

@@ -106,7 +106,7 @@ final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
         if (!counters.tryAdmit(policy.maxConnections())) {
             return refuse(counters, Outcome.REFUSED_LIMIT); // the session table is full
         }
-        Backend backend = claim(route, ip, new ArrayList<>(0));
+        Backend backend = claim(route, ip, null);
         if (backend == null) {
             counters.release();
             return refuse(counters, route.scheduler().hasEligible() ? Outcome.REFUSED_LIMIT : Outcome.NO_ENDPOINT);
@@ -152,16 +152,20 @@ final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
     /**
      * The scheduler's choice outside {@code excluded}, claimed within its limit; null when no
      * endpoint has room. An endpoint another event loop filled since the pick is added to
-     * {@code excluded} and the pick repeated.
+     * {@code excluded} and the pick repeated. {@code excluded} may be null for none: a new
+     * session allocates a list only when it loses such a race.
      */
     static Backend claim(Route route, InetAddress client, List<Backend> excluded) {
         for (int tries = Math.max(1, route.backends().size()); tries > 0; tries--) {
-            Backend candidate = route.scheduler().pick(client, excluded);
+            Backend candidate = route.scheduler().pick(client, excluded == null ? List.of() : excluded);
             if (candidate == null) {
                 return null;
             }
             if (candidate.tryAcquire()) {
                 return candidate;
+            }
+            if (excluded == null) {
+                excluded = new ArrayList<>(2);
             }
             excluded.add(candidate);
         }

@@ -507,7 +507,6 @@ class PortalsNetnsTest {
         assertThat(run("ip", "rule")).doesNotContain("19508");
     }
 
-    /** A balancer serving the echo backend on 0.0.0.0:&lt;port&gt;; returns the port. */
     /**
      * The whole proxier as {@code lb kube --iptables} runs it: a Service from the API's objects gets
      * a proxy listener and a portal; the pod and the node reach its ClusterIP; shutdown removes the rules.
@@ -595,6 +594,7 @@ class PortalsNetnsTest {
         return ProxierRuntime.start(settings, KubeFixtures.admin(), TRANSPORT, 2, ConnectionLog.off(), onChange -> () -> objects);
     }
 
+    /** A balancer serving the echo backend on 0.0.0.0:&lt;port&gt;; returns the port. */
     private int startBalancer() throws Exception {
         EchoServer backend = closer.add(EchoBackends.start(TRANSPORT, 1));
         int proxyPort = Ports.free();

@@ -19,7 +19,6 @@ import dev.l4lb.core.kube.ClusterObjects;
 import dev.l4lb.core.kube.KubeManifests;
 import dev.l4lb.core.kube.NodeContext;
 import dev.l4lb.core.model.Addresses;
-import dev.l4lb.core.model.Cidr;
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.netty.Transport;
@@ -51,8 +50,7 @@ class ProxierServicesTest {
                       ports: [{name: dns, port: 53, protocol: UDP}]
                     """ + KubeFixtures.onePodSlice("kube-system", "dns", "dns", "UDP", podAddress, "node-a"));
             NodeContext node = new NodeContext("node-a", Set.of(KubeFixtures.LOOPBACK), List.of(), ip("0.0.0.0"), false);
-            try (ProxierRuntime runtime = ProxierRuntime.start(KubeFixtures.settings(node, Duration.ZERO), KubeFixtures.admin(),
-                    Transport.NIO, 1, ConnectionLog.off(), onChange -> () -> objects)) {
+            try (ProxierRuntime runtime = KubeFixtures.start(node, () -> objects)) {
                 Route route = runtime.balancer().snapshot().routes().get(0);
                 assertThat(route.port().protocol()).isEqualTo(Protocol.UDP);
                 InetSocketAddress proxy = route.port().listen().get(0);
@@ -96,11 +94,8 @@ class ProxierServicesTest {
                   ports: [{name: dns, port: 53, protocol: UDP, nodePort: %d}]
                 """.formatted(nodePort) + KubeFixtures.onePodSlice("kube-system", "dns", "dns", "UDP", podAddress, "node-a");
         AtomicReference<ClusterObjects> objects = new AtomicReference<>(KubeManifests.parse("dns.yaml", dns));
-        NodeContext nodeC = new NodeContext("node-c", Set.of(KubeFixtures.LOOPBACK),
-                List.of(Cidr.parse("127.0.0.1/32").orElseThrow()), KubeFixtures.LOOPBACK, false);
         try (EchoServer pod = EchoServer.startUdp(List.of(podAddress), Transport.NIO, 1);
-             ProxierRuntime runtime = ProxierRuntime.start(KubeFixtures.settings(nodeC, Duration.ZERO), KubeFixtures.admin(),
-                     Transport.NIO, 1, ConnectionLog.off(), onChange -> objects::get);
+             ProxierRuntime runtime = KubeFixtures.start(KubeFixtures.node("node-c"), objects::get);
              DatagramSocket fromNode = new DatagramSocket(Ports.loopback(0));
              DatagramSocket fromOutside = new DatagramSocket(new InetSocketAddress(ip("127.0.0.99"), 0))) {
             InetSocketAddress target = Ports.loopback(nodePort);
@@ -163,10 +158,7 @@ class ProxierServicesTest {
                   - {addresses: [10.1.0.2], nodeName: node-a}
                   - {addresses: [10.1.0.3], nodeName: node-b}
                 """));
-        NodeContext node = new NodeContext("node-a", Set.of(KubeFixtures.LOOPBACK),
-                List.of(Cidr.parse("127.0.0.1/32").orElseThrow()), KubeFixtures.LOOPBACK, false);
-        try (ProxierRuntime runtime = ProxierRuntime.start(KubeFixtures.settings(node, Duration.ZERO), KubeFixtures.admin(),
-                Transport.NIO, 1, ConnectionLog.off(), onChange -> objects::get)) {
+        try (ProxierRuntime runtime = KubeFixtures.start(KubeFixtures.node("node-a"), objects::get)) {
             InetSocketAddress health = Ports.loopback(healthPort);
             HttpResponse<String> ok = AdminHttp.get(health, "/healthz");
             assertThat(ok.statusCode()).isEqualTo(200);
