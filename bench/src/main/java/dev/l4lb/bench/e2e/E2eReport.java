@@ -37,23 +37,26 @@ public final class E2eReport {
     private static final String DIRTY = " †";
     private static final String APPLY_IPTABLES = "iptables";
     private static final String APPLY_L4LB = "l4lb";
-    private static final Set<String> SUMMARY_KINDS = Set.of("keepalive", "newconn", "bulk1", "fixedrate");
+    private static final Set<String> SUMMARY_KINDS = Set.of("keepalive", "newconn", "bulk1");
     private static final String UDP_PINGPONG = "udp_pingpong";
     private static final String UDP_THROUGHPUT = "udp_throughput";
     private static final String UDP_PHASE = "udp";
 
-    /** A workload measured as throughput, reported as one table of per-path medians. */
-    private record Throughput(String kind, String title, String unit, DoubleFunction<String> format) {
+    /**
+     * A workload measured as throughput, reported as one table of per-path medians, with the
+     * balancer's own CPU time per unit of work ({@code cpuUnit}) beside it.
+     */
+    private record Throughput(String kind, String title, String unit, DoubleFunction<String> format, String cpuUnit) {
     }
 
-    private static final Throughput KEEPALIVE =
-            new Throughput("keepalive", "Requests over keep-alive connections", "req/s", E2eReport::wholeNumber);
-    private static final Throughput NEWCONN =
-            new Throughput("newconn", "Requests with a new connection each", "req/s", E2eReport::wholeNumber);
+    private static final Throughput KEEPALIVE = new Throughput("keepalive", "Requests over keep-alive connections",
+            "req/s", E2eReport::wholeNumber, "µs/request");
+    private static final Throughput NEWCONN = new Throughput("newconn", "Requests with a new connection each",
+            "req/s", E2eReport::wholeNumber, "µs/connection");
     private static final Throughput BULK1 =
-            new Throughput("bulk1", "Bulk transfer, one stream", "Gbit/s", E2eReport::gigabits);
+            new Throughput("bulk1", "Bulk transfer, one stream", "Gbit/s", E2eReport::gigabits, "ms/GB");
     private static final Throughput BULK4 =
-            new Throughput("bulk4", "Bulk transfer, four streams", "Gbit/s", E2eReport::gigabits);
+            new Throughput("bulk4", "Bulk transfer, four streams", "Gbit/s", E2eReport::gigabits, "ms/GB");
 
     private final E2eResults results;
     private final ReportCharts charts;
@@ -79,21 +82,33 @@ public final class E2eReport {
         }
         E2eResults results = E2eResults.read(resultsFile);
         results.skipped().forEach(line -> System.err.println("E2eReport: skipped " + line));
-        String report = new E2eReport(results, new ReportCharts(results, dir)).markdown();
+        // The bar chart of requests/s shows the headline layout; the other charts' phases run in one layout.
+        List<String> layouts = results.layouts();
+        E2eResults charted = layouts.isEmpty() ? results : results.inLayout(layouts.get(0));
+        String report = new E2eReport(results, new ReportCharts(charted, dir)).markdown();
         Files.writeString(dir.resolve(REPORT_FILE), report, UTF_8);
     }
 
     /** The whole report; writes the charts as a side effect, since the text says which ones exist. */
     String markdown() throws IOException {
-        return "# l4lb end-to-end bench\n\n"
-                + meta()
-                + summary()
-                + throughput(KEEPALIVE)
-                + throughput(NEWCONN)
-                + chart(charts.writeRequestsByPath(), "Requests per second by path", ReportCharts.REQUESTS_BY_PATH,
-                        "no keep-alive or new-connection figures")
-                + throughput(BULK1)
-                + throughput(BULK4)
+        List<String> layouts = results.layouts();
+        StringBuilder s = new StringBuilder("# l4lb end-to-end bench\n\n").append(meta());
+        if (layouts.isEmpty()) {
+            s.append(summary(results, Measurement.PINNED));
+        }
+        for (String layout : layouts) {
+            s.append(summary(results.inLayout(layout), layout));
+        }
+        for (String layout : layouts) {
+            E2eResults view = results.inLayout(layout);
+            s.append(throughput(view, layout, KEEPALIVE)).append(throughput(view, layout, NEWCONN));
+            if (layout.equals(layouts.get(0))) {
+                s.append(chart(charts.writeRequestsByPath(), "Requests per second by path (" + layout + ")",
+                        ReportCharts.REQUESTS_BY_PATH, "no keep-alive or new-connection figures"));
+            }
+            s.append(throughput(view, layout, BULK1)).append(throughput(view, layout, BULK4));
+        }
+        return s
                 + fixedRate()
                 + chart(charts.writeLatencyPercentiles(), "Latency by percentile", ReportCharts.LATENCY_PERCENTILES,
                         "no fixed-rate histograms")
@@ -151,49 +166,98 @@ public final class E2eReport {
                 + " runs of each";
     }
 
-    /** The table that goes into the project README, so it says on its own what it measured and where. */
-    private String summary() {
-        StringBuilder s = new StringBuilder("## Summary\n\n");
-        List<String> paths = results.paths(SUMMARY_KINDS);
+    /**
+     * The table that goes into the project README, one per layout, so it says on its own what it
+     * measured and where: each figure with its ratio to HAProxy's (bulk: to direct's), and the
+     * balancer's own CPU time per request and per connection beside the rates.
+     */
+    private String summary(E2eResults view, String layout) {
+        StringBuilder s = new StringBuilder("## Summary: ").append(cell(layout)).append(layoutTitle(layout))
+                .append("\n\n");
+        List<String> paths = view.paths(SUMMARY_KINDS);
         if (paths.isEmpty()) {
-            return s.append(results.measurements().isEmpty() ? "_No measurements._\n\n"
+            return s.append(view.measurements().isEmpty() ? "_No measurements._\n\n"
                     : "_No TCP figures (keep-alive, new connections, bulk, fixed rate); the sections below have the"
                             + " rest._\n\n").toString();
         }
-        s.append("| path | keep-alive req/s | new connection req/s | bulk, 1 stream Gbit/s | fixed-rate p99 ms")
-                .append(atFixedRate()).append(" |\n")
-                .append("|---|--:|--:|--:|--:|\n");
+        boolean withFixedRate = !view.paths(Set.of("fixedrate")).isEmpty() && layout.equals(Measurement.PINNED);
+        s.append("| path | keep-alive req/s | × HAProxy | CPU µs/request | × HAProxy | new connection req/s | × HAProxy"
+                        + " | CPU µs/connection | × HAProxy | bulk, 1 stream Gbit/s | × direct |")
+                .append(withFixedRate ? " fixed-rate p99 ms" + atFixedRate() + " |" : "").append('\n')
+                .append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|").append(withFixedRate ? "--:|" : "")
+                .append('\n');
         boolean anyDirty = false;
         for (String path : paths) {
-            List<Measurement> fixed = results.runs("fixedrate", path);
-            String[] cells = {
-                summaryCell(results.runs("keepalive", path), Measurement::value, E2eReport::wholeNumber),
-                summaryCell(results.runs("newconn", path), Measurement::value, E2eReport::wholeNumber),
-                summaryCell(results.runs("bulk1", path), Measurement::value, E2eReport::gigabits),
-                summaryCell(withField(fixed, "p99_ms"), m -> m.number("p99_ms").getAsDouble(), E2eReport::millis),
-            };
-            anyDirty |= Arrays.stream(cells).anyMatch(cell -> cell.endsWith(DIRTY));
+            List<String> cells = new ArrayList<>();
+            for (String kind : List.of("keepalive", "newconn")) {
+                List<Measurement> runs = view.runs(kind, path);
+                cells.add(summaryCell(runs, Measurement::value, E2eReport::wholeNumber));
+                cells.add(ratio(view.median(kind, path), view.median(kind, "haproxy")));
+                cells.add(format(cpuMedian(runs), E2eReport::micros));
+                cells.add(ratio(cpuMedian(runs), cpuMedian(view.runs(kind, "haproxy"))));
+            }
+            cells.add(summaryCell(view.runs("bulk1", path), Measurement::value, E2eReport::gigabits));
+            cells.add(ratio(view.median("bulk1", path), view.median("bulk1", "direct")));
+            if (withFixedRate) {
+                cells.add(summaryCell(withField(view.runs("fixedrate", path), "p99_ms"),
+                        m -> m.number("p99_ms").getAsDouble(), E2eReport::millis));
+            }
+            anyDirty |= cells.stream().anyMatch(c -> c.endsWith(DIRTY));
             s.append("| ").append(cell(path)).append(" | ").append(String.join(" | ", cells)).append(" |\n");
         }
-        JsonNode meta = results.meta();
+        JsonNode meta = view.meta();
         s.append('\n').append(meta.isMissingNode() ? "Medians over the runs"
                 : "Medians of " + text(meta, "repeats") + " runs of " + text(meta, "durationSeconds") + " s ("
                         + (meta.path("quick").asBoolean(false) ? "quick" : "full") + " run) on "
                         + text(meta, "cpu") + ", " + text(meta, "cores") + " cores, kernel " + text(meta, "kernel")
                         + ", " + text(meta, "date"));
-        s.append(". Every path runs on the same machine; direct is the client talking to the backend with no balancer."
-                + " p99: latency at a fixed request rate, measured from when each request was due.");
+        s.append(". ").append(layoutDescription(layout))
+                .append(" Every path runs on the same machine; direct is the client talking to the backend with no"
+                        + " balancer. × HAProxy: this path's median over HAProxy's, above 1 is more req/s or more CPU."
+                        + " CPU: the balancer's own user + system time (every process of it: HAProxy's threads,"
+                        + " NGINX's workers, l4lb's JVM with its GC and JIT) over the run, per request wrk completed;"
+                        + " blank for the kernel paths, which have no process.");
+        if (withFixedRate) {
+            s.append(" p99: latency at a fixed request rate, measured from when each request was due.");
+        }
         if (anyDirty) {
             s.append(" †: some runs of this figure reported errors (see the tables below).");
         }
         // This table is TCP's: a path missing from one phase only (HAProxy in the udp phase) is not news here.
         List<E2eResults.UnavailablePath> notMeasured =
-                results.unavailable().stream().filter(E2eResults.UnavailablePath::wholeRun).toList();
+                view.unavailable().stream().filter(E2eResults.UnavailablePath::wholeRun).toList();
         if (!notMeasured.isEmpty()) {
             s.append(" Not measured: ").append(notMeasured.stream()
                     .map(path -> path.path() + " (" + path.reason() + ")").collect(joining(", "))).append('.');
         }
         return s.append("\n\n").toString();
+    }
+
+    private static String layoutTitle(String layout) {
+        return switch (layout) {
+            case E2eResults.UNPINNED -> ", as users run it";
+            case Measurement.PINNED -> ", one core for the balancer";
+            default -> "";
+        };
+    }
+
+    private static String layoutDescription(String layout) {
+        return switch (layout) {
+            case E2eResults.UNPINNED -> "Unpinned: each balancer with its defaults for this machine's cores (a"
+                    + " thread, worker or event loop per core), and the load generator, the balancer and the backends"
+                    + " sharing the cores as the kernel schedules them, so what a balancer spends is taken from the"
+                    + " client and the backends.";
+            case Measurement.PINNED -> "Pinned: the balancer alone on one core with one thread, the load generator"
+                    + " and the backends on the other; the client side is often the limit here, so its CPU per"
+                    + " request says more than its rate.";
+            default -> "Layout " + layout + ".";
+        };
+    }
+
+    /** The median over the runs of the balancer's CPU time per unit of work, where it was measured. */
+    private static OptionalDouble cpuMedian(List<Measurement> runs) {
+        List<Measurement> measured = runs.stream().filter(m -> m.cpuPerUnit().isPresent()).toList();
+        return E2eResults.median(measured, m -> m.cpuPerUnit().getAsDouble());
     }
 
     private static String summaryCell(List<Measurement> runs, ToDoubleFunction<Measurement> figure,
@@ -206,26 +270,33 @@ public final class E2eReport {
         return format.apply(median.getAsDouble()) + (dirty ? DIRTY : "");
     }
 
-    private String throughput(Throughput workload) {
+    private String throughput(E2eResults view, String layout, Throughput workload) {
         StringBuilder s = new StringBuilder("## ").append(workload.title()).append(" (").append(workload.unit())
-                .append(")\n\n");
-        List<String> paths = results.paths(Set.of(workload.kind()));
+                .append(", ").append(cell(layout)).append(")\n\n");
+        List<String> paths = view.paths(Set.of(workload.kind()));
         if (paths.isEmpty()) {
             return s.append("_No figures._\n\n").toString();
         }
         s.append("Median of the runs (min–max). × direct, × HAProxy: this path's median over theirs;"
-                        + " above 1 is more ").append(workload.unit()).append(".\n\n")
-                .append("| path | ").append(workload.unit()).append(" median (min–max) | × direct | × HAProxy | runs | flags |\n")
-                .append("|---|--:|--:|--:|--:|---|\n");
-        OptionalDouble direct = results.median(workload.kind(), "direct");
-        OptionalDouble haproxy = results.median(workload.kind(), "haproxy");
+                        + " above 1 is more ").append(workload.unit())
+                .append(". CPU: the balancer's own user + system time per unit of work, median of the runs, and its"
+                        + " ratio to HAProxy's (above 1 costs more).\n\n")
+                .append("| path | ").append(workload.unit()).append(" median (min–max) | × direct | × HAProxy | CPU ")
+                .append(workload.cpuUnit()).append(" | CPU × HAProxy | runs | flags |\n")
+                .append("|---|--:|--:|--:|--:|--:|--:|---|\n");
+        OptionalDouble direct = view.median(workload.kind(), "direct");
+        OptionalDouble haproxy = view.median(workload.kind(), "haproxy");
+        OptionalDouble haproxyCpu = cpuMedian(view.runs(workload.kind(), "haproxy"));
         for (String path : paths) {
-            List<Measurement> runs = results.runs(workload.kind(), path);
+            List<Measurement> runs = view.runs(workload.kind(), path);
             OptionalDouble median = E2eResults.median(runs, Measurement::value);
+            OptionalDouble cpu = cpuMedian(runs);
             s.append("| ").append(cell(path))
                     .append(" | ").append(spread(runs, Measurement::value, workload.format()))
                     .append(" | ").append(ratio(median, direct))
                     .append(" | ").append(ratio(median, haproxy))
+                    .append(" | ").append(format(cpu, E2eReport::micros))
+                    .append(" | ").append(ratio(cpu, haproxyCpu))
                     .append(" | ").append(runs.size())
                     .append(" | ").append(flags(runs)).append(" |\n");
         }

@@ -27,7 +27,7 @@ record E2eResults(JsonNode meta, List<UnavailablePath> unavailable, List<Measure
                   List<String> skipped) {
 
     /** The paths the harness knows, in the order a reader compares them: baseline, kernel, proxies. */
-    private static final List<String> KNOWN_PATHS = List.of("direct", "iptables", "ipvs", "haproxy", "l4lb-epoll",
+    private static final List<String> KNOWN_PATHS = List.of("direct", "iptables", "ipvs", "haproxy", "nginx", "l4lb-epoll",
             "l4lb-io_uring", "l4lb-nio", "l4lb-redirect", "l4lb-tproxy");
 
     /** The two paths the apply table compares: kube-proxy's rules, and l4lb with a config of listeners. */
@@ -90,6 +90,26 @@ record E2eResults(JsonNode meta, List<UnavailablePath> unavailable, List<Measure
             }
         }
         return new E2eResults(meta, unavailable, measurements, skipped);
+    }
+
+    /** The workloads the harness measures in each layout: the others run pinned only. */
+    static final Set<String> LAYOUT_KINDS = Set.of("keepalive", "newconn", "bulk1", "bulk4");
+    static final String UNPINNED = "unpinned";
+
+    /** The layouts the main phase ran in, the headline (unpinned) first. */
+    List<String> layouts() {
+        Set<String> seen = new LinkedHashSet<>();
+        measurements.stream().filter(m -> LAYOUT_KINDS.contains(m.kind())).forEach(m -> seen.add(m.layout()));
+        List<String> ordered = new ArrayList<>(List.of(UNPINNED, Measurement.PINNED));
+        ordered.retainAll(seen);
+        seen.stream().filter(layout -> !ordered.contains(layout)).forEach(ordered::add);
+        return ordered;
+    }
+
+    /** These results with only {@code layout}'s figures of the main phase; the other phases' figures stay. */
+    E2eResults inLayout(String layout) {
+        return new E2eResults(meta, unavailable, measurements.stream()
+                .filter(m -> !LAYOUT_KINDS.contains(m.kind()) || m.layout().equals(layout)).toList(), skipped);
     }
 
     /** The paths with a measurement of any of these kinds: the known ones in their order, then others as first seen. */

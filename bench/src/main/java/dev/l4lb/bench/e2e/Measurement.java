@@ -16,14 +16,17 @@ import com.fasterxml.jackson.databind.JsonNode;
 /**
  * One run of one workload on one path, as the e2e harness records it in results.jsonl.
  *
+ * @param layout  how the balancer and the load were placed on the cores ({@code unpinned} or
+ *                {@code pinned}); lines written before the harness had layouts were all pinned
  * @param numbers every other numeric field of the line ({@code p99_ms}, {@code services},
- *                {@code rate}, {@code rss_after_kib}, ...), which differ by kind
+ *                {@code rate}, {@code rss_after_kib}, {@code balancer_cpu_ms}, ...), which differ by kind
  * @param histogramBase64 the fixed-rate latency histogram (microseconds, compressed, base64),
  *                        empty for the other kinds
  */
-record Measurement(String kind, String path, int run, double value, String unit, long errors,
+record Measurement(String kind, String path, String layout, int run, double value, String unit, long errors,
                    Map<String, Double> numbers, String histogramBase64) {
 
+    static final String PINNED = "pinned";
     private static final Set<String> CORE_FIELDS = Set.of("kind", "path", "run", "value", "unit", "errors");
 
     Measurement {
@@ -46,7 +49,8 @@ record Measurement(String kind, String path, int run, double value, String unit,
                 numbers.put(field.getKey(), field.getValue().asDouble());
             }
         }
-        Measurement measurement = new Measurement(kind, path, line.path("run").asInt(), line.path("value").asDouble(),
+        Measurement measurement = new Measurement(kind, path, line.path("layout").asText(PINNED),
+                line.path("run").asInt(), line.path("value").asDouble(),
                 line.path("unit").asText(""), line.path("errors").asLong(0), numbers,
                 line.path("histogram").asText(""));
         // Decode once here so a corrupt histogram rejects its line when read, not halfway through a chart.
@@ -57,6 +61,25 @@ record Measurement(String kind, String path, int run, double value, String unit,
     OptionalDouble number(String name) {
         Double number = numbers.get(name);
         return number == null ? OptionalDouble.empty() : OptionalDouble.of(number);
+    }
+
+    /**
+     * The balancer's own CPU time per unit of work, when the harness measured it (paths with a
+     * balancer process): µs per request for request workloads, ms per GB moved for bulk ones.
+     */
+    OptionalDouble cpuPerUnit() {
+        OptionalDouble cpuMs = number("balancer_cpu_ms");
+        if (cpuMs.isEmpty()) {
+            return OptionalDouble.empty();
+        }
+        OptionalDouble requests = number("requests");
+        if (requests.isPresent()) {
+            return requests.getAsDouble() > 0 ? OptionalDouble.of(cpuMs.getAsDouble() * 1000 / requests.getAsDouble())
+                    : OptionalDouble.empty();
+        }
+        OptionalDouble seconds = number("seconds");
+        double gigabytes = seconds.isPresent() ? value * seconds.getAsDouble() / 8 : 0; // Gbit/s over the run
+        return gigabytes > 0 ? OptionalDouble.of(cpuMs.getAsDouble() / gigabytes) : OptionalDouble.empty();
     }
 
     /** A fresh copy of the recorded latency histogram each call, so callers may merge into it freely. */

@@ -43,9 +43,27 @@ class E2eReportTest {
         String md = Files.readString(report);
         // l4lb-epoll keep-alive runs 70,000, 72,000, 71,000: median 71,000. Direct's median is 105,000
         // and HAProxy's 55,000, so 71,000 / 105,000 = 0.676 and 71,000 / 55,000 = 1.291.
-        assertThat(md).contains("| l4lb-epoll | 71,000 (70,000–72,000) | 0.68 | 1.29 | 3 |  |");
+        // These lines carry no layout (written before the harness had layouts): they are the pinned layout's.
+        assertThat(md).contains("## Requests over keep-alive connections (req/s, pinned)",
+                "| l4lb-epoll | 71,000 (70,000–72,000) | 0.68 | 1.29 | – | – | 3 |  |");
         // HAProxy's run 2 had 7 errors: it stays in the median (60,000 is its max) and is named.
-        assertThat(md).contains("| haproxy | 55,000 (50,000–60,000) | 0.52 | 1.00 | 3 | errors in run 2 (7) |");
+        assertThat(md).contains("| haproxy | 55,000 (50,000–60,000) | 0.52 | 1.00 | – | – | 3 | errors in run 2 (7) |");
+        // The unpinned layout is the headline, first, with the balancers' CPU time per unit of work:
+        // l4lb-epoll 7,040 ms over 440,000 requests = 16.0 µs, HAProxy 8,000 / 400,000 = 20.0 (0.80);
+        // per connection 8,550 / 90,000 = 95.0 against 9,000 / 100,000 = 90.0 (1.06); bulk 12 Gbit/s
+        // over 10 s is 15 GB, 4,500 ms of CPU = 300 ms/GB, HAProxy 5,000 ms over 12.5 GB = 400 (0.75).
+        assertThat(md.indexOf("## Summary: unpinned, as users run it"))
+                .isNotNegative().isLessThan(md.indexOf("## Summary: pinned, one core for the balancer"));
+        assertThat(md).contains(
+                "| l4lb-epoll | 44,000 | 1.10 | 16.0 | 0.80 | 9,000 | 0.90 | 95.0 | 1.06 | 12.00 | 0.80 |",
+                "| haproxy | 40,000 | 1.00 | 20.0 | 1.00 | 10,000 | 1.00 | 90.0 | 1.00 | 10.00 | 0.67 |",
+                "| direct | 50,000 | 1.25 | – | – | 12,000 | 1.20 | – | – | 15.00 | 1.00 |",
+                "## Bulk transfer, one stream (Gbit/s, unpinned)",
+                "| l4lb-epoll | 12.00 | 0.80 | 1.20 | 300 | 0.75 | 1 |  |");
+        // The pinned summary keeps the fixed-rate p99 (that phase runs pinned); the unpinned one has no such column.
+        assertThat(md).contains("| path | keep-alive req/s | × HAProxy | CPU µs/request | × HAProxy | new connection req/s"
+                + " | × HAProxy | CPU µs/connection | × HAProxy | bulk, 1 stream Gbit/s | × direct | fixed-rate p99 ms at"
+                + " 20,000 req/s |");
         assertThat(md).contains("ipvs: IPVS: not available in this kernel");
         assertThat(md).contains(
                 "| services | iptables new conn/s | l4lb new conn/s | iptables-restore ms | l4lb snapshot ms | flags |",
@@ -92,7 +110,7 @@ class E2eReportTest {
         E2eReport.main(new String[] {dir.toString()});
 
         String md = Files.readString(dir.resolve("report.md"));
-        assertThat(md).contains("no meta line", "| direct | 90,000 | 1.00 | – | 1 |  |",
+        assertThat(md).contains("no meta line", "| direct | 90,000 | 1.00 | – | – | – | 1 |  |",
                 "results.jsonl line 1: ", "results.jsonl line 3: fixedrate on direct run 1: unreadable histogram");
         assertThat(md).contains("_Chart latency-percentiles.png skipped: no fixed-rate histograms._",
                 "_Chart scale-newconn.png skipped: no new-connection figures by number of services._",
@@ -126,6 +144,16 @@ class E2eReportTest {
                 lines.add(json(measurement("bulk4", path, run, 2 * runs[2][run - 1], "Gbit/s", 0)));
             }
         });
+        // The unpinned layout, one run each, with the balancers' CPU time (none for direct, which has no balancer).
+        lines.add(json(unpinned(measurement("keepalive", "direct", 1, 50_000, "req/s", 0), 500_000, null)));
+        lines.add(json(unpinned(measurement("newconn", "direct", 1, 12_000, "req/s", 0), 120_000, null)));
+        lines.add(json(unpinned(measurement("bulk1", "direct", 1, 15, "Gbit/s", 0), null, null)));
+        lines.add(json(unpinned(measurement("keepalive", "haproxy", 1, 40_000, "req/s", 0), 400_000, 8_000)));
+        lines.add(json(unpinned(measurement("newconn", "haproxy", 1, 10_000, "req/s", 0), 100_000, 9_000)));
+        lines.add(json(unpinned(measurement("bulk1", "haproxy", 1, 10, "Gbit/s", 0), null, 5_000)));
+        lines.add(json(unpinned(measurement("keepalive", "l4lb-epoll", 1, 44_000, "req/s", 0), 440_000, 7_040)));
+        lines.add(json(unpinned(measurement("newconn", "l4lb-epoll", 1, 9_000, "req/s", 0), 90_000, 8_550)));
+        lines.add(json(unpinned(measurement("bulk1", "l4lb-epoll", 1, 12, "Gbit/s", 0), null, 4_500)));
         lines.add(fixedRate("direct", 50, 150));
         lines.add(fixedRate("iptables", 55, 170));
         lines.add(fixedRate("haproxy", 100, 400));
@@ -208,6 +236,20 @@ class E2eReportTest {
         line.put("value", value);
         line.put("unit", unit);
         line.put("errors", errors);
+        return line;
+    }
+
+    /** A main-phase line of the unpinned layout: requests (wrk's count) or, without, 10 s of bulk; CPU when measured. */
+    private static Map<String, Object> unpinned(Map<String, Object> line, Integer requests, Integer cpuMs) {
+        line.put("layout", "unpinned");
+        if (requests != null) {
+            line.put("requests", requests);
+        } else {
+            line.put("seconds", 10);
+        }
+        if (cpuMs != null) {
+            line.put("balancer_cpu_ms", cpuMs);
+        }
         return line;
     }
 
