@@ -1,5 +1,8 @@
 package dev.l4lb.netty;
 
+import java.net.Inet6Address;
+import java.net.InetSocketAddress;
+import java.nio.channels.spi.SelectorProvider;
 import java.util.Locale;
 import java.util.function.BiConsumer;
 
@@ -16,6 +19,7 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.SocketProtocolFamily;
 import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
@@ -146,6 +150,24 @@ public enum Transport {
             case EPOLL -> EpollServerSocketChannel.class;
             case IO_URING -> IoUringServerSocketChannel.class;
             case NIO -> NioServerSocketChannel.class;
+        };
+    }
+
+    /**
+     * A new, unconnected TCP socket for a connection to {@code remote}: of the remote's own
+     * address family where the transport lets us choose (epoll, NIO), so an IPv4 backend gets an
+     * AF_INET socket rather than a dual-stack AF_INET6 one; io_uring's public constructor
+     * always takes the JVM's preferred family.
+     *
+     * @throws io.netty.channel.ChannelException when the socket cannot be created (out of file descriptors)
+     */
+    public Channel newSocketChannel(InetSocketAddress remote) {
+        SocketProtocolFamily family = remote.getAddress() instanceof Inet6Address
+                ? SocketProtocolFamily.INET6 : SocketProtocolFamily.INET;
+        return switch (this) {
+            case EPOLL -> new EpollSocketChannel(family);
+            case IO_URING -> new IoUringSocketChannel();
+            case NIO -> new NioSocketChannel(SelectorProvider.provider(), family);
         };
     }
 

@@ -6,12 +6,11 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelException;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
@@ -53,6 +52,10 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
      */
     private List<Backend> skipped;
     private boolean connectFailed;
+    /** Counted in by the port's limit: its release falls to whoever closes the client side. */
+    private boolean admitted;
+    /** The backend connection being made, to close if the client leaves first. */
+    private Channel connecting;
     /**
      * Bytes the client sent before the backend was connected. With reads off this only happens
      * when the client half-closes early (epoll reads up to the FIN on RDHUP), so it is bounded by
@@ -130,8 +133,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
             refuse(inbound, Outcome.REFUSED_LIMIT);
             return;
         }
-        Route admitted = route;
-        inbound.closeFuture().addListener(f -> admitted.counters().release());
+        admitted = true; // released when the client side closes: by channelInactive here, or by its relay
         attemptsLeft = Math.max(1, route.backends().size());
         connectNext(ctx);
     }
@@ -162,6 +164,18 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     }
 
     @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        // The client left before its backend was connected (or was refused).
+        if (admitted) {
+            route.counters().release();
+        }
+        if (connecting != null) {
+            connecting.close(); // a client that leaves while we connect takes the half-made backend connection with it
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
     public void handlerRemoved(ChannelHandlerContext ctx) {
         releaseEarly(); // closed before a backend was reached: nothing will forward these
     }
@@ -182,50 +196,55 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         attemptsLeft--;
-        PortPolicy policy = route.policy();
-        Bootstrap bootstrap = new Bootstrap()
-                .group(inbound.eventLoop())
-                .channel(plane.transport().socketChannel())
-                // Endpoints are IP literals: skip the resolver, whose per-loop lookup takes a lock.
-                .disableResolver()
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .option(ChannelOption.RCVBUF_ALLOCATOR, TcpDataPlane.READS)
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, TcpDataPlane.WATER_MARK)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, policy.connectTimeout().toMillis()))
-                .handler(new TcpRelayHandler(inbound, backend.counters(), route.counters(), false));
-        plane.transport().forEachStreamOption(bootstrap::option);
         long started = System.nanoTime();
-        ChannelFuture connect = bootstrap.connect(backend.address());
-        // A client that leaves while we connect takes the half-made backend connection with it.
-        inbound.closeFuture().addListener(f -> {
-            if (!connect.isDone()) {
-                connect.channel().close();
-            }
-        });
-        connect.addListener(f -> {
-            // A socket that could not even be created (too many open files) reports from another thread.
-            if (inbound.eventLoop().inEventLoop()) {
-                connectDone(ctx, connect, backend, started);
-            } else {
-                inbound.eventLoop().execute(() -> connectDone(ctx, connect, backend, started));
-            }
-        });
+        Channel outbound;
+        try {
+            // The backend side's relay releases the endpoint's count, taken at the pick, when it closes.
+            outbound = plane.newBackendChannel(backend.address(), connectTimeoutMillis(route.policy()),
+                    new TcpRelayHandler(inbound, backend, route.counters(), false));
+        } catch (ChannelException e) { // no socket at all (out of file descriptors)
+            connectDone(ctx, null, e, backend, started);
+            return;
+        }
+        connecting = outbound;
+        ChannelFuture registered = inbound.eventLoop().register(outbound);
+        if (registered.isDone()) { // as it is on our own event loop
+            connect(ctx, outbound, registered, backend, started);
+        } else {
+            registered.addListener(f -> connect(ctx, outbound, registered, backend, started));
+        }
     }
 
-    private void connectDone(ChannelHandlerContext ctx, ChannelFuture connect, Backend backend, long started) {
-        backend.connectDone();
-        if (connect.isSuccess()) {
-            // The endpoint's count, taken at the pick, ends with the backend connection.
-            connect.channel().closeFuture().addListener(closed -> backend.release());
-            connected(ctx, connect.channel(), backend, System.nanoTime() - started);
+    private void connect(ChannelHandlerContext ctx, Channel outbound, ChannelFuture registered, Backend backend,
+                         long started) {
+        if (!registered.isSuccess()) {
+            connectDone(ctx, outbound, registered.cause(), backend, started);
             return;
+        }
+        ChannelFuture connect = outbound.connect(backend.address());
+        connect.addListener(f -> connectDone(ctx, outbound, f.cause(), backend, started));
+    }
+
+    private static int connectTimeoutMillis(PortPolicy policy) {
+        return (int) Math.min(Integer.MAX_VALUE, policy.connectTimeout().toMillis());
+    }
+
+    /** @param cause null when connected */
+    private void connectDone(ChannelHandlerContext ctx, Channel outbound, Throwable cause, Backend backend,
+                             long started) {
+        connecting = null;
+        backend.connectDone();
+        if (cause == null) {
+            connected(ctx, outbound, backend, System.nanoTime() - started);
+            return;
+        }
+        if (outbound != null) {
+            outbound.close(); // a failed connect leaves its socket open (epoll); it never became active
         }
         backend.release();
         if (!ctx.channel().isActive()) {
             return; // the client left, which is not the endpoint's failure
         }
-        Throwable cause = connect.cause();
         route.scheduler().connectFailed(backend, client);
         backend.recordConnectError(new ConnectError(Instant.now(),
                 cause.getMessage() != null ? cause.getMessage() : cause.toString()));
@@ -263,7 +282,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     private void connected(ChannelHandlerContext ctx, Channel outbound, Backend backend, long connectNanos) {
         Channel inbound = ctx.channel();
         if (!inbound.isActive()) {
-            outbound.close(); // the client left while we connected
+            outbound.close(); // the client left while we connected; its relay releases the endpoint's count
             return;
         }
         backend.recordEstablished(connectNanos);
@@ -282,7 +301,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         }
 
         ChannelPipeline pipeline = ctx.pipeline();
-        clientSide = new TcpRelayHandler(outbound, backend.counters(), route.counters(), true);
+        clientSide = new TcpRelayHandler(outbound, backend, route.counters(), true);
         backendSide = outbound.pipeline().get(TcpRelayHandler.class);
         if (!policy.idleTimeout().isZero()) {
             idleTimer = new IdleTimer(inbound, outbound, policy.idleTimeout().toNanos(), route.counters());

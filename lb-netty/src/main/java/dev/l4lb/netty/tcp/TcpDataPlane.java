@@ -8,6 +8,8 @@ import java.util.concurrent.atomic.LongAdder;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelConfig;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
@@ -126,6 +128,27 @@ public final class TcpDataPlane {
             bound.forEach(ch -> ch.close().syncUninterruptibly());
             throw new BindFailure(address, "the TPROXY portals' transparent listener", e);
         }
+    }
+
+    /**
+     * A socket for a connection to an endpoint, set up as every relayed socket is, with
+     * {@code handler} in its pipeline; not registered or connected yet. Built by hand rather than
+     * with a {@code Bootstrap}: one per connection would cost an option map, its entries and an
+     * extra event-loop task for the connect.
+     *
+     * @throws io.netty.channel.ChannelException when no socket can be created (out of file descriptors)
+     */
+    Channel newBackendChannel(InetSocketAddress address, int connectTimeoutMillis, ChannelHandler handler) {
+        Channel channel = transport.newSocketChannel(address);
+        ChannelConfig config = channel.config();
+        config.setAutoRead(false);
+        config.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+        config.setRecvByteBufAllocator(READS);
+        config.setWriteBufferWaterMark(WATER_MARK);
+        config.setConnectTimeoutMillis(connectTimeoutMillis);
+        transport.forEachStreamOption(config::setOption);
+        channel.pipeline().addLast(handler);
+        return channel;
     }
 
     /** @param address the listener's address; null for the transparent listener (routes by each connection's local address) */

@@ -7,10 +7,13 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.channel.socket.SocketChannelConfig;
 import io.netty.util.ReferenceCountUtil;
 
+import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.EndpointCounters;
 import dev.l4lb.core.table.PortCounters;
 
@@ -21,13 +24,16 @@ import dev.l4lb.core.table.PortCounters;
  * <p>Reads keep going while the peer is writable and pause (auto-read off) as soon as the peer's
  * write buffer passes its high water mark; they resume when the peer drains. Writes are flushed
  * once per read batch. A FIN is passed on as a FIN once everything before it is written
- * (half-close); an error such as a reset is passed on as a reset.
+ * (half-close); an error such as a reset is passed on as a reset. When its channel closes, the
+ * count it stands for ends: the client side's place in the port's limit, the backend side's in
+ * its endpoint's (no close-future listener per connection).
  *
  * <p>Bytes are counted into the endpoint's and the port's counters once per read batch, not
  * per read, so a busy stream costs two counter updates per batch.
  */
 final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
     private final Channel peer;
+    private final Backend backend;
     private final EndpointCounters endpoint;
     private final PortCounters port;
     /** True on the client side: what it reads goes in to the endpoint. */
@@ -39,9 +45,10 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
     /** Relayed by this side over the connection's life, for the connection log. */
     private long total;
 
-    TcpRelayHandler(Channel peer, EndpointCounters endpoint, PortCounters port, boolean fromClient) {
+    TcpRelayHandler(Channel peer, Backend backend, PortCounters port, boolean fromClient) {
+        this.backend = backend;
         this.peer = peer;
-        this.endpoint = endpoint;
+        this.endpoint = backend.counters();
         this.port = port;
         this.fromClient = fromClient;
     }
@@ -113,9 +120,15 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         count();
+        // The counts this side stands for end with it: the client's place in the port's limit,
+        // the backend's in its endpoint's.
+        if (fromClient) {
+            port.release();
+        } else {
+            backend.release();
+        }
         if (peer.isActive()) {
-            // Deliver what is already queued for the peer, then close it politely.
-            peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            closeWhenWritten(peer); // deliver what is already queued for the peer, then close it politely
         }
     }
 
@@ -127,30 +140,60 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
         ctx.close();
     }
 
-    /** Our side sent FIN: shut the peer's output once all that we relayed before it is written. */
+    /**
+     * Our side sent FIN: shut the peer's output once all that we relayed before it is written.
+     * After that the peer's own FIN is the last event of the connection, so the peer stops
+     * keeping half-closure: its end of input closes it (Netty then skips its shutdown(SHUT_RD),
+     * which fails with ENOTCONN, and the exception Netty builds for that, on a socket whose FIN
+     * we have already sent), and its close closes us once our last bytes are written.
+     */
     private void passFin(Channel self) {
         if (!peer.isActive()) {
             self.close();
             return;
         }
-        peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(written -> {
-            if (!written.isSuccess() || !(peer instanceof DuplexChannel duplexPeer)) {
-                closeBoth(self);
-                return;
-            }
-            duplexPeer.shutdownOutput().addListener(shut -> {
-                // Done only when both directions have delivered everything and sent their FIN:
-                // an output is shut only after its last write completed, so nothing is dropped.
-                if (!shut.isSuccess() || bothOutputsShut(self)) {
+        if (nothingPending(peer)) {
+            shutPeerOutput(self);
+        } else {
+            peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(written -> {
+                if (written.isSuccess()) {
+                    shutPeerOutput(self);
+                } else {
                     closeBoth(self);
                 }
             });
-        });
+        }
     }
 
-    private boolean bothOutputsShut(Channel self) {
-        return self instanceof DuplexChannel a && a.isOutputShutdown()
-                && peer instanceof DuplexChannel b && b.isOutputShutdown();
+    private void shutPeerOutput(Channel self) {
+        if (!peer.isActive() || !OutputShutdown.shut(peer)) {
+            closeBoth(self);
+            return;
+        }
+        if (OutputShutdown.isShut(self)) {
+            // Both directions have delivered everything and sent their FIN: an output is shut
+            // only after its last write completed, so nothing is dropped.
+            closeBoth(self);
+        } else if (peer instanceof DuplexChannel duplexPeer && !duplexPeer.isInputShutdown()
+                && peer.config() instanceof SocketChannelConfig config) {
+            config.setAllowHalfClosure(false);
+        }
+        // (Otherwise the peer's FIN is on its way to us, and passing it on closes both.)
+    }
+
+    /** Closes {@code channel} as soon as everything written to it is on the wire. */
+    private static void closeWhenWritten(Channel channel) {
+        if (nothingPending(channel)) {
+            channel.close();
+        } else {
+            channel.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    /** No write queued, flushed or not (writes in flight count until they complete). */
+    private static boolean nothingPending(Channel channel) {
+        ChannelOutboundBuffer queued = channel.unsafe().outboundBuffer();
+        return queued == null || queued.totalPendingWriteBytes() == 0;
     }
 
     private void closeBoth(Channel self) {
