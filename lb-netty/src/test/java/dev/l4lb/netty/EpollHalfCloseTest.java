@@ -2,8 +2,6 @@ package dev.l4lb.netty;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -28,6 +26,8 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.ReferenceCountUtil;
+
+import dev.l4lb.netty.testing.Sockets;
 
 /**
  * Netty 4.2.18's epoll defect with half-closed sockets, reproduced with Netty alone, and
@@ -71,27 +71,13 @@ class EpollHalfCloseTest {
                 client.getOutputStream().write("request".getBytes(StandardCharsets.US_ASCII));
                 client.shutdownOutput();
                 TimeUnit.MILLISECONDS.sleep(200); // let the first chunk fill the window before reading
-                return drain(client.getInputStream());
+                return Sockets.readUntilEndOrStall(client.getInputStream());
             } finally {
                 server.close().sync();
             }
         } finally {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }
-    }
-
-    /** Bytes read until the end of the stream, a reset, or 10 s without any. */
-    private static long drain(InputStream in) {
-        long total = 0;
-        byte[] buffer = new byte[1 << 16];
-        try {
-            for (int n; (n = in.read(buffer)) >= 0; ) {
-                total += n;
-            }
-        } catch (IOException lostOrStalled) {
-            // what the defect looks like from the client: the reply stops short
-        }
-        return total;
     }
 
     /** Answers a request read to its end with {@link #CHUNKS} chunks, one after the other, then closes. */

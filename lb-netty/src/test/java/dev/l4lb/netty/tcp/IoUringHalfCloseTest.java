@@ -3,7 +3,6 @@ package dev.l4lb.netty.tcp;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -29,6 +28,7 @@ import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.ReferenceCountUtil;
 
 import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.testing.Sockets;
 
 /**
  * Netty 4.2.18's io_uring defect with a peer's early FIN, reproduced with Netty alone, and
@@ -70,7 +70,7 @@ class IoUringHalfCloseTest {
                     socket.shutdownOutput();
                     Thread.sleep(200); // the upload fills the socket meanwhile
                     socket.setSoTimeout(3000);
-                    return drain(socket.getInputStream());
+                    return (int) Sockets.readUntilEndOrStall(socket.getInputStream());
                 } catch (IOException | InterruptedException e) {
                     throw new RuntimeException(e);
                 }
@@ -92,20 +92,6 @@ class IoUringHalfCloseTest {
         } finally {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }
-    }
-
-    /** Bytes read until the end of the stream or 3 s without any. */
-    private static int drain(InputStream in) {
-        int total = 0;
-        byte[] buffer = new byte[1 << 16];
-        try {
-            for (int n; (n = in.read(buffer)) >= 0; ) {
-                total += n;
-            }
-        } catch (IOException stalled) {
-            // the client stopped writing: what the defect looks like from here
-        }
-        return total;
     }
 
     /** Once the server's FIN is in, uploads {@link #UPLOAD} bytes as writability allows, then its own FIN. */

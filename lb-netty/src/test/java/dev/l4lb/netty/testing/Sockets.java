@@ -3,6 +3,7 @@ package dev.l4lb.netty.testing;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -31,6 +32,23 @@ public final class Sockets {
         } catch (java.net.SocketException reset) {
             return -1;
         }
+    }
+
+    /**
+     * Bytes read until the end of the stream, a reset, or the socket's read timeout: how much of a
+     * transfer arrived, where a stalled sender shows as fewer bytes rather than as an exception.
+     */
+    public static long readUntilEndOrStall(InputStream in) {
+        long total = 0;
+        byte[] buffer = new byte[1 << 16];
+        try {
+            for (int n; (n = in.read(buffer)) >= 0; ) {
+                total += n;
+            }
+        } catch (IOException stalledOrReset) {
+            // what a stalled sender looks like from here: the transfer stops short
+        }
+        return total;
     }
 
     /** Sends {@code text} and expects exactly it back (the byte echo of an echo backend). */
