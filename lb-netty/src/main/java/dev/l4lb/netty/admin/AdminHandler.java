@@ -1,5 +1,6 @@
 package dev.l4lb.netty.admin;
 
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 
@@ -49,7 +50,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
 
     @Override
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
-        HttpReplies.send(ctx, request, answer(request));
+        HttpReplies.send(ctx, request, answer(ctx, request));
     }
 
     @Override
@@ -57,7 +58,7 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         HttpReplies.failed(ctx, cause);
     }
 
-    private FullHttpResponse answer(FullHttpRequest request) {
+    private FullHttpResponse answer(ChannelHandlerContext ctx, FullHttpRequest request) {
         if (!request.decoderResult().isSuccess()) {
             return text(HttpResponseStatus.BAD_REQUEST, "bad request\n");
         }
@@ -81,7 +82,10 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
                     : notAllowed("GET");
             case "/", "/stats" -> get ? response(HttpResponseStatus.OK, "text/html; charset=utf-8", context.statsPage())
                     : notAllowed("GET");
-            case "/api/v1/reload" -> request.method().equals(HttpMethod.POST) ? reload() : notAllowed("POST");
+            case "/api/v1/reload" -> !request.method().equals(HttpMethod.POST) ? notAllowed("POST")
+                    : CrossSiteGuard.refusal(request, ((InetSocketAddress) ctx.channel().localAddress()).getPort())
+                            .map(why -> text(why.status(), why.message() + "\n"))
+                            .orElseGet(this::reload);
             default -> text(HttpResponseStatus.NOT_FOUND, "not found: " + path + "\n");
         };
     }

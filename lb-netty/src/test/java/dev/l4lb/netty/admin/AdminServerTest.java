@@ -223,6 +223,46 @@ class AdminServerTest {
     }
 
     @Test
+    void noWebPageCanReloadTheConfig() throws Exception {
+        Path file = dir.resolve("l4lb.yaml");
+        live = startBackends();
+        listen = Ports.loopback(Ports.free());
+        Files.writeString(file, yaml(listen, List.of(live.get(0))));
+        balancer = toClose.add(Balancer.start(ConfigLoader.load(file), TRANSPORT, 1));
+        admin = toClose.add(AdminServer.start(ANY_PORTS, balancer, new ConfigReloader(file, balancer)));
+        Files.writeString(file, yaml(listen, List.of(live.get(0), live.get(1))));
+        InetSocketAddress at = admin.metricsAddress();
+        int port = at.getPort();
+
+        // What a page on another site can send without a preflight: a form post or a no-cors fetch.
+        assertThat(AdminHttp.post(at, "/api/v1/reload", "Origin", "http://evil.example").statusCode()).isEqualTo(403);
+        HttpResponse<String> form = AdminHttp.post(at, "/api/v1/reload",
+                "Content-Type", "application/x-www-form-urlencoded");
+        assertThat(form.statusCode()).isEqualTo(415);
+        assertThat(form.body()).contains("Content-Type: application/json");
+        assertThat(AdminHttp.post(at, "/api/v1/reload", "Content-Type", "text/plain").statusCode()).isEqualTo(415);
+        assertThat(AdminHttp.post(at, "/api/v1/reload", new String[0]).statusCode()).isEqualTo(415);
+        // A page served from a name rebound to 127.0.0.1 is same-origin to the browser, so it may
+        // send JSON; its Origin still names the page's host. So do sandboxed frames ("null") and
+        // pages on another port of this machine.
+        for (String origin : List.of("http://rebound.example:" + port, "null", "http://127.0.0.1:" + (port == 1 ? 2 : port - 1),
+                "https://127.0.0.1:" + port, "file://")) {
+            assertThat(AdminHttp.post(at, "/api/v1/reload", "Content-Type", "application/json", "Origin", origin)
+                    .statusCode()).as(origin).isEqualTo(403);
+        }
+        assertThat(services().path("services").get(0).path("endpoints")).as("nothing was reloaded").hasSize(1);
+        assertThat(AdminHttp.get(at, "/metrics").body()).doesNotContain("l4lb_config_reloads_total{result=\"applied\"} 1.0");
+
+        // The stats page itself, by address, and scripts (no Origin) may.
+        HttpResponse<String> own = AdminHttp.post(at, "/api/v1/reload", "Content-Type", "application/json; charset=utf-8",
+                "Origin", "http://" + Addresses.format(at));
+        assertThat(own.statusCode()).as(own.body()).isEqualTo(200);
+        assertThat(services().path("services").get(0).path("endpoints")).hasSize(2);
+        assertThat(AdminHttp.post(at, "/api/v1/reload", "Content-Type", "application/json",
+                "Origin", "http://localhost:" + port).statusCode()).isEqualTo(200);
+    }
+
+    @Test
     void aBalancerWithoutAConfigFileSaysThereIsNothingToReload() throws Exception {
         start(null);
         HttpResponse<String> answer = AdminHttp.post(admin.metricsAddress(), "/api/v1/reload");

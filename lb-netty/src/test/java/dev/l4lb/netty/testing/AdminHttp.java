@@ -33,8 +33,18 @@ public final class AdminHttp {
         return send(HttpRequest.newBuilder(uri(address, path)).GET());
     }
 
+    /** A POST as the README's curl line sends it: no body, {@code Content-Type: application/json}. */
     public static HttpResponse<String> post(InetSocketAddress address, String path) {
-        return send(HttpRequest.newBuilder(uri(address, path)).POST(HttpRequest.BodyPublishers.noBody()));
+        return post(address, path, "Content-Type", "application/json");
+    }
+
+    /** A POST with no body and these header name, value pairs, as a browser or a script might send it. */
+    public static HttpResponse<String> post(InetSocketAddress address, String path, String... headers) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(uri(address, path)).POST(HttpRequest.BodyPublishers.noBody());
+        if (headers.length > 0) {
+            request.headers(headers);
+        }
+        return send(request);
     }
 
     public static JsonNode json(HttpResponse<String> response) {
