@@ -19,6 +19,7 @@ public final class PortCounters {
     private final LongAdder datagramsIn = new LongAdder();
     private final LongAdder datagramsOut = new LongAdder();
     private final LongAdder[] drops = new LongAdder[DatagramDrop.values().length];
+    private final LongAdder[] headerRejections = new LongAdder[HeaderRejection.values().length];
 
     public PortCounters() {
         for (int i = 0; i < outcomes.length; i++) {
@@ -26,6 +27,9 @@ public final class PortCounters {
         }
         for (int i = 0; i < drops.length; i++) {
             drops[i] = new LongAdder();
+        }
+        for (int i = 0; i < headerRejections.length; i++) {
+            headerRejections[i] = new LongAdder();
         }
     }
 
@@ -105,5 +109,14 @@ public final class PortCounters {
 
     public long dropped(DatagramDrop reason) {
         return drops[reason.ordinal()].sum();
+    }
+
+    /** A trusted upstream's PROXY header was rejected, for this reason (the outcome is counted apart). */
+    public void rejectHeader(HeaderRejection reason) {
+        headerRejections[reason.ordinal()].increment();
+    }
+
+    public long headersRejected(HeaderRejection reason) {
+        return headerRejections[reason.ordinal()].sum();
     }
 }

@@ -18,6 +18,7 @@ import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.ConnectError;
 import dev.l4lb.core.sched.EndpointCounters;
 import dev.l4lb.core.table.DatagramDrop;
+import dev.l4lb.core.table.HeaderRejection;
 import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.PortCounters;
 import dev.l4lb.core.table.Route;
@@ -76,6 +77,12 @@ final class ServicesView {
         ObjectNode outcomes = node.putObject("outcomes");
         for (Outcome outcome : Outcome.values()) {
             outcomes.put(outcome.label(), counters.count(outcome));
+        }
+        if (policy.acceptProxyProtocol().enabled()) {
+            ObjectNode rejected = node.putObject("proxyHeadersRejected");
+            for (HeaderRejection reason : HeaderRejection.values()) {
+                rejected.put(reason.label(), counters.headersRejected(reason));
+            }
         }
         node.put("bytesIn", counters.bytesIn());
         node.put("bytesOut", counters.bytesOut());

@@ -36,6 +36,7 @@ import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.EndpointCounters;
 import dev.l4lb.core.table.DatagramDrop;
+import dev.l4lb.core.table.HeaderRejection;
 import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.PortCounters;
 import dev.l4lb.core.table.Route;
@@ -158,6 +159,12 @@ public final class BalancerMetrics implements AutoCloseable {
                 for (DatagramDrop reason : DatagramDrop.values()) {
                     counter(next, PREFIX + ".port.datagrams.dropped", port.and("reason", reason.label()),
                             counters, c -> c.dropped(reason), "UDP datagrams dropped, by reason");
+                }
+            }
+            if (route.policy().acceptProxyProtocol().enabled()) {
+                for (HeaderRejection reason : HeaderRejection.values()) {
+                    counter(next, PREFIX + ".port.proxy.headers.rejected", port.and("reason", reason.label()),
+                            counters, c -> c.headersRejected(reason), "Trusted upstreams' PROXY headers rejected, by reason");
                 }
             }
             if (route.scheduler() instanceof ClientIpAffinity affinity) {

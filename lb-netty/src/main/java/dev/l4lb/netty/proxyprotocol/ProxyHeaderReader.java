@@ -11,12 +11,15 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.haproxy.HAProxyCommand;
 import io.netty.handler.codec.haproxy.HAProxyMessage;
 import io.netty.handler.codec.haproxy.HAProxyMessageDecoder;
 import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
 
 import dev.l4lb.core.model.Addresses;
+import dev.l4lb.core.table.HeaderRejection;
 import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.PortCounters;
 
@@ -26,7 +29,8 @@ import dev.l4lb.core.table.PortCounters;
  * pipeline; whatever the client sent after the header follows as ordinary reads.
  *
  * <p>A connection that ends before a whole, valid header (malformed, truncated, reset, or not done
- * within the timeout) is closed and counted as {@link Outcome#BAD_PROXY_HEADER}, once. Reads are
+ * within the timeout) is closed and counted as {@link Outcome#BAD_PROXY_HEADER}, once, and by its
+ * {@link HeaderRejection reason}: the first one seen, since a close provokes others. Reads are
  * requested one at a time (the channel does not auto-read), so a header split over many segments
  * is gathered by the decoder without any other bytes being taken in.
  */
@@ -35,6 +39,7 @@ public final class ProxyHeaderReader extends ChannelInboundHandlerAdapter {
     private final Duration timeout;
     private Future<?> deadline;
     private boolean done;
+    private HeaderRejection rejection;
 
     private ProxyHeaderReader(PortCounters counters, Duration timeout) {
         this.counters = counters;
@@ -55,7 +60,7 @@ public final class ProxyHeaderReader extends ChannelInboundHandlerAdapter {
     public void handlerAdded(ChannelHandlerContext ctx) {
         deadline = ctx.executor().schedule(() -> {
             if (!done) {
-                ctx.close(); // counted as it goes inactive
+                reject(ctx, HeaderRejection.TIMEOUT);
             }
         }, timeout.toNanos(), TimeUnit.NANOSECONDS);
     }
@@ -73,7 +78,7 @@ public final class ProxyHeaderReader extends ChannelInboundHandlerAdapter {
             header.release();
         }
         if (addresses == null) {
-            ctx.close();
+            reject(ctx, HeaderRejection.UNSUPPORTED);
             return;
         }
         done = true;
@@ -85,7 +90,7 @@ public final class ProxyHeaderReader extends ChannelInboundHandlerAdapter {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof ChannelInputShutdownEvent && !done) {
-            ctx.close(); // the upstream finished sending before its header was whole
+            reject(ctx, HeaderRejection.TRUNCATED); // the upstream finished sending before its header was whole
             return;
         }
         ctx.fireUserEventTriggered(evt);
@@ -93,8 +98,14 @@ public final class ProxyHeaderReader extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        // The decoder's HAProxyProtocolException for a malformed header, or a reset while waiting.
-        ctx.close();
+        // The decoder's exception for a malformed header (HAProxyProtocolException, or another
+        // DecoderException: Netty 4.2.18 reads a TLV longer than the header with an unchecked
+        // slice), or a reset while waiting: the peer's doing, so closed and counted, never logged
+        // per connection. The decoder also fails a header whose input ended part-way (it decodes
+        // what is left when the FIN comes): that one was cut short.
+        boolean inputEnded = ctx.channel() instanceof DuplexChannel duplex && duplex.isInputShutdown();
+        reject(ctx, cause instanceof DecoderException && !inputEnded ? HeaderRejection.MALFORMED
+                : HeaderRejection.TRUNCATED);
     }
 
     @Override
@@ -103,8 +114,17 @@ public final class ProxyHeaderReader extends ChannelInboundHandlerAdapter {
             done = true;
             deadline.cancel(false);
             counters.record(Outcome.BAD_PROXY_HEADER);
+            counters.rejectHeader(rejection == null ? HeaderRejection.TRUNCATED : rejection); // null: gone unseen
         }
         ctx.fireChannelInactive();
+    }
+
+    /** Closes the connection, to be counted for {@code why} as it goes inactive. */
+    private void reject(ChannelHandlerContext ctx, HeaderRejection why) {
+        if (rejection == null) {
+            rejection = why;
+        }
+        ctx.close();
     }
 
     /**
