@@ -1,5 +1,6 @@
 package dev.l4lb.bench;
 
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import org.openjdk.jmh.annotations.Benchmark;
@@ -27,6 +28,8 @@ import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.PortCounters;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.ServiceSnapshot;
+import dev.l4lb.netty.AcceptErrors;
+import dev.l4lb.netty.tcp.DescriptorBudget;
 import dev.l4lb.netty.metrics.BalancerMetrics;
 
 /**
@@ -88,7 +91,7 @@ public class ConnectionCountingBenchmark {
             ServiceSnapshot snapshot = snapshot(1);
             if (metrics == Metrics.PROMETHEUS) {
                 loops = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-                registry = new BalancerMetrics(loops, () -> 0, () -> 0);
+                registry = new BalancerMetrics(loops, () -> 0, () -> 0, new AcceptErrors("test"), new DescriptorBudget(1000, List::of));
                 registry.bind(snapshot); // as Balancer.apply does, before the snapshot goes into service
             }
             snapshot.activate();
@@ -136,7 +139,7 @@ public class ConnectionCountingBenchmark {
         public void setUp() throws ConfigException {
             ServiceSnapshot snapshot = snapshot(ports);
             loops = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-            registry = new BalancerMetrics(loops, () -> 0, () -> 0);
+            registry = new BalancerMetrics(loops, () -> 0, () -> 0, new AcceptErrors("test"), new DescriptorBudget(1000, List::of));
             registry.bind(snapshot);
             snapshot.activate();
             long nanos = 50_000;

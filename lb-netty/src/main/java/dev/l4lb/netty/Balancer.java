@@ -53,7 +53,8 @@ public final class Balancer implements AutoCloseable {
         this.connectionLog = connectionLog;
         this.tcp = new TcpDataPlane(transport, group, connectionLog);
         this.udp = new UdpDataPlane(transport, group, connectionLog);
-        this.metrics = new BalancerMetrics(group, tcp::unroutedConnections, connectionLog::dropped);
+        this.metrics = new BalancerMetrics(group, tcp::unroutedConnections, connectionLog::dropped, tcp.acceptErrors(),
+                tcp.descriptors());
     }
 
     /** {@link #start(BalancerConfig, Transport, int, ConnectionLog)} with no connection log. */

@@ -58,6 +58,8 @@ public final class Listeners {
     private final EventLoopGroup group;
     private final Binder binder;
     private final Map<InetSocketAddress, List<Channel>> bound = new LinkedHashMap<>();
+    /** Every socket in {@link #bound}, rewritten under the lock on each change and read without it. */
+    private volatile List<Channel> sockets = List.of();
     private volatile ServiceSnapshot snapshot = ServiceSnapshot.empty();
     /** The routes of the listeners the last switch removed. */
     private volatile Map<InetSocketAddress, Route> retired = Map.of();
@@ -138,6 +140,7 @@ public final class Listeners {
         for (InetSocketAddress address : prepared.removed()) {
             closeAndAwait(address, bound.remove(address));
         }
+        sockets = channels();
     }
 
     /** Closes listeners prepared for a snapshot that will not be applied. */
@@ -155,6 +158,14 @@ public final class Listeners {
         return bound.values().stream().flatMap(List::stream).toList();
     }
 
+    /**
+     * Every listener socket bound now, without taking this object's lock: for the event loops,
+     * which must never wait on it (a reload or shutdown holding it waits on them).
+     */
+    public List<Channel> socketsNow() {
+        return sockets;
+    }
+
     /** Listener sockets bound now. */
     public synchronized int socketCount() {
         return bound.values().stream().mapToInt(List::size).sum();
@@ -162,6 +173,7 @@ public final class Listeners {
 
     /** Closes every listener. */
     public synchronized void closeAll() {
+        sockets = List.of();
         bound.forEach(this::closeAndAwait);
         bound.clear();
     }

@@ -20,6 +20,7 @@ import org.slf4j.LoggerFactory;
 
 import dev.l4lb.core.config.AdminConfig;
 import dev.l4lb.core.model.Addresses;
+import dev.l4lb.netty.AcceptErrors;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.BindFailure;
 import dev.l4lb.netty.ConfigReloader;
@@ -71,10 +72,12 @@ public final class AdminServer implements AutoCloseable {
         group.next().scheduleAtFixedRate(rates, 0, RATE_INTERVAL_SECONDS, TimeUnit.SECONDS);
         byte[] statsPage = statsPage();
         List<Channel> listeners = new ArrayList<>(2);
+        // Failed accepts (out of fds, as under a flood of connections) are logged every 10 s at most, not per connection.
+        AcceptErrors acceptErrors = new AcceptErrors("admin server");
         try {
-            listeners.add(bind(group, config.metrics(), "admin.metrics",
+            listeners.add(bind(group, config.metrics(), "admin.metrics", acceptErrors,
                     new AdminHandler.Context(balancer, reloader, rates, statsPage, proxierHealth, true)));
-            listeners.add(bind(group, config.healthz(), "admin.healthz",
+            listeners.add(bind(group, config.healthz(), "admin.healthz", acceptErrors,
                     new AdminHandler.Context(balancer, reloader, rates, statsPage, proxierHealth, false)));
         } catch (BindFailure e) {
             listeners.forEach(Channel::close);
@@ -109,12 +112,13 @@ public final class AdminServer implements AutoCloseable {
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
 
-    private static Channel bind(EventLoopGroup group, InetSocketAddress address, String owner,
+    private static Channel bind(EventLoopGroup group, InetSocketAddress address, String owner, AcceptErrors acceptErrors,
                                 AdminHandler.Context context) throws BindFailure {
         try {
             return new ServerBootstrap()
                     .group(group)
                     .channel(Transport.NIO.serverSocketChannel())
+                    .handler(acceptErrors)
                     .childHandler(new ChannelInitializer<>() {
                         @Override
                         protected void initChannel(Channel ch) {

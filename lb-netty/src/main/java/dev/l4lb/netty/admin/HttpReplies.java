@@ -6,12 +6,16 @@ import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.timeout.ReadTimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * How l4lb's small HTTP servers (admin, healthCheckNodePort) end an exchange: the response with
  * its length, kept alive when the request asked for it and was well formed, else closed.
  */
 public final class HttpReplies {
+    private static final Logger LOG = LoggerFactory.getLogger(HttpReplies.class);
+
     private HttpReplies() {
     }
 
@@ -26,10 +30,14 @@ public final class HttpReplies {
         }
     }
 
-    /** A connection that failed or idled out is closed; only real failures go on to Netty's tail (debug log). */
+    /**
+     * A connection that failed (a reset, mostly) or idled out is closed. It is the client's doing,
+     * so it is logged at DEBUG only: passed on, it would reach the end of the pipeline, where Netty
+     * logs a WARN with a stack trace, one per connection a flood of clients resets.
+     */
     public static void failed(ChannelHandlerContext ctx, Throwable cause) {
         if (!(cause instanceof ReadTimeoutException)) {
-            ctx.fireExceptionCaught(cause);
+            LOG.debug("{}: closed after {}", ctx.channel(), cause.toString());
         }
         ctx.close();
     }

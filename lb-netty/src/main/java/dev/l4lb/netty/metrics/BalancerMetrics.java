@@ -41,6 +41,8 @@ import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.PortCounters;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.ServiceSnapshot;
+import dev.l4lb.netty.AcceptErrors;
+import dev.l4lb.netty.tcp.DescriptorBudget;
 
 /**
  * The balancer's Prometheus metrics. Per-port and per-endpoint meters read the counters the
@@ -70,6 +72,8 @@ public final class BalancerMetrics implements AutoCloseable {
     // Function counters hold their source weakly: these fields keep the suppliers alive.
     private final LongSupplier unrouted;
     private final LongSupplier logDropped;
+    private final AcceptErrors acceptErrors;
+    private final DescriptorBudget descriptors;
     /** The per-port and per-endpoint meters of the snapshot in force, with what each reads. */
     private Map<Meter.Id, Object> bound = Map.of();
 
@@ -77,10 +81,15 @@ public final class BalancerMetrics implements AutoCloseable {
      * @param loops      the data plane's event loops (pending tasks per loop)
      * @param unrouted   connections that arrived on a listener no route had
      * @param logDropped connection-log lines dropped because the writer fell behind
+     * @param acceptErrors the TCP listeners' failed accepts
+     * @param descriptors  TCP connections open against the descriptor limit
      */
-    public BalancerMetrics(EventLoopGroup loops, LongSupplier unrouted, LongSupplier logDropped) {
+    public BalancerMetrics(EventLoopGroup loops, LongSupplier unrouted, LongSupplier logDropped, AcceptErrors acceptErrors,
+                           DescriptorBudget descriptors) {
         this.unrouted = unrouted;
         this.logDropped = logDropped;
+        this.acceptErrors = acceptErrors;
+        this.descriptors = descriptors;
         new JvmMemoryMetrics().bindTo(registry);
         gc.bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
@@ -108,6 +117,21 @@ public final class BalancerMetrics implements AutoCloseable {
                 .register(registry);
         FunctionCounter.builder(PREFIX + ".connection.log.dropped", logDropped, s -> s.getAsLong())
                 .description("Connection log lines dropped because the log writer fell behind")
+                .register(registry);
+        for (AcceptErrors.Reason reason : AcceptErrors.Reason.values()) {
+            FunctionCounter.builder(PREFIX + ".accept.errors", acceptErrors, a -> a.count(reason))
+                    .tag("reason", reason.label())
+                    .description("TCP listeners' failed accepts: fd_limit (out of file descriptors) or other")
+                    .register(registry);
+        }
+        Gauge.builder(PREFIX + ".tcp.connections", descriptors, DescriptorBudget::open)
+                .description("Accepted TCP connections open now, every port")
+                .register(registry);
+        Gauge.builder(PREFIX + ".tcp.connections.max", descriptors, DescriptorBudget::max)
+                .description("TCP connections the file descriptor limit allows; at it the listeners stop accepting")
+                .register(registry);
+        FunctionCounter.builder(PREFIX + ".accept.pauses", descriptors, DescriptorBudget::pauses)
+                .description("Times the TCP listeners stopped accepting because the descriptor budget was full")
                 .register(registry);
     }
 

@@ -80,6 +80,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         Channel inbound = ctx.channel();
+        plane.descriptors().opened(); // closed() by this handler's channelInactive, or the client side's relay's
         // A transparent listener's connections are routed by their original destination.
         if (listener == null && plane.refusingTransparent()) {
             TcpRelayHandler.reset(inbound); // shutting down: refused while the others drain
@@ -166,6 +167,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         // The client left before its backend was connected (or was refused).
+        plane.descriptors().closed();
         if (admitted) {
             route.counters().release();
         }
@@ -201,7 +203,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         try {
             // The backend side's relay releases the endpoint's count, taken at the pick, when it closes.
             outbound = plane.newBackendChannel(backend.address(), connectTimeoutMillis(route.policy()),
-                    new TcpRelayHandler(inbound, backend, route.counters(), false));
+                    new TcpRelayHandler(inbound, backend, route.counters(), null));
         } catch (ChannelException e) { // no socket at all (out of file descriptors)
             connectDone(ctx, null, e, backend, started);
             return;
@@ -301,7 +303,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         }
 
         ChannelPipeline pipeline = ctx.pipeline();
-        clientSide = new TcpRelayHandler(outbound, backend, route.counters(), true);
+        clientSide = new TcpRelayHandler(outbound, backend, route.counters(), plane.descriptors());
         backendSide = outbound.pipeline().get(TcpRelayHandler.class);
         if (!policy.idleTimeout().isZero()) {
             idleTimer = new IdleTimer(inbound, outbound, policy.idleTimeout().toNanos(), route.counters());

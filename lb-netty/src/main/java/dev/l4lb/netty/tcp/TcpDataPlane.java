@@ -3,6 +3,7 @@ package dev.l4lb.netty.tcp;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.LongAdder;
 
 import io.netty.bootstrap.ServerBootstrap;
@@ -20,6 +21,7 @@ import io.netty.util.concurrent.EventExecutor;
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.ServiceSnapshot;
+import dev.l4lb.netty.AcceptErrors;
 import dev.l4lb.netty.BindFailure;
 import dev.l4lb.netty.Listeners;
 import dev.l4lb.netty.Transport;
@@ -43,12 +45,21 @@ public final class TcpDataPlane {
     private final Transport transport;
     private final ConnectionLog connectionLog;
     private final LongAdder unrouted = new LongAdder();
+    private final AcceptErrors acceptErrors = new AcceptErrors("TCP listener");
+    /** The transparent listener's sockets (TPROXY portals), paused and resumed with the others. */
+    private final List<Channel> transparentListeners = new CopyOnWriteArrayList<>();
+    private final DescriptorBudget descriptors;
     private final Listeners listeners;
 
     public TcpDataPlane(Transport transport, EventLoopGroup group, ConnectionLog connectionLog) {
         this.transport = transport;
         this.connectionLog = connectionLog;
         this.listeners = new Listeners(Protocol.TCP, transport, group, this::serverBootstrap);
+        this.descriptors = DescriptorBudget.ofThisProcess(() -> {
+            List<Channel> all = new ArrayList<>(listeners.socketsNow()); // never listeners' lock: see socketsNow
+            all.addAll(transparentListeners);
+            return all;
+        });
     }
 
     public Transport transport() {
@@ -79,6 +90,16 @@ public final class TcpDataPlane {
     /** Connections that arrived on a listener the current snapshot has no route for. */
     public long unroutedConnections() {
         return unrouted.sum();
+    }
+
+    /** Connections open against the process's descriptor limit. */
+    public DescriptorBudget descriptors() {
+        return descriptors;
+    }
+
+    /** Failed accepts of every TCP listener, by reason. */
+    public AcceptErrors acceptErrors() {
+        return acceptErrors;
     }
 
     void countUnrouted() {
@@ -123,6 +144,7 @@ public final class TcpDataPlane {
                 // Every socket on the port the first one got (the same, unless port 0 was asked for).
                 address = (InetSocketAddress) bound.get(0).localAddress();
             }
+            transparentListeners.addAll(bound);
             return bound;
         } catch (Exception e) { // syncUninterruptibly() rethrows the bind's IOException unchecked
             bound.forEach(ch -> ch.close().syncUninterruptibly());
@@ -165,6 +187,7 @@ public final class TcpDataPlane {
                 .group(loops, loops)
                 .channel(transport.serverSocketChannel())
                 .option(ChannelOption.SO_BACKLOG, 4096)
+                .handler(acceptErrors)
                 // Not accepting until the switch: the snapshot that routes this listener is not in force yet.
                 .option(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.AUTO_READ, false)

@@ -38,6 +38,7 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
     private final PortCounters port;
     /** True on the client side: what it reads goes in to the endpoint. */
     private final boolean fromClient;
+    private final DescriptorBudget descriptors;
     /** Set when the port has an idleTimeout; shared with the other side's handler. */
     private IdleTimer idle;
     /** Read in this batch, not yet added to the counters. */
@@ -47,12 +48,14 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
     /** Made when first needed: keeps writes to an io_uring peer going once its input has ended. */
     private IoUringWriteKick peerWrites;
 
-    TcpRelayHandler(Channel peer, Backend backend, PortCounters port, boolean fromClient) {
+    /** @param descriptors for the client's side, the budget its connection counts in; null for the backend's side */
+    TcpRelayHandler(Channel peer, Backend backend, PortCounters port, DescriptorBudget descriptors) {
         this.backend = backend;
         this.peer = peer;
         this.endpoint = backend.counters();
         this.port = port;
-        this.fromClient = fromClient;
+        this.fromClient = descriptors != null;
+        this.descriptors = descriptors;
     }
 
     /** Bytes this side has relayed to its peer so far. */
@@ -132,6 +135,7 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
         // the backend's in its endpoint's.
         if (fromClient) {
             port.release();
+            descriptors.closed();
         } else {
             backend.release();
         }

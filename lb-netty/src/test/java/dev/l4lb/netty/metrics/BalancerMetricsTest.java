@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.net.InetAddress;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import io.micrometer.core.instrument.Gauge;
@@ -13,13 +14,15 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import dev.l4lb.core.table.ServiceSnapshot;
+import dev.l4lb.netty.AcceptErrors;
+import dev.l4lb.netty.tcp.DescriptorBudget;
 import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.testing.Configs;
 
 /** Meters follow the snapshot: bound once, kept while their port or endpoint stays, gone with it. */
 class BalancerMetricsTest {
     private final EventLoopGroup loops = Transport.NIO.newGroup(1, "metrics-test");
-    private final BalancerMetrics metrics = new BalancerMetrics(loops, () -> 0, () -> 0);
+    private final BalancerMetrics metrics = new BalancerMetrics(loops, () -> 0, () -> 0, new AcceptErrors("test"), new DescriptorBudget(1000, List::of));
 
     @AfterEach
     void close() {
