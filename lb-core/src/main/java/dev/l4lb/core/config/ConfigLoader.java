@@ -105,7 +105,8 @@ public final class ConfigLoader {
             JsonProcessingException jpe = (JsonProcessingException) e;
             JsonLocation at = jpe.getLocation();
             String where = at == null ? "" : "line " + at.getLineNr() + ", column " + at.getColumnNr();
-            throw new ConfigException(List.of(new ConfigProblem(file, where, "not valid YAML: " + jpe.getOriginalMessage())));
+            throw new ConfigException(List.of(new ConfigProblem(file, where, "not valid YAML: "
+                    + ConfigProblem.yamlMessage(jpe.getOriginalMessage()))));
         }
         if (root == null || root.isMissingNode() || root.isNull()) {
             throw new ConfigException(List.of(new ConfigProblem(file, "", "the file is empty: it needs a 'services' list")));

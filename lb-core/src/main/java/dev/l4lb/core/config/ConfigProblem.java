@@ -1,5 +1,8 @@
 package dev.l4lb.core.config;
 
+import java.util.ArrayList;
+import java.util.List;
+
 /**
  * One thing wrong with a config file.
  *
@@ -8,6 +11,37 @@ package dev.l4lb.core.config;
  * @param message what is wrong, in words a user can act on
  */
 public record ConfigProblem(String file, String path, String message) {
+
+    /** One line each, however the message came (a parser's may span several): problems are listed a line apiece. */
+    public ConfigProblem {
+        message = message == null ? "" : message.strip().replaceAll("\\s*\\R\\s*", "; ");
+    }
+
+    /**
+     * A YAML parser's message (SnakeYAML's spans lines, with an excerpt of the file and a caret
+     * under the fault) as the words alone, on one line; the caller gives the line number.
+     */
+    public static String yamlMessage(String message) {
+        if (message == null) {
+            return "";
+        }
+        List<String> lines = message.lines().map(String::strip).toList();
+        List<String> words = new ArrayList<>();
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i);
+            if (line.startsWith("in 'reader'") || line.startsWith("in reader")) {
+                // "in 'reader', line 2, column 11:", then the line quoted and a caret under the fault
+                if (i + 2 < lines.size() && lines.get(i + 2).matches("\\^+")) {
+                    i += 2;
+                }
+                continue;
+            }
+            if (!line.isEmpty() && !line.matches("\\^+")) {
+                words.add(line);
+            }
+        }
+        return words.isEmpty() ? message.strip() : String.join("; ", words);
+    }
 
     @Override
     public String toString() {

@@ -125,17 +125,11 @@ public final class KubeManifests {
                 readObject(file, "document " + document, node);
             }
         } catch (JacksonException e) {
-            problems.add(new ConfigProblem(file, "document " + (started ? document : document + 1), "not valid YAML: " + oneLine(e.getOriginalMessage())
+            problems.add(new ConfigProblem(file, "document " + (started ? document : document + 1), "not valid YAML: " + ConfigProblem.yamlMessage(e.getOriginalMessage())
                     + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")")));
         }
     }
 
-    /** SnakeYAML's message without its excerpt and caret lines: the words, on one line. */
-    private static String oneLine(String message) {
-        return message.lines().map(String::strip)
-                .filter(line -> !line.isEmpty() && !line.startsWith("in reader") && !line.equals("^"))
-                .reduce((a, b) -> a + "; " + b).orElse(message);
-    }
 
     private void readObject(String file, String where, JsonNode node) {
         if (!node.isObject()) {
@@ -146,6 +140,42 @@ public final class KubeManifests {
         String apiVersion = node.path("apiVersion").asString("");
         String name = node.path("metadata").path("name").asString("");
         String label = where + " (" + (kind.isEmpty() ? "?" : kind) + (name.isEmpty() ? "" : " " + name) + ")";
+        if (!kind.equals("List") && nullListEntries(file, label, "", node)) {
+            return; // the API server refuses these too; the checks below would trip over them
+        }
+        try {
+            read(file, where, label, kind, apiVersion, node);
+        } catch (RuntimeException e) {
+            // Not expected: each field is checked before it is used. Should one slip through, the
+            // user still gets a line that names the object, not a stack trace.
+            problems.add(new ConfigProblem(file, label, "cannot be read (" + e + "): l4lb failed to check this object,"
+                    + " please report it"));
+        }
+    }
+
+    /** Whether {@code node} has a list with a null entry anywhere below it; each is a problem. */
+    private boolean nullListEntries(String file, String label, String path, JsonNode node) {
+        boolean found = false;
+        if (node.isArray()) {
+            for (int i = 0; i < node.size(); i++) {
+                String at = path + "[" + i + "]";
+                if (node.get(i).isNull()) {
+                    problems.add(new ConfigProblem(file, label + " " + at, "is null: a list entry must have a value"));
+                    found = true;
+                } else {
+                    found |= nullListEntries(file, label, at, node.get(i));
+                }
+            }
+        } else if (node.isObject()) {
+            for (var field : node.properties()) {
+                found |= nullListEntries(file, label, path.isEmpty() ? field.getKey() : path + "." + field.getKey(),
+                        field.getValue());
+            }
+        }
+        return found;
+    }
+
+    private void read(String file, String where, String label, String kind, String apiVersion, JsonNode node) {
         switch (kind) {
             case "List" -> {
                 JsonNode items = node.path("items");

@@ -391,6 +391,15 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void aYamlErrorIsOneLineWithoutTheParsersExcerpt() {
+        // SnakeYAML's message spans lines, quoting the file with a caret under the fault; found by ConfigFuzzTest.
+        assertThat(problems("services:\n  - name: \"shop/web\n    ports: []\n")).singleElement().satisfies(p -> {
+            assertThat(p.toString()).doesNotContain("\n", "^", "in 'reader'");
+            assertThat(p.message()).startsWith("not valid YAML: while scanning a quoted scalar; found unexpected end of stream");
+        });
+    }
+
+    @Test
     void duplicateYamlKeysAreRejectedNotSilentlyOverwritten() {
         String yaml = onePort(LISTEN, "scheduler: rr", "scheduler: rr");
         assertThat(problems(yaml)).singleElement().satisfies(p -> {

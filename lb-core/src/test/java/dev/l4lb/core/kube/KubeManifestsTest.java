@@ -101,6 +101,24 @@ class KubeManifestsTest {
     }
 
     @Test
+    void aNullListEntryIsAProblemNotACrash() {
+        // A Service with "ports: [null]" made the reader throw a NullPointerException; found by ConfigFuzzTest.
+        assertThatThrownBy(() -> KubeManifests.parse("null.yaml", """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: web}
+                spec:
+                  clusterIP: 10.96.0.10
+                  ports: [{port: 80}, null]
+                  externalIPs: [null]
+                """))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).extracting(ConfigProblem::toString)
+                        .containsExactly(
+                                "null.yaml: document 1 (Service web) spec.ports[1]: is null: a list entry must have a value",
+                                "null.yaml: document 1 (Service web) spec.externalIPs[0]: is null: a list entry must have a value"));
+    }
+
+    @Test
     void yamlThatDoesNotParseNamesTheDocumentAndLine() {
         assertThatThrownBy(() -> KubeManifests.parse("bad.yaml",
                 "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fine}\n---\nmetadata: {name: [\n"))

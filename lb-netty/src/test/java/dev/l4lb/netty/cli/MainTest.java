@@ -2,13 +2,10 @@ package dev.l4lb.netty.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -41,10 +38,10 @@ class MainTest {
                         scheduler: fastest
                         endpoints: ["localhost:9001"]
                 """);
-        Result result = run("run", "--config", config.toString());
+        InProcessLb.Result result = InProcessLb.run("run", "--config", config.toString());
 
-        assertThat(result.status).isEqualTo(2);
-        assertThat(result.err).contains(
+        assertThat(result.status()).isEqualTo(2);
+        assertThat(result.err()).contains(
                 config + ": services[0].ports[0].listen[0]: port '99999' in '127.0.0.1:99999' is out of range 1..65535",
                 config + ": services[0].ports[0].scheduler: unknown scheduler 'fastest' (known: rr, wrr, lc, wlc, sed, nq, sh, mh, p2c, random)",
                 config + ": services[0].ports[0].endpoints[0]: bad address 'localhost'");
@@ -61,10 +58,10 @@ class MainTest {
                           - listen: ["127.0.0.1:%d"]
                             endpoints: ["127.0.0.1:9"]
                     """.formatted(squatter.getLocalPort()));
-            Result result = run("run", "--config", config.toString());
+            InProcessLb.Result result = InProcessLb.run("run", "--config", config.toString());
 
-            assertThat(result.status).isEqualTo(1);
-            assertThat(result.err.strip()).isEqualTo("l4lb: cannot listen on 127.0.0.1:" + squatter.getLocalPort()
+            assertThat(result.status()).isEqualTo(1);
+            assertThat(result.err().strip()).isEqualTo("l4lb: cannot listen on 127.0.0.1:" + squatter.getLocalPort()
                     + " for demo/busy: the port is already in use");
         }
     }
@@ -72,17 +69,17 @@ class MainTest {
     @Test
     void aNegativeThreadCountIsAUsageError() throws Exception {
         Path config = validConfig();
-        Result result = run("run", "--config", config.toString(), "--threads", "-3");
-        assertThat(result.status).isEqualTo(2);
-        assertThat(result.err.strip()).isEqualTo("l4lb: --threads -3 is negative (0 means one per core)");
+        InProcessLb.Result result = InProcessLb.run("run", "--config", config.toString(), "--threads", "-3");
+        assertThat(result.status()).isEqualTo(2);
+        assertThat(result.err().strip()).isEqualTo("l4lb: --threads -3 is negative (0 means one per core)");
     }
 
     @Test
     void checkValidatesWithoutBinding() throws Exception {
         Path config = validConfig();
-        Result result = run("check", "--config", config.toString());
-        assertThat(result.status).isZero();
-        assertThat(result.out).contains("TCP demo/echo [127.0.0.1:8080] -> 1 endpoint(s), scheduler rr", config + ": OK");
+        InProcessLb.Result result = InProcessLb.run("check", "--config", config.toString());
+        assertThat(result.status()).isZero();
+        assertThat(result.out()).contains("TCP demo/echo [127.0.0.1:8080] -> 1 endpoint(s), scheduler rr", config + ": OK");
     }
 
     private Path validConfig() throws Exception {
@@ -95,25 +92,5 @@ class MainTest {
                         endpoints: ["127.0.0.1:9001"]
                 """);
         return config;
-    }
-
-    private record Result(int status, String out, String err) {
-    }
-
-    /** Runs a command in-process, capturing what it prints. */
-    private static synchronized Result run(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int status = Main.commandLine().execute(args);
-            return new Result(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
     }
 }
