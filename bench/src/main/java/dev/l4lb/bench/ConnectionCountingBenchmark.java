@@ -29,6 +29,7 @@ import dev.l4lb.core.table.PortCounters;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.ServiceSnapshot;
 import dev.l4lb.netty.AcceptErrors;
+import dev.l4lb.netty.ListenerPause;
 import dev.l4lb.netty.tcp.DescriptorBudget;
 import dev.l4lb.netty.metrics.BalancerMetrics;
 
@@ -91,7 +92,7 @@ public class ConnectionCountingBenchmark {
             ServiceSnapshot snapshot = snapshot(1);
             if (metrics == Metrics.PROMETHEUS) {
                 loops = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-                registry = new BalancerMetrics(loops, () -> 0, () -> 0, new AcceptErrors("test"), new DescriptorBudget(1000, List::of));
+                registry = new BalancerMetrics(loops, () -> 0, () -> 0, new AcceptErrors("test", new ListenerPause()), new DescriptorBudget(1000, List::of, new ListenerPause()));
                 registry.bind(snapshot); // as Balancer.apply does, before the snapshot goes into service
             }
             snapshot.activate();
@@ -139,7 +140,7 @@ public class ConnectionCountingBenchmark {
         public void setUp() throws ConfigException {
             ServiceSnapshot snapshot = snapshot(ports);
             loops = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-            registry = new BalancerMetrics(loops, () -> 0, () -> 0, new AcceptErrors("test"), new DescriptorBudget(1000, List::of));
+            registry = new BalancerMetrics(loops, () -> 0, () -> 0, new AcceptErrors("test", new ListenerPause()), new DescriptorBudget(1000, List::of, new ListenerPause()));
             registry.bind(snapshot);
             snapshot.activate();
             long nanos = 50_000;

@@ -12,8 +12,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.EventLoop;
-import io.netty.channel.uring.IoUringServerSocketChannel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,7 +24,7 @@ import dev.l4lb.core.model.Addresses;
  * and is logged as a WARN with a stack trace each time, with no count, and {@code ServerBootstrap}
  * stops accepting for a whole second. Here each failure is counted by reason, logged at most once
  * per {@link #LOG_INTERVAL_SECONDS} with how many there were since, and the listener pauses for
- * {@link #PAUSE_MILLIS}: long enough that no transport spins on a queue it cannot take from,
+ * {@link #PAUSE_MILLIS} ({@link ListenerPause}): long enough that no transport spins on a queue it cannot take from,
  * short enough that accepting resumes within that of descriptors coming free. Put first in each
  * listener's pipeline; shared by a protocol's or a server's listeners.
  */
@@ -53,11 +51,16 @@ public final class AcceptErrors extends ChannelInboundHandlerAdapter {
     private final LongAdder[] counts = {new LongAdder(), new LongAdder()};
     private final AtomicLong nextLogNanos = new AtomicLong(System.nanoTime());
     private final AtomicLong unreported = new AtomicLong();
-    private final Set<Channel> offTheRing = ConcurrentHashMap.newKeySet();
+    private final ListenerPause pause;
+    private final Set<Channel> pausedHere = ConcurrentHashMap.newKeySet();
 
-    /** @param owner who listens, for the log: "TCP listener", "admin" */
-    public AcceptErrors(String owner) {
+    /**
+     * @param owner who listens, for the log: "TCP listener", "admin"
+     * @param pause how its listeners are paused, shared with whatever else pauses them
+     */
+    public AcceptErrors(String owner, ListenerPause pause) {
         this.owner = owner;
+        this.pause = pause;
     }
 
     /** Accepts that failed for {@code reason} since the start. */
@@ -81,33 +84,12 @@ public final class AcceptErrors extends ChannelInboundHandlerAdapter {
                     reason == Reason.FD_LIMIT ? ": every file descriptor the process may open is in use (ulimit -n)" : "",
                     PAUSE_MILLIS);
         }
-        if (listener instanceof IoUringServerSocketChannel) {
-            pauseOffTheRing(listener);
-        } else if (listener.config().isAutoRead()) {
-            listener.config().setAutoRead(false);
+        if (pausedHere.add(listener)) { // one pause at a time per listener, however many failures come meanwhile
+            pause.pause(listener);
             ctx.executor().schedule(() -> {
-                if (listener.isOpen()) {
-                    listener.config().setAutoRead(true);
-                }
+                pausedHere.remove(listener);
+                pause.resume(listener);
             }, PAUSE_MILLIS, TimeUnit.MILLISECONDS);
         }
-    }
-
-    /**
-     * Netty 4.2.18's io_uring re-arms a multishot accept that failed at once, whatever autoRead
-     * says, so a listener out of descriptors would retry in a busy loop: only taking the socket off
-     * its ring stops it. It is registered again (and so accepts again) after the pause.
-     */
-    private void pauseOffTheRing(Channel listener) {
-        if (!listener.isRegistered() || !offTheRing.add(listener)) {
-            return; // already being taken off
-        }
-        EventLoop loop = listener.eventLoop();
-        listener.deregister().addListener(deregistered -> loop.schedule(() -> {
-            offTheRing.remove(listener);
-            if (listener.isOpen()) {
-                loop.register(listener); // active and reading: accepting resumes
-            }
-        }, PAUSE_MILLIS, TimeUnit.MILLISECONDS));
     }
 }

@@ -24,6 +24,7 @@ import dev.l4lb.netty.AcceptErrors;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.BindFailure;
 import dev.l4lb.netty.ConfigReloader;
+import dev.l4lb.netty.ListenerPause;
 import dev.l4lb.netty.Transport;
 
 /**
@@ -73,7 +74,7 @@ public final class AdminServer implements AutoCloseable {
         byte[] statsPage = statsPage();
         List<Channel> listeners = new ArrayList<>(2);
         // Failed accepts (out of fds, as under a flood of connections) are logged every 10 s at most, not per connection.
-        AcceptErrors acceptErrors = new AcceptErrors("admin server");
+        AcceptErrors acceptErrors = new AcceptErrors("admin server", new ListenerPause());
         try {
             listeners.add(bind(group, config.metrics(), "admin.metrics", acceptErrors,
                     new AdminHandler.Context(balancer, reloader, rates, statsPage, proxierHealth, true)));

@@ -14,12 +14,15 @@ import io.netty.channel.Channel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.l4lb.netty.ListenerPause;
+
 /**
  * Keeps the TCP listeners from taking in connections the process has no file descriptors for, as
  * HAProxy derives its maxconn from {@code ulimit -n}. A proxied connection holds two descriptors
  * (the client's and the backend's); once the connections open would leave fewer than a reserve
  * (for the JVM, the admin server, UDP sessions), every listener stops accepting and the kernel
- * keeps the newcomers in the listen queue; when a tenth of them have closed, accepting resumes.
+ * keeps the newcomers in the listen queue ({@link ListenerPause}); when a tenth of them have
+ * closed, accepting resumes.
  * Without it accept(2) fails with EMFILE at the limit, and on io_uring a failed multishot accept
  * is re-armed at once by Netty, whether or not the channel still wants to read: a busy loop.
  */
@@ -32,29 +35,31 @@ public final class DescriptorBudget {
     private final Supplier<List<Channel>> listeners;
     private final AtomicInteger open = new AtomicInteger();
     private final AtomicBoolean paused = new AtomicBoolean();
+    private final ListenerPause pause;
     private final LongAdder pauses = new LongAdder();
     private final AtomicLong nextLogNanos = new AtomicLong(System.nanoTime());
 
-    /** @param max connections at most; {@code listeners} the sockets to pause and resume */
-    public DescriptorBudget(int max, Supplier<List<Channel>> listeners) {
+    /** @param max connections at most; {@code listeners} the sockets to pause and resume, with {@code pause} */
+    public DescriptorBudget(int max, Supplier<List<Channel>> listeners, ListenerPause pause) {
         this.max = max;
+        this.pause = pause;
         this.resumeAt = max - Math.max(1, max / 10);
         this.listeners = listeners;
     }
 
     /** The budget this process's descriptor limit allows: (limit - reserve) / 2 connections. */
-    static DescriptorBudget ofThisProcess(Supplier<List<Channel>> listeners) {
+    static DescriptorBudget ofThisProcess(Supplier<List<Channel>> listeners, ListenerPause pause) {
         long limit = ManagementFactory.getOperatingSystemMXBean() instanceof UnixOperatingSystemMXBean unix
                 ? unix.getMaxFileDescriptorCount() : Integer.MAX_VALUE;
         long reserve = Math.max(512, limit / 10); // the JVM's own, io_uring's rings, the admin server, UDP sessions
-        return new DescriptorBudget((int) Math.max(16, Math.min(Integer.MAX_VALUE, (limit - reserve) / 2)), listeners);
+        return new DescriptorBudget((int) Math.max(16, Math.min(Integer.MAX_VALUE, (limit - reserve) / 2)), listeners, pause);
     }
 
     /** A connection was accepted; the one that fills the budget pauses the listeners. */
     void opened() {
         if (open.incrementAndGet() >= max && paused.compareAndSet(false, true)) {
             pauses.increment();
-            listeners.get().forEach(ch -> ch.config().setAutoRead(false));
+            listeners.get().forEach(pause::pause);
             long now = System.nanoTime();
             long next = nextLogNanos.get();
             if (now - next >= 0 && nextLogNanos.compareAndSet(next, now + LOG_INTERVAL_NANOS)) {
@@ -68,11 +73,7 @@ public final class DescriptorBudget {
     /** An accepted connection has closed; when enough have, the listeners resume. */
     void closed() {
         if (open.decrementAndGet() <= resumeAt && paused.compareAndSet(true, false)) {
-            listeners.get().forEach(ch -> {
-                if (ch.isOpen()) {
-                    ch.config().setAutoRead(true);
-                }
-            });
+            listeners.get().forEach(pause::resume);
         }
     }
 

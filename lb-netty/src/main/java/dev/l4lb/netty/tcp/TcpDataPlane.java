@@ -23,6 +23,7 @@ import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.ServiceSnapshot;
 import dev.l4lb.netty.AcceptErrors;
 import dev.l4lb.netty.BindFailure;
+import dev.l4lb.netty.ListenerPause;
 import dev.l4lb.netty.Listeners;
 import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.log.ConnectionLog;
@@ -45,7 +46,9 @@ public final class TcpDataPlane {
     private final Transport transport;
     private final ConnectionLog connectionLog;
     private final LongAdder unrouted = new LongAdder();
-    private final AcceptErrors acceptErrors = new AcceptErrors("TCP listener");
+    /** Shared by the descriptor budget and failed accepts, so that each lifts only its own pause. */
+    private final ListenerPause pause = new ListenerPause();
+    private final AcceptErrors acceptErrors = new AcceptErrors("TCP listener", pause);
     /** The transparent listener's sockets (TPROXY portals), paused and resumed with the others. */
     private final List<Channel> transparentListeners = new CopyOnWriteArrayList<>();
     private final DescriptorBudget descriptors;
@@ -59,7 +62,7 @@ public final class TcpDataPlane {
             List<Channel> all = new ArrayList<>(listeners.socketsNow()); // never listeners' lock: see socketsNow
             all.addAll(transparentListeners);
             return all;
-        });
+        }, pause);
     }
 
     public Transport transport() {

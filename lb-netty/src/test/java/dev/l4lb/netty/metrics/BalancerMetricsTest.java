@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 
 import dev.l4lb.core.table.ServiceSnapshot;
 import dev.l4lb.netty.AcceptErrors;
+import dev.l4lb.netty.ListenerPause;
 import dev.l4lb.netty.tcp.DescriptorBudget;
 import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.testing.Configs;
@@ -22,7 +23,7 @@ import dev.l4lb.netty.testing.Configs;
 /** Meters follow the snapshot: bound once, kept while their port or endpoint stays, gone with it. */
 class BalancerMetricsTest {
     private final EventLoopGroup loops = Transport.NIO.newGroup(1, "metrics-test");
-    private final BalancerMetrics metrics = new BalancerMetrics(loops, () -> 0, () -> 0, new AcceptErrors("test"), new DescriptorBudget(1000, List::of));
+    private final BalancerMetrics metrics = new BalancerMetrics(loops, () -> 0, () -> 0, new AcceptErrors("test", new ListenerPause()), new DescriptorBudget(1000, List::of, new ListenerPause()));
 
     @AfterEach
     void close() {
