@@ -47,8 +47,14 @@ class TcpRelayTest {
     @RegisterExtension
     final Closer toClose = new Closer();
 
+    /**
+     * Each transport this machine has; {@code -Dl4lb.torture.repeat=N} lists each N times, which is
+     * how the half-close tests are run a hundred times per transport (README, Torture).
+     */
     static List<Transport> transports() {
-        return dev.l4lb.netty.testing.Transports.available();
+        List<Transport> each = dev.l4lb.netty.testing.Transports.available();
+        return java.util.stream.IntStream.range(0, Integer.getInteger("l4lb.torture.repeat", 1))
+                .boxed().flatMap(i -> each.stream()).toList();
     }
 
     @ParameterizedTest
