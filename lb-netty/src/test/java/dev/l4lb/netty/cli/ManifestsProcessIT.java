@@ -42,7 +42,7 @@ class ManifestsProcessIT {
         assertThat(JAR).as("the shaded jar built by package").exists();
         int podPort = Ports.free();
         int nodePort = Ports.free();
-        int firstProxyPort = Ports.free();
+        int firstProxyPort = Ports.freeBlock(4);
         // The example as it is, with ports this machine has free (8080 and 30080 may be taken on a CI host).
         String manifest = Files.readString(EXAMPLE).replace("port: 8080", "port: " + podPort)
                 .replace("nodePort: 30080", "nodePort: " + nodePort);

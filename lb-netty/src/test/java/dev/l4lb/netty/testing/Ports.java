@@ -24,6 +24,32 @@ public final class Ports {
         }
     }
 
+    /**
+     * The first of {@code count} consecutive TCP ports nothing holds on loopback right now: a
+     * port range handed to the proxier must be free throughout, not only at its start (a busy
+     * machine has ephemeral ports of earlier tests' connections all over).
+     */
+    public static int freeBlock(int count) {
+        for (int attempt = 0; attempt < 100; attempt++) {
+            int first = free();
+            if (first + count > 65536) {
+                continue;
+            }
+            boolean allFree = true;
+            for (int port = first + 1; port < first + count && allFree; port++) {
+                try (ServerSocket probe = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+                    probe.getLocalPort();
+                } catch (IOException taken) {
+                    allFree = false;
+                }
+            }
+            if (allFree) {
+                return first;
+            }
+        }
+        throw new IllegalStateException("no " + count + " consecutive free ports found on loopback");
+    }
+
     /** A loopback address with a UDP port nobody holds now. */
     public static InetSocketAddress freeUdp() {
         try (DatagramSocket probe = new DatagramSocket(loopback(0))) {
