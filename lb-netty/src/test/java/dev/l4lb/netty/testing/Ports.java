@@ -25,18 +25,17 @@ public final class Ports {
     }
 
     /**
-     * The first of {@code count} consecutive TCP ports nothing holds on loopback right now: a
-     * port range handed to the proxier must be free throughout, not only at its start (a busy
-     * machine has ephemeral ports of earlier tests' connections all over).
+     * The first of {@code count} consecutive TCP ports nothing holds on loopback right now, below
+     * the kernel's ephemeral range (32768 and up by default): a port range handed to the proxier
+     * must be free throughout, and after tests that made thousands of connections the ephemeral
+     * ports are full of TIME_WAIT entries that a listener cannot bind over.
      */
     public static int freeBlock(int count) {
-        for (int attempt = 0; attempt < 100; attempt++) {
-            int first = free();
-            if (first + count > 65536) {
-                continue;
-            }
+        java.util.Random random = new java.util.Random();
+        for (int attempt = 0; attempt < 200; attempt++) {
+            int first = 20_000 + random.nextInt(12_000 - count);
             boolean allFree = true;
-            for (int port = first + 1; port < first + count && allFree; port++) {
+            for (int port = first; port < first + count && allFree; port++) {
                 try (ServerSocket probe = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
                     probe.getLocalPort();
                 } catch (IOException taken) {
@@ -47,7 +46,7 @@ public final class Ports {
                 return first;
             }
         }
-        throw new IllegalStateException("no " + count + " consecutive free ports found on loopback");
+        throw new IllegalStateException("no " + count + " consecutive free ports found on loopback between 20000 and 32000");
     }
 
     /** A loopback address with a UDP port nobody holds now. */
