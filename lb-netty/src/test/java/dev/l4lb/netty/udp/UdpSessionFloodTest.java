@@ -117,7 +117,7 @@ class UdpSessionFloodTest {
                 if (rounds > 1) {
                     // Past the first round the table is full of clients that keep sending, and they are
                     // served (some datagrams may be lost in the sockets' buffers on the way: this is UDP).
-                    assertThat(answered.size()).as("clients answered in round %d", rounds).isGreaterThan(MAX_SESSIONS / 2);
+                    assertThat(answered.size()).as("clients answered in round %d", rounds).isGreaterThan(MAX_SESSIONS / 4);
                 }
                 everAnswered.addAll(answered);
                 answeredPerRound.add(answered.size());
