@@ -37,9 +37,9 @@ import io.netty.util.concurrent.DefaultThreadFactory;
  * The I/O transport of the data plane: io_uring where the kernel allows it, else Linux epoll,
  * else Java NIO as the portable fallback. Chosen once at start and reported.
  *
- * <p>io_uring comes first because it costs the balancer less: on the bench's unpinned layout
- * (2026-12-07) about 100 against 142 µs of CPU per new connection and 15.5 against 22 µs per
- * keep-alive request. Each of Netty 4.2.18's native transports has a defect with half-closed
+ * <p>io_uring comes first because it costs the balancer less: in the bench's full run of
+ * 2026-12-07 (unpinned layout, bench/results/2026-12-07/report.md) 94 against 145 µs of CPU per
+ * new connection and 15.6 against 24.3 µs per keep-alive request. Each of Netty 4.2.18's native transports has a defect with half-closed
  * connections that l4lb works round: epoll drops a socket whose input has ended from its epoll
  * set and then fails the next wait for writability ({@link KeepRegisteredEpollIoHandler});
  * io_uring stops writing to such a socket once it has had to wait ({@code tcp.IoUringWriteKick}).

@@ -36,8 +36,7 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
     private final Backend backend;
     private final EndpointCounters endpoint;
     private final PortCounters port;
-    /** True on the client side: what it reads goes in to the endpoint. */
-    private final boolean fromClient;
+    /** On the client side (what it reads goes in to the endpoint) the budget its connection counts in; null on the backend's. */
     private final DescriptorBudget descriptors;
     /** Set when the port has an idleTimeout; shared with the other side's handler. */
     private IdleTimer idle;
@@ -54,7 +53,6 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
         this.peer = peer;
         this.endpoint = backend.counters();
         this.port = port;
-        this.fromClient = descriptors != null;
         this.descriptors = descriptors;
     }
 
@@ -100,7 +98,7 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
 
     private void count() {
         if (pending != 0) {
-            if (fromClient) {
+            if (descriptors != null) { // the client's side
                 endpoint.addBytes(pending, 0);
                 port.addBytes(pending, 0);
             } else {
@@ -133,7 +131,7 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
         count();
         // The counts this side stands for end with it: the client's place in the port's limit,
         // the backend's in its endpoint's.
-        if (fromClient) {
+        if (descriptors != null) { // the client's side
             port.release();
             descriptors.closed();
         } else {

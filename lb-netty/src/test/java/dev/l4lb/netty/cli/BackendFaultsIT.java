@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import dev.l4lb.netty.testing.PeerProcess;
+import dev.l4lb.netty.testing.Privileges;
 
 /**
  * Issue 15's backend faults under load, on the jar as users run it, in a network namespace of the
@@ -49,7 +50,7 @@ class BackendFaultsIT {
 
     @BeforeEach
     void makeTheNamespace() {
-        Assumptions.assumeTrue(isRoot(), "needs root: it creates a network namespace and iptables rules in it");
+        Assumptions.assumeTrue(Privileges.isRoot(), "needs root: it creates a network namespace and iptables rules in it");
         for (String tool : List.of("ip", "iptables", "wrk")) {
             PeerProcess.executable(tool); // skips, or fails under L4LB_REQUIRE_PEERS, when missing
         }
@@ -204,13 +205,5 @@ class BackendFaultsIT {
     /** The tool's path (sbin need not be on this JVM's PATH). */
     private static String tool(String name) {
         return PeerProcess.executable(name).toString();
-    }
-
-    private static boolean isRoot() {
-        try {
-            return ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
-        } catch (IOException | UnsupportedOperationException e) {
-            return false;
-        }
     }
 }

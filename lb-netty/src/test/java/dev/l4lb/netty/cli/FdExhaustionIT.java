@@ -24,10 +24,10 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import dev.l4lb.core.model.Addresses;
 import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.testing.AdminHttp;
+import dev.l4lb.netty.testing.Configs;
 import dev.l4lb.netty.testing.Ports;
 import dev.l4lb.netty.testing.Sockets;
 
@@ -58,15 +58,8 @@ class FdExhaustionIT {
             InetSocketAddress listen = Ports.loopback(Ports.free());
             InetSocketAddress metrics = Ports.loopback(Ports.free());
             Path config = dir.resolve("l4lb.yaml");
-            Files.writeString(config, """
-                    admin: {metrics: "%s", healthz: "%s"}
-                    services:
-                      - name: torture/fds
-                        ports:
-                          - listen: ["%s"]
-                            endpoints: ["%s"]
-                    """.formatted(Addresses.format(metrics), Addresses.format(Ports.loopback(Ports.free())),
-                    Addresses.format(listen), Addresses.format(backend.addresses().get(0))));
+            Files.writeString(config, Configs.tcpFile("torture/fds", listen, List.of(backend.addresses().get(0)), metrics,
+                    Ports.loopback(Ports.free())));
             Path log = dir.resolve("lb.log");
             Process lb = new ProcessBuilder("bash", "-c", "ulimit -n " + FD_LIMIT + " && exec \"$0\" -jar \"$1\" run --config \"$2\""
                     + " --transport \"$3\" --threads 2 --shutdown-grace 0s",

@@ -22,6 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.netty.testing.AdminHttp;
+import dev.l4lb.netty.testing.Configs;
 import dev.l4lb.netty.testing.Ports;
 import dev.l4lb.netty.testing.Sockets;
 
@@ -50,15 +51,8 @@ class IdleFloodIT {
         InetSocketAddress listen = Ports.loopback(Ports.free());
         InetSocketAddress metrics = Ports.loopback(Ports.free());
         Path config = dir.resolve("l4lb.yaml");
-        Files.writeString(config, """
-                admin: {metrics: "%s", healthz: "%s"}
-                services:
-                  - name: torture/idle
-                    ports:
-                      - listen: ["%s"]
-                        endpoints: ["%s"]
-                """.formatted(Addresses.format(metrics), Addresses.format(Ports.loopback(Ports.free())),
-                Addresses.format(listen), Addresses.format(backendAddress)));
+        Files.writeString(config, Configs.tcpFile("torture/idle", listen, List.of(backendAddress), metrics,
+                Ports.loopback(Ports.free())));
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process backend = withFds(dir.resolve("backend.log"), java, "-jar", JAR.toString(), "echo-server", "--threads", "1",
                 "--listen", Addresses.format(backendAddress));

@@ -11,8 +11,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.time.Duration;
@@ -60,6 +58,7 @@ import dev.l4lb.netty.testing.Configs;
 import dev.l4lb.netty.testing.EchoBackends;
 import dev.l4lb.netty.testing.NoLeaks;
 import dev.l4lb.netty.testing.Ports;
+import dev.l4lb.netty.testing.Privileges;
 import dev.l4lb.netty.testing.Sockets;
 
 /**
@@ -104,17 +103,9 @@ class PortalsNetnsTest {
     @Order(2)
     final Closer closer = new Closer();
 
-    static boolean isRoot() {
-        try {
-            return ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
-        } catch (IOException | UnsupportedOperationException e) {
-            return false;
-        }
-    }
-
     @BeforeAll
     static void createThePod() {
-        Assumptions.assumeTrue(isRoot(), "needs root: it creates a network namespace and iptables rules");
+        Assumptions.assumeTrue(Privileges.isRoot(), "needs root: it creates a network namespace and iptables rules");
         NetworkCommands tools = NetworkCommands.system();
         for (String tool : List.of("ip", "iptables", "iptables-restore", "iptables-save")) {
             boolean there = tools.find(tool).isPresent();

@@ -18,6 +18,7 @@ import dev.l4lb.core.kube.Portal;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Cidr;
 import dev.l4lb.core.model.Protocol;
+import dev.l4lb.netty.testing.Privileges;
 
 /** Without iptables, or without the right to use it, portals are off: said once, and syncs are harmless no-ops. */
 class PortalsOffTest {
@@ -65,7 +66,7 @@ class PortalsOffTest {
 
     @Test
     void withoutTheRightToChangeRulesTheyAreOffWithIptablesOwnReason() {
-        Assumptions.assumeFalse(PortalsNetnsTest.isRoot(), "as root iptables is permitted; this is for an ordinary user");
+        Assumptions.assumeFalse(Privileges.isRoot(), "as root iptables is permitted; this is for an ordinary user");
         NetworkCommands system = NetworkCommands.system();
         Assumptions.assumeTrue(system.find("iptables").isPresent() && system.find("iptables-restore").isPresent(),
                 "iptables is not installed here");

@@ -30,6 +30,23 @@ public final class Configs {
         return parse(yaml);
     }
 
+    /**
+     * The file text of one TCP service {@code name} on {@code listen} over {@code endpoints}, with
+     * the admin server's two addresses: for the tests that start {@code lb run} as a process.
+     */
+    public static String tcpFile(String name, InetSocketAddress listen, List<InetSocketAddress> endpoints,
+                                 InetSocketAddress metrics, InetSocketAddress healthz) {
+        return """
+                admin: {metrics: "%s", healthz: "%s"}
+                services:
+                  - name: %s
+                    ports:
+                      - listen: ["%s"]
+                        endpoints: [%s]
+                """.formatted(Addresses.format(metrics), Addresses.format(healthz), name, Addresses.format(listen),
+                endpoints.stream().map(e -> "\"" + Addresses.format(e) + "\"").collect(Collectors.joining(", ")));
+    }
+
     public static BalancerConfig parse(String yaml) {
         try {
             return ConfigLoader.parse("test.yaml", yaml);
