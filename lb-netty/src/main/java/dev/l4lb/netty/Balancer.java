@@ -10,6 +10,8 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,8 +29,9 @@ import dev.l4lb.netty.tcp.TcpDataPlane;
 import dev.l4lb.netty.udp.UdpDataPlane;
 
 /**
- * A running balancer: one event-loop group sized to the cores, the TCP and UDP data planes on
- * it, the config in force and its metrics. Started from a validated config, {@link #reload reloaded}
+ * A running balancer: an event-loop group sized to the cores, the TCP and UDP data planes on
+ * it (UDP on a group of its own where its transport differs, {@link Transport#forDatagrams()}),
+ * the config in force and its metrics. Started from a validated config, {@link #reload reloaded}
  * with another, stopped by {@link #shutdown}.
  */
 public final class Balancer implements AutoCloseable {
@@ -37,6 +40,8 @@ public final class Balancer implements AutoCloseable {
     private final Transport transport;
     private final int loops;
     private final MultiThreadIoEventLoopGroup group;
+    /** The UDP data plane's loops: {@link #group} itself unless UDP runs on another transport ({@link Transport#forDatagrams()}). */
+    private final MultiThreadIoEventLoopGroup datagramGroup;
     private final TcpDataPlane tcp;
     private final UdpDataPlane udp;
     private final ConnectionLog connectionLog;
@@ -50,10 +55,13 @@ public final class Balancer implements AutoCloseable {
         this.transport = transport;
         this.loops = loops;
         this.group = transport.newGroup(loops, "l4lb-io");
+        Transport datagrams = transport.forDatagrams();
+        // Netty starts a loop's thread at its first task: a UDP group costs no thread until a UDP port needs it.
+        this.datagramGroup = datagrams == transport ? group : datagrams.newGroup(loops, "l4lb-udp");
         this.connectionLog = connectionLog;
         this.tcp = new TcpDataPlane(transport, group, connectionLog);
-        this.udp = new UdpDataPlane(transport, group, connectionLog);
-        this.metrics = new BalancerMetrics(group, tcp::unroutedConnections, connectionLog::dropped, tcp.acceptErrors(),
+        this.udp = new UdpDataPlane(datagrams, datagramGroup, connectionLog);
+        this.metrics = new BalancerMetrics(eventLoops(), tcp::unroutedConnections, connectionLog::dropped, tcp.acceptErrors(),
                 tcp.descriptors());
     }
 
@@ -77,7 +85,7 @@ public final class Balancer implements AutoCloseable {
         try {
             balancer.apply(config, System.nanoTime());
         } catch (BindFailure | RuntimeException e) {
-            balancer.group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
+            balancer.stopLoops(0);
             balancer.metrics.close();
             connectionLog.close(); // it was handed over to this balancer
             throw e;
@@ -227,7 +235,7 @@ public final class Balancer implements AutoCloseable {
             LOG.info("grace period over: closing {} connection(s)", active);
         }
         closeTransparentListener();
-        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        stopLoops(2);
         connectionLog.close();
         metrics.close();
     }
@@ -252,6 +260,24 @@ public final class Balancer implements AutoCloseable {
         transparent.clear();
     }
 
+    /** Every event loop of the data plane, TCP's and (when they differ) UDP's. */
+    private List<EventExecutor> eventLoops() {
+        List<EventExecutor> all = new ArrayList<>();
+        group.forEach(all::add);
+        if (datagramGroup != group) {
+            datagramGroup.forEach(all::add);
+        }
+        return all;
+    }
+
+    private void stopLoops(int timeoutSeconds) {
+        Future<?> tcpLoops = group.shutdownGracefully(0, timeoutSeconds, TimeUnit.SECONDS);
+        if (datagramGroup != group) {
+            datagramGroup.shutdownGracefully(0, timeoutSeconds, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+        tcpLoops.syncUninterruptibly();
+    }
+
     /** Shuts down with no grace period. */
     @Override
     public void close() {
@@ -262,8 +288,9 @@ public final class Balancer implements AutoCloseable {
     private void logSummary() {
         List<Service> services = config.services();
         int ports = services.stream().mapToInt(s -> s.ports().size()).sum();
-        LOG.info("l4lb {} serving {} service(s), {} port(s) on transport {} with {} event loop(s), {} listener socket(s){}{}",
-                Version.current(), services.size(), ports, transport.displayName(), loops, tcp.listeners().socketCount() + udp.listeners().socketCount(),
+        LOG.info("l4lb {} serving {} service(s), {} port(s) on transport {}{} with {} event loop(s), {} listener socket(s){}{}",
+                Version.current(), services.size(), ports, transport.displayName(),
+                udp.transport() != transport ? " (UDP on " + udp.transport().displayName() + ")" : "", loops, tcp.listeners().socketCount() + udp.listeners().socketCount(),
                 transport.reusePortOption() != null ? " (SO_REUSEPORT: one per listener and loop)" : "",
                 connectionLog.enabled() ? "; connection log on" : "");
         for (Route route : tcp.snapshot().routes()) {

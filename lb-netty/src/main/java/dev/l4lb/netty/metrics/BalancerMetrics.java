@@ -28,7 +28,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufAllocatorMetricProvider;
-import io.netty.channel.EventLoopGroup;
+import io.netty.util.concurrent.EventExecutor;
 
 import dev.l4lb.core.affinity.ClientIpAffinity;
 import dev.l4lb.core.model.Addresses;
@@ -84,7 +84,7 @@ public final class BalancerMetrics implements AutoCloseable {
      * @param acceptErrors the TCP listeners' failed accepts
      * @param descriptors  TCP connections open against the descriptor limit
      */
-    public BalancerMetrics(EventLoopGroup loops, LongSupplier unrouted, LongSupplier logDropped, AcceptErrors acceptErrors,
+    public BalancerMetrics(Iterable<EventExecutor> loops, LongSupplier unrouted, LongSupplier logDropped, AcceptErrors acceptErrors,
                            DescriptorBudget descriptors) {
         this.unrouted = unrouted;
         this.logDropped = logDropped;
