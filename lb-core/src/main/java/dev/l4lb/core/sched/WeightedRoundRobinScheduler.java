@@ -25,7 +25,9 @@ public final class WeightedRoundRobinScheduler implements Scheduler {
         if (length == 0) {
             return null;
         }
-        int position = cycle[(int) ((next.getAndIncrement() & Long.MAX_VALUE) % length)];
+        // A retry reads the cycle's position without taking a turn (RoundRobinScheduler says why).
+        long turn = excluded.isEmpty() ? next.getAndIncrement() : next.get();
+        int position = cycle[(int) ((turn & Long.MAX_VALUE) % length)];
         Backend chosen = eligible[position];
         return Eligibility.usable(chosen, excluded) ? chosen : Eligibility.firstUsable(eligible, position + 1, excluded);
     }
