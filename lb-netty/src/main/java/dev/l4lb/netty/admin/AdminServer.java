@@ -8,6 +8,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -75,10 +77,12 @@ public final class AdminServer implements AutoCloseable {
         List<Channel> listeners = new ArrayList<>(2);
         // Failed accepts (out of fds, as under a flood of connections) are logged every 10 s at most, not per connection.
         AcceptErrors acceptErrors = new AcceptErrors("admin server", new ListenerPause());
+        MeterRegistry registry = balancer.metrics().registry();
+        Limits limits = new Limits(new AdminConnections(registry), closedCounter(registry, "request_timeout"));
         try {
-            listeners.add(bind(group, config.metrics(), "admin.metrics", acceptErrors,
+            listeners.add(bind(group, config.metrics(), "admin.metrics", acceptErrors, limits,
                     new AdminHandler.Context(balancer, reloader, rates, statsPage, proxierHealth, true)));
-            listeners.add(bind(group, config.healthz(), "admin.healthz", acceptErrors,
+            listeners.add(bind(group, config.healthz(), "admin.healthz", acceptErrors, limits,
                     new AdminHandler.Context(balancer, reloader, rates, statsPage, proxierHealth, false)));
         } catch (BindFailure e) {
             listeners.forEach(Channel::close);
@@ -113,8 +117,22 @@ public final class AdminServer implements AutoCloseable {
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
     }
 
+    /** What bounds the admin server's connections, shared by both its addresses. */
+    private record Limits(AdminConnections connections, Counter requestTimeouts) {
+    }
+
+    /** {@code l4lb_admin_connections_closed_total{reason}}: connections the admin server closed on its own. */
+    static Counter closedCounter(MeterRegistry registry, String reason) {
+        return Counter.builder("l4lb.admin.connections.closed")
+                .tag("reason", reason)
+                .description("Admin connections closed by the server: limit (more than " + AdminConnections.MAX
+                        + " open; reset at once) or request_timeout (no whole request within "
+                        + RequestDeadline.SECONDS + " s)")
+                .register(registry);
+    }
+
     private static Channel bind(EventLoopGroup group, InetSocketAddress address, String owner, AcceptErrors acceptErrors,
-                                AdminHandler.Context context) throws BindFailure {
+                                Limits limits, AdminHandler.Context context) throws BindFailure {
         try {
             return new ServerBootstrap()
                     .group(group)
@@ -124,10 +142,12 @@ public final class AdminServer implements AutoCloseable {
                         @Override
                         protected void initChannel(Channel ch) {
                             ch.pipeline().addLast(
-                                    // An idle keep-alive connection is closed; a slow client cannot hold one open.
+                                    limits.connections(),
+                                    // A client that stops reading its answer sends nothing either: closed after a minute.
                                     new ReadTimeoutHandler(60),
                                     new HttpServerCodec(),
                                     new HttpObjectAggregator(MAX_REQUEST_BYTES),
+                                    new RequestDeadline(limits.requestTimeouts()),
                                     new AdminHandler(context));
                         }
                     })

@@ -222,6 +222,83 @@ class AdminServerTest {
         assertThat(AdminHttp.get(admin.metricsAddress(), "/api/v1/reload").statusCode()).isEqualTo(405);
     }
 
+    /**
+     * Issue #21: idle connections once held the admin server's descriptors without bound. Now it
+     * holds at most {@link AdminConnections#MAX} and resets the rest at once, and a held one that
+     * does not deliver a whole request in {@link RequestDeadline#SECONDS} (idle, or trickling a
+     * byte at a time) is closed, so a probe gets in again while the flood is still connected.
+     */
+    @Test
+    void aFloodOfIdleOrTricklingConnectionsHoldsFewDescriptorsAndClearsWithinTheRequestTimeout() throws Exception {
+        start(null);
+        InetSocketAddress address = admin.metricsAddress();
+        List<Socket> held = new ArrayList<>();
+        try {
+            Socket trickler = new Socket();
+            trickler.connect(address, 5_000);
+            held.add(trickler);
+            for (int i = 1; i < AdminConnections.MAX; i++) {
+                Socket idle = new Socket();
+                idle.connect(address, 5_000);
+                held.add(idle);
+            }
+            long start = System.nanoTime();
+            // Past the limit: reset or closed at once, whichever the other 100 connections meet.
+            List<Socket> refused = new ArrayList<>();
+            for (int i = 0; i < 100; i++) {
+                Socket extra = new Socket();
+                extra.connect(address, 5_000);
+                extra.setSoTimeout(5_000);
+                refused.add(extra);
+            }
+            for (Socket extra : refused) {
+                assertThat(readsEndOrReset(extra)).as("a connection over the limit is closed at once").isTrue();
+                extra.close();
+            }
+            // The trickler sends a request a byte every 200 ms: never whole within the deadline.
+            byte[] slow = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            trickler.setSoTimeout(200);
+            boolean closed = false;
+            for (int i = 0; !closed && System.nanoTime() - start < Duration.ofSeconds(RequestDeadline.SECONDS + 5).toNanos(); i++) {
+                try {
+                    trickler.getOutputStream().write(slow[i % slow.length]);
+                    closed = trickler.getInputStream().read() == -1;
+                } catch (java.net.SocketTimeoutException e) {
+                    // nothing yet: keep trickling
+                } catch (java.io.IOException e) {
+                    closed = true; // reset while writing
+                }
+            }
+            long tookMillis = Duration.ofNanos(System.nanoTime() - start).toMillis();
+            assertThat(closed).as("the trickling connection is closed at the request deadline").isTrue();
+            assertThat(tookMillis).isBetween(RequestDeadline.SECONDS * 1000L - 1000, RequestDeadline.SECONDS * 1000L + 5000);
+            for (Socket idle : held.subList(1, held.size())) {
+                idle.setSoTimeout(5_000);
+                assertThat(readsEndOrReset(idle)).as("an idle connection is closed at the request deadline").isTrue();
+            }
+            // The idle and trickling clients are still connected on their side; the server answers again.
+            assertThat(AdminHttp.get(address, "/healthz").statusCode()).isEqualTo(200);
+            String scrape = AdminHttp.get(address, "/metrics").body();
+            assertThat(scrape).contains("l4lb_admin_connections_closed_total{reason=\"limit\"} 100.0",
+                    "l4lb_admin_connections_closed_total{reason=\"request_timeout\"} " + AdminConnections.MAX + ".0");
+        } finally {
+            for (Socket socket : held) {
+                socket.close();
+            }
+        }
+    }
+
+    /** True when the peer closed or reset the connection (rather than the read timing out). */
+    private static boolean readsEndOrReset(Socket socket) {
+        try {
+            return socket.getInputStream().read() == -1;
+        } catch (java.net.SocketTimeoutException e) {
+            return false;
+        } catch (java.io.IOException e) {
+            return true; // a reset
+        }
+    }
+
     @Test
     void noWebPageCanReloadTheConfig() throws Exception {
         Path file = dir.resolve("l4lb.yaml");

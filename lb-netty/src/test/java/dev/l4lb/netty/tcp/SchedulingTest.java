@@ -57,6 +57,24 @@ class SchedulingTest {
         assertThat(answered).containsOnlyKeys(names(backends)).allSatisfy((backend, count) -> assertThat(count).isEqualTo(10));
     }
 
+    /** Issue #21: a refused connect's retry once took the next client's turn, so every client tried the dead endpoint first. */
+    @Test
+    void roundRobinTriesARefusingEndpointFirstOnlyOnItsOwnTurns() throws Exception {
+        InetSocketAddress dead = Ports.loopback(Ports.free()); // nothing listens: every connect is refused
+        List<InetSocketAddress> backends = new ArrayList<>();
+        backends.add(dead);
+        backends.addAll(echoBackends(1));
+        InetSocketAddress listen = Ports.loopback(Ports.free());
+        Balancer balancer = start(config(listen, "rr", "", backends));
+
+        for (int i = 0; i < 20; i++) {
+            assertThat(RawHttp.backendOf(RawHttp.get(listen, "/"))).isEqualTo(Addresses.format(backends.get(1)));
+        }
+
+        assertThat(balancer.snapshot().routes().get(0).backends().get(0).counters().connectFailures())
+                .as("connects tried on the dead endpoint for 20 clients of 2 endpoints").isEqualTo(10);
+    }
+
     @Test
     void leastConnectionSendsNewConnectionsAwayFromASlowEndpoint() throws Exception {
         // The first endpoint answers nothing and holds every connection it gets, as a stuck pod
