@@ -15,6 +15,7 @@ import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -54,7 +55,9 @@ public final class ConfigLoader {
             "idleTimeout", "maxConnections", "maxSessions", "endpoints");
     private static final Set<String> ENDPOINT_KEYS = Set.of("address", "port", "weight", "node", "ready", "serving",
             "terminating", "maxConnections");
-    private static final Set<String> ADMIN_KEYS = Set.of("metrics", "healthz");
+    private static final Set<String> ADMIN_KEYS = Set.of("metrics", "healthz", "allowedHosts");
+    /** A DNS name: labels of letters, digits and inner hyphens, joined by dots. */
+    private static final Pattern HOST_NAME = Pattern.compile("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*");
     /** Kubernetes' DNS-1123 label: names of namespaces, services and ports. */
     private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
     private static final int MAX_WEIGHT = 65535; // ipvsadm's upper bound
@@ -561,7 +564,29 @@ public final class ConfigLoader {
             InetSocketAddress a = hostPort(h, "admin.healthz", false, 0, true);
             healthz = a == null ? healthz : a;
         }
-        return new AdminConfig(metrics, healthz);
+        return new AdminConfig(metrics, healthz, hostNames(fields.get("allowedHosts"), "admin.allowedHosts"));
+    }
+
+    private List<String> hostNames(JsonNode node, String path) {
+        List<String> result = new ArrayList<>();
+        if (node == null) {
+            return result;
+        }
+        if (!node.isArray()) {
+            problem(path, "must be a list of DNS names such as lb.example.internal");
+            return result;
+        }
+        for (int i = 0; i < node.size(); i++) {
+            JsonNode item = node.get(i);
+            String name = item.isTextual() ? item.asText().toLowerCase(Locale.ROOT) : "";
+            if (!HOST_NAME.matcher(name).matches() || name.length() > 253) {
+                problem(path + "[" + i + "]", "'" + item.asText() + "' is not a DNS name such as lb.example.internal"
+                        + " (IP addresses and localhost are always allowed)");
+            } else {
+                result.add(name);
+            }
+        }
+        return result;
     }
 
     /**

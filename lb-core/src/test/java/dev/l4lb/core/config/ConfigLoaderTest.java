@@ -82,6 +82,7 @@ class ConfigLoaderTest {
                     endpoints: ["127.0.0.1:9001"]
             admin:
               metrics: "127.0.0.1:20249"
+              allowedHosts: ["LB.Example.Internal"]
             """;
 
     @Test
@@ -113,7 +114,8 @@ class ConfigLoaderTest {
                 new Service("demo", "echo", List.of(http, metrics)),
                 new Service("default", "echo", List.of(bare)));
         assertThat(config.services().get(1).qualifiedName()).isEqualTo("default/echo");
-        assertThat(config.admin()).isEqualTo(new AdminConfig(at("127.0.0.1", 20249), AdminConfig.defaults().healthz()));
+        assertThat(config.admin()).isEqualTo(new AdminConfig(at("127.0.0.1", 20249), AdminConfig.defaults().healthz(),
+                List.of("lb.example.internal")));
         // The defaults the record documents, so the expectations above mean what they say.
         assertThat(d.sessionAffinityTimeoutSeconds()).isEqualTo(10800);
         assertThat(d.sessionAffinityMaxEntries()).isEqualTo(1_000_000);
@@ -256,6 +258,10 @@ class ConfigLoaderTest {
                         "services[0].name", "is not namespace/name"),
                 error("missing services", "admin: {metrics: \"127.0.0.1:10249\"}\n", "", "missing key 'services'"),
                 error("services not a list", "services: {name: echo}\n", "services", "must be a list"),
+                error("admin host not a name", onePort(LISTEN) + "admin: {allowedHosts: [\"lb.example\", \"http://x\"]}\n",
+                        "admin.allowedHosts[1]", "'http://x' is not a DNS name"),
+                error("admin hosts not a list", onePort(LISTEN) + "admin: {allowedHosts: lb.example}\n",
+                        "admin.allowedHosts", "must be a list of DNS names"),
                 error("root not a mapping", "- services\n", "", "must be a mapping"),
                 error("duplicate endpoint", onePort(LISTEN, "endpoints: [\"10.0.0.1:80\", {address: 10.0.0.1, port: 80}]"),
                         PORT + ".endpoints[1]", "duplicate endpoint 10.0.0.1:80"),

@@ -3,6 +3,7 @@ package dev.l4lb.netty.admin;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.util.Set;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -37,9 +38,10 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
      *
      * @param proxierHealth what /healthz and /livez answer from; null to answer from the snapshot in force alone
      * @param full          true on the metrics address (everything); false on the health address (health only)
+     * @param allowedHosts  DNS names the metrics address answers to besides IP literals and localhost
      */
     record Context(Balancer balancer, ConfigReloader reloader, RateEstimator rates, byte[] statsPage,
-                   ProxierHealth proxierHealth, boolean full) {
+                   ProxierHealth proxierHealth, boolean full, Set<String> allowedHosts) {
     }
 
     private final Context context;
@@ -72,6 +74,10 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
         }
         if (!context.full()) {
             return text(HttpResponseStatus.NOT_FOUND, "not found: this address serves /healthz and /livez\n");
+        }
+        var foreignHost = CrossSiteGuard.foreignHost(request, context.allowedHosts());
+        if (foreignHost.isPresent()) {
+            return text(foreignHost.get().status(), foreignHost.get().message() + "\n");
         }
         return switch (path) {
             case "/metrics" -> get ? response(HttpResponseStatus.OK, PROMETHEUS_TEXT,

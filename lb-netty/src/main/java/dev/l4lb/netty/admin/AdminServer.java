@@ -6,6 +6,7 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 import io.micrometer.core.instrument.Counter;
@@ -78,12 +79,13 @@ public final class AdminServer implements AutoCloseable {
         // Failed accepts (out of fds, as under a flood of connections) are logged every 10 s at most, not per connection.
         AcceptErrors acceptErrors = new AcceptErrors("admin server", new ListenerPause());
         MeterRegistry registry = balancer.metrics().registry();
+        Set<String> allowedHosts = Set.copyOf(config.allowedHosts());
         Limits limits = new Limits(new AdminConnections(registry), closedCounter(registry, "request_timeout"));
         try {
             listeners.add(bind(group, config.metrics(), "admin.metrics", acceptErrors, limits,
-                    new AdminHandler.Context(balancer, reloader, rates, statsPage, proxierHealth, true)));
+                    new AdminHandler.Context(balancer, reloader, rates, statsPage, proxierHealth, true, allowedHosts)));
             listeners.add(bind(group, config.healthz(), "admin.healthz", acceptErrors, limits,
-                    new AdminHandler.Context(balancer, reloader, rates, statsPage, proxierHealth, false)));
+                    new AdminHandler.Context(balancer, reloader, rates, statsPage, proxierHealth, false, allowedHosts)));
         } catch (BindFailure e) {
             listeners.forEach(Channel::close);
             group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();

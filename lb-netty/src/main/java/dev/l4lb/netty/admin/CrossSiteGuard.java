@@ -4,6 +4,7 @@ import java.net.URI;
 import java.net.URISyntaxException;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
@@ -45,6 +46,46 @@ final class CrossSiteGuard {
                             + " cannot send that unasked), e.g. curl -X POST -H 'Content-Type: application/json' ..."));
         }
         return Optional.empty();
+    }
+
+    /**
+     * Empty when {@code request} names this server in its {@code Host} as only the admin itself
+     * can be named: an IP literal, {@code localhost}, or one of {@code allowedHosts}, any port.
+     * A page on a DNS name its author rebinds to 127.0.0.1 is the browser's same origin, so it
+     * could read what the admin answers (every endpoint, the config's path); its requests still
+     * carry that name in {@code Host}. A request with no Host (HTTP/1.0) is no browser's.
+     */
+    static Optional<Refusal> foreignHost(HttpRequest request, Set<String> allowedHosts) {
+        String host = request.headers().get(HttpHeaderNames.HOST);
+        if (host == null) {
+            return Optional.empty();
+        }
+        String name = hostOf(host.strip());
+        if (name != null && (name.equals("localhost") || Addresses.parseIp(name).isPresent() || allowedHosts.contains(name))) {
+            return Optional.empty();
+        }
+        return Optional.of(new Refusal(HttpResponseStatus.FORBIDDEN, "forbidden: this admin server answers to its IP"
+                + " addresses and localhost, not to the name in Host: " + host + " (list the name in admin.allowedHosts"
+                + " to allow it)"));
+    }
+
+    /** The name or address of a Host header's value, lower case and without port or brackets; null when malformed. */
+    private static String hostOf(String host) {
+        String name;
+        if (host.startsWith("[")) {
+            int end = host.indexOf(']');
+            if (end < 0) {
+                return null;
+            }
+            name = host.substring(1, end);
+        } else {
+            int colon = host.indexOf(':');
+            name = colon < 0 ? host : host.substring(0, colon);
+        }
+        if (name.endsWith(".")) {
+            name = name.substring(0, name.length() - 1); // the root's dot: the same name
+        }
+        return name.toLowerCase(Locale.ROOT);
     }
 
     /** {@code http://} and an IP literal or localhost with this port: nothing a DNS name could rebind. */

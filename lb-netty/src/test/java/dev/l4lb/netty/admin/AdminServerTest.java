@@ -299,6 +299,46 @@ class AdminServerTest {
         }
     }
 
+    /**
+     * Issue #21: a page on a DNS name rebound to 127.0.0.1 could read the admin's answers (every
+     * endpoint, the config's path), its requests being same-origin to the browser; they still
+     * carry that name in Host.
+     */
+    @Test
+    void aRequestNamingTheAdminByAForeignHostIsRefused() throws Exception {
+        live = startBackends();
+        listen = Ports.loopback(Ports.free());
+        balancer = toClose.add(Balancer.start(dev.l4lb.netty.testing.Configs.tcp(listen, live), TRANSPORT, 1));
+        admin = toClose.add(AdminServer.start(new AdminConfig(ANY_PORTS.metrics(), ANY_PORTS.healthz(),
+                List.of("lb.example.internal")), balancer, null));
+        InetSocketAddress at = admin.metricsAddress();
+        int port = at.getPort();
+
+        for (String host : List.of("rebound.example:" + port, "rebound.example", "127.0.0.1.rebound.example:" + port,
+                "localhost.rebound.example", "[::1", "evil.example.:" + port)) {
+            String answer = rawGet(at, "/api/v1/services", host);
+            assertThat(answer).as("Host: %s", host).startsWith("HTTP/1.1 403").contains("admin.allowedHosts")
+                    .doesNotContain("\"endpoints\"");
+            assertThat(rawGet(at, "/healthz", host)).as("health is no secret: Host %s", host).startsWith("HTTP/1.1 200");
+        }
+        for (String host : List.of("127.0.0.1:" + port, "127.0.0.1", "localhost:" + port, "LOCALHOST", "[::1]:" + port,
+                "10.1.2.3:10249", "lb.example.internal:" + port, "LB.example.internal.")) {
+            assertThat(rawGet(at, "/api/v1/services", host)).as("Host: %s", host).startsWith("HTTP/1.1 200");
+        }
+        assertThat(rawGet(at, "/api/v1/services", null)).as("no Host at all (HTTP/1.0)").startsWith("HTTP/1.1 200");
+    }
+
+    /** The whole answer to a GET with this Host header (none when null). */
+    private static String rawGet(InetSocketAddress address, String path, String host) throws java.io.IOException {
+        try (Socket socket = new Socket()) {
+            socket.connect(address, 5000);
+            socket.setSoTimeout(10_000);
+            String request = "GET " + path + " HTTP/1.0\r\n" + (host == null ? "" : "Host: " + host + "\r\n") + "\r\n";
+            socket.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            return new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
+
     @Test
     void noWebPageCanReloadTheConfig() throws Exception {
         Path file = dir.resolve("l4lb.yaml");
