@@ -4,8 +4,6 @@ import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -79,7 +77,7 @@ public final class ConfigLoader {
         String name = path.toString();
         String text;
         try {
-            text = Files.readString(path, StandardCharsets.UTF_8);
+            text = Utf8File.read(path);
         } catch (NoSuchFileException e) {
             throw new ConfigException(List.of(new ConfigProblem(name, "", "no such file")));
         } catch (IOException e) {

@@ -31,6 +31,7 @@ import tools.jackson.dataformat.yaml.YAMLMapper;
 
 import dev.l4lb.core.config.ConfigException;
 import dev.l4lb.core.config.ConfigProblem;
+import dev.l4lb.core.config.Utf8File;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Cidr;
 import dev.l4lb.core.model.PortPolicy;
@@ -99,7 +100,9 @@ public final class KubeManifests {
             return;
         }
         try {
-            readText(path.toString(), Files.readString(path));
+            readText(path.toString(), Utf8File.read(path));
+        } catch (ConfigException e) {
+            problems.addAll(e.problems());
         } catch (IOException e) {
             problems.add(new ConfigProblem(path.toString(), "", "cannot read: " + e));
         }

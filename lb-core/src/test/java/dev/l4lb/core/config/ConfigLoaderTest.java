@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -535,6 +536,21 @@ class ConfigLoaderTest {
         } catch (ConfigException e) {
             assertThat(e.problems()).containsExactly(new ConfigProblem(missing.toString(), "", "no such file"));
             assertThat(e.getMessage()).isEqualTo(missing + ": no such file");
+        }
+    }
+
+    /** Issue #21: a Latin-1 byte once gave only "cannot read: Input length = 1". */
+    @Test
+    void aFileThatIsNotUtf8NamesTheLineAndTheBytes(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("latin1.yaml");
+        byte[] text = (onePort(LISTEN) + "# caf\u00e9 au lait\n").getBytes(StandardCharsets.ISO_8859_1);
+        Files.write(file, text);
+        try {
+            ConfigLoader.load(file);
+            fail("expected a ConfigException");
+        } catch (ConfigException e) {
+            assertThat(e.problems()).containsExactly(new ConfigProblem(file.toString(), "line 5, byte 6",
+                    "not UTF-8 (0xE9): save the file as UTF-8"));
         }
     }
 

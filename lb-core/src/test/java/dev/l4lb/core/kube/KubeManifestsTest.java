@@ -130,6 +130,15 @@ class KubeManifestsTest {
     }
 
     @Test
+    void aManifestThatIsNotUtf8NamesTheLineAndTheBytes(@TempDir Path dir) throws IOException {
+        Path file = dir.resolve("svc.yaml");
+        Files.write(file, new byte[] {'k', 'i', 'n', 'd', ':', ' ', 'S', '\n', 'x', (byte) 0xC3, '(', '\n'});
+        assertThatThrownBy(() -> KubeManifests.load(List.of(file)))
+                .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).containsExactly(
+                        new ConfigProblem(file.toString(), "line 2, byte 2", "not UTF-8 (0xC3): save the file as UTF-8")));
+    }
+
+    @Test
     void listsJsonAndDirectoriesAreReadAndOtherKindsPassedOver(@TempDir Path dir) throws IOException, ConfigException {
         Files.writeString(dir.resolve("a.yaml"), """
                 apiVersion: v1
