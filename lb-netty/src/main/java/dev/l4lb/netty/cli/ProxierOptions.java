@@ -75,11 +75,13 @@ final class ProxierOptions {
     String healthTimeout;
 
     @Option(names = "--metrics-bind-address", defaultValue = "127.0.0.1:10249", paramLabel = "IP:PORT",
-            description = "Metrics, API and stats page (kube-proxy's address). Default: ${DEFAULT-VALUE}.")
+            description = "Metrics, API and stats page (kube-proxy's address). Default: ${DEFAULT-VALUE}. "
+                    + "(lb run --config takes it from the file's admin: section.)")
     String metricsAddress;
 
     @Option(names = "--healthz-bind-address", defaultValue = "0.0.0.0:10256", paramLabel = "IP:PORT",
-            description = "The node's /healthz, which load balancers probe (kube-proxy's address). Default: ${DEFAULT-VALUE}.")
+            description = "The node's /healthz, which load balancers probe (kube-proxy's address). Default: ${DEFAULT-VALUE}. "
+                    + "(lb run --config takes it from the file's admin: section: 127.0.0.1:10256 unless it says.)")
     String healthzAddress;
 
     /** The admin addresses; throws IllegalArgumentException naming the option that is wrong. */

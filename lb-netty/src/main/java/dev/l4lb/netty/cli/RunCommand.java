@@ -8,8 +8,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 import sun.misc.Signal;
+import sun.misc.SignalHandler;
 
 import dev.l4lb.core.config.BalancerConfig;
 import dev.l4lb.core.config.ConfigLoader;
@@ -45,6 +49,9 @@ final class RunCommand implements Callable<Integer> {
     @Mixin
     ProxierOptions proxier;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() {
         if ((config == null) == (manifests == null)) {
@@ -52,6 +59,13 @@ final class RunCommand implements Callable<Integer> {
         }
         if (manifests != null) {
             return serveManifests();
+        }
+        List<String> proxierOnly = spec.mixins().get("proxier").options().stream().map(OptionSpec::longestName)
+                .filter(name -> spec.commandLine().getParseResult().hasMatchedOption(name)).toList();
+        if (!proxierOnly.isEmpty()) {
+            // Taken silently, they would mislead: --healthz-bind-address 0.0.0.0:10256 would not move the file's admin address.
+            return Reports.usageError(new IllegalArgumentException(String.join(", ", proxierOnly) + ": for --manifests and"
+                    + " lb kube only; with --config the file says it (its admin: section for the admin addresses)"));
         }
         DataPlaneOptions.Plan plan = options.plan(() -> ConfigLoader.load(config));
         if (plan == null) {
@@ -75,10 +89,10 @@ final class RunCommand implements Callable<Integer> {
             return Reports.bindFailure(e);
         }
         // Off the signal thread, which must not block; reloads run one at a time anyway.
-        Signal.handle(new Signal("HUP"), signal -> new Thread(() -> {
+        onHangup(signal -> new Thread(() -> {
             LOG.info("SIGHUP: reloading {}", config);
             reloader.reload(); // the balancer logs what changed, or why the file was rejected
-        }, "l4lb-reload").start());
+        }, "l4lb-reload").start(), "POST /api/v1/reload on the admin address");
         Serving.untilSignalled(() -> {
             admin.close();
             balancer.shutdown(plan.grace());
@@ -107,13 +121,25 @@ final class RunCommand implements Callable<Integer> {
         } catch (RuntimeException e) {
             return Reports.startFailure(e);
         }
-        Signal.handle(new Signal("HUP"), signal -> new Thread(() -> {
+        onHangup(signal -> new Thread(() -> {
             LOG.info("SIGHUP: reading {} again", manifests);
             if (source[0].reload()) {
                 runtime.proxier().changed();
             }
-        }, "l4lb-reload").start());
+        }, "l4lb-reload").start(), "a restart");
         Serving.untilSignalled(() -> runtime.shutdown(plan.grace()));
         return ExitCodes.OK;
+    }
+
+    /**
+     * Reloads on SIGHUP. A process started with SIGHUP ignored ({@code nohup} does that) inherits
+     * the ignoring, and the JVM then leaves it so without a word: every later SIGHUP would be lost
+     * silently, so say so once, with what reloads instead.
+     */
+    private static void onHangup(SignalHandler handler, String instead) {
+        if (Signal.handle(new Signal("HUP"), handler) == SignalHandler.SIG_IGN) {
+            LOG.warn("SIGHUP is ignored in this process (started under nohup?), so it will not reload; use {} instead,"
+                    + " or start lb without nohup (setsid, a service manager)", instead);
+        }
     }
 }

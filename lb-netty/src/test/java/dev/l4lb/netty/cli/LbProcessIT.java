@@ -34,6 +34,7 @@ import picocli.CommandLine;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.echo.EchoServer;
+import dev.l4lb.netty.testing.AdminHttp;
 import dev.l4lb.netty.testing.Ports;
 import dev.l4lb.netty.testing.RawHttp;
 
@@ -152,6 +153,37 @@ class LbProcessIT {
             assertThat(log).contains("SIGHUP: reloading", "config reloaded", "1 service(s) added",
                     "config reload rejected, the running config stays in force");
             assertThat(log).doesNotContain("Exception");
+        }
+    }
+
+    /**
+     * Issue #21: started under nohup, the process inherits SIGHUP ignored and the JVM keeps it so:
+     * every SIGHUP was lost without a word. Now it says so once at start, and the admin reload
+     * still works.
+     */
+    @Test
+    void underNohupItSaysSighupWillNotReload(@TempDir Path dir) throws Exception {
+        assertThat(JAR).as("the shaded jar built by package").exists();
+        InetSocketAddress metrics = Ports.loopback(Ports.free());
+        Path config = dir.resolve("l4lb.yaml");
+        Files.writeString(config, "admin: {metrics: \"%s\", healthz: \"%s\"}\n".formatted(Addresses.format(metrics),
+                Addresses.format(Ports.loopback(Ports.free()))) + service("a", Ports.loopback(Ports.free()), "127.0.0.1:9"));
+        Path log = dir.resolve("lb.log");
+        Process lb = new ProcessBuilder("nohup", Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
+                JAR.toString(), "run", "--config", config.toString(), "--shutdown-grace", "0s")
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
+        try {
+            await().atMost(Duration.ofSeconds(60)).until(() -> Files.readString(log).contains("admin: metrics"));
+            assertThat(Files.readString(log)).containsOnlyOnce("SIGHUP is ignored in this process (started under nohup?)")
+                    .contains("use POST /api/v1/reload on the admin address instead");
+            signal(lb, "HUP");
+            assertThat(AdminHttp.post(metrics, "/api/v1/reload", "Content-Type", "application/json").statusCode())
+                    .isEqualTo(200);
+        } finally {
+            lb.destroy();
+            assertThat(lb.waitFor(30, TimeUnit.SECONDS)).as("lb exits after SIGTERM").isTrue();
         }
     }
 

@@ -74,6 +74,18 @@ class MainTest {
         assertThat(result.err().strip()).isEqualTo("l4lb: --threads -3 is negative (0 means one per core)");
     }
 
+    /** Issue #21: run --help offered --healthz-bind-address (default 0.0.0.0:10256), which --config silently ignored. */
+    @Test
+    void proxierOptionsWithAConfigFileAreAUsageError() throws Exception {
+        Path config = validConfig();
+        InProcessLb.Result result = InProcessLb.run("run", "--config", config.toString(), "--healthz-bind-address",
+                "0.0.0.0:10256", "--node-name", "a");
+        assertThat(result.status()).isEqualTo(2);
+        assertThat(result.err().strip()).startsWith("l4lb: --").contains("--healthz-bind-address", "--node-name")
+                .endsWith("for --manifests and lb kube only; with --config the file says it (its admin: section for the"
+                        + " admin addresses)");
+    }
+
     @Test
     void checkValidatesWithoutBinding() throws Exception {
         Path config = validConfig();
