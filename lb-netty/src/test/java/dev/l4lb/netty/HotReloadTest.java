@@ -372,6 +372,25 @@ class HotReloadTest {
         }
     }
 
+    /** Issue #21: a file emptied by mistake once closed every listener on the next reload. */
+    @Test
+    void aReloadToNoServicesAtAllIsRejectedAndEverythingStillServes() throws Exception {
+        List<InetSocketAddress> backends = echoBackends(TRANSPORT, 1);
+        InetSocketAddress a = Ports.loopback(Ports.free());
+        Path file = dir.resolve("l4lb.yaml");
+        write(file, service(A, a, backends));
+        Balancer balancer = start(file, TRANSPORT);
+        java.nio.file.Files.writeString(file, "services: []\n");
+
+        Reload reload = new ConfigReloader(file, balancer).reload();
+
+        assertThat(reload.applied()).isFalse();
+        assertThat(reload.errors()).singleElement().asString().contains("services: [] would close every listener");
+        try (Socket open = connect(a)) {
+            assertEchoes(open, "still served");
+        }
+    }
+
     @Test
     void aReloadWithNoChangesChangesNothing() throws Exception {
         List<InetSocketAddress> backends = echoBackends(TRANSPORT, 2);
