@@ -24,6 +24,7 @@ import dev.l4lb.core.table.PortCounters;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.Version;
+import dev.l4lb.netty.metrics.BalancerMetrics;
 
 /**
  * The JSON of {@code GET /api/v1/services}: every service port of the snapshot in force with its
@@ -46,12 +47,12 @@ final class ServicesView {
         root.put("rateIntervalSeconds", rateIntervalSeconds);
         ArrayNode services = root.putArray("services");
         for (Route route : balancer.snapshot().routes()) {
-            services.add(port(route, rates));
+            services.add(port(route, rates, balancer.metrics()));
         }
         return root;
     }
 
-    private static ObjectNode port(Route route, RateEstimator rates) {
+    private static ObjectNode port(Route route, RateEstimator rates, BalancerMetrics metrics) {
         ServicePort port = route.port();
         PortPolicy policy = port.policy();
         PortCounters counters = route.counters();
@@ -94,6 +95,7 @@ final class ServicesView {
             for (DatagramDrop reason : DatagramDrop.values()) {
                 drops.put(reason.label(), counters.dropped(reason));
             }
+            drops.put(BalancerMetrics.RECEIVE_BUFFER, metrics.receiveBufferDrops(port));
             node.put("idleTimeoutSeconds", policy.idleTimeout().toMillis() / 1000.0);
             node.put("maxSessions", policy.maxConnections());
         }

@@ -33,6 +33,7 @@ import io.netty.util.concurrent.EventExecutor;
 import dev.l4lb.core.affinity.ClientIpAffinity;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Protocol;
+import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.EndpointCounters;
 import dev.l4lb.core.table.DatagramDrop;
@@ -43,6 +44,7 @@ import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.ServiceSnapshot;
 import dev.l4lb.netty.AcceptErrors;
 import dev.l4lb.netty.tcp.DescriptorBudget;
+import dev.l4lb.netty.udp.ReceiveBufferDrops;
 
 /**
  * The balancer's Prometheus metrics. Per-port and per-endpoint meters read the counters the
@@ -64,6 +66,9 @@ public final class BalancerMetrics implements AutoCloseable {
     private static final Duration[] SYNC_BUCKETS = syncBuckets();
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    /** The reason label of the kernel's drops, beside those l4lb counts itself ({@link DatagramDrop}). */
+    public static final String RECEIVE_BUFFER = "receive_buffer";
+    private final ReceiveBufferDrops receiveBufferDrops = ReceiveBufferDrops.kernel();
     private final JvmGcMetrics gc = new JvmGcMetrics();
     private final Counter reloadsApplied;
     private final Counter reloadsRejected;
@@ -150,6 +155,14 @@ public final class BalancerMetrics implements AutoCloseable {
         lastSyncMillis.set(when.toEpochMilli());
     }
 
+    /**
+     * Datagrams the kernel dropped for a UDP port's listeners, their receive buffers full: read
+     * from the kernel, as l4lb never sees them ({@link ReceiveBufferDrops}).
+     */
+    public long receiveBufferDrops(ServicePort port) {
+        return receiveBufferDrops.dropped(port.listen());
+    }
+
     /** Counts a reload by its result. */
     public void reload(boolean applied) {
         (applied ? reloadsApplied : reloadsRejected).increment();
@@ -184,6 +197,8 @@ public final class BalancerMetrics implements AutoCloseable {
                     counter(next, PREFIX + ".port.datagrams.dropped", port.and("reason", reason.label()),
                             counters, c -> c.dropped(reason), "UDP datagrams dropped, by reason");
                 }
+                counter(next, PREFIX + ".port.datagrams.dropped", port.and("reason", RECEIVE_BUFFER),
+                        route.port(), this::receiveBufferDrops, "UDP datagrams dropped, by reason");
             }
             if (route.policy().acceptProxyProtocol().enabled()) {
                 for (HeaderRejection reason : HeaderRejection.values()) {

@@ -317,7 +317,8 @@ class UdpProxyTest {
         }
         assertThat(balancer.metrics().scrape()).contains(
                 "l4lb_port_datagrams_total{direction=\"in\",port=\"p\",protocol=\"UDP\",service=\"test/a\"} 2.0",
-                "l4lb_port_datagrams_dropped_total{port=\"p\",protocol=\"UDP\",reason=\"refused\",service=\"test/a\"} 0.0");
+                "l4lb_port_datagrams_dropped_total{port=\"p\",protocol=\"UDP\",reason=\"refused\",service=\"test/a\"} 0.0",
+                "l4lb_port_datagrams_dropped_total{port=\"p\",protocol=\"UDP\",reason=\"receive_buffer\",service=\"test/a\"} 0.0");
     }
 
     private static String udpService(String name, InetSocketAddress listen, InetSocketAddress endpoint) {
