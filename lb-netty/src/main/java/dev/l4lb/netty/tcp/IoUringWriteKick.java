@@ -10,6 +10,7 @@ import io.netty.channel.IoRegistration;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.uring.IoUringIoEvent;
 import io.netty.channel.uring.IoUringSocketChannel;
+import io.netty.util.AttributeKey;
 
 /**
  * Keeps writes going to an io_uring socket whose peer has sent its FIN, which Netty 4.2.18
@@ -56,22 +57,36 @@ final class IoUringWriteKick implements Runnable {
         }
     };
 
+    /** One per channel, made when first needed, whichever side's handler writes or sees the FIN. */
+    private static final AttributeKey<IoUringWriteKick> KICK = AttributeKey.valueOf(IoUringWriteKick.class, "kick");
+
     private final Channel channel;
     private long delayNanos = FIRST_DELAY_NANOS;
     private long lastPending = -1;
     private boolean running;
 
-    IoUringWriteKick(Channel channel) {
+    private IoUringWriteKick(Channel channel) {
         this.channel = channel;
     }
 
-    /** Can {@code channel} end up waiting for nothing: an io_uring socket whose input has ended? */
-    static boolean applies(Channel channel) {
-        return channel instanceof IoUringSocketChannel socket && socket.isInputShutdown();
+    /**
+     * Watches writes to {@code channel} when it can end up waiting for nothing: an io_uring
+     * socket whose input has ended. Call on its event loop after writing to it, and when its input
+     * ends with writes still queued (a POLLOUT poll armed before the FIN came is spent by it too).
+     */
+    static void watch(Channel channel) {
+        if (channel instanceof IoUringSocketChannel socket && socket.isInputShutdown()) {
+            IoUringWriteKick kick = channel.attr(KICK).get();
+            if (kick == null) {
+                kick = new IoUringWriteKick(channel);
+                channel.attr(KICK).set(kick);
+            }
+            kick.watch();
+        }
     }
 
-    /** Starts watching, unless already watching; call on the channel's event loop after writing to it. */
-    void watch() {
+    /** Starts watching, unless already watching. */
+    private void watch() {
         if (!running && pending(channel) > 0) {
             running = true;
             delayNanos = FIRST_DELAY_NANOS;

@@ -97,7 +97,6 @@ class IoUringHalfCloseTest {
     /** Once the server's FIN is in, uploads {@link #UPLOAD} bytes as writability allows, then its own FIN. */
     private static final class Uploader extends ChannelInboundHandlerAdapter {
         private final boolean kick;
-        private IoUringWriteKick writes;
         private int sent;
         private boolean started;
 
@@ -136,11 +135,8 @@ class IoUringHalfCloseTest {
             } else {
                 ctx.flush();
             }
-            if (kick && IoUringWriteKick.applies(ctx.channel())) {
-                if (writes == null) {
-                    writes = new IoUringWriteKick(ctx.channel());
-                }
-                writes.watch();
+            if (kick) {
+                IoUringWriteKick.watch(ctx.channel());
             }
         }
     }

@@ -49,10 +49,13 @@ class TcpRelayTest {
 
     /**
      * Each transport this machine has; {@code -Dl4lb.torture.repeat=N} lists each N times, which is
-     * how the half-close tests are run a hundred times per transport (README, Torture).
+     * how the half-close tests are run a hundred times per transport (README, Torture), and
+     * {@code -Dl4lb.torture.transport=NAME} keeps one.
      */
     static List<Transport> transports() {
-        List<Transport> each = dev.l4lb.netty.testing.Transports.available();
+        String only = System.getProperty("l4lb.torture.transport"); // e.g. io_uring: repeat one transport's runs only
+        List<Transport> each = dev.l4lb.netty.testing.Transports.available().stream()
+                .filter(t -> only == null || t.displayName().equals(only)).toList();
         return java.util.stream.IntStream.range(0, Integer.getInteger("l4lb.torture.repeat", 1))
                 .boxed().flatMap(i -> each.stream()).toList();
     }
