@@ -18,6 +18,8 @@ public enum Outcome {
     UNTRUSTED_UPSTREAM,
     /** A trusted upstream's PROXY header was malformed, incomplete, or late (acceptProxyProtocolTimeout). */
     BAD_PROXY_HEADER,
+    /** The client reset the connection while it waited to be accepted: no endpoint was connected for it. */
+    CLIENT_RESET,
     /** A relayed connection (already counted as OK) closed after idleTimeout without traffic. */
     IDLE_TIMEOUT,
     /** A UDP session (already counted as OK) whose endpoint answered ICMP port unreachable. */

@@ -190,7 +190,12 @@ public final class TcpDataPlane {
                 .group(loops, loops)
                 .channel(transport.serverSocketChannel())
                 .option(ChannelOption.SO_BACKLOG, 4096)
-                .handler(acceptErrors)
+                .handler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel listener) {
+                        listener.pipeline().addLast(acceptErrors, new ResetBeforeAccept(TcpDataPlane.this, address));
+                    }
+                })
                 // Not accepting until the switch: the snapshot that routes this listener is not in force yet.
                 .option(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.AUTO_READ, false)
