@@ -233,6 +233,7 @@ public final class Balancer implements AutoCloseable {
         }
         if (active > 0) {
             LOG.info("grace period over: closing {} connection(s)", active);
+            tcp.closeConnections(2000);
         }
         closeTransparentListener();
         stopLoops(2);

@@ -80,7 +80,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         Channel inbound = ctx.channel();
-        plane.descriptors().opened(); // closed() by this handler's channelInactive, or the client side's relay's
+        plane.clientOpened(inbound); // clientClosed() by this handler's channelInactive, or the client side's relay's
         // A transparent listener's connections are routed by their original destination.
         if (listener == null && plane.refusingTransparent()) {
             TcpRelayHandler.reset(inbound); // shutting down: refused while the others drain
@@ -167,7 +167,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         // The client left before its backend was connected (or was refused).
-        plane.descriptors().closed();
+        plane.clientClosed(ctx.channel());
         if (admitted) {
             route.counters().release();
         }
@@ -303,7 +303,7 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
         }
 
         ChannelPipeline pipeline = ctx.pipeline();
-        clientSide = new TcpRelayHandler(outbound, backend, route.counters(), plane.descriptors());
+        clientSide = new TcpRelayHandler(outbound, backend, route.counters(), plane);
         backendSide = outbound.pipeline().get(TcpRelayHandler.class);
         if (!policy.idleTimeout().isZero()) {
             idleTimer = new IdleTimer(inbound, outbound, policy.idleTimeout().toNanos(), route.counters());

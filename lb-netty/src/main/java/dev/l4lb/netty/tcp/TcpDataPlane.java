@@ -52,6 +52,7 @@ public final class TcpDataPlane {
     /** The transparent listener's sockets (TPROXY portals), paused and resumed with the others. */
     private final List<Channel> transparentListeners = new CopyOnWriteArrayList<>();
     private final DescriptorBudget descriptors;
+    private final OpenConnections open;
     private final Listeners listeners;
 
     public TcpDataPlane(Transport transport, EventLoopGroup group, ConnectionLog connectionLog) {
@@ -63,6 +64,7 @@ public final class TcpDataPlane {
             all.addAll(transparentListeners);
             return all;
         }, pause);
+        this.open = new OpenConnections(group);
     }
 
     public Transport transport() {
@@ -98,6 +100,26 @@ public final class TcpDataPlane {
     /** Connections open against the process's descriptor limit. */
     public DescriptorBudget descriptors() {
         return descriptors;
+    }
+
+    /** A client connection was accepted: counted against the descriptors, and known until it closes. On its event loop. */
+    void clientOpened(Channel client) {
+        descriptors.opened();
+        open.opened(client);
+    }
+
+    /** A client connection {@link #clientOpened opened} has closed. On its event loop. */
+    void clientClosed(Channel client) {
+        descriptors.closed();
+        open.closed(client);
+    }
+
+    /**
+     * Closes the client connections still open (their relays close the endpoints' sides) and waits
+     * up to {@code timeoutMillis} for them: a shutdown's last step before the event loops stop.
+     */
+    public void closeConnections(long timeoutMillis) {
+        open.closeAll(timeoutMillis);
     }
 
     /** Failed accepts of every TCP listener, by reason. */

@@ -37,7 +37,8 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
     private final EndpointCounters endpoint;
     private final PortCounters port;
     /** On the client side (what it reads goes in to the endpoint) the budget its connection counts in; null on the backend's. */
-    private final DescriptorBudget descriptors;
+    /** The data plane, on the client's side, which counts its connection; null on the backend's side. */
+    private final TcpDataPlane clientOf;
     /** Set when the port has an idleTimeout; shared with the other side's handler. */
     private IdleTimer idle;
     /** Read in this batch, not yet added to the counters. */
@@ -45,13 +46,13 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
     /** Relayed by this side over the connection's life, for the connection log. */
     private long total;
 
-    /** @param descriptors for the client's side, the budget its connection counts in; null for the backend's side */
-    TcpRelayHandler(Channel peer, Backend backend, PortCounters port, DescriptorBudget descriptors) {
+    /** @param clientOf for the client's side, the data plane its connection counts in; null for the backend's side */
+    TcpRelayHandler(Channel peer, Backend backend, PortCounters port, TcpDataPlane clientOf) {
         this.backend = backend;
         this.peer = peer;
         this.endpoint = backend.counters();
         this.port = port;
-        this.descriptors = descriptors;
+        this.clientOf = clientOf;
     }
 
     /** Bytes this side has relayed to its peer so far. */
@@ -96,7 +97,7 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
 
     private void count() {
         if (pending != 0) {
-            if (descriptors != null) { // the client's side
+            if (clientOf != null) { // the client's side
                 endpoint.addBytes(pending, 0);
                 port.addBytes(pending, 0);
             } else {
@@ -133,9 +134,9 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
         count();
         // The counts this side stands for end with it: the client's place in the port's limit,
         // the backend's in its endpoint's.
-        if (descriptors != null) { // the client's side
+        if (clientOf != null) { // the client's side
             port.release();
-            descriptors.closed();
+            clientOf.clientClosed(ctx.channel());
         } else {
             backend.release();
         }
