@@ -17,6 +17,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Function;
 import java.util.regex.Pattern;
 
 import com.fasterxml.jackson.core.JsonParser;
@@ -524,21 +525,29 @@ public final class ConfigLoader {
     }
 
     private List<Cidr> cidrs(JsonNode node, String path) {
-        List<Cidr> result = new ArrayList<>();
+        return textList(node, path, "CIDRs", "a CIDR such as 10.0.0.0/8 or fd00::/8", Cidr::parse);
+    }
+
+    /**
+     * A list of strings, each turned into a value by {@code parse}; an entry it refuses (or that is
+     * not text) is a problem saying it is not {@code one}. Null when absent: an empty list.
+     */
+    private <T> List<T> textList(JsonNode node, String path, String many, String one, Function<String, Optional<T>> parse) {
+        List<T> result = new ArrayList<>();
         if (node == null) {
             return result;
         }
         if (!node.isArray()) {
-            problem(path, "must be a list of CIDRs");
+            problem(path, "must be a list of " + many);
             return result;
         }
         for (int i = 0; i < node.size(); i++) {
             JsonNode item = node.get(i);
-            Optional<Cidr> cidr = item.isTextual() ? Cidr.parse(item.asText()) : Optional.empty();
-            if (cidr.isEmpty()) {
-                problem(path + "[" + i + "]", "'" + item.asText() + "' is not a CIDR such as 10.0.0.0/8 or fd00::/8");
+            Optional<T> value = item.isTextual() ? parse.apply(item.asText()) : Optional.empty();
+            if (value.isEmpty()) {
+                problem(path + "[" + i + "]", "'" + item.asText() + "' is not " + one);
             } else {
-                result.add(cidr.get());
+                result.add(value.get());
             }
         }
         return result;
@@ -566,25 +575,11 @@ public final class ConfigLoader {
     }
 
     private List<String> hostNames(JsonNode node, String path) {
-        List<String> result = new ArrayList<>();
-        if (node == null) {
-            return result;
-        }
-        if (!node.isArray()) {
-            problem(path, "must be a list of DNS names such as lb.example.internal");
-            return result;
-        }
-        for (int i = 0; i < node.size(); i++) {
-            JsonNode item = node.get(i);
-            String name = item.isTextual() ? item.asText().toLowerCase(Locale.ROOT) : "";
-            if (!HOST_NAME.matcher(name).matches() || name.length() > 253) {
-                problem(path + "[" + i + "]", "'" + item.asText() + "' is not a DNS name such as lb.example.internal"
-                        + " (IP addresses and localhost are always allowed)");
-            } else {
-                result.add(name);
-            }
-        }
-        return result;
+        return textList(node, path, "DNS names such as lb.example.internal",
+                "a DNS name such as lb.example.internal (IP addresses and localhost are always allowed)", text -> {
+                    String name = text.toLowerCase(Locale.ROOT);
+                    return HOST_NAME.matcher(name).matches() && name.length() <= 253 ? Optional.of(name) : Optional.empty();
+                });
     }
 
     /**

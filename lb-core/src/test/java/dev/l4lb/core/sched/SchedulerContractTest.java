@@ -28,6 +28,24 @@ import org.junit.jupiter.params.provider.EnumSource;
 class SchedulerContractTest {
     private static final int PICKS = 3_000;
 
+    /**
+     * Issue #21: a retry after a failed connect once took a turn of the rotation itself, so the
+     * endpoint after the failed one's turn went to the retry and every next client started at the
+     * failed one again: with [dead, live], 20 of 20 clients tried the dead one first.
+     */
+    @ParameterizedTest
+    @EnumSource(value = SchedulerType.class, names = {"RR", "WRR"})
+    void aRetryDoesNotMoveTheRotation(SchedulerType type) {
+        Backend dead = ready(1);
+        Backend live = ready(2);
+        Backend other = ready(3);
+
+        assertThat(firstTriesOn(dead, type.create(List.of(dead, live)), 20)).as("clients that tried the dead one of two first")
+                .isEqualTo(10);
+        assertThat(firstTriesOn(dead, type.create(List.of(live, dead, other)), 30)).as("clients that tried the dead one of three first")
+                .isEqualTo(10);
+    }
+
     @ParameterizedTest
     @EnumSource(SchedulerType.class)
     void weightZeroIsNeverPicked(SchedulerType type) {
@@ -192,5 +210,21 @@ class SchedulerContractTest {
         // Give the counts back so that a later check in the same test starts from the same loads.
         claimed.forEach(Backend::release);
         return picked;
+    }
+
+    /**
+     * Of {@code clients} connections, how many picked {@code dead} first; each of those is then
+     * retried with it excluded, as a failed connect is, and must get another endpoint.
+     */
+    private static int firstTriesOn(Backend dead, Scheduler scheduler, int clients) {
+        int first = 0;
+        for (int i = 0; i < clients; i++) {
+            Backend picked = scheduler.pick(Backends.CLIENT);
+            if (picked == dead) {
+                first++;
+                assertThat(scheduler.pick(Backends.CLIENT, List.of(dead))).isNotNull().isNotSameAs(dead);
+            }
+        }
+        return first;
     }
 }

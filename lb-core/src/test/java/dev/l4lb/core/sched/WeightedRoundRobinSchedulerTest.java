@@ -4,7 +4,6 @@ import static dev.l4lb.core.sched.Backends.CLIENT;
 import static dev.l4lb.core.sched.Backends.limited;
 import static dev.l4lb.core.sched.Backends.picks;
 import static dev.l4lb.core.sched.Backends.weighted;
-import static dev.l4lb.core.sched.Backends.ready;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.offset;
 
@@ -16,36 +15,6 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class WeightedRoundRobinSchedulerTest {
-
-    /**
-     * Issue #21: a retry after a failed connect once took a turn of the rotation itself, so the
-     * endpoint after the failed one's turn went to the retry and every next client started at the
-     * failed one again: with [dead, live], 20 of 20 clients tried the dead one first.
-     */
-    @Test
-    void aRetryDoesNotMoveTheRotation() {
-        Backend dead = ready(1);
-        Backend live = ready(2);
-        Backend other = ready(3);
-        Scheduler two = new WeightedRoundRobinScheduler(List.of(dead, live));
-        Scheduler three = new WeightedRoundRobinScheduler(List.of(live, dead, other));
-
-        assertThat(deadFirst(two, dead, 20)).as("clients that tried the dead one of two first").isEqualTo(10);
-        assertThat(deadFirst(three, dead, 30)).as("clients that tried the dead one of three first").isEqualTo(10);
-    }
-
-    /** Of {@code clients} connections, how many picked {@code dead} first (each then retried elsewhere). */
-    private static int deadFirst(Scheduler scheduler, Backend dead, int clients) {
-        int first = 0;
-        for (int i = 0; i < clients; i++) {
-            Backend picked = scheduler.pick(CLIENT);
-            if (picked == dead) {
-                first++;
-                assertThat(scheduler.pick(CLIENT, List.of(dead))).isNotNull().isNotSameAs(dead);
-            }
-        }
-        return first;
-    }
 
     @Test
     void weightsFiveOneOneInterleaveAsNginxDoes() {
