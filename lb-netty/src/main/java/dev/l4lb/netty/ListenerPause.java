@@ -5,15 +5,18 @@ import java.util.concurrent.ConcurrentMap;
 
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
+import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 
 /**
  * Stops and restarts accepting on listener sockets, for any number of reasons at once (the
  * descriptor budget, a failed accept): a listener accepts again when every pause on it has been
- * lifted. Turning autoRead off stops epoll and NIO at once, but not io_uring: Netty 4.2.18 keeps a
- * multishot accept armed in the kernel, which goes on taking connections in (and re-arms a failed
- * one at once, whatever autoRead says). An io_uring listener is therefore taken off its ring
- * while paused, and registered again to resume. One per data plane; safe from any thread.
+ * lifted. Turning autoRead off stops epoll, NIO and io_uring's single-shot accepts (l4lb's
+ * default, {@link Transport}) at once, but not a multishot accept, which Netty 4.2.18 keeps armed
+ * in the kernel (and re-arms at once when it fails, whatever autoRead says): with multishot
+ * accepts turned back on, an io_uring listener is taken off its ring while paused, and registered
+ * again to resume (which did not always stop it: Transport says why multishot is off). One per
+ * data plane; safe from any thread.
  */
 public final class ListenerPause {
     private record Paused(int count, EventLoop loop) {
@@ -25,7 +28,7 @@ public final class ListenerPause {
     public void pause(Channel listener) {
         Paused now = paused.compute(listener, (ch, p) -> p == null ? new Paused(1, ch.eventLoop()) : new Paused(p.count() + 1, p.loop()));
         if (now.count() == 1) {
-            if (listener instanceof IoUringServerSocketChannel) {
+            if (listener instanceof IoUringServerSocketChannel && IoUring.isAcceptMultishotEnabled()) {
                 listener.deregister();
             } else {
                 listener.config().setAutoRead(false);
@@ -46,7 +49,7 @@ public final class ListenerPause {
         if (lifted[0] == null || !listener.isOpen()) {
             return;
         }
-        if (listener instanceof IoUringServerSocketChannel) {
+        if (listener instanceof IoUringServerSocketChannel && IoUring.isAcceptMultishotEnabled()) {
             EventLoop loop = lifted[0].loop();
             // After the deregistration has run: both are tasks on that loop, in order.
             loop.execute(() -> {

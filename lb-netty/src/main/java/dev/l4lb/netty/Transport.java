@@ -49,6 +49,25 @@ public enum Transport {
     IO_URING("io_uring"),
     NIO("nio");
 
+    /**
+     * Netty's switch for multishot accept, read once when its {@code IoUring} class loads, which
+     * this class's methods are the first to do. Off unless set otherwise: with one armed accept
+     * taking in every connection the queue holds, a listener paused at its descriptor budget went
+     * on accepting until accept(2) failed with EMFILE, and Netty re-armed the failed accept at once
+     * whatever the channel's autoRead said, even off its ring: FdExhaustionIT spun at 1.2-2 cores
+     * in 3 of 8 runs. Accepting one at a time stops with autoRead like epoll (0 of 5 runs spun,
+     * 0 failed accepts), and cost no more: the bench's new-connection test, two runs each,
+     * 103 and 103 µs of l4lb CPU per connection against 122 and 104 with multishot
+     * (2026-12-07, torture.md).
+     */
+    static final String ACCEPT_MULTISHOT = "io.netty.iouring.acceptMultiShotEnabled";
+
+    static {
+        if (System.getProperty(ACCEPT_MULTISHOT) == null) {
+            System.setProperty(ACCEPT_MULTISHOT, "false");
+        }
+    }
+
     private static final short BUFFER_GROUP = 1;
     /** A power of two, as io_uring requires; enough for the reads in flight on one loop. */
     private static final short RING_BUFFERS = 256;
@@ -67,6 +86,15 @@ public enum Transport {
      * @throws IllegalArgumentException when the name is unknown or that transport cannot run
      *                                  here, with the reason
      */
+    /** Can this transport run here? (For io_uring, after this class has set how it accepts.) */
+    public boolean isAvailable() {
+        return switch (this) {
+            case EPOLL -> Epoll.isAvailable();
+            case IO_URING -> IoUring.isAvailable();
+            case NIO -> true;
+        };
+    }
+
     public static Transport select(String requested) {
         String name = requested.toLowerCase(Locale.ROOT);
         switch (name) {

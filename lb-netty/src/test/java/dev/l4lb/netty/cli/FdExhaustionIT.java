@@ -88,10 +88,8 @@ class FdExhaustionIT {
                 double fdErrors = value(scrape, "l4lb_accept_errors_total{reason=\"fd_limit\"}");
                 double cap = value(scrape, "l4lb_tcp_connections_max");
                 assertThat(pauses).as("the listeners paused at the descriptor budget").isPositive();
-                if (!transport.equals("io_uring")) {
-                    // io_uring still spins now and then (about 1 run in 12 here: README, Known issues); reported below
-                    assertThat(saturatedCpu).as("CPU share while it could not accept; lb's log:\n%s", tail(log)).isLessThan(SPINNING);
-                }
+                // io_uring spun here in 3 of 8 runs while it accepted with multishot (Transport.ACCEPT_MULTISHOT)
+                assertThat(saturatedCpu).as("CPU share while it could not accept; lb's log:\n%s", tail(log)).isLessThan(SPINNING);
 
                 // 2. The admin server, flooded: it holds its own few connections and resets the rest, so the
                 // data plane keeps its descriptors and serves throughout, and the held ones time out.

@@ -23,7 +23,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.ReferenceCountUtil;
 
@@ -44,7 +43,7 @@ class IoUringHalfCloseTest {
 
     @BeforeAll
     static void ioUringOnly() {
-        Assumptions.assumeTrue(IoUring.isAvailable(), "io_uring is not available here");
+        Assumptions.assumeTrue(Transport.IO_URING.isAvailable(), "io_uring is not available here");
     }
 
     @Test

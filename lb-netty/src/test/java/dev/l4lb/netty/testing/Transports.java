@@ -3,9 +3,6 @@ package dev.l4lb.netty.testing;
 import java.util.ArrayList;
 import java.util.List;
 
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.uring.IoUring;
-
 import dev.l4lb.netty.Transport;
 
 /** The transports this machine can run, so relay tests cover each of them. */
@@ -15,10 +12,11 @@ public final class Transports {
 
     public static List<Transport> available() {
         List<Transport> transports = new ArrayList<>();
-        if (Epoll.isAvailable()) {
+        // Through Transport, so that io_uring is set up as lb sets it up (Transport.ACCEPT_MULTISHOT).
+        if (Transport.EPOLL.isAvailable()) {
             transports.add(Transport.EPOLL);
         }
-        if (IoUring.isAvailable()) {
+        if (Transport.IO_URING.isAvailable()) {
             transports.add(Transport.IO_URING);
         }
         transports.add(Transport.NIO);
