@@ -291,7 +291,8 @@ public final class Balancer implements AutoCloseable {
         int ports = services.stream().mapToInt(s -> s.ports().size()).sum();
         LOG.info("l4lb {} serving {} service(s), {} port(s) on transport {}{} with {} event loop(s), {} listener socket(s){}{}",
                 Version.current(), services.size(), ports, transport.displayName(),
-                udp.transport() != transport ? " (UDP on " + udp.transport().displayName() + ")" : "", loops, tcp.listeners().socketCount() + udp.listeners().socketCount(),
+                udp.transport() != transport ? " (UDP on " + udp.transport().displayName() + ")" : "", loops,
+                tcp.listeners().socketCount() + udp.listeners().socketCount(),
                 transport.reusePortOption() != null ? " (SO_REUSEPORT: one per listener and loop)" : "",
                 connectionLog.enabled() ? "; connection log on" : "");
         for (Route route : tcp.snapshot().routes()) {

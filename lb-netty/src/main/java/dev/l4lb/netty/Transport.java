@@ -39,10 +39,11 @@ import io.netty.util.concurrent.DefaultThreadFactory;
  *
  * <p>io_uring comes first because it costs the balancer less: in the bench's full run of
  * 2026-12-07 (unpinned layout, bench/results/2026-12-07/report.md) 94 against 145 µs of CPU per
- * new connection and 15.6 against 24.3 µs per keep-alive request. Each of Netty 4.2.18's native transports has a defect with half-closed
- * connections that l4lb works round: epoll drops a socket whose input has ended from its epoll
- * set and then fails the next wait for writability ({@link KeepRegisteredEpollIoHandler});
- * io_uring stops writing to such a socket once it has had to wait ({@code tcp.IoUringWriteKick}).
+ * new connection and 15.6 against 24.3 µs per keep-alive request. Each of Netty 4.2.18's native
+ * transports has a defect with half-closed connections that l4lb works round: epoll drops a
+ * socket whose input has ended from its epoll set and then fails the next wait for writability
+ * ({@link KeepRegisteredEpollIoHandler}); io_uring stops writing to such a socket once it has had
+ * to wait ({@code tcp.IoUringWriteKick}).
  */
 public enum Transport {
     EPOLL("epoll"),
@@ -80,12 +81,6 @@ public enum Transport {
         this.displayName = displayName;
     }
 
-    /**
-     * {@code auto} (io_uring when available, else epoll, else NIO) or a transport by name.
-     *
-     * @throws IllegalArgumentException when the name is unknown or that transport cannot run
-     *                                  here, with the reason
-     */
     /** Can this transport run here? (For io_uring, after this class has set how it accepts.) */
     public boolean isAvailable() {
         return switch (this) {
@@ -95,6 +90,12 @@ public enum Transport {
         };
     }
 
+    /**
+     * {@code auto} (io_uring when available, else epoll, else NIO) or a transport by name.
+     *
+     * @throws IllegalArgumentException when the name is unknown or that transport cannot run
+     *                                  here, with the reason
+     */
     public static Transport select(String requested) {
         String name = requested.toLowerCase(Locale.ROOT);
         switch (name) {

@@ -133,7 +133,6 @@ public final class KubeManifests {
         }
     }
 
-
     private void readObject(String file, String where, JsonNode node) {
         if (!node.isObject()) {
             problems.add(new ConfigProblem(file, where, "expected a Kubernetes object (a mapping with apiVersion and kind)"));

@@ -61,7 +61,7 @@ final class CrossSiteGuard {
             return Optional.empty();
         }
         String name = hostOf(host.strip());
-        if (name != null && (name.equals("localhost") || Addresses.parseIp(name).isPresent() || allowedHosts.contains(name))) {
+        if (name != null && (namesThisMachine(name) || allowedHosts.contains(name))) {
             return Optional.empty();
         }
         return Optional.of(new Refusal(HttpResponseStatus.FORBIDDEN, "forbidden: this admin server answers to its IP"
@@ -106,6 +106,11 @@ final class CrossSiteGuard {
             return false;
         }
         String bare = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
-        return bare.equalsIgnoreCase("localhost") || Addresses.parseIp(bare).isPresent();
+        return namesThisMachine(bare.toLowerCase(Locale.ROOT));
+    }
+
+    /** {@code localhost} or an IP literal (lower case, no brackets): names no DNS rebinding can take over. */
+    private static boolean namesThisMachine(String name) {
+        return name.equals("localhost") || Addresses.parseIp(name).isPresent();
     }
 }

@@ -88,11 +88,10 @@ final class RunCommand implements Callable<Integer> {
             balancer.close();
             return Reports.bindFailure(e);
         }
-        // Off the signal thread, which must not block; reloads run one at a time anyway.
-        onHangup(signal -> new Thread(() -> {
+        onHangup(() -> {
             LOG.info("SIGHUP: reloading {}", config);
             reloader.reload(); // the balancer logs what changed, or why the file was rejected
-        }, "l4lb-reload").start(), "POST /api/v1/reload on the admin address");
+        }, "POST /api/v1/reload on the admin address");
         Serving.untilSignalled(() -> {
             admin.close();
             balancer.shutdown(plan.grace());
@@ -121,22 +120,24 @@ final class RunCommand implements Callable<Integer> {
         } catch (RuntimeException e) {
             return Reports.startFailure(e);
         }
-        onHangup(signal -> new Thread(() -> {
+        onHangup(() -> {
             LOG.info("SIGHUP: reading {} again", manifests);
             if (source[0].reload()) {
                 runtime.proxier().changed();
             }
-        }, "l4lb-reload").start(), "a restart");
+        }, "a restart");
         Serving.untilSignalled(() -> runtime.shutdown(plan.grace()));
         return ExitCodes.OK;
     }
 
     /**
-     * Reloads on SIGHUP. A process started with SIGHUP ignored ({@code nohup} does that) inherits
-     * the ignoring, and the JVM then leaves it so without a word: every later SIGHUP would be lost
-     * silently, so say so once, with what reloads instead.
+     * Runs {@code reload} on SIGHUP, on a thread of its own (the signal thread must not block;
+     * reloads run one at a time anyway). A process started with SIGHUP ignored ({@code nohup}
+     * does that) inherits the ignoring, and the JVM then leaves it so without a word: every later
+     * SIGHUP would be lost silently, so say so once, with what reloads {@code instead}.
      */
-    private static void onHangup(SignalHandler handler, String instead) {
+    private static void onHangup(Runnable reload, String instead) {
+        SignalHandler handler = signal -> new Thread(reload, "l4lb-reload").start();
         if (Signal.handle(new Signal("HUP"), handler) == SignalHandler.SIG_IGN) {
             LOG.warn("SIGHUP is ignored in this process (started under nohup?), so it will not reload; use {} instead,"
                     + " or start lb without nohup (setsid, a service manager)", instead);

@@ -64,11 +64,11 @@ public final class BalancerMetrics implements AutoCloseable {
         Duration.ofSeconds(1), Duration.ofNanos(2_500_000_000L), Duration.ofSeconds(5), Duration.ofSeconds(10)};
     /** kube-proxy's sync_proxy_rules_duration_seconds buckets: 1 ms doubling to about 16 s. */
     private static final Duration[] SYNC_BUCKETS = syncBuckets();
-
-    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     /** The reason label of the kernel's drops, beside those l4lb counts itself ({@link DatagramDrop}). */
     public static final String RECEIVE_BUFFER = "receive_buffer";
-    private final ReceiveBufferDrops receiveBufferDrops = ReceiveBufferDrops.kernel();
+
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final ReceiveBufferDrops receiveBufferDrops = new ReceiveBufferDrops();
     private final JvmGcMetrics gc = new JvmGcMetrics();
     private final Counter reloadsApplied;
     private final Counter reloadsRejected;

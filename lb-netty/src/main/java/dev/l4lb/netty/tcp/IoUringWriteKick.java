@@ -10,6 +10,7 @@ import io.netty.channel.IoRegistration;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.uring.IoUringIoEvent;
 import io.netty.channel.uring.IoUringSocketChannel;
+import io.netty.util.Attribute;
 import io.netty.util.AttributeKey;
 
 /**
@@ -76,10 +77,11 @@ final class IoUringWriteKick implements Runnable {
      */
     static void watch(Channel channel) {
         if (channel instanceof IoUringSocketChannel socket && socket.isInputShutdown()) {
-            IoUringWriteKick kick = channel.attr(KICK).get();
+            Attribute<IoUringWriteKick> attribute = channel.attr(KICK);
+            IoUringWriteKick kick = attribute.get();
             if (kick == null) {
                 kick = new IoUringWriteKick(channel);
-                channel.attr(KICK).set(kick);
+                attribute.set(kick);
             }
             kick.watch();
         }

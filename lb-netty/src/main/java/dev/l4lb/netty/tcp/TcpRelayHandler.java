@@ -36,8 +36,7 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
     private final Backend backend;
     private final EndpointCounters endpoint;
     private final PortCounters port;
-    /** On the client side (what it reads goes in to the endpoint) the budget its connection counts in; null on the backend's. */
-    /** The data plane, on the client's side, which counts its connection; null on the backend's side. */
+    /** The data plane, on the client's side (what it reads goes in to the endpoint), which counts its connection; null on the backend's. */
     private final TcpDataPlane clientOf;
     /** Set when the port has an idleTimeout; shared with the other side's handler. */
     private IdleTimer idle;
@@ -92,7 +91,7 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
     public void channelReadComplete(ChannelHandlerContext ctx) {
         count();
         peer.flush();
-        watchPeerWrites();
+        IoUringWriteKick.watch(peer);
     }
 
     private void count() {
@@ -175,7 +174,7 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
                     closeBoth(self);
                 }
             });
-            watchPeerWrites();
+            IoUringWriteKick.watch(peer);
         }
     }
 
@@ -201,13 +200,8 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
             peer.close();
         } else {
             peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
-            watchPeerWrites();
+            IoUringWriteKick.watch(peer);
         }
-    }
-
-    /** Writes to an io_uring peer whose input has ended need watching (see IoUringWriteKick); all of ours come through here. */
-    private void watchPeerWrites() {
-        IoUringWriteKick.watch(peer);
     }
 
     /** No write queued, flushed or not (writes in flight count until they complete). */

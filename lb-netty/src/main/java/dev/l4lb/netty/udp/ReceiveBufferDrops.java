@@ -31,18 +31,8 @@ public final class ReceiveBufferDrops {
             ? "0000000000000000FFFF0000" : "00000000000000000000FFFF";
     private static final List<Path> TABLES = List.of(Path.of("/proc/net/udp"), Path.of("/proc/net/udp6"));
 
-    private final List<Path> tables;
     private Map<String, Long> byLocalAddress = Map.of();
     private long readAt = System.nanoTime() - 2 * FRESH_NANOS;
-
-    private ReceiveBufferDrops(List<Path> tables) {
-        this.tables = tables;
-    }
-
-    /** The kernel's tables of this network namespace. */
-    public static ReceiveBufferDrops kernel() {
-        return new ReceiveBufferDrops(TABLES);
-    }
 
     /** Datagrams dropped by the kernel for the sockets bound to {@code listen}, summed; 0 where the tables cannot be read. */
     public synchronized long dropped(List<InetSocketAddress> listen) {
@@ -64,7 +54,7 @@ public final class ReceiveBufferDrops {
 
     private Map<String, Long> read() {
         Map<String, Long> drops = new HashMap<>();
-        for (Path table : tables) {
+        for (Path table : TABLES) {
             try (BufferedReader in = Files.newBufferedReader(table)) {
                 in.readLine(); // the header
                 for (String line; (line = in.readLine()) != null; ) {

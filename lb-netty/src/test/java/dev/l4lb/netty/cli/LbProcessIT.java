@@ -35,6 +35,8 @@ import dev.l4lb.core.model.Addresses;
 import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.testing.AdminHttp;
+import dev.l4lb.netty.testing.Configs;
+import dev.l4lb.netty.testing.LbJar;
 import dev.l4lb.netty.testing.Ports;
 import dev.l4lb.netty.testing.RawHttp;
 
@@ -44,7 +46,6 @@ import dev.l4lb.netty.testing.RawHttp;
  * is built, on this JDK and on a Temurin 25 JDK when the machine has one.
  */
 class LbProcessIT {
-    private static final Path JAR = Path.of(System.getProperty("l4lb.jar", "target/l4lb.jar"));
 
     static Stream<Path> javaHomes() {
         List<Path> homes = new ArrayList<>();
@@ -59,8 +60,8 @@ class LbProcessIT {
     @ParameterizedTest
     @MethodSource("javaHomes")
     void demoServesAndStopsOnSigterm(Path javaHome) throws Exception {
-        assertThat(JAR).as("the shaded jar built by package").exists();
-        Process lb = new ProcessBuilder(javaHome.resolve("bin/java").toString(), "-jar", JAR.toString(), "demo")
+        assertThat(LbJar.JAR).as("the shaded jar built by package").exists();
+        Process lb = new ProcessBuilder(javaHome.resolve("bin/java").toString(), "-jar", LbJar.JAR.toString(), "demo")
                 .redirectErrorStream(true)
                 .start();
         List<String> output = new ArrayList<>();
@@ -110,7 +111,6 @@ class LbProcessIT {
      */
     @Test
     void runReloadsItsFileOnSighup(@TempDir Path dir) throws Exception {
-        assertThat(JAR).as("the shaded jar built by package").exists();
         try (EchoServer backends = EchoServer.start(List.of(Ports.loopback(0)), Transport.NIO, 1)) {
             String endpoint = Addresses.format(backends.addresses().get(0));
             InetSocketAddress first = Ports.loopback(Ports.free());
@@ -121,13 +121,8 @@ class LbProcessIT {
             String one = admin + service("a", first, endpoint);
             Path config = dir.resolve("l4lb.yaml");
             Files.writeString(config, one);
-            Process lb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
-                    JAR.toString(), "run", "--config", config.toString(), "--shutdown-grace", "0s")
-                    .redirectErrorStream(true)
-                    .redirectOutput(dir.resolve("lb.log").toFile())
-                    .start();
+            Process lb = LbJar.run(config, dir.resolve("lb.log"));
             try {
-                await().atMost(Duration.ofSeconds(60)).until(() -> Files.readString(dir.resolve("lb.log")).contains("admin: metrics"));
                 assertThat(RawHttp.backendOf(RawHttp.get(first, "/"))).isEqualTo(endpoint);
 
                 Files.writeString(config, one + service("b", second, endpoint).replace("services:\n", ""));
@@ -163,19 +158,13 @@ class LbProcessIT {
      */
     @Test
     void underNohupItSaysSighupWillNotReload(@TempDir Path dir) throws Exception {
-        assertThat(JAR).as("the shaded jar built by package").exists();
         InetSocketAddress metrics = Ports.loopback(Ports.free());
         Path config = dir.resolve("l4lb.yaml");
-        Files.writeString(config, "admin: {metrics: \"%s\", healthz: \"%s\"}\n".formatted(Addresses.format(metrics),
-                Addresses.format(Ports.loopback(Ports.free()))) + service("a", Ports.loopback(Ports.free()), "127.0.0.1:9"));
+        Files.writeString(config, Configs.tcpFile("test/a", Ports.loopback(Ports.free()), List.of(Ports.loopback(9)), metrics,
+                Ports.loopback(Ports.free())));
         Path log = dir.resolve("lb.log");
-        Process lb = new ProcessBuilder("nohup", Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
-                JAR.toString(), "run", "--config", config.toString(), "--shutdown-grace", "0s")
-                .redirectErrorStream(true)
-                .redirectOutput(log.toFile())
-                .start();
+        Process lb = LbJar.run(config, log, "nohup");
         try {
-            await().atMost(Duration.ofSeconds(60)).until(() -> Files.readString(log).contains("admin: metrics"));
             assertThat(Files.readString(log)).containsOnlyOnce("SIGHUP is ignored in this process (started under nohup?)")
                     .contains("use POST /api/v1/reload on the admin address instead");
             signal(lb, "HUP");

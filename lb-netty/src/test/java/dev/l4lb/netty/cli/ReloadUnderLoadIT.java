@@ -25,6 +25,7 @@ import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.testing.AdminHttp;
 import dev.l4lb.netty.testing.PeerProcess;
+import dev.l4lb.netty.testing.LbJar;
 import dev.l4lb.netty.testing.Ports;
 
 /**
@@ -35,7 +36,6 @@ import dev.l4lb.netty.testing.Ports;
  * than 200), every good reload applied, the broken one rejected with the old config serving.
  */
 class ReloadUnderLoadIT {
-    private static final Path JAR = Path.of(System.getProperty("l4lb.jar", "target/l4lb.jar"));
     private static final int RELOADS_PER_RUN = 25;
     private static final Pattern REQUESTS = Pattern.compile("(\\d+) requests in");
 
@@ -43,7 +43,6 @@ class ReloadUnderLoadIT {
     @ValueSource(strings = {"keep-alive", "close"})
     void fiftyReloadsWhileWrkRunsFailNoRequest(String connection, @TempDir Path dir) throws Exception {
         Path wrk = PeerProcess.executable("wrk");
-        assertThat(JAR).as("the shaded jar built by package").exists();
         try (EchoServer backends = EchoServer.start(List.of(Ports.loopback(0), Ports.loopback(0), Ports.loopback(0),
                 Ports.loopback(0)), Transport.NIO, 1)) {
             List<String> endpoints = backends.addresses().stream().map(Addresses::format).toList();
@@ -54,13 +53,8 @@ class ReloadUnderLoadIT {
             Path config = dir.resolve("l4lb.yaml");
             Files.writeString(config, admin + service(listen, endpoints, 0));
             Path log = dir.resolve("lb.log");
-            Process lb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar",
-                    JAR.toString(), "run", "--config", config.toString(), "--shutdown-grace", "0s")
-                    .redirectErrorStream(true)
-                    .redirectOutput(log.toFile())
-                    .start();
+            Process lb = LbJar.run(config, log);
             try {
-                await().atMost(Duration.ofSeconds(60)).until(() -> Files.readString(log).contains("admin: metrics"));
                 List<String> command = new ArrayList<>(List.of(wrk.toString(), "-t1", "-c16", "-d10s", "--latency"));
                 if (connection.equals("close")) {
                     command.addAll(List.of("-H", "Connection: close"));
