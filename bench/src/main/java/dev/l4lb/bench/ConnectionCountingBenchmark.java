@@ -28,8 +28,8 @@ import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.PortCounters;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.ServiceSnapshot;
-import dev.l4lb.netty.AcceptErrors;
-import dev.l4lb.netty.ListenerPause;
+import dev.l4lb.netty.transport.AcceptErrors;
+import dev.l4lb.netty.transport.ListenerPause;
 import dev.l4lb.netty.tcp.DescriptorBudget;
 import dev.l4lb.netty.metrics.BalancerMetrics;
 

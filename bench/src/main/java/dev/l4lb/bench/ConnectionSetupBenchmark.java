@@ -27,8 +27,8 @@ import dev.l4lb.core.config.ConfigException;
 import dev.l4lb.core.config.ConfigLoader;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.netty.Balancer;
-import dev.l4lb.netty.BindFailure;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.BindFailure;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 
 /**

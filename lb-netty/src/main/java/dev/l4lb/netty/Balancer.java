@@ -22,10 +22,14 @@ import dev.l4lb.core.model.ProxyProtocol;
 import dev.l4lb.core.model.Service;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.core.table.Route;
+import dev.l4lb.core.table.RoutingTable;
 import dev.l4lb.core.table.ServiceSnapshot;
 import dev.l4lb.netty.log.ConnectionLog;
 import dev.l4lb.netty.metrics.BalancerMetrics;
 import dev.l4lb.netty.tcp.TcpDataPlane;
+import dev.l4lb.netty.transport.BindFailure;
+import dev.l4lb.netty.transport.Listeners;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.udp.UdpDataPlane;
 
 /**
@@ -42,6 +46,8 @@ public final class Balancer implements AutoCloseable {
     private final MultiThreadIoEventLoopGroup group;
     /** The UDP data plane's loops: {@link #group} itself unless UDP runs on another transport ({@link Transport#forDatagrams()}). */
     private final MultiThreadIoEventLoopGroup datagramGroup;
+    /** The routing table both data planes read: one snapshot in force for TCP and UDP. */
+    private final RoutingTable routing = new RoutingTable();
     private final TcpDataPlane tcp;
     private final UdpDataPlane udp;
     private final ConnectionLog connectionLog;
@@ -59,8 +65,8 @@ public final class Balancer implements AutoCloseable {
         // Netty starts a loop's thread at its first task: a UDP group costs no thread until a UDP port needs it.
         this.datagramGroup = datagrams == transport ? group : datagrams.newGroup(loops, "l4lb-udp");
         this.connectionLog = connectionLog;
-        this.tcp = new TcpDataPlane(transport, group, connectionLog);
-        this.udp = new UdpDataPlane(datagrams, datagramGroup, connectionLog);
+        this.tcp = new TcpDataPlane(transport, group, routing, connectionLog);
+        this.udp = new UdpDataPlane(datagrams, datagramGroup, routing, connectionLog);
         this.metrics = new BalancerMetrics(eventLoops(), tcp::unroutedConnections, connectionLog::dropped, tcp.acceptErrors(),
                 tcp.descriptors());
     }
@@ -148,27 +154,28 @@ public final class Balancer implements AutoCloseable {
     }
 
     private Changed apply(BalancerConfig next, long startedNanos) throws BindFailure {
-        ServiceSnapshot snapshot = ServiceSnapshot.build(next.services(), tcp.snapshot());
-        Listeners.Prepared tcpPrepared = tcp.listeners().prepare(snapshot);
+        ServiceSnapshot snapshot = ServiceSnapshot.build(next.services(), routing.snapshot());
+        Listeners.Prepared tcpPrepared = tcp.prepare(snapshot);
         Listeners.Prepared udpPrepared;
         try {
-            udpPrepared = udp.listeners().prepare(snapshot);
+            udpPrepared = udp.prepare(snapshot);
         } catch (BindFailure | RuntimeException e) {
-            tcp.listeners().abandon(tcpPrepared);
+            tcp.abandon(tcpPrepared);
             throw e;
         }
         try {
             metrics.bind(snapshot);
         } catch (RuntimeException e) {
             // Nothing switched yet: the new listeners go, the old ones serve on.
-            tcp.listeners().abandon(tcpPrepared);
-            udp.listeners().abandon(udpPrepared);
+            tcp.abandon(tcpPrepared);
+            udp.abandon(udpPrepared);
             throw e;
         }
         snapshot.activate();
-        tcp.listeners().switchTo(snapshot, tcpPrepared);
-        udp.listeners().switchTo(snapshot, udpPrepared);
-        udp.pruneSessions();
+        // One write puts the snapshot in force for both protocols; then the listeners follow it.
+        routing.switchTo(snapshot, tcpPrepared.removed(), udpPrepared.removed());
+        tcp.switchTo(tcpPrepared);
+        udp.switchTo(udpPrepared);
         config = next;
         Instant now = Instant.now();
         lastUpdated = now;
@@ -196,7 +203,7 @@ public final class Balancer implements AutoCloseable {
 
     /** The routing table in force. */
     public ServiceSnapshot snapshot() {
-        return tcp.snapshot();
+        return routing.snapshot();
     }
 
     public TcpDataPlane tcp() {
@@ -215,10 +222,10 @@ public final class Balancer implements AutoCloseable {
         // The transparent listener stays open through the drain, resetting what it accepts: its
         // TPROXY rules stay until the drain ends, and without a socket they would drop new SYNs.
         tcp.refuseTransparent();
-        tcp.listeners().closeAll();
-        udp.listeners().closeAll(); // UDP sessions end with their listener: nothing could answer their clients
+        tcp.closeListeners();
+        udp.closeListeners();
         long deadline = System.nanoTime() + grace.toNanos();
-        int active = tcp.snapshot().activeConnections();
+        int active = routing.snapshot().activeConnections();
         if (active > 0) {
             LOG.info("listeners closed; draining {} connection(s) for up to {} s", active, grace.toSeconds());
         }
@@ -229,7 +236,7 @@ public final class Balancer implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 break;
             }
-            active = tcp.snapshot().activeConnections();
+            active = routing.snapshot().activeConnections();
         }
         if (active > 0) {
             LOG.info("grace period over: closing {} connection(s)", active);
@@ -292,10 +299,10 @@ public final class Balancer implements AutoCloseable {
         LOG.info("l4lb {} serving {} service(s), {} port(s) on transport {}{} with {} event loop(s), {} listener socket(s){}{}",
                 Version.current(), services.size(), ports, transport.displayName(),
                 udp.transport() != transport ? " (UDP on " + udp.transport().displayName() + ")" : "", loops,
-                tcp.listeners().socketCount() + udp.listeners().socketCount(),
+                tcp.listenerSockets() + udp.listenerSockets(),
                 transport.reusePortOption() != null ? " (SO_REUSEPORT: one per listener and loop)" : "",
                 connectionLog.enabled() ? "; connection log on" : "");
-        for (Route route : tcp.snapshot().routes()) {
+        for (Route route : routing.snapshot().routes()) {
             ServicePort port = route.port();
             for (InetSocketAddress listen : port.listen()) {
                 LOG.info("  {} {} -> {} ({}, {} endpoint(s){})", port.protocol(), Addresses.format(listen),

@@ -28,6 +28,8 @@ import dev.l4lb.netty.testing.Configs;
 import dev.l4lb.netty.testing.EchoBackends;
 import dev.l4lb.netty.testing.NoLeaks;
 import dev.l4lb.netty.testing.Ports;
+import dev.l4lb.netty.transport.Transport;
+import dev.l4lb.netty.transport.BindFailure;
 
 /** Starting and stopping: clear bind failures with nothing left listening, and draining on shutdown. */
 @ExtendWith(NoLeaks.class)

@@ -53,6 +53,7 @@ import dev.l4lb.netty.testing.NoLeaks;
 import dev.l4lb.netty.testing.Ports;
 import dev.l4lb.netty.testing.RawHttp;
 import dev.l4lb.netty.testing.Transports;
+import dev.l4lb.netty.transport.Transport;
 
 /**
  * Reloading the config file while clients connect, as {@code lb run} does on SIGHUP: listeners
@@ -132,7 +133,7 @@ class HotReloadTest {
                     portB.add("reload " + i + " removed B, which then " + accepted);
                 }
             }
-            assertThat(balancer.tcp().listeners().addresses()).isEqualTo(withB ? Set.of(a, b) : Set.of(a));
+            assertThat(balancer.tcp().listenerAddresses()).isEqualTo(withB ? Set.of(a, b) : Set.of(a));
             endpoints = next;
             // Let the clients make connections under this config before the next reload.
             awaitProgress(load, 10);
@@ -165,7 +166,7 @@ class HotReloadTest {
             assertThat(reload.applied()).as("%s", reload.errors()).isTrue();
             assertThat(reload.changes().servicesRemoved()).containsExactly(B);
             assertThat(reload.listenersClosed()).containsExactly(b);
-            assertThat(balancer.tcp().listeners().addresses()).containsExactly(a);
+            assertThat(balancer.tcp().listenerAddresses()).containsExactly(a);
             assertRefused(b);
             assertEchoes(open, "after the reload, on the same connection");
             assertEchoes(open, "and again");
@@ -301,7 +302,7 @@ class HotReloadTest {
             assertThat(reload.listenersClosed()).isEmpty();
             assertThat(balancer.config()).isSameAs(running);
             assertThat(balancer.snapshot()).isSameAs(serving);
-            assertThat(balancer.tcp().listeners().addresses()).containsExactly(a);
+            assertThat(balancer.tcp().listenerAddresses()).containsExactly(a);
             assertRefused(b);
             assertEchoes(open, "after the rejected reload");
             try (Socket fresh = connect(a)) {
@@ -348,7 +349,7 @@ class HotReloadTest {
             assertThat(reload.listenersBound()).isEmpty();
             assertThat(balancer.config()).isSameAs(running);
             assertThat(balancer.snapshot()).isSameAs(serving);
-            assertThat(balancer.tcp().listeners().addresses()).containsExactly(a);
+            assertThat(balancer.tcp().listenerAddresses()).containsExactly(a);
             assertRefused(c);
             assertEchoes(open, "after the rejected reload");
             // A's endpoints were not cut to one either: both still take new connections.
@@ -399,8 +400,8 @@ class HotReloadTest {
         Path file = dir.resolve("l4lb.yaml");
         write(file, service(A, a, backends, "sessionAffinity: ClientIP"), service(B, b, backends));
         Balancer balancer = start(file, TRANSPORT);
-        Set<InetSocketAddress> listening = balancer.tcp().listeners().addresses();
-        int sockets = balancer.tcp().listeners().socketCount();
+        Set<InetSocketAddress> listening = balancer.tcp().listenerAddresses();
+        int sockets = balancer.tcp().listenerSockets();
         Route before = balancer.snapshot().lookupTcp(a);
 
         try (Socket open = connect(a)) {
@@ -415,8 +416,8 @@ class HotReloadTest {
             assertThat(reload.listenersClosed()).isEmpty();
             assertThat(reload.errors()).isEmpty();
             assertThat(reload.warnings()).isEmpty();
-            assertThat(balancer.tcp().listeners().addresses()).isEqualTo(listening);
-            assertThat(balancer.tcp().listeners().socketCount()).isEqualTo(sockets);
+            assertThat(balancer.tcp().listenerAddresses()).isEqualTo(listening);
+            assertThat(balancer.tcp().listenerSockets()).isEqualTo(sockets);
             // The port's counters and ClientIP table carry over; so do the endpoints' counters.
             Route after = balancer.snapshot().lookupTcp(a);
             assertThat(after.counters()).isSameAs(before.counters());

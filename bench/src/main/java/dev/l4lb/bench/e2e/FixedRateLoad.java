@@ -26,7 +26,7 @@ import io.netty.handler.codec.http.LastHttpContent;
 import org.HdrHistogram.Histogram;
 
 import dev.l4lb.core.model.Addresses;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.Transport;
 
 /**
  * An open-loop HTTP/1.1 load generator: requests are due at a fixed rate over keep-alive

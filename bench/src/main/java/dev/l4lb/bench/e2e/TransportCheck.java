@@ -1,6 +1,6 @@
 package dev.l4lb.bench.e2e;
 
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.Transport;
 
 /**
  * Exits 0 when the named transport can run here, else prints why and exits 1: lets the harness

@@ -23,12 +23,12 @@ import org.slf4j.LoggerFactory;
 
 import dev.l4lb.core.config.AdminConfig;
 import dev.l4lb.core.model.Addresses;
-import dev.l4lb.netty.AcceptErrors;
+import dev.l4lb.netty.transport.AcceptErrors;
 import dev.l4lb.netty.Balancer;
-import dev.l4lb.netty.BindFailure;
+import dev.l4lb.netty.transport.BindFailure;
 import dev.l4lb.netty.ConfigReloader;
-import dev.l4lb.netty.ListenerPause;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.ListenerPause;
+import dev.l4lb.netty.transport.Transport;
 
 /**
  * The admin HTTP server, on one event loop of its own so that a scrape or a reload never runs

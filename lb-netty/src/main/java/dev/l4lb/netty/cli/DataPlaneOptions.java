@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
 import dev.l4lb.core.config.BalancerConfig;
 import dev.l4lb.core.config.ConfigException;
 import dev.l4lb.core.config.Durations;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.log.ConnectionLog;
 
 /** The options every command that runs the data plane shares, and reading them with a config. */

@@ -21,8 +21,8 @@ import dev.l4lb.core.model.ProxyProtocol;
 import dev.l4lb.core.model.Service;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.netty.Balancer;
-import dev.l4lb.netty.BindFailure;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.BindFailure;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.log.ConnectionLog;
 

@@ -11,7 +11,7 @@ import dev.l4lb.core.config.ConfigLoader;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.model.ServicePort;
-import dev.l4lb.netty.BindFailure;
+import dev.l4lb.netty.transport.BindFailure;
 import dev.l4lb.netty.admin.AdminServer;
 
 /** {@code lb demo}: three in-process test backends and the balancer in front of them. */

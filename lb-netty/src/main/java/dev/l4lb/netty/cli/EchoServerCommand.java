@@ -11,8 +11,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.l4lb.core.model.Addresses;
-import dev.l4lb.netty.BindFailure;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.BindFailure;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 
 /** {@code lb echo-server --listen ADDR:PORT ... [--udp]}: test backends to put behind the balancer. */

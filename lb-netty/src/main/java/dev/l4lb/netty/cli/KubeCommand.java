@@ -12,7 +12,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import dev.l4lb.core.config.BalancerConfig;
-import dev.l4lb.netty.BindFailure;
+import dev.l4lb.netty.transport.BindFailure;
 import dev.l4lb.netty.kube.ApiWatch;
 import dev.l4lb.netty.kube.PortalLeftovers;
 import dev.l4lb.netty.kube.ProxierRuntime;

@@ -2,7 +2,7 @@ package dev.l4lb.netty.cli;
 
 import dev.l4lb.core.config.ConfigException;
 import dev.l4lb.core.config.ConfigProblem;
-import dev.l4lb.netty.BindFailure;
+import dev.l4lb.netty.transport.BindFailure;
 
 /** How commands tell the user about a failure that stops them: one line each, on stderr. */
 final class Reports {

@@ -18,7 +18,7 @@ import sun.misc.SignalHandler;
 import dev.l4lb.core.config.BalancerConfig;
 import dev.l4lb.core.config.ConfigLoader;
 import dev.l4lb.netty.Balancer;
-import dev.l4lb.netty.BindFailure;
+import dev.l4lb.netty.transport.BindFailure;
 import dev.l4lb.netty.ConfigReloader;
 import dev.l4lb.netty.admin.AdminServer;
 import dev.l4lb.netty.kube.ManifestSource;

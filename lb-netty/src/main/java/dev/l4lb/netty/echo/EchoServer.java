@@ -14,8 +14,8 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.handler.codec.haproxy.HAProxyMessageDecoder;
 
 import dev.l4lb.core.model.Addresses;
-import dev.l4lb.netty.BindFailure;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.BindFailure;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.udp.UdpDataPlane;
 
 /**

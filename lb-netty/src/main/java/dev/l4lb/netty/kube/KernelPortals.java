@@ -9,7 +9,7 @@ import org.slf4j.LoggerFactory;
 
 import dev.l4lb.core.kube.ProxierPlan;
 import dev.l4lb.core.model.Cidr;
-import dev.l4lb.netty.BindFailure;
+import dev.l4lb.netty.transport.BindFailure;
 
 /**
  * The portals of a sync in the kernel: REDIRECT rules for every ClusterIP port that has a proxy

@@ -27,7 +27,7 @@ import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Service;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.netty.Balancer;
-import dev.l4lb.netty.BindFailure;
+import dev.l4lb.netty.transport.BindFailure;
 import dev.l4lb.netty.admin.ProxierHealth;
 
 /**

@@ -30,8 +30,8 @@ import org.slf4j.LoggerFactory;
 
 import dev.l4lb.core.kube.ServiceHealth;
 import dev.l4lb.core.model.Addresses;
-import dev.l4lb.netty.BindFailure;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.BindFailure;
+import dev.l4lb.netty.transport.Transport;
 
 /**
  * kube-proxy's service health check servers: one small HTTP server per healthCheckNodePort of an

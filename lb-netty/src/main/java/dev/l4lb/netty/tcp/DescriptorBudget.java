@@ -14,7 +14,7 @@ import io.netty.channel.Channel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import dev.l4lb.netty.ListenerPause;
+import dev.l4lb.netty.transport.ListenerPause;
 
 /**
  * Keeps the TCP listeners from taking in connections the process has no file descriptors for, as

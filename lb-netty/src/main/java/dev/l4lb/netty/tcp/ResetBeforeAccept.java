@@ -49,20 +49,18 @@ final class ResetBeforeAccept extends ChannelInboundHandlerAdapter {
     };
 
     private final TcpDataPlane plane;
-    /** The listener's address; null for the transparent listener, which routes by each connection's local address. */
-    private final InetSocketAddress listener;
+    private final ListenerRouting routing;
     private int batch;
 
-    ResetBeforeAccept(TcpDataPlane plane, InetSocketAddress listener) {
+    ResetBeforeAccept(TcpDataPlane plane, ListenerRouting routing) {
         this.plane = plane;
-        this.listener = listener;
+        this.routing = routing;
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (++batch > UNASKED && msg instanceof Channel accepted && test(accepted)) {
-            Route route = listener != null ? plane.route(listener)
-                    : plane.snapshot().lookupTcp((InetSocketAddress) accepted.localAddress());
+            Route route = plane.route(routing, (InetSocketAddress) accepted.localAddress());
             if (route != null) {
                 route.counters().record(Outcome.CLIENT_RESET);
                 accepted.unsafe().closeForcibly(); // not registered yet: nothing else holds it

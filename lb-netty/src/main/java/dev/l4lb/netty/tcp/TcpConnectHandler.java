@@ -36,7 +36,7 @@ import dev.l4lb.netty.proxyprotocol.ProxyHeaders;
  * and leaves the pipeline.
  */
 final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
-    private final InetSocketAddress listener;
+    private final ListenerRouting routing;
     private final TcpDataPlane plane;
 
     private Route route;
@@ -72,8 +72,8 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     private IdleTimer idleTimer;
     private Outcome outcome;
 
-    TcpConnectHandler(InetSocketAddress listener, TcpDataPlane plane) {
-        this.listener = listener;
+    TcpConnectHandler(ListenerRouting routing, TcpDataPlane plane) {
+        this.routing = routing;
         this.plane = plane;
     }
 
@@ -81,13 +81,12 @@ final class TcpConnectHandler extends ChannelInboundHandlerAdapter {
     public void channelActive(ChannelHandlerContext ctx) {
         Channel inbound = ctx.channel();
         plane.clientOpened(inbound); // clientClosed() by this handler's channelInactive, or the client side's relay's
-        // A transparent listener's connections are routed by their original destination.
-        if (listener == null && plane.refusingTransparent()) {
+        if (routing.transparent() && plane.refusingTransparent()) {
             TcpRelayHandler.reset(inbound); // shutting down: refused while the others drain
             return;
         }
         destination = (InetSocketAddress) inbound.localAddress();
-        route = listener != null ? plane.route(listener) : plane.snapshot().lookupTcp(destination);
+        route = plane.route(routing, destination);
         if (route == null) {
             plane.countUnrouted();
             TcpRelayHandler.reset(inbound);

@@ -3,6 +3,7 @@ package dev.l4lb.netty.tcp;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -20,19 +21,21 @@ import io.netty.util.concurrent.EventExecutor;
 
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.table.Route;
+import dev.l4lb.core.table.RoutingTable;
 import dev.l4lb.core.table.ServiceSnapshot;
-import dev.l4lb.netty.AcceptErrors;
-import dev.l4lb.netty.BindFailure;
-import dev.l4lb.netty.ListenerPause;
-import dev.l4lb.netty.Listeners;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.AcceptErrors;
+import dev.l4lb.netty.transport.BindFailure;
+import dev.l4lb.netty.transport.ListenerPause;
+import dev.l4lb.netty.transport.Listeners;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.log.ConnectionLog;
 
 /**
- * The TCP side of the data plane: the listeners of every TCP service port and the snapshot their
- * connections are routed by. With a transport that has SO_REUSEPORT each listener is bound once
- * per event loop, and a connection stays on the loop that accepted it, backend side included.
- * Reloads change the listeners through {@link #listeners()} without dropping a connection.
+ * The TCP side of the data plane: the listeners of every TCP service port, their connections
+ * routed by the balancer's {@link RoutingTable}. With a transport that has SO_REUSEPORT each
+ * listener is bound once per event loop, and a connection stays on the loop that accepted it,
+ * backend side included. A reload {@link #prepare prepares} the listeners the next snapshot adds
+ * and {@link #switchTo switches} to them once that snapshot is in force, dropping no connection.
  */
 public final class TcpDataPlane {
     /**
@@ -53,12 +56,15 @@ public final class TcpDataPlane {
     private final List<Channel> transparentListeners = new CopyOnWriteArrayList<>();
     private final DescriptorBudget descriptors;
     private final OpenConnections open;
+    private final RoutingTable routing;
     private final Listeners listeners;
 
-    public TcpDataPlane(Transport transport, EventLoopGroup group, ConnectionLog connectionLog) {
+    public TcpDataPlane(Transport transport, EventLoopGroup group, RoutingTable routing, ConnectionLog connectionLog) {
         this.transport = transport;
+        this.routing = routing;
         this.connectionLog = connectionLog;
-        this.listeners = new Listeners(Protocol.TCP, transport, group, this::serverBootstrap);
+        this.listeners = new Listeners(Protocol.TCP, transport, group,
+                (loops, address) -> serverBootstrap(loops, new ListenerRouting.ByListener(address)));
         this.descriptors = DescriptorBudget.ofThisProcess(() -> {
             List<Channel> all = new ArrayList<>(listeners.socketsNow()); // never listeners' lock: see socketsNow
             all.addAll(transparentListeners);
@@ -71,21 +77,49 @@ public final class TcpDataPlane {
         return transport;
     }
 
-    /** The TCP listeners and the snapshot they route by. */
-    public Listeners listeners() {
-        return listeners;
+    /**
+     * Binds the TCP listeners {@code next} adds, not accepting yet; nothing changes when one
+     * cannot be bound (see {@link Listeners#prepare}).
+     */
+    public Listeners.Prepared prepare(ServiceSnapshot next) throws BindFailure {
+        return listeners.prepare(next);
+    }
+
+    /** Once the snapshot {@code prepared} was made for is in force: starts its new listeners, closes the removed ones. */
+    public void switchTo(Listeners.Prepared prepared) {
+        listeners.switchTo(prepared);
+    }
+
+    /** Closes listeners prepared for a snapshot that will not be applied. */
+    public void abandon(Listeners.Prepared prepared) {
+        listeners.abandon(prepared);
+    }
+
+    /** Closes every service listener (not the transparent one: see {@link #refuseTransparent}). */
+    public void closeListeners() {
+        listeners.closeAll();
+    }
+
+    /** The addresses listened on now. */
+    public Set<InetSocketAddress> listenerAddresses() {
+        return listeners.addresses();
+    }
+
+    /** Listener sockets bound now (one per address and event loop with SO_REUSEPORT). */
+    public int listenerSockets() {
+        return listeners.socketCount();
     }
 
     private volatile boolean refusingTransparent;
 
     /** The snapshot new connections are routed by. */
     public ServiceSnapshot snapshot() {
-        return listeners.snapshot();
+        return routing.snapshot();
     }
 
-    /** The route for a connection accepted on {@code listener} (see {@link Listeners#route}). */
-    Route route(InetSocketAddress listener) {
-        return listeners.route(listener);
+    /** The route for a connection accepted with local address {@code destination} on a listener routed so; null when none. */
+    Route route(ListenerRouting by, InetSocketAddress destination) {
+        return by.route(routing, destination);
     }
 
     public ConnectionLog connectionLog() {
@@ -163,7 +197,7 @@ public final class TcpDataPlane {
         List<Channel> bound = new ArrayList<>();
         try {
             for (EventExecutor loop : loops) {
-                bound.add(serverBootstrap((EventLoop) loop, null).option(transparent, true)
+                bound.add(serverBootstrap((EventLoop) loop, ListenerRouting.ByDestination.INSTANCE).option(transparent, true)
                         .option(transport.reusePortOption(), true).option(ChannelOption.AUTO_READ, true)
                         .bind(address).syncUninterruptibly().channel());
                 // Every socket on the port the first one got (the same, unless port 0 was asked for).
@@ -198,12 +232,11 @@ public final class TcpDataPlane {
         return channel;
     }
 
-    /** @param address the listener's address; null for the transparent listener (routes by each connection's local address) */
-    private ServerBootstrap serverBootstrap(EventLoopGroup loops, InetSocketAddress address) {
+    private ServerBootstrap serverBootstrap(EventLoopGroup loops, ListenerRouting routing) {
         ChannelInitializer<Channel> accept = new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
-                ch.pipeline().addLast("connect", new TcpConnectHandler(address, TcpDataPlane.this));
+                ch.pipeline().addLast("connect", new TcpConnectHandler(routing, TcpDataPlane.this));
             }
         };
         ServerBootstrap bootstrap = new ServerBootstrap();
@@ -215,7 +248,7 @@ public final class TcpDataPlane {
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel listener) {
-                        listener.pipeline().addLast(acceptErrors, new ResetBeforeAccept(TcpDataPlane.this, address));
+                        listener.pipeline().addLast(acceptErrors, new ResetBeforeAccept(TcpDataPlane.this, routing));
                     }
                 })
                 // Not accepting until the switch: the snapshot that routes this listener is not in force yet.

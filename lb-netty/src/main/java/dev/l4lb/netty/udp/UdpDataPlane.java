@@ -11,8 +11,11 @@ import io.netty.channel.WriteBufferWaterMark;
 
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.table.Route;
-import dev.l4lb.netty.Listeners;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.core.table.RoutingTable;
+import dev.l4lb.core.table.ServiceSnapshot;
+import dev.l4lb.netty.transport.BindFailure;
+import dev.l4lb.netty.transport.Listeners;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.log.ConnectionLog;
 
 /**
@@ -36,10 +39,12 @@ public final class UdpDataPlane {
 
     private final Transport transport;
     private final ConnectionLog connectionLog;
+    private final RoutingTable routing;
     private final Listeners listeners;
 
-    public UdpDataPlane(Transport transport, EventLoopGroup group, ConnectionLog connectionLog) {
+    public UdpDataPlane(Transport transport, EventLoopGroup group, RoutingTable routing, ConnectionLog connectionLog) {
         this.transport = transport;
+        this.routing = routing;
         this.connectionLog = connectionLog;
         this.listeners = new Listeners(Protocol.UDP, transport, group, this::bootstrap);
     }
@@ -53,16 +58,43 @@ public final class UdpDataPlane {
         return connectionLog;
     }
 
-    /** The UDP listeners and the snapshot they route by. */
-    public Listeners listeners() {
-        return listeners;
+    /**
+     * Binds the UDP listeners {@code next} adds, not reading yet; nothing changes when one cannot
+     * be bound (see {@link Listeners#prepare}).
+     */
+    public Listeners.Prepared prepare(ServiceSnapshot next) throws BindFailure {
+        return listeners.prepare(next);
+    }
+
+    /**
+     * Once the snapshot {@code prepared} was made for is in force: starts its new listeners, closes
+     * the removed ones (their sessions with them) and ends the sessions it no longer allows.
+     */
+    public void switchTo(Listeners.Prepared prepared) {
+        listeners.switchTo(prepared);
+        pruneSessions();
+    }
+
+    /** Closes listeners prepared for a snapshot that will not be applied. */
+    public void abandon(Listeners.Prepared prepared) {
+        listeners.abandon(prepared);
+    }
+
+    /** Closes every listener; UDP sessions end with their listener, as nothing could answer their clients. */
+    public void closeListeners() {
+        listeners.closeAll();
+    }
+
+    /** Listener sockets bound now. */
+    public int listenerSockets() {
+        return listeners.socketCount();
     }
 
     /**
      * Ends, on each listener's own event loop, the sessions the snapshot now in force no longer
      * allows: to endpoints it removed, or from clients its source ranges exclude.
      */
-    public void pruneSessions() {
+    private void pruneSessions() {
         for (Channel channel : listeners.channels()) {
             UdpListenerHandler handler = channel.pipeline().get(UdpListenerHandler.class);
             if (handler != null) {
@@ -72,7 +104,7 @@ public final class UdpDataPlane {
     }
 
     Route route(InetSocketAddress listener) {
-        return listeners.route(listener);
+        return routing.route(Protocol.UDP, listener);
     }
 
     private Bootstrap bootstrap(EventLoopGroup loops, InetSocketAddress address) {

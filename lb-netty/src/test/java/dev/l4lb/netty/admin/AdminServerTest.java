@@ -28,7 +28,7 @@ import dev.l4lb.core.config.ConfigLoader;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.ConfigReloader;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.cli.Main;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.testing.AdminHttp;

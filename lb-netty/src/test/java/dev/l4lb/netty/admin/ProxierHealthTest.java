@@ -18,7 +18,7 @@ import dev.l4lb.core.config.AdminConfig;
 import dev.l4lb.core.config.ConfigLoader;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.netty.Balancer;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.testing.AdminHttp;
 import dev.l4lb.netty.testing.Closer;
 import dev.l4lb.netty.testing.NoLeaks;

@@ -22,7 +22,7 @@ import dev.l4lb.core.config.AdminConfig;
 import dev.l4lb.core.config.BalancerConfig;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.netty.Balancer;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.testing.AdminHttp;
 import dev.l4lb.netty.testing.Chromium;

@@ -32,7 +32,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 import picocli.CommandLine;
 
 import dev.l4lb.core.model.Addresses;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.testing.AdminHttp;
 import dev.l4lb.netty.testing.Configs;

@@ -21,7 +21,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import dev.l4lb.core.model.Addresses;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.testing.AdminHttp;
 import dev.l4lb.netty.testing.PeerProcess;

@@ -23,8 +23,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import dev.l4lb.core.model.Addresses;
-import dev.l4lb.netty.BindFailure;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.BindFailure;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.testing.Closer;
 import dev.l4lb.netty.testing.NoLeaks;
 import dev.l4lb.netty.testing.Ports;

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.io.TempDir;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.table.Outcome;
 import dev.l4lb.netty.Balancer;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.testing.Closer;
 import dev.l4lb.netty.testing.Configs;
 import dev.l4lb.netty.testing.NoLeaks;

@@ -88,7 +88,7 @@ class ApiWatchProxierTest {
     private void startProxier(String nodeName) throws Exception {
         KubernetesClient watchClient = server.createClient();
         runtime = ProxierRuntime.start(KubeFixtures.settings(KubeFixtures.node(nodeName), Duration.ofMillis(50)),
-                KubeFixtures.admin(), dev.l4lb.netty.Transport.NIO, 1, dev.l4lb.netty.log.ConnectionLog.off(),
+                KubeFixtures.admin(), dev.l4lb.netty.transport.Transport.NIO, 1, dev.l4lb.netty.log.ConnectionLog.off(),
                 onChange -> ApiWatch.start(watchClient, nodeName, onChange, 20));
     }
 
@@ -230,7 +230,7 @@ class ApiWatchProxierTest {
                 KubernetesClient watchClient = refusing.createClient();
                 if (code == 403) {
                     try (ProxierRuntime served = ProxierRuntime.start(KubeFixtures.settings(KubeFixtures.node("node-a"),
-                            Duration.ofMillis(50)), KubeFixtures.admin(), dev.l4lb.netty.Transport.NIO, 1,
+                            Duration.ofMillis(50)), KubeFixtures.admin(), dev.l4lb.netty.transport.Transport.NIO, 1,
                             dev.l4lb.netty.log.ConnectionLog.off(), onChange -> ApiWatch.start(watchClient, "node-a", onChange, 20))) {
                         assertThat(KubeFixtures.whoAnswers(KubeFixtures.listener(served, "shop/web", "http"))).isEqualTo("127.0.0.11");
                         var healthz = AdminHttp.get(served.admin().healthAddress(), "/healthz");
@@ -240,7 +240,7 @@ class ApiWatchProxierTest {
                 } else {
                     org.assertj.core.api.Assertions.assertThatThrownBy(() -> ProxierRuntime.start(
                                     KubeFixtures.settings(KubeFixtures.node("node-a"), Duration.ofMillis(50)), KubeFixtures.admin(),
-                                    dev.l4lb.netty.Transport.NIO, 1, dev.l4lb.netty.log.ConnectionLog.off(),
+                                    dev.l4lb.netty.transport.Transport.NIO, 1, dev.l4lb.netty.log.ConnectionLog.off(),
                                     // The informer retries a 500 until the first list's time is up: 3 s here.
                                     onChange -> ApiWatch.start(watchClient, "node-a", onChange, 3)))
                             .isInstanceOf(IllegalStateException.class).hasMessageStartingWith("cannot list Node node-a from ");

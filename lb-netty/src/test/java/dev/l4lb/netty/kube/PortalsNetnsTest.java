@@ -50,7 +50,7 @@ import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Cidr;
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.netty.Balancer;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.log.ConnectionLog;
 import dev.l4lb.netty.testing.Closer;

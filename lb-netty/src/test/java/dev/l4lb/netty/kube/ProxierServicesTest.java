@@ -21,7 +21,7 @@ import dev.l4lb.core.kube.NodeContext;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.table.Route;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.log.ConnectionLog;
 import dev.l4lb.netty.testing.AdminHttp;

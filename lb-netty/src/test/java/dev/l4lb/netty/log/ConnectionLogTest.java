@@ -26,7 +26,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import dev.l4lb.core.config.BalancerConfig;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.netty.Balancer;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.testing.Closer;
 import dev.l4lb.netty.testing.Configs;

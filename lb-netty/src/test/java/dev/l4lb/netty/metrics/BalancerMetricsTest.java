@@ -14,10 +14,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import dev.l4lb.core.table.ServiceSnapshot;
-import dev.l4lb.netty.AcceptErrors;
-import dev.l4lb.netty.ListenerPause;
+import dev.l4lb.netty.transport.AcceptErrors;
+import dev.l4lb.netty.transport.ListenerPause;
 import dev.l4lb.netty.tcp.DescriptorBudget;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.testing.Configs;
 
 /** Meters follow the snapshot: bound once, kept while their port or endpoint stays, gone with it. */

@@ -26,7 +26,7 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.ReferenceCountUtil;
 
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.testing.Sockets;
 
 /**

@@ -32,7 +32,7 @@ import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.netty.Balancer;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.testing.Closer;
 import dev.l4lb.netty.testing.Configs;

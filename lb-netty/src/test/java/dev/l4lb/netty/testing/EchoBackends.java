@@ -4,8 +4,8 @@ import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 
-import dev.l4lb.netty.BindFailure;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.BindFailure;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 
 /** l4lb's own echo backends on loopback ports the kernel picks. */

@@ -3,7 +3,7 @@ package dev.l4lb.netty.testing;
 import java.util.ArrayList;
 import java.util.List;
 
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.Transport;
 
 /** The transports this machine can run, so relay tests cover each of them. */
 public final class Transports {

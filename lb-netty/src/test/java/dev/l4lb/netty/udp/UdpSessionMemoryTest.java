@@ -21,7 +21,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.netty.Balancer;
-import dev.l4lb.netty.Transport;
+import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.echo.EchoServer;
 import dev.l4lb.netty.testing.Closer;
 import dev.l4lb.netty.testing.Configs;

@@ -1,4 +1,4 @@
-package dev.l4lb.netty;
+package dev.l4lb.netty.transport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package dev.l4lb.netty;
+package dev.l4lb.netty.transport;
 
 import io.netty.channel.IoHandle;
 import io.netty.channel.IoHandler;

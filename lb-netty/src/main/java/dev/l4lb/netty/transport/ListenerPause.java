@@ -1,4 +1,4 @@
-package dev.l4lb.netty;
+package dev.l4lb.netty.transport;
 
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;

@@ -1,11 +1,10 @@
-package dev.l4lb.netty;
+package dev.l4lb.netty.transport;
 
 import java.io.IOException;
 import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -26,12 +25,11 @@ import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.ServiceSnapshot;
 
 /**
- * The listener sockets of one protocol and the snapshot their traffic is routed by, changed
- * without dropping anything: a reload {@link #prepare prepares} the listeners the next snapshot
- * adds (bound, not reading yet: the kernel queues what arrives) and then {@link #switchTo
- * switches}: the snapshot is swapped in, the new listeners start reading and the ones it no
- * longer has are closed. Listeners that stay are never touched. What a removed listener took in
- * before it closed is still routed, by the route that listener had.
+ * The listener sockets of one protocol, changed without dropping anything: a reload {@link
+ * #prepare prepares} the listeners the next snapshot adds (bound, not reading yet: the kernel
+ * queues what arrives), the balancer switches its {@link dev.l4lb.core.table.RoutingTable} to
+ * that snapshot, and then these {@link #switchTo switch}: the new listeners start reading and the
+ * ones it no longer has are closed. Listeners that stay are never touched.
  */
 public final class Listeners {
     /** How a protocol sets up one listener socket. */
@@ -60,29 +58,12 @@ public final class Listeners {
     private final Map<InetSocketAddress, List<Channel>> bound = new LinkedHashMap<>();
     /** Every socket in {@link #bound}, rewritten under the lock on each change and read without it. */
     private volatile List<Channel> sockets = List.of();
-    private volatile ServiceSnapshot snapshot = ServiceSnapshot.empty();
-    /** The routes of the listeners the last switch removed. */
-    private volatile Map<InetSocketAddress, Route> retired = Map.of();
 
     public Listeners(Protocol protocol, Transport transport, EventLoopGroup group, Binder binder) {
         this.protocol = protocol;
         this.transport = transport;
         this.group = group;
         this.binder = binder;
-    }
-
-    /** The snapshot in force. */
-    public ServiceSnapshot snapshot() {
-        return snapshot;
-    }
-
-    /**
-     * The route for traffic that arrived on {@code listener}: the snapshot's, or, for a listener
-     * the last switch removed, the one it had then; null when neither has one.
-     */
-    public Route route(InetSocketAddress listener) {
-        Route route = lookup(snapshot, listener);
-        return route != null ? route : retired.get(listener);
     }
 
     /**
@@ -119,20 +100,10 @@ public final class Listeners {
     }
 
     /**
-     * Puts {@code next} in force for this protocol (the caller has activated it): swaps it in with
-     * one write, then starts reading on the prepared listeners and closes the ones {@code next}
-     * no longer has.
+     * Once the snapshot {@code prepared} was made for is in force: starts reading on the prepared
+     * listeners and closes the ones it no longer has.
      */
-    public synchronized void switchTo(ServiceSnapshot next, Prepared prepared) {
-        Map<InetSocketAddress, Route> leaving = new HashMap<>();
-        for (InetSocketAddress address : prepared.removed()) {
-            Route before = lookup(snapshot, address);
-            if (before != null) {
-                leaving.put(address, before);
-            }
-        }
-        retired = leaving; // before the swap: what misses the new snapshot finds its route here
-        snapshot = next;
+    public synchronized void switchTo(Prepared prepared) {
         prepared.added().forEach((address, channels) -> {
             bound.put(address, channels);
             channels.forEach(ch -> ch.config().setAutoRead(true));
@@ -217,10 +188,6 @@ public final class Listeners {
                 probe.bind(address);
             }
         }
-    }
-
-    private Route lookup(ServiceSnapshot in, InetSocketAddress listener) {
-        return protocol == Protocol.TCP ? in.lookupTcp(listener) : in.lookupUdp(listener);
     }
 
     /**

@@ -1,4 +1,4 @@
-package dev.l4lb.netty;
+package dev.l4lb.netty.transport;
 
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;

@@ -1,4 +1,4 @@
-package dev.l4lb.netty;
+package dev.l4lb.netty.transport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -28,6 +28,7 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.ReferenceCountUtil;
 
 import dev.l4lb.netty.testing.Sockets;
+
 
 /**
  * Netty 4.2.18's epoll defect with half-closed sockets, reproduced with Netty alone, and

@@ -1,0 +1,66 @@
+package dev.l4lb.core.table;
+
+import java.net.InetSocketAddress;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+
+import dev.l4lb.core.model.Protocol;
+
+/**
+ * The one routing table of a running balancer: the snapshot in force for both protocols, and the
+ * routes of the listeners the last switch removed. Each data plane reads it on every new
+ * connection or session without a lock; a reload {@link #switchTo switches} it with one write.
+ */
+public final class RoutingTable {
+    /** The snapshot in force and the routes the listeners removed with it had: read as one. */
+    private record InForce(ServiceSnapshot snapshot, Map<InetSocketAddress, Route> retiredTcp,
+                           Map<InetSocketAddress, Route> retiredUdp) {
+    }
+
+    private volatile InForce inForce = new InForce(ServiceSnapshot.empty(), Map.of(), Map.of());
+
+    /** The snapshot in force. */
+    public ServiceSnapshot snapshot() {
+        return inForce.snapshot();
+    }
+
+    /**
+     * The route for traffic of {@code protocol} that arrived on {@code listener}: the snapshot's,
+     * or, for a listener the last switch removed, the one it had then (what it took in before it
+     * closed is still served); null when neither has one.
+     */
+    public Route route(Protocol protocol, InetSocketAddress listener) {
+        InForce now = inForce;
+        if (protocol == Protocol.TCP) {
+            Route route = now.snapshot().lookupTcp(listener);
+            return route != null ? route : now.retiredTcp().get(listener);
+        }
+        Route route = now.snapshot().lookupUdp(listener);
+        return route != null ? route : now.retiredUdp().get(listener);
+    }
+
+    /**
+     * Puts {@code next} in force (the caller has activated it), remembering the routes the listeners
+     * at {@code removedTcp} and {@code removedUdp} had: they close after this, and what they
+     * accepted until then is still routed by them.
+     */
+    public synchronized void switchTo(ServiceSnapshot next, Set<InetSocketAddress> removedTcp,
+                                      Set<InetSocketAddress> removedUdp) {
+        ServiceSnapshot before = inForce.snapshot();
+        inForce = new InForce(next, retired(removedTcp, before::lookupTcp), retired(removedUdp, before::lookupUdp));
+    }
+
+    private static Map<InetSocketAddress, Route> retired(Set<InetSocketAddress> removed,
+                                                      Function<InetSocketAddress, Route> before) {
+        Map<InetSocketAddress, Route> leaving = new HashMap<>();
+        for (InetSocketAddress address : removed) {
+            Route route = before.apply(address);
+            if (route != null) {
+                leaving.put(address, route);
+            }
+        }
+        return leaving;
+    }
+}

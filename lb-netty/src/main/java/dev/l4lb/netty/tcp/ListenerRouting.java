@@ -1,0 +1,48 @@
+package dev.l4lb.netty.tcp;
+
+import java.net.InetSocketAddress;
+
+import dev.l4lb.core.model.Protocol;
+import dev.l4lb.core.table.Route;
+import dev.l4lb.core.table.RoutingTable;
+
+/**
+ * What a TCP listener routes its connections by: the address it listens on, or, for the
+ * transparent listener TPROXY portals deliver to, the address each connection was sent to (the
+ * intercepted ClusterIP:port of a service port), so one listener serves every service.
+ */
+sealed interface ListenerRouting {
+    /** The route for a connection accepted with local address {@code destination}; null when there is none. */
+    Route route(RoutingTable table, InetSocketAddress destination);
+
+    /** Whether this is the transparent listener's. */
+    boolean transparent();
+
+    /** A service port's listener: its connections are routed by the listener's address. */
+    record ByListener(InetSocketAddress listener) implements ListenerRouting {
+        @Override
+        public Route route(RoutingTable table, InetSocketAddress destination) {
+            return table.route(Protocol.TCP, listener);
+        }
+
+        @Override
+        public boolean transparent() {
+            return false;
+        }
+    }
+
+    /** The transparent listener: each connection is routed by its original destination. */
+    enum ByDestination implements ListenerRouting {
+        INSTANCE;
+
+        @Override
+        public Route route(RoutingTable table, InetSocketAddress destination) {
+            return table.snapshot().lookupTcp(destination);
+        }
+
+        @Override
+        public boolean transparent() {
+            return true;
+        }
+    }
+}
