@@ -236,7 +236,7 @@ public final class TcpDataPlane {
         ChannelInitializer<Channel> accept = new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel ch) {
-                ch.pipeline().addLast("connect", new TcpConnectHandler(routing, TcpDataPlane.this));
+                ch.pipeline().addLast("connect", new TcpAcceptHandler(routing, TcpDataPlane.this));
             }
         };
         ServerBootstrap bootstrap = new ServerBootstrap();

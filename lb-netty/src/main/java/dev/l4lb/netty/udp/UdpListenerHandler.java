@@ -12,8 +12,8 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.DatagramPacket;
 import io.netty.util.ReferenceCountUtil;
 
-import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.sched.Backend;
+import dev.l4lb.core.table.Admission;
 import dev.l4lb.core.table.DatagramDrop;
 import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.PortCounters;
@@ -21,8 +21,7 @@ import dev.l4lb.core.table.Route;
 
 /**
  * One UDP listener socket: finds each datagram's session by its sender, opening one for a new
- * client (source ranges, the port's session limit, the scheduler and ClientIP affinity, as for a
- * TCP connection), and hands the datagram to it. The session table is this socket's alone, so it
+ * client (its {@link Admission}, as for a TCP connection), and hands the datagram to it. The session table is this socket's alone, so it
  * needs no lock: the socket and its sessions live on one event loop.
  */
 final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
@@ -95,24 +94,18 @@ final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
         if (route == null) {
             return null; // a listener the config no longer has, in its last microseconds
         }
-        InetAddress ip = client.getAddress();
-        if (!route.policy().allowsSource(ip)) {
-            return refuse(route.counters(), Outcome.DENIED_SOURCE);
+        Admission admission = new Admission(route, client.getAddress());
+        Outcome refused = admission.admit(); // REFUSED_LIMIT: the session table is full
+        if (refused != null) {
+            return refuse(admission.route().counters(), refused);
         }
-        // A node or pod client of an externalTrafficPolicy Local port is served by every endpoint.
-        route = route.forClient(ip);
-        PortCounters counters = route.counters();
-        PortPolicy policy = route.policy();
-        if (!counters.tryAdmit(policy.maxConnections())) {
-            return refuse(counters, Outcome.REFUSED_LIMIT); // the session table is full
-        }
-        Backend backend = claim(route, ip, null);
+        Backend backend = admission.next();
         if (backend == null) {
-            counters.release();
-            return refuse(counters, route.scheduler().hasEligible() ? Outcome.REFUSED_LIMIT : Outcome.NO_ENDPOINT);
+            admission.release();
+            return refuse(admission.route().counters(), admission.refusal());
         }
-        counters.record(Outcome.OK);
-        UdpSession session = new UdpSession(this, plane, route, backend, client, listener, ctx.channel());
+        admission.route().counters().record(Outcome.OK);
+        UdpSession session = new UdpSession(this, plane, admission, backend, client, listener, ctx.channel());
         sessions.put(client, session);
         try {
             session.open();
@@ -147,29 +140,6 @@ final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
             }
         }
         return false;
-    }
-
-    /**
-     * The scheduler's choice outside {@code excluded}, claimed within its limit; null when no
-     * endpoint has room. An endpoint another event loop filled since the pick is added to
-     * {@code excluded} and the pick repeated. {@code excluded} may be null for none: a new
-     * session allocates a list only when it loses such a race.
-     */
-    static Backend claim(Route route, InetAddress client, List<Backend> excluded) {
-        for (int tries = Math.max(1, route.backends().size()); tries > 0; tries--) {
-            Backend candidate = route.scheduler().pick(client, excluded == null ? List.of() : excluded);
-            if (candidate == null) {
-                return null;
-            }
-            if (candidate.tryAcquire()) {
-                return candidate;
-            }
-            if (excluded == null) {
-                excluded = new ArrayList<>(2);
-            }
-            excluded.add(candidate);
-        }
-        return null;
     }
 
     private static UdpSession refuse(PortCounters counters, Outcome why) {

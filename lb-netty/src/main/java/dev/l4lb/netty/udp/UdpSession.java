@@ -2,10 +2,7 @@ package dev.l4lb.netty.udp;
 
 import java.net.InetSocketAddress;
 import java.net.PortUnreachableException;
-import java.time.Instant;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import io.netty.bootstrap.Bootstrap;
@@ -22,13 +19,12 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 
 import dev.l4lb.core.sched.Backend;
-import dev.l4lb.core.sched.ConnectError;
+import dev.l4lb.core.table.Admission;
 import dev.l4lb.core.table.DatagramDrop;
 import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.PortCounters;
 import dev.l4lb.core.table.Route;
-import dev.l4lb.netty.log.ClosedConnection;
-import dev.l4lb.netty.log.ConnectionLog;
+import dev.l4lb.netty.log.ConnectionRecord;
 
 /**
  * One client's UDP session: its own socket, connected to the endpoint picked for it, so that
@@ -55,6 +51,7 @@ final class UdpSession implements Runnable {
 
     private final UdpListenerHandler owner;
     private final UdpDataPlane plane;
+    private final Admission admission;
     private final Route route;
     private final InetSocketAddress client;
     private final InetSocketAddress service;
@@ -65,8 +62,8 @@ final class UdpSession implements Runnable {
     private Channel endpoint;
     /** The first datagram, kept until the endpoint answers, to resend elsewhere on ICMP unreachable. */
     private ByteBuf first;
-    /** Endpoints that answered ICMP unreachable to this session's first datagram. */
-    private List<Backend> refused;
+    /** Whether an endpoint answered ICMP unreachable to this session's first datagram. */
+    private boolean refused;
     private ArrayDeque<ByteBuf> pending;
     private int pendingBytes;
     private boolean connected;
@@ -75,22 +72,24 @@ final class UdpSession implements Runnable {
     private boolean written;
     private long lastActivity;
     private ScheduledFuture<?> idleCheck;
-    // For the connection log only.
-    private final long openedNanos = System.nanoTime();
+    /** For the connection log; null while it is off. */
+    private final ConnectionRecord record;
     private long bytesIn;
     private long bytesOut;
 
-    UdpSession(UdpListenerHandler owner, UdpDataPlane plane, Route route, Backend backend, InetSocketAddress client,
-               InetSocketAddress service, Channel listener) {
+    UdpSession(UdpListenerHandler owner, UdpDataPlane plane, Admission admission, Backend backend,
+               InetSocketAddress client, InetSocketAddress service, Channel listener) {
         this.owner = owner;
         this.plane = plane;
-        this.route = route;
+        this.admission = admission;
+        this.route = admission.route();
         this.backend = backend;
         this.client = client;
         this.service = service;
         this.listener = listener;
         this.loop = listener.eventLoop();
         this.timeoutNanos = route.policy().idleTimeout().toNanos();
+        this.record = plane.connectionLog().enabled() ? new ConnectionRecord(route.displayName(), client, service) : null;
     }
 
     InetSocketAddress client() {
@@ -146,7 +145,7 @@ final class UdpSession implements Runnable {
         }
         target.recordEstablished(System.nanoTime() - started);
         connected = true;
-        if (first != null && refused != null) {
+        if (first != null && refused) {
             endpoint.write(first.retainedDuplicate(), endpoint.voidPromise()); // the retry after an ICMP unreachable
         }
         if (pending != null) {
@@ -233,14 +232,13 @@ final class UdpSession implements Runnable {
             return;
         }
         closed = true;
-        ConnectionLog log = plane.connectionLog();
-        if (why != null && log.enabled()) {
-            log.add(new ClosedConnection(Instant.now(), endpoint.id().asLongText(), route.displayName(), client, service,
-                    backend.address(), bytesIn, bytesOut, System.nanoTime() - openedNanos, why));
+        if (why != null && record != null) {
+            record.endpoint(backend.address());
+            plane.connectionLog().add(record.closed(endpoint.id().asLongText(), bytesIn, bytesOut, why));
         }
         // The counts first: whatever happens to the socket below, they must not leak.
         backend.release();
-        route.counters().release();
+        admission.release();
         owner.closed(this);
         if (idleCheck != null) {
             idleCheck.cancel(false);
@@ -285,9 +283,7 @@ final class UdpSession implements Runnable {
         if (closed) {
             return;
         }
-        route.scheduler().connectFailed(backend, client.getAddress());
-        String message = cause.getMessage() != null ? cause.getMessage() : cause.toString();
-        backend.recordConnectError(new ConnectError(Instant.now(), message));
+        admission.failed(backend, cause);
         if (!(cause instanceof PortUnreachableException)) {
             close(FAILED);
             return;
@@ -299,11 +295,8 @@ final class UdpSession implements Runnable {
     }
 
     private boolean moveToNextEndpoint() {
-        if (refused == null) {
-            refused = new ArrayList<>(2);
-        }
-        refused.add(backend);
-        Backend next = UdpListenerHandler.claim(route, client.getAddress(), refused);
+        refused = true;
+        Backend next = admission.next(); // never the endpoints that refused this session
         if (next == null) {
             return false;
         }

@@ -1,0 +1,116 @@
+package dev.l4lb.core.table;
+
+import java.net.InetAddress;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+import dev.l4lb.core.sched.Backend;
+import dev.l4lb.core.sched.ConnectError;
+
+/**
+ * One client's way onto a service port, the same for a TCP connection and a UDP session: the
+ * port's source ranges, the route for this client (a node or pod client of an
+ * externalTrafficPolicy Local port is served by every endpoint), the port's limit, then endpoints
+ * as the scheduler picks them, each claimed within its own limit, never one this client already
+ * failed on or lost to another event loop. One per connection or session, on its event loop.
+ */
+public final class Admission {
+    private final InetAddress client;
+    private Route route;
+    /** Endpoints claimed so far may not outnumber the port's endpoints (at least one try). */
+    private int claimsLeft;
+    /**
+     * Endpoints not to pick again for this client: they failed it, or another event loop took
+     * their last free slot first. Allocated only when that happens.
+     */
+    private List<Backend> excluded;
+    private boolean failed;
+    private boolean admitted;
+
+    /** An admission of {@code client} to the port {@code route} serves; nothing is checked or held yet. */
+    public Admission(Route route, InetAddress client) {
+        this.route = route;
+        this.client = client;
+    }
+
+    /**
+     * Checks the client against the port: null when it is admitted, holding one of the port's
+     * slots until {@link #release}; otherwise why not ({@link Outcome#DENIED_SOURCE} or
+     * {@link Outcome#REFUSED_LIMIT}), which the caller counts.
+     */
+    public Outcome admit() {
+        if (!route.policy().allowsSource(client)) {
+            return Outcome.DENIED_SOURCE;
+        }
+        route = route.forClient(client);
+        if (!route.counters().tryAdmit(route.policy().maxConnections())) {
+            return Outcome.REFUSED_LIMIT;
+        }
+        admitted = true;
+        claimsLeft = Math.max(1, route.backends().size());
+        return null;
+    }
+
+    /**
+     * The scheduler's next choice, already counted as active on that endpoint (within its limit);
+     * null when out of tries or of endpoints with room ({@link #refusal} says which).
+     */
+    public Backend next() {
+        // Each round either returns or excludes one more endpoint, so this ends within the endpoint count.
+        while (claimsLeft > 0) {
+            Backend candidate = route.scheduler().pick(client, excluded == null ? List.of() : excluded);
+            if (candidate == null) {
+                return null;
+            }
+            if (candidate.tryAcquire()) {
+                claimsLeft--;
+                return candidate;
+            }
+            exclude(candidate); // another event loop took its last free slot since the pick
+        }
+        return null;
+    }
+
+    /**
+     * {@code backend} failed this client (its connect failed, or it answered ICMP unreachable):
+     * the scheduler hears of it (a ClientIP entry to it goes), the endpoint records why, and it is
+     * not picked again for this client. The caller has released the endpoint's count.
+     */
+    public void failed(Backend backend, Throwable cause) {
+        route.scheduler().connectFailed(backend, client);
+        backend.recordConnectError(new ConnectError(Instant.now(),
+                cause.getMessage() != null ? cause.getMessage() : cause.toString()));
+        failed = true;
+        exclude(backend);
+    }
+
+    /** Why {@link #next} found no endpoint: they failed, they are full, or there is none to serve. */
+    public Outcome refusal() {
+        return failed ? Outcome.CONNECT_FAILED : route.scheduler().hasEligible() ? Outcome.REFUSED_LIMIT : Outcome.NO_ENDPOINT;
+    }
+
+    /** Gives back the port's slot {@link #admit} took, once; nothing when it took none. */
+    public void release() {
+        if (admitted) {
+            admitted = false;
+            route.counters().release();
+        }
+    }
+
+    /** The route the client is served by: after {@link #admit}, the one for this client. */
+    public Route route() {
+        return route;
+    }
+
+    public InetAddress client() {
+        return client;
+    }
+
+    private void exclude(Backend backend) {
+        if (excluded == null) {
+            excluded = new ArrayList<>(2);
+        }
+        excluded.add(backend);
+    }
+}

@@ -1,0 +1,134 @@
+package dev.l4lb.netty.tcp;
+
+import java.net.InetSocketAddress;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelException;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
+
+import dev.l4lb.core.model.PortPolicy;
+import dev.l4lb.core.model.ProxyProtocol;
+import dev.l4lb.core.sched.Backend;
+import dev.l4lb.core.table.Admission;
+import dev.l4lb.core.table.Outcome;
+import dev.l4lb.netty.proxyprotocol.ProxyHeaders;
+
+/**
+ * Connects an admitted client's endpoint: the next endpoint its {@link Admission} gives, a connect
+ * on the client's own event loop within the port's connect timeout, the next endpoint when that
+ * fails; once connected, the PROXY header the port sends goes first. One per client connection.
+ */
+final class BackendConnector {
+    /** Where the connector's work ends. */
+    interface Done {
+        /** {@code outbound} is connected to {@code backend} (header written, not flushed), the client still there. */
+        void connected(Channel outbound, Backend backend);
+
+        /** No endpoint could be connected: {@code why} ({@link Admission#refusal()}). */
+        void refused(Outcome why);
+    }
+
+    private final Channel inbound;
+    private final Admission admission;
+    private final TcpDataPlane plane;
+    private final Done done;
+    /** The real client and what it connected to, for the PROXY header sent onward. */
+    private final InetSocketAddress client;
+    private final InetSocketAddress destination;
+    /** The backend connection being made, to close if the client leaves first. */
+    private Channel connecting;
+
+    BackendConnector(Channel inbound, Admission admission, TcpDataPlane plane, InetSocketAddress client,
+                     InetSocketAddress destination, Done done) {
+        this.inbound = inbound;
+        this.admission = admission;
+        this.plane = plane;
+        this.client = client;
+        this.destination = destination;
+        this.done = done;
+    }
+
+    /** Connects the next endpoint the admission gives, or reports the refusal when there is none. */
+    void connectNext() {
+        Backend backend = admission.next();
+        if (backend == null) {
+            done.refused(admission.refusal());
+            return;
+        }
+        long started = System.nanoTime();
+        Channel outbound;
+        try {
+            // The backend side's relay releases the endpoint's count, taken at the pick, when it closes.
+            outbound = plane.newBackendChannel(backend.address(), connectTimeoutMillis(admission.route().policy()),
+                    new TcpRelayHandler(inbound, backend, admission.route().counters(), null));
+        } catch (ChannelException e) { // no socket at all (out of file descriptors)
+            connectDone(null, e, backend, started);
+            return;
+        }
+        connecting = outbound;
+        ChannelFuture registered = inbound.eventLoop().register(outbound);
+        if (registered.isDone()) { // as it is on our own event loop
+            connect(outbound, registered, backend, started);
+        } else {
+            registered.addListener(f -> connect(outbound, registered, backend, started));
+        }
+    }
+
+    /** The client left: a half-made backend connection goes with it. */
+    void abandon() {
+        if (connecting != null) {
+            connecting.close();
+        }
+    }
+
+    private void connect(Channel outbound, ChannelFuture registered, Backend backend, long started) {
+        if (!registered.isSuccess()) {
+            connectDone(outbound, registered.cause(), backend, started);
+            return;
+        }
+        ChannelFuture connect = outbound.connect(backend.address());
+        connect.addListener(f -> connectDone(outbound, f.cause(), backend, started));
+    }
+
+    private static int connectTimeoutMillis(PortPolicy policy) {
+        return (int) Math.min(Integer.MAX_VALUE, policy.connectTimeout().toMillis());
+    }
+
+    /** @param cause null when connected */
+    private void connectDone(Channel outbound, Throwable cause, Backend backend, long started) {
+        connecting = null;
+        backend.connectDone();
+        if (cause == null) {
+            connected(outbound, backend, System.nanoTime() - started);
+            return;
+        }
+        if (outbound != null) {
+            outbound.close(); // a failed connect leaves its socket open (epoll); it never became active
+        }
+        backend.release();
+        if (!inbound.isActive()) {
+            return; // the client left, which is not the endpoint's failure
+        }
+        admission.failed(backend, cause);
+        connectNext();
+    }
+
+    private void connected(Channel outbound, Backend backend, long connectNanos) {
+        if (!inbound.isActive()) {
+            outbound.close(); // the client left while we connected; its relay releases the endpoint's count
+            return;
+        }
+        backend.recordEstablished(connectNanos);
+        PortPolicy policy = admission.route().policy();
+        if (policy.proxyProtocol() != ProxyProtocol.NONE) {
+            ChannelPipeline pipeline = outbound.pipeline();
+            pipeline.addFirst(HAProxyMessageEncoder.INSTANCE);
+            String uniqueId = policy.proxyProtocolUniqueId() ? inbound.id().asLongText() : null;
+            outbound.write(ProxyHeaders.proxy(policy.proxyProtocol(), client, destination, uniqueId), outbound.voidPromise());
+            pipeline.remove(HAProxyMessageEncoder.INSTANCE);
+        }
+        done.connected(outbound, backend);
+    }
+}

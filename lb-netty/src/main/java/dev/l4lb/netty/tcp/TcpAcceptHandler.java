@@ -1,0 +1,200 @@
+package dev.l4lb.netty.tcp;
+
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.util.ReferenceCountUtil;
+
+import dev.l4lb.core.model.AcceptProxyProtocol;
+import dev.l4lb.core.sched.Backend;
+import dev.l4lb.core.table.Admission;
+import dev.l4lb.core.table.Outcome;
+import dev.l4lb.core.table.Route;
+import dev.l4lb.netty.log.ClosedConnection;
+import dev.l4lb.netty.log.ConnectionRecord;
+import dev.l4lb.netty.proxyprotocol.ProxiedAddresses;
+import dev.l4lb.netty.proxyprotocol.ProxyHeaderReader;
+
+/**
+ * The first moments of a client connection: find its route; when the port accepts PROXY headers,
+ * refuse untrusted peers and read the header (which names the real client); then admit the client
+ * ({@link Admission}) and hand it to a {@link BackendConnector}, holding what the client sends
+ * meanwhile. Once an endpoint is connected, a {@link TcpRelay} takes this handler's place.
+ */
+final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements BackendConnector.Done {
+    private final ListenerRouting routing;
+    private final TcpDataPlane plane;
+
+    private Channel inbound;
+    private Route route;
+    /** Set once the real client is known; its port slot is released when the client side closes. */
+    private Admission admission;
+    private BackendConnector connector;
+    /**
+     * Bytes the client sent before the backend was connected. With reads off this only happens
+     * when the client half-closes early (epoll reads up to the FIN on RDHUP), so it is bounded by
+     * the socket's receive buffer.
+     */
+    private List<Object> early;
+    private boolean finEarly;
+    /** For the connection log; null while it is off. */
+    private ConnectionRecord record;
+    private TcpRelay relay;
+
+    TcpAcceptHandler(ListenerRouting routing, TcpDataPlane plane) {
+        this.routing = routing;
+        this.plane = plane;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        inbound = ctx.channel();
+        plane.clientOpened(inbound); // clientClosed() by this handler's channelInactive, or the client side's relay's
+        if (routing.transparent() && plane.refusingTransparent()) {
+            TcpRelayHandler.reset(inbound); // shutting down: refused while the others drain
+            return;
+        }
+        InetSocketAddress destination = (InetSocketAddress) inbound.localAddress();
+        route = plane.route(routing, destination);
+        if (route == null) {
+            plane.countUnrouted();
+            TcpRelayHandler.reset(inbound);
+            return;
+        }
+        InetSocketAddress peer = (InetSocketAddress) inbound.remoteAddress();
+        if (plane.connectionLog().enabled()) {
+            record = new ConnectionRecord(route.displayName(), peer, destination);
+            inbound.closeFuture().addListener(f -> logClosed());
+        }
+        AcceptProxyProtocol accept = route.policy().acceptProxyProtocol();
+        if (!accept.enabled()) {
+            admit(peer, destination);
+            return;
+        }
+        if (!accept.trusts(peer.getAddress())) {
+            // Anyone else could name any client in a header, so they are not served at all.
+            refuse(Outcome.UNTRUSTED_UPSTREAM);
+            return;
+        }
+        ProxyHeaderReader.install(ctx.pipeline(), ctx.name(), route.counters(), accept.headerTimeout());
+        // ...and admit() follows on the ProxiedAddresses event.
+    }
+
+    /**
+     * From here on {@code client} is the real client everywhere: source ranges, affinity and
+     * hashing, and the header sent onward.
+     */
+    private void admit(InetSocketAddress client, InetSocketAddress destination) {
+        if (record != null) {
+            record.client(client, destination);
+        }
+        admission = new Admission(route, client.getAddress());
+        Outcome refused = admission.admit();
+        route = admission.route(); // the one for this client
+        if (refused != null) {
+            refuse(refused);
+            return;
+        }
+        connector = new BackendConnector(inbound, admission, plane, client, destination, this);
+        connector.connectNext();
+    }
+
+    @Override
+    public void connected(Channel outbound, Backend backend) {
+        route.counters().record(Outcome.OK);
+        if (record != null) {
+            record.outcome(Outcome.OK.label());
+            record.endpoint(backend.address());
+        }
+        List<Object> sentEarly = early;
+        early = null;
+        // The client side's relay releases the port's slot from here on.
+        relay = TcpRelay.start(this, inbound, outbound, backend, route, plane, sentEarly, finEarly);
+    }
+
+    @Override
+    public void refused(Outcome why) {
+        refuse(why);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (early == null) {
+            early = new ArrayList<>(4);
+        }
+        early.add(msg);
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ProxiedAddresses addresses) {
+            admit(addresses.client(), addresses.destination());
+        } else if (evt instanceof ChannelInputShutdownEvent) {
+            finEarly = true;
+        } else {
+            ctx.fireUserEventTriggered(evt);
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        // The client failed (typically reset) before its backend was connected: just end it.
+        ctx.close();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        // The client left before its backend was connected (or was refused).
+        plane.clientClosed(ctx.channel());
+        if (admission != null) {
+            admission.release();
+        }
+        if (connector != null) {
+            connector.abandon(); // a client that leaves while we connect takes the half-made backend connection with it
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        // Closed before a backend was reached: nothing will forward these.
+        if (early != null) {
+            early.forEach(ReferenceCountUtil::release);
+            early = null;
+        }
+    }
+
+    /** Counts why the connection is not served and resets it. */
+    private void refuse(Outcome why) {
+        route.counters().record(why);
+        if (record != null) {
+            record.outcome(why.label());
+        }
+        TcpRelayHandler.reset(inbound);
+    }
+
+    /**
+     * One line for the connection log. A connection that ended with no outcome recorded here
+     * either failed its PROXY header (counted by the header reader) or left before an endpoint
+     * answered.
+     */
+    private void logClosed() {
+        String ended;
+        if (relay != null && relay.idleExpired()) {
+            ended = Outcome.IDLE_TIMEOUT.label();
+        } else if (record.outcome() != null) {
+            ended = record.outcome();
+        } else if (route.policy().acceptProxyProtocol().enabled() && admission == null) {
+            ended = Outcome.BAD_PROXY_HEADER.label();
+        } else {
+            ended = ClosedConnection.CLIENT_LEFT;
+        }
+        plane.connectionLog().add(record.closed(inbound.id().asLongText(),
+                relay == null ? 0 : relay.clientSide().relayed(), relay == null ? 0 : relay.backendSide().relayed(), ended));
+    }
+}
