@@ -41,7 +41,7 @@ import dev.l4lb.netty.metrics.BalancerMetrics;
  * snapshot ({@code PROMETHEUS}), so that the connect time goes to a live Prometheus timer. No
  * socket, no pick: the rest of a connection is {@link ConnectionSetupBenchmark}'s. Separately,
  * {@code scrape} is what the admin thread pays for one {@code /metrics} text of 1 or 100 ports.
- * Run with {@code java -jar bench/target/benchmarks.jar ConnectionCounting -prof gc}; the claim
+ * Run with {@code java -jar bench/jmh/target/benchmarks.jar ConnectionCounting -prof gc}; the claim
  * to check is 0 B/op for {@code connection} in both rows. JMH runs the trial teardown (which closes
  * the registry and its event loop) inside the last measured iteration, and {@code -prof gc} counts
  * every thread, so only that iteration of {@code PROMETHEUS} shows a few hundred KB, about 0.02 B/op.

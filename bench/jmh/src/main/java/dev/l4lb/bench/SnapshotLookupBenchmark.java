@@ -36,7 +36,7 @@ import dev.l4lb.core.table.ServiceSnapshot;
 /**
  * The per-connection routing work of the TCP data plane, {@link ServiceSnapshot#lookupTcp} alone
  * and followed by the scheduler's pick, over snapshots of 10 to 10,000 services; run with
- * {@code java -jar bench/target/benchmarks.jar SnapshotLookup -prof gc}.
+ * {@code java -jar bench/jmh/target/benchmarks.jar SnapshotLookup -prof gc}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)

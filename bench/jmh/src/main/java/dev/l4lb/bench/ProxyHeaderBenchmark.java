@@ -43,7 +43,7 @@ import dev.l4lb.netty.proxyprotocol.ProxyHeaders;
  * write. {@code baseline} writes an already encoded header of the same size down the same pipeline;
  * {@code header} minus {@code baseline} is the header's own cost. Not measured: adding and removing
  * the encoder on the backend pipeline, and the inbound channel id's first {@code asLongText()}.
- * Run with {@code java -jar bench/target/benchmarks.jar ProxyHeaderBenchmark -prof gc}.
+ * Run with {@code java -jar bench/jmh/target/benchmarks.jar ProxyHeaderBenchmark -prof gc}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)

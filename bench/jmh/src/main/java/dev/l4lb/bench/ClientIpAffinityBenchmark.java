@@ -31,7 +31,7 @@ import dev.l4lb.core.sched.SchedulerType;
  * A ClientIP pick ({@link ClientIpAffinity} over rr) for a client the table holds ({@code hit}),
  * and for a client it does not ({@code miss}: rr picks and the table inserts, evicting past its
  * bound), over 3 to 1,000 endpoints. A hit must allocate nothing; a miss allocates the new entry.
- * Run with {@code java -jar bench/target/benchmarks.jar ClientIpAffinityBenchmark -prof gc}.
+ * Run with {@code java -jar bench/jmh/target/benchmarks.jar ClientIpAffinityBenchmark -prof gc}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)

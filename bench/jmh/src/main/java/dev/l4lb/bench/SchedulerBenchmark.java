@@ -38,7 +38,7 @@ import dev.l4lb.core.sched.SchedulerType;
  * the four-thread time per operation includes time-slicing, not only contention). The load-aware
  * schedulers ({@link #LOAD_AWARE}) also open and close a connection per operation, as the data
  * plane does, so their counts and indexes move; the time includes that claim and release. Run with
- * {@code java -jar bench/target/benchmarks.jar SchedulerBenchmark -prof gc}.
+ * {@code java -jar bench/jmh/target/benchmarks.jar SchedulerBenchmark -prof gc}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)

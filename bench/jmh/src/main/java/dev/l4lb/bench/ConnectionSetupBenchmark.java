@@ -37,7 +37,7 @@ import dev.l4lb.netty.echo.EchoServer;
  * by side in one run. The difference to {@code DIRECT} is the balancer's setup and teardown (an
  * accept, a pick, a backend connect, two pipelines); {@code -prof gc} adds the bytes every thread
  * of this JVM allocated per connection, the balancer's event loop included. Run with
- * {@code java -jar bench/target/benchmarks.jar ConnectionSetup -prof gc}.
+ * {@code java -jar bench/jmh/target/benchmarks.jar ConnectionSetup -prof gc}.
  *
  * <p>This is the per-connection cost in isolation from the network namespaces of the end-to-end
  * bench (bench/e2e/run); both ends share the two cores, so compare the rows, not absolute times.

@@ -33,7 +33,7 @@ import dev.l4lb.core.table.ServiceSnapshot;
  * The per-client checks of admission on an externalTrafficPolicy Local node port: the source
  * ranges ({@link PortPolicy#allowsSource}) and the hand-over of node and pod clients to the port
  * with every endpoint ({@link Route#forClient}), for an IPv4 client from outside and one from a pod
- * CIDR; run with {@code java -jar bench/target/benchmarks.jar ClientRouting -prof gc}, where
+ * CIDR; run with {@code java -jar bench/jmh/target/benchmarks.jar ClientRouting -prof gc}, where
  * {@code gc.alloc.rate.norm} must be 0.
  */
 @State(Scope.Benchmark)
