@@ -1,5 +1,6 @@
 package dev.l4lb.bench;
 
+import java.net.InetAddress;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -24,6 +25,7 @@ import io.netty.channel.nio.NioIoHandler;
 import dev.l4lb.core.config.ConfigException;
 import dev.l4lb.core.config.ConfigLoader;
 import dev.l4lb.core.sched.Backend;
+import dev.l4lb.core.table.Admission;
 import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.PortCounters;
 import dev.l4lb.core.table.Route;
@@ -34,12 +36,13 @@ import dev.l4lb.netty.tcp.DescriptorBudget;
 import dev.l4lb.netty.metrics.BalancerMetrics;
 
 /**
- * What counting costs one relayed TCP connection: the counter calls TcpConnectHandler and
- * TcpRelayHandler make for it, in their order (admit on the port, acquire the endpoint, connect
- * done, established with its connect time, outcome OK, {@value #BATCHES} read batches each way,
- * release both), with no registry ({@code NONE}) and with {@link BalancerMetrics} bound to the
- * snapshot ({@code PROMETHEUS}), so that the connect time goes to a live Prometheus timer. No
- * socket, no pick: the rest of a connection is {@link ConnectionSetupBenchmark}'s. Separately,
+ * What counting costs one relayed TCP connection: the data plane's own {@link Admission} (admit on
+ * the port, the scheduler's pick and the endpoint's claim), then the calls BackendConnector,
+ * TcpAcceptHandler and TcpRelayHandler make (connect done, established with its connect time,
+ * outcome OK, {@value #BATCHES} read batches each way, release both), with no registry
+ * ({@code NONE}) and with {@link BalancerMetrics} bound to the snapshot ({@code PROMETHEUS}), so
+ * that the connect time goes to a live Prometheus timer. No socket: the rest of a connection is
+ * {@link ConnectionSetupBenchmark}'s. Separately,
  * {@code scrape} is what the admin thread pays for one {@code /metrics} text of 1 or 100 ports.
  * Run with {@code java -jar bench/jmh/target/benchmarks.jar ConnectionCounting -prof gc}; the claim
  * to check is 0 B/op for {@code connection} in both rows. JMH runs the trial teardown (which closes
@@ -57,6 +60,7 @@ public class ConnectionCountingBenchmark {
     static final long BATCH_IN = 600;
     static final long BATCH_OUT = 16_384;
     static final int ENDPOINTS = 3;
+    static final InetAddress CLIENT = InetAddress.getLoopbackAddress();
 
     /** Whether a registry reads the counters (the pattern of Caffeine's CacheType). */
     public enum Metrics {
@@ -80,8 +84,8 @@ public class ConnectionCountingBenchmark {
         @Param
         Metrics metrics;
 
+        Route route;
         PortCounters port;
-        int maxConnections;
         Backend[] backends;
         int next;
         private EventLoopGroup loops;
@@ -96,9 +100,8 @@ public class ConnectionCountingBenchmark {
                 registry.bind(snapshot); // as Balancer.apply does, before the snapshot goes into service
             }
             snapshot.activate();
-            Route route = snapshot.routes().get(0);
+            route = snapshot.routes().get(0);
             port = route.counters();
-            maxConnections = route.policy().maxConnections();
             backends = route.backends().toArray(new Backend[0]);
         }
 
@@ -145,10 +148,9 @@ public class ConnectionCountingBenchmark {
             snapshot.activate();
             long nanos = 50_000;
             for (Route route : snapshot.routes()) {
-                for (Backend backend : route.backends()) {
-                    for (int i = 0; i < 10; i++, nanos = nanos * 3 / 2 % 20_000_000 + 50_000) {
-                        count(route.counters(), route.policy().maxConnections(), backend, nanos);
-                    }
+                // Ten connections per endpoint: round-robin spreads them evenly.
+                for (int i = 0; i < 10 * ENDPOINTS; i++, nanos = nanos * 3 / 2 % 20_000_000 + 50_000) {
+                    count(route, nanos);
                 }
             }
         }
@@ -160,13 +162,11 @@ public class ConnectionCountingBenchmark {
         }
     }
 
-    /** The counting of one connection, round-robin over the endpoints. */
+    /** The counting of one connection, round-robin over the endpoints (the port's scheduler). */
     @Benchmark
     public boolean connection(Connection state) {
         int n = state.next++;
-        Backend backend = state.backends[n % ENDPOINTS];
-        return count(state.port, state.maxConnections, backend,
-                Connection.CONNECT_NANOS[n & (Connection.CONNECT_NANOS.length - 1)]);
+        return count(state.route, Connection.CONNECT_NANOS[n & (Connection.CONNECT_NANOS.length - 1)]);
     }
 
     /** The text of {@code GET /metrics}. */
@@ -176,14 +176,19 @@ public class ConnectionCountingBenchmark {
     }
 
     /** The calls the data plane makes for a connection that is admitted, connected and relayed. */
-    static boolean count(PortCounters port, int maxConnections, Backend backend, long connectNanos) {
-        // TcpConnectHandler.admit, nextBackend, the connect listener and connected()
-        if (!port.tryAdmit(maxConnections)) {
-            throw new IllegalStateException("port refused: limit " + maxConnections);
+    static boolean count(Route route, long connectNanos) {
+        // TcpAcceptHandler.admit and BackendConnector.connectNext, through the data plane's own Admission
+        Admission admission = new Admission(route, CLIENT);
+        Outcome refused = admission.admit();
+        if (refused != null) {
+            throw new IllegalStateException("port refused: " + refused);
         }
-        if (!backend.tryAcquire()) {
-            throw new IllegalStateException(backend + " refused");
+        Backend backend = admission.next();
+        if (backend == null) {
+            throw new IllegalStateException("no endpoint: " + admission.refusal());
         }
+        PortCounters port = admission.route().counters();
+        // BackendConnector's connect listener, TcpAcceptHandler.connected
         backend.connectDone();
         backend.recordEstablished(connectNanos);
         port.record(Outcome.OK);
@@ -194,7 +199,7 @@ public class ConnectionCountingBenchmark {
             backend.counters().addBytes(0, BATCH_OUT);
             port.addBytes(0, BATCH_OUT);
         }
-        // the backend channel's and then the client channel's close listeners
+        // the backend side's and then the client side's relay, closing
         backend.release();
         port.release();
         return true;
