@@ -1,0 +1,6 @@
+/**
+ * The PROXY protocol v1/v2 on top of netty-codec-haproxy: reading a trusted upstream's header
+ * (bounded in size and time) and building the header sent to endpoints. Belongs here: the
+ * protocol's use at both ends of a connection.
+ */
+package dev.l4lb.netty.proxyprotocol;

@@ -1,0 +1,6 @@
+/**
+ * The UDP data plane: listener sockets, each with its table of client sessions, a session being
+ * one client with its own connected socket to the endpoint chosen for it, ended by idle time, a
+ * reload or ICMP unreachable. Belongs here: whatever runs on an event loop for UDP.
+ */
+package dev.l4lb.netty.udp;
