@@ -97,7 +97,7 @@ class ProxierHealthTest {
     @Test
     void theTimeoutMustBePositive() {
         assertThatThrownBy(() -> new ProxierHealth(Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
-        assertThat(ProxierHealth.DEFAULT_HEALTH_TIMEOUT).isEqualTo(Duration.ofSeconds(60));
+        assertThatThrownBy(() -> new ProxierHealth(Duration.ofSeconds(-1))).isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test

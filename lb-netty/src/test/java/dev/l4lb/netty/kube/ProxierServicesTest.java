@@ -279,8 +279,14 @@ class ProxierServicesTest {
                 InetSocketAddress listener = KubeFixtures.listener(runtime, "shop/web", "http");
                 assertThat(listener.getPort()).isNotEqualTo(first).isBetween(first + 1, first + 9);
                 assertThat(KubeFixtures.whoAnswers(listener)).isEqualTo("127.0.0.1");
+
+                // The holder keeps its port: a connection to it reaches the squatter, not a proxy listener.
+                squatter.setSoTimeout(5000);
+                try (java.net.Socket client = new java.net.Socket(KubeFixtures.LOOPBACK, first);
+                     java.net.Socket accepted = squatter.accept()) {
+                    assertThat(accepted.getPort()).isEqualTo(client.getLocalPort());
+                }
             }
-            assertThat(squatter.isBound()).isTrue();
         }
     }
 
