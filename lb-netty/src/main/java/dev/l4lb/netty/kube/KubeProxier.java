@@ -29,6 +29,7 @@ import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.BindFailure;
 import dev.l4lb.netty.admin.ProxierHealth;
+import dev.l4lb.netty.kube.portal.PortalProgram;
 
 /**
  * The userspace proxier: turns the cluster's Services and EndpointSlices into the balancer's

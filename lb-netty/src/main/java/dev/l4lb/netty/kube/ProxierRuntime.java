@@ -21,6 +21,8 @@ import dev.l4lb.netty.BindFailure;
 import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.admin.AdminServer;
 import dev.l4lb.netty.admin.ProxierHealth;
+import dev.l4lb.netty.kube.portal.KernelPortals;
+import dev.l4lb.netty.kube.portal.PortalProgram;
 import dev.l4lb.netty.log.ConnectionLog;
 
 /**

@@ -23,6 +23,7 @@ import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.echo.EchoServer;
+import dev.l4lb.netty.kube.portal.PortalProgram;
 import dev.l4lb.netty.log.ConnectionLog;
 import dev.l4lb.netty.testing.AdminHttp;
 import dev.l4lb.netty.testing.NoLeaks;

@@ -1,4 +1,4 @@
-package dev.l4lb.netty.kube;
+package dev.l4lb.netty.kube.portal;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -16,7 +16,7 @@ import dev.l4lb.netty.BindFailure;
  * listener, and, under TPROXY portals, the constant rule set that sends the service CIDRs' TCP
  * traffic to the transparent listener (a ClusterIP outside those CIDRs gets a rule of its own).
  */
-final class KernelPortals implements PortalProgram {
+public final class KernelPortals implements PortalProgram {
     private static final Logger LOG = LoggerFactory.getLogger(KernelPortals.class);
 
     private final IptablesPortals redirect;
@@ -28,7 +28,7 @@ final class KernelPortals implements PortalProgram {
     }
 
     /** kube-proxy userspace's portals: one REDIRECT (or DNAT, given the node's IP) rule per ClusterIP port. */
-    static KernelPortals redirect(InetAddress bindAddress, InetAddress nodeIp) {
+    public static KernelPortals redirect(InetAddress bindAddress, InetAddress nodeIp) {
         return withoutTproxy(redirectPortals(bindAddress, nodeIp));
     }
 
@@ -44,7 +44,7 @@ final class KernelPortals implements PortalProgram {
 
     /** Binds the transparent listener TPROXY portals deliver to, and says where it is bound. */
     @FunctionalInterface
-    interface TransparentListener {
+    public interface TransparentListener {
         InetSocketAddress open() throws BindFailure;
     }
 
@@ -54,7 +54,7 @@ final class KernelPortals implements PortalProgram {
      * when it cannot be bound (IP_TRANSPARENT needs CAP_NET_ADMIN), TPROXY is off and TCP falls
      * back to REDIRECT portals too.
      */
-    static KernelPortals transparent(InetAddress bindAddress, InetAddress nodeIp, List<Cidr> serviceCidrs,
+    public static KernelPortals transparent(InetAddress bindAddress, InetAddress nodeIp, List<Cidr> serviceCidrs,
                                      TransparentListener listener) {
         IptablesPortals udp = redirectPortals(bindAddress, nodeIp);
         if (!udp.enabled()) {
@@ -82,7 +82,7 @@ final class KernelPortals implements PortalProgram {
     }
 
     /** Whether TPROXY rules are in place (false: not asked for, or the kernel or iptables refused them). */
-    boolean transparentOn() {
+    public boolean transparentOn() {
         return tproxy != null && tproxy.enabled();
     }
 

@@ -1,4 +1,4 @@
-package dev.l4lb.netty.kube;
+package dev.l4lb.netty.kube.portal;
 
 import static dev.l4lb.netty.testing.Sockets.assertEchoes;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -52,6 +52,8 @@ import dev.l4lb.core.model.Protocol;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.Transport;
 import dev.l4lb.netty.echo.EchoServer;
+import dev.l4lb.netty.kube.KubeFixtures;
+import dev.l4lb.netty.kube.ProxierRuntime;
 import dev.l4lb.netty.log.ConnectionLog;
 import dev.l4lb.netty.testing.Closer;
 import dev.l4lb.netty.testing.Configs;
