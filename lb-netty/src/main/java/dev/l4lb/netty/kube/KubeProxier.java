@@ -21,6 +21,7 @@ import dev.l4lb.core.config.BalancerConfig;
 import dev.l4lb.core.kube.ClusterObjects;
 import dev.l4lb.core.kube.ClusterServices;
 import dev.l4lb.core.kube.NodeContext;
+import dev.l4lb.core.kube.ProxierHealth;
 import dev.l4lb.core.kube.ProxierPlan;
 import dev.l4lb.core.kube.ProxyPorts;
 import dev.l4lb.core.model.Addresses;
@@ -28,7 +29,6 @@ import dev.l4lb.core.model.Service;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.BindFailure;
-import dev.l4lb.netty.admin.ProxierHealth;
 import dev.l4lb.netty.kube.portal.PortalProgram;
 
 /**

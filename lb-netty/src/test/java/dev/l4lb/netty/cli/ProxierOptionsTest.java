@@ -7,7 +7,7 @@ import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
-import dev.l4lb.netty.admin.ProxierHealth;
+import dev.l4lb.core.kube.ProxierHealth;
 
 /** The proxier's option defaults as the settings carry them, where they are kube-proxy's. */
 class ProxierOptionsTest {

@@ -313,7 +313,7 @@ class ProxierServicesTest {
             public void close() {
             }
         };
-        dev.l4lb.netty.admin.ProxierHealth health = new dev.l4lb.netty.admin.ProxierHealth(Duration.ofSeconds(60));
+        dev.l4lb.core.kube.ProxierHealth health = new dev.l4lb.core.kube.ProxierHealth(Duration.ofSeconds(60));
         ClusterObjects objects = KubeManifests.parse("a.yaml", service("a"));
         try (dev.l4lb.netty.Balancer balancer = dev.l4lb.netty.Balancer.start(
                      new dev.l4lb.core.config.BalancerConfig(List.of(), KubeFixtures.admin()), Transport.NIO, 1);
@@ -348,7 +348,7 @@ class ProxierServicesTest {
             AtomicReference<Set<java.net.InetAddress>> host = new AtomicReference<>(Set.of(KubeFixtures.LOOPBACK));
             try (KubeProxier proxier = new KubeProxier(balancer, () -> objects, KubeFixtures.node("node-a"),
                     new dev.l4lb.core.kube.ProxyPortRange(Ports.free(), 65535), PortalProgram.OFF, health,
-                    new dev.l4lb.netty.admin.ProxierHealth(Duration.ofSeconds(60)), Duration.ZERO, Duration.ofMillis(200),
+                    new dev.l4lb.core.kube.ProxierHealth(Duration.ofSeconds(60)), Duration.ZERO, Duration.ofMillis(200),
                     host::get)) {
                 proxier.syncNow();
                 assertThat(KubeFixtures.whoAnswers(vip)).isEqualTo(KubeFixtures.REFUSED);
