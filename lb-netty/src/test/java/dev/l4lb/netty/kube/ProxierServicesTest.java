@@ -318,7 +318,7 @@ class ProxierServicesTest {
         try (dev.l4lb.netty.Balancer balancer = dev.l4lb.netty.Balancer.start(
                      new dev.l4lb.core.config.BalancerConfig(List.of(), KubeFixtures.admin()), Transport.NIO, 1);
              ServiceHealthServers healthChecks = new ServiceHealthServers(KubeFixtures.LOOPBACK, () -> true);
-             KubeProxier proxier = new KubeProxier(balancer, () -> objects, KubeFixtures.node("node-a"),
+             KubeProxier proxier = new KubeProxier(balancer, onChange -> () -> objects, KubeFixtures.node("node-a"),
                      new dev.l4lb.core.kube.ProxyPortRange(Ports.free(), 65535), failing, healthChecks, health,
                      Duration.ZERO, Duration.ofHours(1), () -> Set.of(KubeFixtures.LOOPBACK))) {
             proxier.syncNow();
@@ -346,7 +346,7 @@ class ProxierServicesTest {
                     spec: {clusterIP: 10.96.0.40, externalIPs: [127.0.0.5], ports: [{name: http, port: %d}]}
                     """.formatted(vip.getPort()) + KubeFixtures.onePodSlice("shop", "web", "http", "TCP", pod.addresses().get(0), ""));
             AtomicReference<Set<java.net.InetAddress>> host = new AtomicReference<>(Set.of(KubeFixtures.LOOPBACK));
-            try (KubeProxier proxier = new KubeProxier(balancer, () -> objects, KubeFixtures.node("node-a"),
+            try (KubeProxier proxier = new KubeProxier(balancer, onChange -> () -> objects, KubeFixtures.node("node-a"),
                     new dev.l4lb.core.kube.ProxyPortRange(Ports.free(), 65535), PortalProgram.OFF, health,
                     new dev.l4lb.core.kube.ProxierHealth(Duration.ofSeconds(60)), Duration.ZERO, Duration.ofMillis(200),
                     host::get)) {

@@ -42,17 +42,25 @@ public final class KernelPortals implements PortalProgram {
         return new KernelPortals(redirect, null);
     }
 
-    /** Binds the transparent listener TPROXY portals deliver to, and says where it is bound. */
-    @FunctionalInterface
+    /**
+     * The transparent listener TPROXY portals deliver to. It lives on the balancer's event loops,
+     * so the balancer binds it; the portals decide whether it is wanted.
+     */
     public interface TransparentListener {
+        /** Binds it, and says where it is bound. */
         InetSocketAddress open() throws BindFailure;
+
+        /** Closes it again: the TPROXY rules that would deliver to it could not be written. */
+        void close();
     }
 
     /**
      * TPROXY portals to a transparent listener for TCP, and REDIRECT portals for UDP ClusterIP
      * ports, which keep their proxy listeners. The listener is bound only where iptables works;
      * when it cannot be bound (IP_TRANSPARENT needs CAP_NET_ADMIN), TPROXY is off and TCP falls
-     * back to REDIRECT portals too.
+     * back to REDIRECT portals too. When the TPROXY rules cannot be written it is closed again
+     * here, before anything is built on it: the rules need the port it is bound to, so the bind
+     * comes first.
      */
     public static KernelPortals transparent(InetAddress bindAddress, InetAddress nodeIp, List<Cidr> serviceCidrs,
                                      TransparentListener listener) {
@@ -68,7 +76,11 @@ public final class KernelPortals implements PortalProgram {
                 LOG.warn("TPROXY portals are off: {}", e.getMessage());
                 return withoutTproxy(udp);
             }
-            return new KernelPortals(udp, TproxyPortals.open(serviceCidrs, List.of(), bound));
+            TproxyPortals tproxy = TproxyPortals.open(serviceCidrs, List.of(), bound);
+            if (!tproxy.enabled()) {
+                listener.close(); // nothing would deliver to it
+            }
+            return new KernelPortals(udp, tproxy);
         } catch (RuntimeException e) {
             udp.close();
             throw e;
@@ -82,6 +94,7 @@ public final class KernelPortals implements PortalProgram {
     }
 
     /** Whether TPROXY rules are in place (false: not asked for, or the kernel or iptables refused them). */
+    @Override
     public boolean transparentOn() {
         return tproxy != null && tproxy.enabled();
     }

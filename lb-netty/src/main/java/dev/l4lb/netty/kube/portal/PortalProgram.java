@@ -29,6 +29,14 @@ public interface PortalProgram extends AutoCloseable {
     boolean active();
 
     /**
+     * Whether TCP ClusterIP traffic arrives through the transparent listener (TPROXY rules in
+     * place); false when TCP ClusterIP ports need proxy listeners and REDIRECT portals of their own.
+     */
+    default boolean transparentOn() {
+        return false;
+    }
+
+    /**
      * Makes the rules match {@code plan}; failures are logged, never thrown into the sync loop.
      *
      * @return false when a write failed and the rules of before are still in force (portals that
