@@ -21,6 +21,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 
+import dev.l4lb.core.kube.ProxierHealth;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.ConfigReloader;

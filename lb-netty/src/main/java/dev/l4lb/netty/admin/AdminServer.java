@@ -22,6 +22,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import dev.l4lb.core.config.AdminConfig;
+import dev.l4lb.core.kube.ProxierHealth;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.netty.transport.AcceptErrors;
 import dev.l4lb.netty.Balancer;

@@ -14,9 +14,9 @@ import picocli.CommandLine.Option;
 import dev.l4lb.core.config.BalancerConfig;
 import dev.l4lb.netty.transport.BindFailure;
 import dev.l4lb.netty.kube.ApiWatch;
-import dev.l4lb.netty.kube.PortalLeftovers;
 import dev.l4lb.netty.kube.ProxierRuntime;
-import dev.l4lb.netty.kube.TproxyPortals;
+import dev.l4lb.netty.kube.portal.PortalLeftovers;
+import dev.l4lb.netty.kube.portal.TproxyPortals;
 
 /** {@code lb kube}: the userspace proxier of a cluster node, fed by the API server's Services and EndpointSlices. */
 @Command(name = "kube", mixinStandardHelpOptions = true,

@@ -16,6 +16,7 @@ import sun.misc.Signal;
 import sun.misc.SignalHandler;
 
 import dev.l4lb.core.config.BalancerConfig;
+import dev.l4lb.core.config.ConfigException;
 import dev.l4lb.core.config.ConfigLoader;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.transport.BindFailure;
@@ -100,11 +101,14 @@ final class RunCommand implements Callable<Integer> {
     }
 
     private int serveManifests() {
-        ManifestSource[] source = new ManifestSource[1];
-        DataPlaneOptions.Plan plan = options.plan(() -> {
-            source[0] = ManifestSource.read(manifests);
-            return new BalancerConfig(List.of(), proxier.admin());
-        });
+        // The manifests first, as a config file is read first: a problem in them is a config error.
+        ManifestSource source;
+        try {
+            source = ManifestSource.read(manifests);
+        } catch (ConfigException e) {
+            return Reports.configError(e);
+        }
+        DataPlaneOptions.Plan plan = options.plan(() -> new BalancerConfig(List.of(), proxier.admin()));
         if (plan == null) {
             return ExitCodes.CONFIG_ERROR;
         }
@@ -112,7 +116,7 @@ final class RunCommand implements Callable<Integer> {
         try {
             ProxierRuntime.Settings settings = proxier.settings();
             runtime = ProxierRuntime.start(settings, plan.config().admin(), plan.transport(), plan.threads(),
-                    plan.openConnectionLog(), onChange -> source[0]);
+                    plan.openConnectionLog(), onChange -> source);
         } catch (IllegalArgumentException e) {
             return Reports.usageError(e);
         } catch (BindFailure e) {
@@ -122,7 +126,7 @@ final class RunCommand implements Callable<Integer> {
         }
         onHangup(() -> {
             LOG.info("SIGHUP: reading {} again", manifests);
-            if (source[0].reload()) {
+            if (source.reload()) {
                 runtime.proxier().changed();
             }
         }, "a restart");

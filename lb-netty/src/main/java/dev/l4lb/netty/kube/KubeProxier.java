@@ -12,6 +12,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,14 +22,15 @@ import dev.l4lb.core.config.BalancerConfig;
 import dev.l4lb.core.kube.ClusterObjects;
 import dev.l4lb.core.kube.ClusterServices;
 import dev.l4lb.core.kube.NodeContext;
+import dev.l4lb.core.kube.ProxierHealth;
 import dev.l4lb.core.kube.ProxierPlan;
 import dev.l4lb.core.kube.ProxyPorts;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Service;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.netty.Balancer;
+import dev.l4lb.netty.kube.portal.PortalProgram;
 import dev.l4lb.netty.transport.BindFailure;
-import dev.l4lb.netty.admin.ProxierHealth;
 
 /**
  * The userspace proxier: turns the cluster's Services and EndpointSlices into the balancer's
@@ -70,19 +72,26 @@ public final class KubeProxier implements AutoCloseable {
      * closed health check servers.
      */
     private volatile boolean stopping;
+    /**
+     * False while the constructor runs: the source may report a change before the proxier is
+     * built, and such a change needs no sync of its own, since {@link #syncNow()}, which every
+     * start runs next, reads it.
+     */
+    private volatile boolean built;
 
     /**
      * @param balancer      started with the admin addresses and no services; the proxier fills it
+     * @param sources       makes the source of Services and EndpointSlices, given what to call
+     *                      when they change; the proxier reads it and closes it
      * @param healthChecks  the healthCheckNodePort servers
      * @param health        what the node's /healthz reports: queued changes and finished syncs
      * @param hostAddresses read again at each periodic sync; null to keep the node's addresses as given
      */
-    public KubeProxier(Balancer balancer, ClusterSource source, NodeContext node, ProxyPorts proxyPorts,
+    public KubeProxier(Balancer balancer, Function<Runnable, ClusterSource> sources, NodeContext node, ProxyPorts proxyPorts,
                        PortalProgram portals, ServiceHealthServers healthChecks, ProxierHealth health,
                        Duration minSyncPeriod, Duration syncPeriod,
                        java.util.function.Supplier<java.util.Set<java.net.InetAddress>> hostAddresses) {
         this.balancer = balancer;
-        this.source = source;
         this.node = node;
         this.hostAddresses = hostAddresses;
         this.proxyPorts = proxyPorts;
@@ -91,12 +100,15 @@ public final class KubeProxier implements AutoCloseable {
         this.health = health;
         this.admin = balancer.config().admin();
         this.minSyncPeriod = minSyncPeriod;
+        // The source first: when it cannot start (an API server that does not answer), no sync thread is left behind.
+        this.source = sources.apply(this::changed);
         this.runner = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread thread = new Thread(r, "l4lb-proxier-sync");
             thread.setDaemon(true);
             return thread;
         });
         runner.scheduleWithFixedDelay(this::periodicSync, syncPeriod.toMillis(), syncPeriod.toMillis(), TimeUnit.MILLISECONDS);
+        built = true;
     }
 
     /**
@@ -104,6 +116,9 @@ public final class KubeProxier implements AutoCloseable {
      * no sooner than {@code minSyncPeriod} after the last one.
      */
     public void changed() {
+        if (!built) {
+            return; // the first sync, which comes next, reads it
+        }
         if (runner.isShutdown()) {
             return; // stopping: events of the last moments change nothing any more
         }

@@ -5,7 +5,6 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 
 import org.slf4j.Logger;
@@ -14,13 +13,15 @@ import org.slf4j.LoggerFactory;
 import dev.l4lb.core.config.AdminConfig;
 import dev.l4lb.core.config.BalancerConfig;
 import dev.l4lb.core.kube.NodeContext;
+import dev.l4lb.core.kube.ProxierHealth;
 import dev.l4lb.core.kube.ProxyPorts;
 import dev.l4lb.core.model.Cidr;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.transport.BindFailure;
 import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.admin.AdminServer;
-import dev.l4lb.netty.admin.ProxierHealth;
+import dev.l4lb.netty.kube.portal.KernelPortals;
+import dev.l4lb.netty.kube.portal.PortalProgram;
 import dev.l4lb.netty.log.ConnectionLog;
 
 /**
@@ -93,34 +94,27 @@ public final class ProxierRuntime implements AutoCloseable {
         AdminServer admin = null;
         ServiceHealthServers healthChecks = null;
         PortalProgram portals = PortalProgram.OFF;
-        ClusterSource source = null;
+        KubeProxier started = null;
         try {
             admin = AdminServer.start(adminConfig, balancer, null, health);
             healthChecks = new ServiceHealthServers(healthCheckAddresses(settings), () -> health.healthy(Instant.now()));
+            // The portals before the proxier: whether TCP ClusterIPs arrive through the transparent
+            // listener decides which node the proxier serves, so it is settled before it is built.
             portals = portals(settings, balancer);
-            AtomicReference<KubeProxier> proxier = new AtomicReference<>();
-            source = sources.apply(() -> {
-                KubeProxier p = proxier.get();
-                if (p != null) {
-                    p.changed();
-                }
-            });
-            ProxyPorts proxyPorts = settings.proxyPorts() != null ? settings.proxyPorts()
-                    : new EphemeralProxyPorts(settings.node().bindAddress());
             NodeContext node = settings.node();
-            if (node.transparentTcp() && !(portals instanceof KernelPortals kernel && kernel.transparentOn())) {
+            if (node.transparentTcp() && !portals.transparentOn()) {
                 // No TPROXY rules, no transparent delivery: TCP ports get proxy listeners (and
                 // REDIRECT portals where iptables works; where it does not, that was said already).
                 if (portals.active()) {
                     LOG.warn("without TPROXY portals, TCP ClusterIP ports get proxy listeners and REDIRECT portals of their own");
                 }
-                balancer.closeTransparentListener();
                 node = node.withTransparentTcp(false);
             }
-            KubeProxier started = new KubeProxier(balancer, source, node, proxyPorts, portals, healthChecks,
+            ProxyPorts proxyPorts = settings.proxyPorts() != null ? settings.proxyPorts()
+                    : new EphemeralProxyPorts(settings.node().bindAddress());
+            started = new KubeProxier(balancer, sources, node, proxyPorts, portals, healthChecks,
                     health, settings.minSyncPeriod(), settings.syncPeriod(),
                     settings.followAddresses() ? LocalAddresses::ofThisHost : null);
-            proxier.set(started);
             try {
                 started.syncNow();
             } catch (RuntimeException e) {
@@ -138,12 +132,13 @@ public final class ProxierRuntime implements AutoCloseable {
             }
             return new ProxierRuntime(balancer, admin, started);
         } catch (BindFailure | RuntimeException e) {
-            if (source != null) {
-                source.close();
-            }
-            portals.close();
-            if (healthChecks != null) {
-                healthChecks.close();
+            if (started != null) {
+                started.close(); // with its source, the portals and the health check servers
+            } else {
+                portals.close();
+                if (healthChecks != null) {
+                    healthChecks.close();
+                }
             }
             if (admin != null) {
                 admin.close();
@@ -175,7 +170,17 @@ public final class ProxierRuntime implements AutoCloseable {
             case OFF -> PortalProgram.OFF;
             case REDIRECT -> KernelPortals.redirect(settings.node().bindAddress(), settings.nodeIp());
             case TPROXY -> KernelPortals.transparent(settings.node().bindAddress(), settings.nodeIp(), settings.serviceCidrs(),
-                    () -> balancer.openTransparentListener(settings.transparentListener()));
+                    new KernelPortals.TransparentListener() {
+                        @Override
+                        public InetSocketAddress open() throws BindFailure {
+                            return balancer.openTransparentListener(settings.transparentListener());
+                        }
+
+                        @Override
+                        public void close() {
+                            balancer.closeTransparentListener();
+                        }
+                    });
         };
     }
 

@@ -20,7 +20,7 @@ import dev.l4lb.netty.log.ConnectionLog;
 import dev.l4lb.netty.testing.RawHttp;
 
 /** A proxier on loopback as the kube tests run it: node ports and proxy listeners on 127.0.0.1, pods on other 127/8 addresses. */
-final class KubeFixtures {
+public final class KubeFixtures {
     static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
     /** What a connection the proxier dropped reads as. */
     static final String DROPPED = "dropped";
@@ -40,7 +40,7 @@ final class KubeFixtures {
                 minSyncPeriod, Duration.ofSeconds(30), Duration.ofSeconds(60), false);
     }
 
-    static AdminConfig admin() {
+    public static AdminConfig admin() {
         return new AdminConfig(new InetSocketAddress(LOOPBACK, 0), new InetSocketAddress(LOOPBACK, 0));
     }
 
@@ -61,7 +61,7 @@ final class KubeFixtures {
      * The EndpointSlice document of a Service with one pod at {@code pod} (on {@code node}; empty
      * for none), its port named {@code portName}: what most proxier tests put beside their Service.
      */
-    static String onePodSlice(String namespace, String service, String portName, String protocol, InetSocketAddress pod,
+    public static String onePodSlice(String namespace, String service, String portName, String protocol, InetSocketAddress pod,
                               String node) {
         return """
                 ---

@@ -23,6 +23,7 @@ import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.echo.EchoServer;
+import dev.l4lb.netty.kube.portal.PortalProgram;
 import dev.l4lb.netty.log.ConnectionLog;
 import dev.l4lb.netty.testing.AdminHttp;
 import dev.l4lb.netty.testing.NoLeaks;
@@ -279,8 +280,14 @@ class ProxierServicesTest {
                 InetSocketAddress listener = KubeFixtures.listener(runtime, "shop/web", "http");
                 assertThat(listener.getPort()).isNotEqualTo(first).isBetween(first + 1, first + 9);
                 assertThat(KubeFixtures.whoAnswers(listener)).isEqualTo("127.0.0.1");
+
+                // The holder keeps its port: a connection to it reaches the squatter, not a proxy listener.
+                squatter.setSoTimeout(5000);
+                try (java.net.Socket client = new java.net.Socket(KubeFixtures.LOOPBACK, first);
+                     java.net.Socket accepted = squatter.accept()) {
+                    assertThat(accepted.getPort()).isEqualTo(client.getLocalPort());
+                }
             }
-            assertThat(squatter.isBound()).isTrue();
         }
     }
 
@@ -306,12 +313,12 @@ class ProxierServicesTest {
             public void close() {
             }
         };
-        dev.l4lb.netty.admin.ProxierHealth health = new dev.l4lb.netty.admin.ProxierHealth(Duration.ofSeconds(60));
+        dev.l4lb.core.kube.ProxierHealth health = new dev.l4lb.core.kube.ProxierHealth(Duration.ofSeconds(60));
         ClusterObjects objects = KubeManifests.parse("a.yaml", service("a"));
         try (dev.l4lb.netty.Balancer balancer = dev.l4lb.netty.Balancer.start(
                      new dev.l4lb.core.config.BalancerConfig(List.of(), KubeFixtures.admin()), Transport.NIO, 1);
              ServiceHealthServers healthChecks = new ServiceHealthServers(KubeFixtures.LOOPBACK, () -> true);
-             KubeProxier proxier = new KubeProxier(balancer, () -> objects, KubeFixtures.node("node-a"),
+             KubeProxier proxier = new KubeProxier(balancer, onChange -> () -> objects, KubeFixtures.node("node-a"),
                      new dev.l4lb.core.kube.ProxyPortRange(Ports.free(), 65535), failing, healthChecks, health,
                      Duration.ZERO, Duration.ofHours(1), () -> Set.of(KubeFixtures.LOOPBACK))) {
             proxier.syncNow();
@@ -339,9 +346,9 @@ class ProxierServicesTest {
                     spec: {clusterIP: 10.96.0.40, externalIPs: [127.0.0.5], ports: [{name: http, port: %d}]}
                     """.formatted(vip.getPort()) + KubeFixtures.onePodSlice("shop", "web", "http", "TCP", pod.addresses().get(0), ""));
             AtomicReference<Set<java.net.InetAddress>> host = new AtomicReference<>(Set.of(KubeFixtures.LOOPBACK));
-            try (KubeProxier proxier = new KubeProxier(balancer, () -> objects, KubeFixtures.node("node-a"),
+            try (KubeProxier proxier = new KubeProxier(balancer, onChange -> () -> objects, KubeFixtures.node("node-a"),
                     new dev.l4lb.core.kube.ProxyPortRange(Ports.free(), 65535), PortalProgram.OFF, health,
-                    new dev.l4lb.netty.admin.ProxierHealth(Duration.ofSeconds(60)), Duration.ZERO, Duration.ofMillis(200),
+                    new dev.l4lb.core.kube.ProxierHealth(Duration.ofSeconds(60)), Duration.ZERO, Duration.ofMillis(200),
                     host::get)) {
                 proxier.syncNow();
                 assertThat(KubeFixtures.whoAnswers(vip)).isEqualTo(KubeFixtures.REFUSED);

@@ -1,4 +1,4 @@
-package dev.l4lb.netty.kube;
+package dev.l4lb.netty.kube.portal;
 
 import dev.l4lb.core.kube.ProxierPlan;
 
@@ -27,6 +27,14 @@ public interface PortalProgram extends AutoCloseable {
 
     /** Whether rules are in place at all (false when off, or when iptables is missing or not permitted). */
     boolean active();
+
+    /**
+     * Whether TCP ClusterIP traffic arrives through the transparent listener (TPROXY rules in
+     * place); false when TCP ClusterIP ports need proxy listeners and REDIRECT portals of their own.
+     */
+    default boolean transparentOn() {
+        return false;
+    }
 
     /**
      * Makes the rules match {@code plan}; failures are logged, never thrown into the sync loop.

@@ -1,4 +1,4 @@
-package dev.l4lb.netty.kube;
+package dev.l4lb.netty.kube.portal;
 
 import static dev.l4lb.netty.testing.Sockets.assertEchoes;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -52,6 +52,8 @@ import dev.l4lb.core.model.Protocol;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.echo.EchoServer;
+import dev.l4lb.netty.kube.KubeFixtures;
+import dev.l4lb.netty.kube.ProxierRuntime;
 import dev.l4lb.netty.log.ConnectionLog;
 import dev.l4lb.netty.testing.Closer;
 import dev.l4lb.netty.testing.Configs;
@@ -370,6 +372,28 @@ class PortalsNetnsTest {
             assertThat(run("iptables-save", "-t", "mangle")).doesNotContain("L4LB-TPROXY");
             assertThat(fromThePod(PROXIED_IP, 80, "fallback")).isEqualTo("fallback");
         }
+    }
+
+    /**
+     * A transparent listener that was bound but whose TPROXY rules cannot be written (here: an
+     * IPv6 listener for IPv4 service CIDRs) is closed again before the proxier is built on it, and
+     * TCP falls back to proxy listeners and REDIRECT portals as above.
+     */
+    @Test
+    void theProxierClosesTheTransparentListenerWhenTheTproxyRulesCannotBeWritten() throws Exception {
+        Assumptions.assumeTrue(TRANSPORT != Transport.NIO, "a transparent listener needs epoll or io_uring");
+        EchoServer backend = closer.add(EchoBackends.start(TRANSPORT, 1));
+        InetSocketAddress transparent = new InetSocketAddress(ip("::1"), Ports.free());
+        ProxierRuntime runtime = closer.add(startProxier(ProxierRuntime.Portals.TPROXY, backend.addresses().get(0), transparent));
+
+        var port = runtime.balancer().snapshot().routes().get(0).port();
+        assertThat(port.intercepted()).isEmpty();
+        assertThat(port.listen()).hasSize(1);
+        assertThat(runtime.proxier().plan().portals()).extracting(Portal::address).containsExactly(PROXIED_IP);
+        assertThat(run("iptables-save", "-t", "mangle")).doesNotContain("L4LB-TPROXY");
+        assertThatThrownBy(() -> new Socket(transparent.getAddress(), transparent.getPort()).close())
+                .as("the transparent listener is closed").isInstanceOf(java.net.ConnectException.class);
+        assertThat(fromThePod(PROXIED_IP, 80, "fallback")).isEqualTo("fallback");
     }
 
     /** {@code lb kube --cleanup} removes both modes' leftovers, and nothing of anyone else's. */

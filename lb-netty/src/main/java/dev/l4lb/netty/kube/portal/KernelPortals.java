@@ -1,4 +1,4 @@
-package dev.l4lb.netty.kube;
+package dev.l4lb.netty.kube.portal;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -16,7 +16,7 @@ import dev.l4lb.netty.transport.BindFailure;
  * listener, and, under TPROXY portals, the constant rule set that sends the service CIDRs' TCP
  * traffic to the transparent listener (a ClusterIP outside those CIDRs gets a rule of its own).
  */
-final class KernelPortals implements PortalProgram {
+public final class KernelPortals implements PortalProgram {
     private static final Logger LOG = LoggerFactory.getLogger(KernelPortals.class);
 
     private final IptablesPortals redirect;
@@ -28,7 +28,7 @@ final class KernelPortals implements PortalProgram {
     }
 
     /** kube-proxy userspace's portals: one REDIRECT (or DNAT, given the node's IP) rule per ClusterIP port. */
-    static KernelPortals redirect(InetAddress bindAddress, InetAddress nodeIp) {
+    public static KernelPortals redirect(InetAddress bindAddress, InetAddress nodeIp) {
         return withoutTproxy(redirectPortals(bindAddress, nodeIp));
     }
 
@@ -42,19 +42,27 @@ final class KernelPortals implements PortalProgram {
         return new KernelPortals(redirect, null);
     }
 
-    /** Binds the transparent listener TPROXY portals deliver to, and says where it is bound. */
-    @FunctionalInterface
-    interface TransparentListener {
+    /**
+     * The transparent listener TPROXY portals deliver to. It lives on the balancer's event loops,
+     * so the balancer binds it; the portals decide whether it is wanted.
+     */
+    public interface TransparentListener {
+        /** Binds it, and says where it is bound. */
         InetSocketAddress open() throws BindFailure;
+
+        /** Closes it again: the TPROXY rules that would deliver to it could not be written. */
+        void close();
     }
 
     /**
      * TPROXY portals to a transparent listener for TCP, and REDIRECT portals for UDP ClusterIP
      * ports, which keep their proxy listeners. The listener is bound only where iptables works;
      * when it cannot be bound (IP_TRANSPARENT needs CAP_NET_ADMIN), TPROXY is off and TCP falls
-     * back to REDIRECT portals too.
+     * back to REDIRECT portals too. When the TPROXY rules cannot be written it is closed again
+     * here, before anything is built on it: the rules need the port it is bound to, so the bind
+     * comes first.
      */
-    static KernelPortals transparent(InetAddress bindAddress, InetAddress nodeIp, List<Cidr> serviceCidrs,
+    public static KernelPortals transparent(InetAddress bindAddress, InetAddress nodeIp, List<Cidr> serviceCidrs,
                                      TransparentListener listener) {
         IptablesPortals udp = redirectPortals(bindAddress, nodeIp);
         if (!udp.enabled()) {
@@ -68,7 +76,11 @@ final class KernelPortals implements PortalProgram {
                 LOG.warn("TPROXY portals are off: {}", e.getMessage());
                 return withoutTproxy(udp);
             }
-            return new KernelPortals(udp, TproxyPortals.open(serviceCidrs, List.of(), bound));
+            TproxyPortals tproxy = TproxyPortals.open(serviceCidrs, List.of(), bound);
+            if (!tproxy.enabled()) {
+                listener.close(); // nothing would deliver to it
+            }
+            return new KernelPortals(udp, tproxy);
         } catch (RuntimeException e) {
             udp.close();
             throw e;
@@ -82,7 +94,8 @@ final class KernelPortals implements PortalProgram {
     }
 
     /** Whether TPROXY rules are in place (false: not asked for, or the kernel or iptables refused them). */
-    boolean transparentOn() {
+    @Override
+    public boolean transparentOn() {
         return tproxy != null && tproxy.enabled();
     }
 

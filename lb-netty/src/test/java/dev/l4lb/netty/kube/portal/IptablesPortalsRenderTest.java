@@ -1,4 +1,4 @@
-package dev.l4lb.netty.kube;
+package dev.l4lb.netty.kube.portal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -122,7 +122,9 @@ class IptablesPortalsRenderTest {
     void aCommentCannotBreakOutOfItsQuotes() {
         Portal odd = new Portal("ns/we\"ird\\name:p\n", Protocol.TCP, ip("10.96.0.30"), 8080, 40003);
 
+        // One rule per chain, so that allSatisfy cannot pass on an empty list.
         assertThat(IptablesPortals.rules(IpFamily.IPV4, List.of(odd), EVERY_INTERFACE))
+                .hasSize(2)
                 .allSatisfy(rule -> assertThat(rule).contains("--comment \"ns/weirdname:p\" -p tcp"));
     }
 

@@ -1,7 +1,6 @@
 package dev.l4lb.netty.admin;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -16,6 +15,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import dev.l4lb.core.config.AdminConfig;
 import dev.l4lb.core.config.ConfigLoader;
+import dev.l4lb.core.kube.ProxierHealth;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.transport.Transport;
@@ -24,81 +24,13 @@ import dev.l4lb.netty.testing.Closer;
 import dev.l4lb.netty.testing.NoLeaks;
 import dev.l4lb.netty.testing.Ports;
 
-/** kube-proxy's staleness rule, at chosen instants, and through the admin server's /healthz. */
+/** kube-proxy's staleness rule ({@link ProxierHealth}) as the admin server's /healthz and /livez answer it. */
 @ExtendWith(NoLeaks.class)
-class ProxierHealthTest {
+class ProxierHealthzTest {
     private static final Duration TIMEOUT = Duration.ofSeconds(60);
-    private static final Instant T0 = Instant.parse("2025-03-01T12:00:00Z");
 
     @RegisterExtension
     final Closer toClose = new Closer();
-
-    @Test
-    void neverSyncedIsUnhealthy() {
-        ProxierHealth health = new ProxierHealth(TIMEOUT);
-        assertThat(health.healthy(T0)).isFalse();
-        assertThat(health.lastUpdated()).isEmpty();
-
-        health.queued(T0);
-        assertThat(health.healthy(T0.plusSeconds(1))).isFalse();
-    }
-
-    @Test
-    void syncedWithNothingQueuedStaysHealthy() {
-        // A static config: one snapshot, never a change after it.
-        ProxierHealth health = new ProxierHealth(TIMEOUT);
-        health.updated(T0);
-        assertThat(health.healthy(T0)).isTrue();
-        assertThat(health.healthy(T0.plus(Duration.ofDays(365)))).isTrue();
-        assertThat(health.lastUpdated()).hasValue(T0);
-    }
-
-    @Test
-    void aChangeSyncedWithinTheTimeoutStaysHealthy() {
-        ProxierHealth health = new ProxierHealth(TIMEOUT);
-        health.updated(T0);
-        Instant queued = T0.plusSeconds(10);
-        health.queued(queued);
-        assertThat(health.healthy(queued.plus(TIMEOUT).minusMillis(1))).isTrue();
-
-        health.updated(queued.plusSeconds(30));
-        assertThat(health.healthy(queued.plus(TIMEOUT).plusSeconds(1))).isTrue();
-        assertThat(health.lastUpdated()).hasValue(queued.plusSeconds(30));
-    }
-
-    @Test
-    void aChangeQueuedLongerThanTheTimeoutIsUnhealthyUntilSynced() {
-        ProxierHealth health = new ProxierHealth(TIMEOUT);
-        health.updated(T0);
-        Instant queued = T0.plusSeconds(10);
-        health.queued(queued);
-
-        // kube-proxy's test is currentTime - oldestPendingQueued < healthTimeout: at the timeout it is late.
-        ProxierHealth.Status late = health.status(queued.plus(TIMEOUT));
-        assertThat(late.healthy()).isFalse();
-        assertThat(late.lastUpdated()).isEqualTo(T0);
-        assertThat(late.currentTime()).isEqualTo(queued.plus(TIMEOUT));
-
-        Instant synced = queued.plus(TIMEOUT).plusSeconds(5);
-        health.updated(synced);
-        assertThat(health.healthy(synced)).isTrue();
-        assertThat(health.healthy(synced.plus(TIMEOUT).plus(TIMEOUT))).isTrue();
-    }
-
-    @Test
-    void laterChangesDoNotPushTheDeadlineOut() {
-        ProxierHealth health = new ProxierHealth(TIMEOUT);
-        health.updated(T0);
-        health.queued(T0.plusSeconds(1));
-        health.queued(T0.plusSeconds(50));
-        assertThat(health.healthy(T0.plusSeconds(1).plus(TIMEOUT))).isFalse();
-    }
-
-    @Test
-    void theTimeoutMustBePositive() {
-        assertThatThrownBy(() -> new ProxierHealth(Duration.ZERO)).isInstanceOf(IllegalArgumentException.class);
-        assertThat(ProxierHealth.DEFAULT_HEALTH_TIMEOUT).isEqualTo(Duration.ofSeconds(60));
-    }
 
     @Test
     void healthzAnswers503WhileAChangeIsLateAnd200OnceSynced() throws Exception {

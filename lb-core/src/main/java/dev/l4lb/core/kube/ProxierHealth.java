@@ -1,4 +1,4 @@
-package dev.l4lb.netty.admin;
+package dev.l4lb.core.kube;
 
 import java.time.Duration;
 import java.time.Instant;
