@@ -10,7 +10,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -20,13 +19,12 @@ import java.util.Set;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.StreamReadFeature;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.JsonLocation;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import tools.jackson.core.JacksonException;
+import tools.jackson.core.JsonParser;
+import tools.jackson.core.TokenStreamLocation;
+import tools.jackson.databind.DeserializationFeature;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.dataformat.yaml.YAMLMapper;
 
 import dev.l4lb.core.model.AcceptProxyProtocol;
 import dev.l4lb.core.model.Addresses;
@@ -61,8 +59,12 @@ public final class ConfigLoader {
     private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
     private static final int MAX_WEIGHT = 65535; // ipvsadm's upper bound
 
-    private static final ObjectMapper YAML = new ObjectMapper(
-            YAMLFactory.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build());
+    /** A second document after the first is reported by the caller, with its own message. */
+    private static final YAMLMapper YAML = YAMLMapper.builder(new Yaml11Factory())
+            .disable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build();
+    /** Jackson 3's words for a duplicate key, and the words config errors have always used. */
+    private static final Pattern DUPLICATE_KEY = Pattern.compile("Duplicate Object property \"(.*)\"");
 
     private final String file;
     private final List<ConfigProblem> problems = new ArrayList<>();
@@ -94,21 +96,17 @@ public final class ConfigLoader {
 
     private BalancerConfig read(String yaml) throws ConfigException {
         JsonNode root;
-        try (JsonParser parser = YAML.getFactory().createParser(yaml)) {
+        try (JsonParser parser = YAML.createParser(yaml)) {
             root = YAML.readTree(parser);
             if (parser.nextToken() != null) {
                 throw new ConfigException(List.of(new ConfigProblem(file, "line " + parser.currentLocation().getLineNr(),
                         "a second YAML document ('---'): put every service in the one document")));
             }
-        } catch (IOException e) {
-            if (!(e instanceof JsonProcessingException)) {
-                throw new ConfigException(List.of(new ConfigProblem(file, "", "cannot read: " + e.getMessage())));
-            }
-            JsonProcessingException jpe = (JsonProcessingException) e;
-            JsonLocation at = jpe.getLocation();
+        } catch (JacksonException e) {
+            TokenStreamLocation at = e.getLocation();
             String where = at == null ? "" : "line " + at.getLineNr() + ", column " + at.getColumnNr();
             throw new ConfigException(List.of(new ConfigProblem(file, where, "not valid YAML: "
-                    + ConfigProblem.yamlMessage(jpe.getOriginalMessage()))));
+                    + ConfigProblem.yamlMessage(jackson2Words(e.getOriginalMessage())))));
         }
         if (root == null || root.isMissingNode() || root.isNull()) {
             throw new ConfigException(List.of(new ConfigProblem(file, "", "the file is empty: it needs a 'services' list")));
@@ -300,7 +298,7 @@ public final class ConfigLoader {
             if (!fields.containsKey(key)) {
                 continue;
             }
-            if (key.equals("proxyProtocol") && fields.get(key).asText().equals("none")) {
+            if (key.equals("proxyProtocol") && shown(fields.get(key)).equals("none")) {
                 continue;
             }
             String why = switch (key) {
@@ -328,11 +326,11 @@ public final class ConfigLoader {
         for (int i = 0; i < node.size(); i++) {
             String itemPath = path + "[" + i + "]";
             JsonNode item = node.get(i);
-            if (!item.isTextual()) {
+            if (!item.isString()) {
                 problem(itemPath, "must be a string \"address:port\" (quote it)");
                 continue;
             }
-            InetSocketAddress address = hostPort(item.asText(), itemPath, false, 0);
+            InetSocketAddress address = hostPort(shown(item), itemPath, false, 0);
             if (address == null) {
                 continue;
             }
@@ -411,8 +409,8 @@ public final class ConfigLoader {
     }
 
     private Endpoint endpoint(JsonNode node, String path, int targetPort) {
-        if (node.isTextual()) {
-            InetSocketAddress address = connectable(hostPort(node.asText(), path, true, targetPort), path);
+        if (node.isString()) {
+            InetSocketAddress address = connectable(hostPort(shown(node), path, true, targetPort), path);
             return address == null ? null : Endpoint.of(address);
         }
         Map<String, JsonNode> fields = mapping(node, path, ENDPOINT_KEYS);
@@ -543,9 +541,9 @@ public final class ConfigLoader {
         }
         for (int i = 0; i < node.size(); i++) {
             JsonNode item = node.get(i);
-            Optional<T> value = item.isTextual() ? parse.apply(item.asText()) : Optional.empty();
+            Optional<T> value = item.isString() ? parse.apply(shown(item)) : Optional.empty();
             if (value.isEmpty()) {
-                problem(path + "[" + i + "]", "'" + item.asText() + "' is not " + one);
+                problem(path + "[" + i + "]", "'" + shown(item) + "' is not " + one);
             } else {
                 result.add(value.get());
             }
@@ -660,8 +658,7 @@ public final class ConfigLoader {
             return null;
         }
         Map<String, JsonNode> fields = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : node.properties()) {
             if (!known.contains(e.getKey())) {
                 problem(path.isEmpty() ? e.getKey() : path + "." + e.getKey(), "unknown key '" + e.getKey()
                         + "' (known here: " + String.join(", ", known.stream().sorted().toList()) + ")");
@@ -685,11 +682,11 @@ public final class ConfigLoader {
         if (value == null) {
             return fallback;
         }
-        if (!value.isTextual() || value.asText().isEmpty()) {
+        if (!value.isString() || shown(value).isEmpty()) {
             problem(join(path, key), "must be a non-empty string");
             return fallback;
         }
-        return value.asText();
+        return shown(value);
     }
 
     private int optionalInt(Map<String, JsonNode> fields, String path, String key, int fallback, int min, int max) {
@@ -698,7 +695,7 @@ public final class ConfigLoader {
             return fallback;
         }
         if (!value.isIntegralNumber() || !value.canConvertToInt()) {
-            problem(join(path, key), "must be a whole number from " + min + " to " + max + ", not '" + value.asText() + "'");
+            problem(join(path, key), "must be a whole number from " + min + " to " + max + ", not '" + shown(value) + "'");
             return fallback;
         }
         int number = value.intValue();
@@ -715,7 +712,7 @@ public final class ConfigLoader {
             return fallback;
         }
         if (!value.isBoolean()) {
-            problem(join(path, key), "must be true or false, not '" + value.asText() + "'");
+            problem(join(path, key), "must be true or false, not '" + shown(value) + "'");
             return fallback;
         }
         return value.booleanValue();
@@ -726,13 +723,23 @@ public final class ConfigLoader {
         if (value == null) {
             return fallback;
         }
-        Optional<Duration> duration = value.isTextual() || value.isIntegralNumber() && value.asInt() == 0
-                ? Durations.parse(value.asText()) : Optional.empty();
+        // Of the numbers only 0 reads as a duration: Durations.parse takes "0" and nothing else without a unit.
+        Optional<Duration> duration = value.isString() || value.isIntegralNumber()
+                ? Durations.parse(shown(value)) : Optional.empty();
         if (duration.isEmpty()) {
-            problem(join(path, key), "'" + value.asText() + "' is not a duration such as 500ms, 1s, 2m or 1h30m");
+            problem(join(path, key), "'" + shown(value) + "' is not a duration such as 500ms, 1s, 2m or 1h30m");
             return fallback;
         }
         return duration.get();
+    }
+
+    private static String jackson2Words(String message) {
+        return message == null ? null : DUPLICATE_KEY.matcher(message).replaceFirst("Duplicate field '$1'");
+    }
+
+    /** A value as a message quotes it: Jackson 2's text of it, "null" for null and "" for a list or mapping. */
+    private static String shown(JsonNode value) {
+        return value.isNull() ? "null" : value.isContainer() ? "" : value.asString();
     }
 
     private static String join(String path, String key) {

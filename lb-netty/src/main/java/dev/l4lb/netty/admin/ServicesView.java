@@ -2,9 +2,10 @@ package dev.l4lb.netty.admin;
 
 import java.time.Instant;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import tools.jackson.databind.ObjectMapper;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ArrayNode;
+import tools.jackson.databind.node.ObjectNode;
 
 import dev.l4lb.core.affinity.ClientIpAffinity;
 import dev.l4lb.core.model.Addresses;
@@ -32,7 +33,7 @@ import dev.l4lb.netty.metrics.BalancerMetrics;
  * fields are described in the README.
  */
 final class ServicesView {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = JsonMapper.builder().build();
 
     private ServicesView() {
     }
