@@ -62,7 +62,7 @@ final class PortReader {
     /** The port's policy, or null when a problem was found in the port since {@code before}. */
     private PortPolicy policy(FieldReader fields, Protocol protocol, int before) {
         PortPolicy d = PortPolicy.defaults();
-        SchedulerType scheduler = fields.oneOf("scheduler", SchedulerType.byName(d.scheduler()).orElseThrow(),
+        SchedulerType scheduler = fields.oneOf("scheduler", d.scheduler(),
                 SchedulerType.class, SchedulerType::configName, SchedulerType::whyNotOffered);
         SessionAffinity affinity = fields.oneOf("sessionAffinity", SessionAffinity.NONE, SessionAffinity.class,
                 SessionAffinity::configName);
@@ -88,7 +88,7 @@ final class PortReader {
         if (problems.count() > before) {
             return null;
         }
-        return new PortPolicy(scheduler.configName(), affinity, affinityTimeout, affinityMaxEntries, proxyProtocol, uniqueId,
+        return new PortPolicy(scheduler, affinity, affinityTimeout, affinityMaxEntries, proxyProtocol, uniqueId,
                 accept, sourceRanges, connectTimeout, limits.idleTimeout(), limits.maxConnections());
     }
 

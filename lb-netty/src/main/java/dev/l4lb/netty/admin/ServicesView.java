@@ -63,7 +63,7 @@ final class ServicesView {
         node.put("protocol", port.protocol().name());
         ArrayNode listen = node.putArray("listen");
         port.listen().forEach(a -> listen.add(Addresses.format(a)));
-        node.put("scheduler", policy.scheduler());
+        node.put("scheduler", policy.scheduler().configName());
         boolean clientIp = policy.sessionAffinity() == SessionAffinity.CLIENT_IP;
         node.put("sessionAffinity", clientIp ? "ClientIP" : "None");
         if (clientIp) {
