@@ -26,7 +26,8 @@ import tools.jackson.dataformat.yaml.YAMLReadFeature;
  * been read. Jackson 3 reads YAML 1.2, where {@code yes}, {@code on}, {@code 0x1F}, {@code +5},
  * {@code 1_000} and {@code ~} are strings: a config that worked would stop working, or read
  * differently, for a change of library alone. The patterns are SnakeYAML's YAML 1.1 resolver's.
- * Duplicate keys are errors: the last one silently winning would hide a typo.
+ * Duplicate keys are errors: the last one silently winning would hide a typo. Only parsers over
+ * text (a String or a Reader, all {@link ConfigLoader} makes) get the YAML 1.1 booleans.
  */
 final class Yaml11Factory extends YAMLFactory {
     private static final long serialVersionUID = 1L;
