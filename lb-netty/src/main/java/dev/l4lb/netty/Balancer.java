@@ -306,7 +306,7 @@ public final class Balancer implements AutoCloseable {
             ServicePort port = route.port();
             for (InetSocketAddress listen : port.listen()) {
                 LOG.info("  {} {} -> {} ({}, {} endpoint(s){})", port.protocol(), Addresses.format(listen),
-                        route.displayName(), port.policy().scheduler(), port.endpoints().size(),
+                        route.displayName(), port.policy().scheduler().configName(), port.endpoints().size(),
                         port.policy().proxyProtocol() == ProxyProtocol.NONE ? ""
                                 : ", PROXY " + port.policy().proxyProtocol().configName());
             }

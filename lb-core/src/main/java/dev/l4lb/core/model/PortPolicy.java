@@ -4,10 +4,12 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 
+import dev.l4lb.core.sched.SchedulerType;
+
 /**
  * How a service port treats its connections.
  *
- * @param scheduler                     scheduler name as ipvsadm spells it ({@code rr}, ...)
+ * @param scheduler                     the scheduler, named in configs as ipvsadm names it ({@code rr}, ...)
  * @param sessionAffinity               Kubernetes sessionAffinity
  * @param sessionAffinityTimeoutSeconds ClientIP stickiness, 1..86400 (Kubernetes' bounds)
  * @param sessionAffinityMaxEntries     bound of the ClientIP table (Caffeine evicts past it, by W-TinyLFU)
@@ -19,12 +21,12 @@ import java.util.Objects;
  * @param idleTimeout                   close a connection quiet this long; {@link Duration#ZERO} is off
  * @param maxConnections                concurrent connections on this port; 0 is unlimited
  */
-public record PortPolicy(String scheduler, SessionAffinity sessionAffinity, int sessionAffinityTimeoutSeconds,
+public record PortPolicy(SchedulerType scheduler, SessionAffinity sessionAffinity, int sessionAffinityTimeoutSeconds,
                          int sessionAffinityMaxEntries, ProxyProtocol proxyProtocol, boolean proxyProtocolUniqueId,
                          AcceptProxyProtocol acceptProxyProtocol, List<Cidr> sourceRanges, Duration connectTimeout,
                          Duration idleTimeout, int maxConnections) {
 
-    public static final String DEFAULT_SCHEDULER = "rr";
+    public static final SchedulerType DEFAULT_SCHEDULER = SchedulerType.RR;
     /** Kubernetes' default ClientIP timeout: 3 hours. */
     public static final int DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
     public static final int MAX_AFFINITY_TIMEOUT_SECONDS = 86400;

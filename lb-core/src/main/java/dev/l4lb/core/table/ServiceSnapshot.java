@@ -19,7 +19,6 @@ import dev.l4lb.core.model.SessionAffinity;
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.EndpointCounters;
 import dev.l4lb.core.sched.Scheduler;
-import dev.l4lb.core.sched.SchedulerType;
 
 /**
  * The immutable routing table the data plane reads: listener address to {@link Route}. A config
@@ -48,9 +47,9 @@ public final class ServiceSnapshot {
      * Builds the table for these services. Ports and endpoints that {@code previous} already had
      * (same service, port name and endpoint address) keep their counters.
      *
-     * @throws IllegalArgumentException when two ports claim the same listener, a port names an
-     *                                  unknown scheduler, or a short circuit names a port that is
-     *                                  missing or short-circuits too (validated config never does)
+     * @throws IllegalArgumentException when two ports claim the same listener, or a short circuit
+     *                                  names a port that is missing or short-circuits too (validated
+     *                                  config never does)
      */
     public static ServiceSnapshot build(List<Service> services, ServiceSnapshot previous) {
         Map<String, Route> before = new HashMap<>();
@@ -155,9 +154,7 @@ public final class ServiceSnapshot {
             EndpointCounters counters = oldCounters.getOrDefault(endpoint.address(), new EndpointCounters());
             backends.add(new Backend(endpoint, counters));
         }
-        SchedulerType type = SchedulerType.byName(port.policy().scheduler())
-                .orElseThrow(() -> new IllegalArgumentException("unknown scheduler " + port.policy().scheduler()));
-        Scheduler scheduler = type.prepare(backends);
+        Scheduler scheduler = port.policy().scheduler().prepare(backends);
         PortPolicy policy = port.policy();
         if (policy.sessionAffinity() == SessionAffinity.CLIENT_IP) {
             Duration timeout = Duration.ofSeconds(policy.sessionAffinityTimeoutSeconds());

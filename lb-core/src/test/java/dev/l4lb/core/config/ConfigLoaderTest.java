@@ -30,6 +30,7 @@ import dev.l4lb.core.model.ProxyProtocol;
 import dev.l4lb.core.model.Service;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.core.model.SessionAffinity;
+import dev.l4lb.core.sched.SchedulerType;
 
 class ConfigLoaderTest {
     private static final String FILE = "test.yaml";
@@ -91,7 +92,7 @@ class ConfigLoaderTest {
         BalancerConfig config = ConfigLoader.parse(FILE, FULL);
 
         ServicePort http = new ServicePort("http", Protocol.TCP, List.of(at("127.0.0.1", 8080), at("::1", 8080)), 9000,
-                new PortPolicy("rr", SessionAffinity.CLIENT_IP, 600, 5000, ProxyProtocol.V2, true,
+                new PortPolicy(SchedulerType.RR, SessionAffinity.CLIENT_IP, 600, 5000, ProxyProtocol.V2, true,
                         new AcceptProxyProtocol(List.of(new Cidr(ip("192.168.0.0"), 16), new Cidr(ip("::1"), 128)),
                                 Duration.ofMillis(500)),
                         List.of(new Cidr(ip("10.0.0.0"), 8), new Cidr(ip("fd00::"), 8)),
@@ -104,7 +105,7 @@ class ConfigLoaderTest {
                         new Endpoint(at("10.0.0.6", 9006), 1, "", false, true, true, 0)));
         PortPolicy d = PortPolicy.defaults();
         ServicePort metrics = new ServicePort("metrics", Protocol.TCP, List.of(at("127.0.0.1", 8081)), 0,
-                new PortPolicy("rr", SessionAffinity.CLIENT_IP, 10800, 1_000_000, ProxyProtocol.V1, false,
+                new PortPolicy(SchedulerType.RR, SessionAffinity.CLIENT_IP, 10800, 1_000_000, ProxyProtocol.V1, false,
                         AcceptProxyProtocol.OFF, List.of(),
                         d.connectTimeout(), d.idleTimeout(), 0),
                 List.of());
@@ -463,7 +464,7 @@ class ConfigLoaderTest {
     @ValueSource(strings = {"rr", "wrr", "lc", "wlc", "sed", "nq", "sh", "mh", "p2c", "random"})
     void everySchedulerNameParses(String name) throws Exception {
         BalancerConfig config = ConfigLoader.parse(FILE, onePort(LISTEN, "scheduler: " + name, "sessionAffinity: ClientIP"));
-        assertThat(config.services().get(0).ports().get(0).policy().scheduler()).isEqualTo(name);
+        assertThat(config.services().get(0).ports().get(0).policy().scheduler().configName()).isEqualTo(name);
     }
 
     static Stream<Arguments> schedulersNotOffered() {

@@ -21,6 +21,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 import dev.l4lb.core.affinity.AffinityTable;
 import dev.l4lb.core.affinity.ClientIpAffinity;
+import dev.l4lb.core.config.ConfigException;
+import dev.l4lb.core.config.ConfigLoader;
 import dev.l4lb.core.model.AcceptProxyProtocol;
 import dev.l4lb.core.model.Cidr;
 import dev.l4lb.core.model.Endpoint;
@@ -379,11 +381,14 @@ class ServiceSnapshotTest {
     }
 
     @Test
-    void anUnknownSchedulerIsRejectedByName() throws Exception {
-        List<Service> services = List.of(sticky("dh", 60, 1000, "10.0.0.1:80"));
-        assertThatThrownBy(() -> ServiceSnapshot.build(services, ServiceSnapshot.empty()))
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("unknown scheduler dh");
+    void anUnknownSchedulerIsRejectedByName() {
+        // A port carries a SchedulerType, so no snapshot meets a name it does not know: the name is
+        // resolved once, where the config is read, and an unknown one is refused there, by name.
+        assertThat(SchedulerType.byName("dh")).isEmpty();
+        assertThatThrownBy(() -> ConfigLoader.parse("lb.yaml",
+                "services:\n  - name: sticky\n    ports: [{listen: [\"127.0.0.1:8080\"], scheduler: dh}]\n"))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith("lb.yaml: services[0].ports[0].scheduler: dh ");
     }
 
     @Test
@@ -470,7 +475,7 @@ class ServiceSnapshotTest {
 
     private static PortPolicy policy(String scheduler, SessionAffinity affinity, int timeoutSeconds, int maxEntries) {
         PortPolicy d = PortPolicy.defaults();
-        return new PortPolicy(scheduler, affinity, timeoutSeconds, maxEntries, ProxyProtocol.NONE, false,
+        return new PortPolicy(SchedulerType.byName(scheduler).orElseThrow(), affinity, timeoutSeconds, maxEntries, ProxyProtocol.NONE, false,
                 AcceptProxyProtocol.OFF, List.of(),
                 d.connectTimeout(), d.idleTimeout(), 0);
     }

@@ -5,9 +5,10 @@ import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Set;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import tools.jackson.databind.ObjectMapper;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ArrayNode;
+import tools.jackson.databind.node.ObjectNode;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
@@ -29,7 +30,7 @@ import dev.l4lb.netty.Reload;
 
 /** Answers one admin request; which paths a listener serves depends on its {@link Context}. */
 final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = JsonMapper.builder().build();
     private static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
     /** What kube-proxy prints for a time never set (Go's zero time.Time). */
     private static final Instant GO_ZERO_TIME = Instant.parse("0001-01-01T00:00:00Z");
@@ -191,12 +192,8 @@ final class AdminHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
     }
 
     private static FullHttpResponse json(HttpResponseStatus status, ObjectNode body) {
-        try {
-            return response(status, HttpHeaderValues.APPLICATION_JSON.toString(),
-                    JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(body));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException(e); // a tree of plain nodes always serializes
-        }
+        return response(status, HttpHeaderValues.APPLICATION_JSON.toString(),
+                JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(body));
     }
 
     private static FullHttpResponse text(HttpResponseStatus status, String body) {

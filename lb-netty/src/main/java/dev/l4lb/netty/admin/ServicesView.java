@@ -2,9 +2,10 @@ package dev.l4lb.netty.admin;
 
 import java.time.Instant;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import tools.jackson.databind.ObjectMapper;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ArrayNode;
+import tools.jackson.databind.node.ObjectNode;
 
 import dev.l4lb.core.affinity.ClientIpAffinity;
 import dev.l4lb.core.model.Addresses;
@@ -32,7 +33,7 @@ import dev.l4lb.netty.metrics.BalancerMetrics;
  * fields are described in the README.
  */
 final class ServicesView {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = JsonMapper.builder().build();
 
     private ServicesView() {
     }
@@ -62,7 +63,7 @@ final class ServicesView {
         node.put("protocol", port.protocol().name());
         ArrayNode listen = node.putArray("listen");
         port.listen().forEach(a -> listen.add(Addresses.format(a)));
-        node.put("scheduler", policy.scheduler());
+        node.put("scheduler", policy.scheduler().configName());
         boolean clientIp = policy.sessionAffinity() == SessionAffinity.CLIENT_IP;
         node.put("sessionAffinity", clientIp ? "ClientIP" : "None");
         if (clientIp) {

@@ -33,7 +33,7 @@ final class CheckCommand implements Callable<Integer> {
                 System.out.printf("%s %s%s %s -> %d endpoint(s), scheduler %s%n", port.protocol(), service.qualifiedName(),
                         port.name().isEmpty() ? "" : ":" + port.name(),
                         port.listen().stream().map(Addresses::format).toList(), port.endpoints().size(),
-                        port.policy().scheduler());
+                        port.policy().scheduler().configName());
             }
         }
         System.out.println(config + ": OK");

@@ -60,7 +60,7 @@ final class DemoCommand implements Callable<Integer> {
 
     private static String hint(String service, ServicePort port) {
         String listen = Addresses.format(port.listen().get(0));
-        String head = service + " (" + port.protocol() + ", " + port.policy().scheduler() + " over "
+        String head = service + " (" + port.protocol() + ", " + port.policy().scheduler().configName() + " over "
                 + port.endpoints().size() + " backends): try  ";
         if (port.protocol() == Protocol.UDP) {
             return head + "echo whoami | socat - UDP:" + listen + "  a few times";

@@ -2,7 +2,7 @@ package dev.l4lb.netty.cli;
 
 import java.util.Locale;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import tools.jackson.databind.JsonNode;
 
 /**
  * Renders the admin API's {@code GET /api/v1/services} document as {@code ipvsadm -Ln} would print it,
@@ -57,8 +57,8 @@ final class IpvsListing {
      */
     static String render(JsonNode api, Layout layout, boolean exact) {
         StringBuilder out = new StringBuilder();
-        out.append("l4lb ").append(api.path("version").asText("unknown"))
-                .append(" userspace proxy (transport ").append(api.path("transport").asText("unknown")).append(")\n");
+        out.append("l4lb ").append(text(api.path("version"), "unknown"))
+                .append(" userspace proxy (transport ").append(text(api.path("transport"), "unknown")).append(")\n");
         out.append(title(layout));
         for (JsonNode service : api.path("services")) {
             appendService(out, service, layout, exact);
@@ -79,22 +79,22 @@ final class IpvsListing {
 
     private static void appendService(StringBuilder out, JsonNode service, Layout layout, boolean exact) {
         JsonNode listen = service.path("listen");
-        String name = format("%-4s %s", service.path("protocol").asText(), listen.path(0).asText());
+        String name = format("%-4s %s", text(service.path("protocol")), text(listen.path(0)));
         switch (layout) {
             case CONNECTIONS -> {
-                out.append(name).append(' ').append(service.path("scheduler").asText());
-                if ("ClientIP".equals(service.path("sessionAffinity").asText())) {
+                out.append(name).append(' ').append(text(service.path("scheduler")));
+                if ("ClientIP".equals(text(service.path("sessionAffinity")))) {
                     out.append(" persistent");
                     JsonNode timeout = service.path("affinityTimeoutSeconds");
                     if (timeout.isNumber()) {
-                        out.append(' ').append(timeout.asLong());
+                        out.append(' ').append(number(timeout));
                     }
                 }
             }
             case STATS -> out.append(format("%-33s", name))
-                    .append(largeNumber(service.path("connections").asLong(), exact))
-                    .append(largeNumber(service.path("bytesIn").asLong(), exact))
-                    .append(largeNumber(service.path("bytesOut").asLong(), exact));
+                    .append(largeNumber(number(service.path("connections")), exact))
+                    .append(largeNumber(number(service.path("bytesIn")), exact))
+                    .append(largeNumber(number(service.path("bytesOut")), exact));
             case RATE -> {
                 JsonNode rate = service.path("rate");
                 out.append(format("%-33s", name))
@@ -105,9 +105,9 @@ final class IpvsListing {
         }
         out.append('\n');
         for (int i = 1; i < listen.size(); i++) {
-            out.append(ADDRESS_INDENT).append(listen.get(i).asText()).append('\n');
+            out.append(ADDRESS_INDENT).append(text(listen.get(i))).append('\n');
         }
-        String forward = service.path("forward").asText();
+        String forward = text(service.path("forward"));
         for (JsonNode endpoint : service.path("endpoints")) {
             appendEndpoint(out, endpoint, forward, layout, exact);
         }
@@ -115,20 +115,20 @@ final class IpvsListing {
 
     /** The weight IPVS would show: the configured one while the endpoint is up, else 0. */
     private static long effectiveWeight(JsonNode endpoint) {
-        return endpoint.path("state").asText("up").equals("up") ? endpoint.path("weight").asLong() : 0;
+        return text(endpoint.path("state"), "up").equals("up") ? number(endpoint.path("weight")) : 0;
     }
 
     private static void appendEndpoint(StringBuilder out, JsonNode endpoint, String forward, Layout layout,
             boolean exact) {
-        String address = endpoint.path("address").asText();
+        String address = text(endpoint.path("address"));
         switch (layout) {
             case CONNECTIONS -> out.append(format("  -> %-28s %-7s %-6d %-10d %-10d", address, forward,
-                    effectiveWeight(endpoint), endpoint.path("active").asLong(),
-                    endpoint.path("inactive").asLong()));
+                    effectiveWeight(endpoint), number(endpoint.path("active")),
+                    number(endpoint.path("inactive"))));
             case STATS -> out.append(format("  -> %-28s", address))
-                    .append(largeNumber(endpoint.path("connections").asLong(), exact))
-                    .append(largeNumber(endpoint.path("bytesIn").asLong(), exact))
-                    .append(largeNumber(endpoint.path("bytesOut").asLong(), exact));
+                    .append(largeNumber(number(endpoint.path("connections")), exact))
+                    .append(largeNumber(number(endpoint.path("bytesIn")), exact))
+                    .append(largeNumber(number(endpoint.path("bytesOut")), exact));
             case RATE -> {
                 JsonNode rate = endpoint.path("rate");
                 // ipvsadm prints a real server's CPS unabbreviated (%8llu), unlike the service's.
@@ -163,7 +163,50 @@ final class IpvsListing {
 
     /** IPVS reports whole numbers per second; ours are fractions over the API's rate interval. */
     private static long perSecond(JsonNode rate) {
-        return Math.round(rate.asDouble());
+        return Math.round(decimal(rate));
+    }
+
+    // Jackson 2's lenient readings of a value, which Jackson 3 no longer makes: a document from
+    // another l4lb, or with a value of an unexpected type, lists as it always did.
+
+    /** The text of a value: "" when absent or a list or mapping, "null" for null. */
+    private static String text(JsonNode node) {
+        return node.isMissingNode() || node.isContainer() ? "" : node.isNull() ? "null" : node.asString();
+    }
+
+    private static String text(JsonNode node, String absent) {
+        return node.isMissingNode() || node.isNull() ? absent : text(node);
+    }
+
+    /** A whole number: a fraction cut, true 1, a numeric string read, anything else 0. */
+    private static long number(JsonNode node) {
+        if (node.isNumber()) {
+            return node.isIntegralNumber() ? node.bigIntegerValue().longValue() : (long) node.doubleValue();
+        }
+        if (node.isString()) {
+            String digits = node.stringValue().trim();
+            try {
+                return Long.parseLong(digits);
+            } catch (NumberFormatException e) {
+                return (long) decimal(node);
+            }
+        }
+        return node.isBoolean() && node.booleanValue() ? 1 : 0;
+    }
+
+    /** A number: true 1, a numeric string read, anything else 0. */
+    private static double decimal(JsonNode node) {
+        if (node.isNumber()) {
+            return node.doubleValue();
+        }
+        if (node.isString()) {
+            try {
+                return Double.parseDouble(node.stringValue().trim());
+            } catch (NumberFormatException e) {
+                return 0;
+            }
+        }
+        return node.isBoolean() && node.booleanValue() ? 1 : 0;
     }
 
     private static String format(String pattern, Object... args) {

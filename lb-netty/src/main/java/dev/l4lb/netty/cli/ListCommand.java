@@ -15,9 +15,11 @@ import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.DeserializationFeature;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.ObjectMapper;
+import tools.jackson.databind.json.JsonMapper;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -70,11 +72,12 @@ final class ListCommand implements Callable<Integer> {
         } catch (AdminFailure e) {
             return report(e.getMessage());
         }
-        ObjectMapper mapper = new ObjectMapper();
+        // What follows the first JSON value is ignored, as it always was.
+        ObjectMapper mapper = JsonMapper.builder().disable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
         JsonNode api;
         try {
             api = mapper.readTree(body);
-        } catch (JsonProcessingException e) {
+        } catch (JacksonException e) {
             return report(where + " answered GET " + PATH + " with a body that is not JSON ("
                     + e.getOriginalMessage() + "); is it the admin address of an l4lb?");
         }
@@ -84,11 +87,7 @@ final class ListCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         if (output != null && output.json) {
-            try {
-                out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(api));
-            } catch (JsonProcessingException e) {
-                throw new IllegalStateException("a tree Jackson just read could not be written back", e);
-            }
+            out.println(mapper.writerWithDefaultPrettyPrinter().writeValueAsString(api));
         } else {
             out.print(IpvsListing.render(api, listing(), exact));
         }

@@ -5,7 +5,7 @@ import java.util.Date;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntFunction;
 
-import com.fasterxml.jackson.core.io.JsonStringEncoder;
+import tools.jackson.core.io.JsonStringEncoder;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
@@ -85,6 +85,6 @@ final class ServiceHealthHandler extends SimpleChannelInboundHandler<FullHttpReq
 
     private static String quote(String text) {
         // Kubernetes names are DNS labels, so this and Go's %q agree on every name a Service can have.
-        return "\"" + new String(JsonStringEncoder.getInstance().quoteAsString(text)) + "\"";
+        return "\"" + new String(JsonStringEncoder.getInstance().quoteAsCharArray(text)) + "\"";
     }
 }

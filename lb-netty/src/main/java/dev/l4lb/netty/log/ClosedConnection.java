@@ -1,14 +1,13 @@
 package dev.l4lb.netty.log;
 
-import java.io.IOException;
 import java.io.StringWriter;
-import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Instant;
 import java.util.Locale;
 
-import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonGenerator;
+import tools.jackson.core.JsonGenerator;
+import tools.jackson.core.ObjectWriteContext;
+import tools.jackson.core.json.JsonFactory;
 
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.table.Outcome;
@@ -51,21 +50,19 @@ public record ClosedConnection(Instant closed, String id, String service, InetSo
     /** One JSON object on one line, for log pipelines. */
     public String json() {
         StringWriter out = new StringWriter(256);
-        try (JsonGenerator json = JSON.createGenerator(out)) {
+        try (JsonGenerator json = JSON.createGenerator(ObjectWriteContext.empty(), out)) {
             json.writeStartObject();
-            json.writeStringField("time", closed.toString());
-            json.writeStringField("id", id);
-            json.writeStringField("service", service);
-            json.writeStringField("client", Addresses.format(client));
-            json.writeStringField("destination", Addresses.format(destination));
-            json.writeStringField("endpoint", endpoint == null ? null : Addresses.format(endpoint));
-            json.writeNumberField("bytesIn", bytesIn);
-            json.writeNumberField("bytesOut", bytesOut);
-            json.writeNumberField("durationMs", durationNanos / 1e6);
-            json.writeStringField("outcome", outcome);
+            json.writeStringProperty("time", closed.toString());
+            json.writeStringProperty("id", id);
+            json.writeStringProperty("service", service);
+            json.writeStringProperty("client", Addresses.format(client));
+            json.writeStringProperty("destination", Addresses.format(destination));
+            json.writeStringProperty("endpoint", endpoint == null ? null : Addresses.format(endpoint));
+            json.writeNumberProperty("bytesIn", bytesIn);
+            json.writeNumberProperty("bytesOut", bytesOut);
+            json.writeNumberProperty("durationMs", durationNanos / 1e6);
+            json.writeStringProperty("outcome", outcome);
             json.writeEndObject();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e); // a StringWriter does not fail
         }
         return out.toString();
     }

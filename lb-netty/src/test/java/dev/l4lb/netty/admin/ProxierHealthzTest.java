@@ -8,7 +8,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.time.Instant;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import tools.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -45,7 +45,7 @@ class ProxierHealthzTest {
         assertThat(stale.headers().firstValue("content-type")).hasValue("application/json");
         assertThat(stale.headers().firstValue("x-content-type-options")).hasValue("nosniff");
         JsonNode body = AdminHttp.json(stale);
-        assertThat(body.fieldNames()).toIterable().containsExactly("lastUpdated", "currentTime", "nodeEligible", "healthy");
+        assertThat(body.propertyNames()).containsExactly("lastUpdated", "currentTime", "nodeEligible", "healthy");
         assertThat(body.path("lastUpdated").asText()).isEqualTo(synced.toString());
         assertThat(Instant.parse(body.path("currentTime").asText())).isAfter(synced);
         assertThat(body.path("nodeEligible").asBoolean()).isTrue();
@@ -53,7 +53,7 @@ class ProxierHealthzTest {
         // /livez is the same rule without the node's eligibility, as kube-proxy's.
         HttpResponse<String> livez = AdminHttp.get(admin.healthAddress(), "/livez");
         assertThat(livez.statusCode()).isEqualTo(503);
-        assertThat(AdminHttp.json(livez).fieldNames()).toIterable().containsExactly("lastUpdated", "currentTime", "healthy");
+        assertThat(AdminHttp.json(livez).propertyNames()).containsExactly("lastUpdated", "currentTime", "healthy");
 
         health.updated(Instant.now());
 

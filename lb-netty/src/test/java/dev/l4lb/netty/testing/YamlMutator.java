@@ -1,16 +1,14 @@
 package dev.l4lb.netty.testing;
 
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.ObjectMapper;
+import tools.jackson.databind.node.ArrayNode;
+import tools.jackson.databind.node.ObjectNode;
+import tools.jackson.dataformat.yaml.YAMLMapper;
 
 /**
  * A seeded fuzzer for YAML files a user hands l4lb (configs, Kubernetes manifests): half the
@@ -21,7 +19,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
  * the validation of each field.
  */
 public final class YamlMutator {
-    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+    private static final ObjectMapper YAML = YAMLMapper.builder().build();
     /** Values that have broken parsers: wrong types, edges of ranges, YAML's own features. */
     private static final List<String> HOSTILE = List.of("", "~", "null", "-1", "0", "65535", "65536", "2147483648",
             "99999999999999999999999", "1e309", "-0", ".nan", ".inf", "[]", "{}", "[1, [2, [3]]]", "{a: {b: {c: 1}}}",
@@ -90,7 +88,7 @@ public final class YamlMutator {
             StringBuilder out = new StringBuilder();
             for (String document : yaml.split("(?m)^---$")) {
                 JsonNode root = YAML.readTree(document);
-                if (root == null || !root.isContainerNode()) {
+                if (root == null || !root.isContainer()) {
                     out.append(document).append("\n---\n");
                     continue;
                 }
@@ -111,8 +109,8 @@ public final class YamlMutator {
         JsonNode parent = root;
         while (true) {
             List<JsonNode> children = new ArrayList<>();
-            parent.elements().forEachRemaining(children::add);
-            List<JsonNode> containers = children.stream().filter(JsonNode::isContainerNode).toList();
+            children.addAll(parent.values());
+            List<JsonNode> containers = children.stream().filter(JsonNode::isContainer).toList();
             if (containers.isEmpty() || random.nextInt(4) == 0) {
                 break;
             }
@@ -120,8 +118,7 @@ public final class YamlMutator {
         }
         if (parent instanceof ObjectNode object) {
             List<String> keys = new ArrayList<>();
-            Iterator<Map.Entry<String, JsonNode>> fields = object.fields();
-            fields.forEachRemaining(f -> keys.add(f.getKey()));
+            object.properties().forEach(f -> keys.add(f.getKey()));
             switch (random.nextInt(4)) {
                 case 0 -> {
                     if (!keys.isEmpty()) {

@@ -18,7 +18,7 @@ import java.util.Set;
 import java.util.function.DoubleFunction;
 import java.util.function.ToDoubleFunction;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import tools.jackson.databind.JsonNode;
 
 /**
  * Turns the e2e harness's results.jsonl into report.md and the charts it embeds: per path and

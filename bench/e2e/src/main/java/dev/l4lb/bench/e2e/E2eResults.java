@@ -12,10 +12,12 @@ import java.util.OptionalDouble;
 import java.util.Set;
 import java.util.function.ToDoubleFunction;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.MissingNode;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.DeserializationFeature;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.ObjectMapper;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.MissingNode;
 
 /**
  * Everything one e2e bench run recorded in results.jsonl, and the medians the report is made of.
@@ -56,7 +58,8 @@ record E2eResults(JsonNode meta, List<UnavailablePath> unavailable, List<Measure
 
     /** Reads every line it can; a bad line is kept aside in {@link #skipped()} rather than ending the report. */
     static E2eResults read(Path file) throws IOException {
-        ObjectMapper json = new ObjectMapper();
+        // What follows a line's JSON object is ignored, as it always was.
+        ObjectMapper json = JsonMapper.builder().disable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
         JsonNode meta = MissingNode.getInstance();
         List<UnavailablePath> unavailable = new ArrayList<>();
         List<Measurement> measurements = new ArrayList<>();
@@ -83,7 +86,7 @@ record E2eResults(JsonNode meta, List<UnavailablePath> unavailable, List<Measure
                             line.path("phase").asText(""), line.path("reason").asText("no reason given")));
                     default -> measurements.add(Measurement.of(line));
                 }
-            } catch (JsonProcessingException e) {
+            } catch (JacksonException e) {
                 skipped.add(where + ": " + e.getOriginalMessage());
             } catch (IllegalArgumentException e) {
                 skipped.add(where + ": " + e.getMessage());
