@@ -25,7 +25,8 @@ import dev.l4lb.core.affinity.AffinityTable;
 import dev.l4lb.core.affinity.ClientIpAffinity;
 import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.sched.Backend;
-import dev.l4lb.core.sched.SchedulerType;
+import dev.l4lb.core.model.SchedulerType;
+import dev.l4lb.core.sched.Schedulers;
 
 /**
  * A ClientIP pick ({@link ClientIpAffinity} over rr) for a client the table holds ({@code hit}),
@@ -112,7 +113,7 @@ public class ClientIpAffinityBenchmark {
     }
 
     ClientIpAffinity affinity(AffinityTable table) {
-        return new ClientIpAffinity(SchedulerType.RR.create(backends), backends, table);
+        return new ClientIpAffinity(Schedulers.create(SchedulerType.RR, backends), backends, table);
     }
 
     /** A client that connected before: the table's endpoint, looked up and checked. */

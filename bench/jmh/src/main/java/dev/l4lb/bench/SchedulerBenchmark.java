@@ -30,7 +30,8 @@ import org.openjdk.jmh.annotations.Warmup;
 import dev.l4lb.core.model.Endpoint;
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.Scheduler;
-import dev.l4lb.core.sched.SchedulerType;
+import dev.l4lb.core.model.SchedulerType;
+import dev.l4lb.core.sched.Schedulers;
 
 /**
  * One {@link Scheduler#pick} per operation for every {@link SchedulerType} side by side, over 3 to
@@ -117,7 +118,7 @@ public class SchedulerBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() throws UnknownHostException {
-        picker = scheduler.create(backends(endpoints));
+        picker = Schedulers.create(scheduler, backends(endpoints));
         loadAware = LOAD_AWARE.contains(scheduler);
         clients = distinctClients(CLIENTS, new Random(42));
     }

@@ -4,7 +4,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 
-import dev.l4lb.core.sched.SchedulerType;
 
 /**
  * How a service port treats its connections.

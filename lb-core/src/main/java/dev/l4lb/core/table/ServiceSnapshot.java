@@ -19,6 +19,7 @@ import dev.l4lb.core.model.SessionAffinity;
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.EndpointCounters;
 import dev.l4lb.core.sched.Scheduler;
+import dev.l4lb.core.sched.Schedulers;
 
 /**
  * The immutable routing table the data plane reads: listener address to {@link Route}. A config
@@ -154,7 +155,7 @@ public final class ServiceSnapshot {
             EndpointCounters counters = oldCounters.getOrDefault(endpoint.address(), new EndpointCounters());
             backends.add(new Backend(endpoint, counters));
         }
-        Scheduler scheduler = port.policy().scheduler().prepare(backends);
+        Scheduler scheduler = Schedulers.prepare(port.policy().scheduler(), backends);
         PortPolicy policy = port.policy();
         if (policy.sessionAffinity() == SessionAffinity.CLIENT_IP) {
             Duration timeout = Duration.ofSeconds(policy.sessionAffinityTimeoutSeconds());

@@ -30,7 +30,7 @@ import dev.l4lb.core.model.ProxyProtocol;
 import dev.l4lb.core.model.Service;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.core.model.SessionAffinity;
-import dev.l4lb.core.sched.SchedulerType;
+import dev.l4lb.core.model.SchedulerType;
 
 class ConfigLoaderTest {
     private static final String FILE = "test.yaml";

@@ -16,6 +16,7 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import dev.l4lb.core.model.SchedulerType;
 
 /**
  * {@code lc}, {@code wlc}, {@code sed} and {@code nq}: exact pick sequences worked out by hand from
@@ -226,12 +227,12 @@ class LeastLoadSchedulerTest {
         Backend a = ready(1);
         Backend b = ready(2);
         Backend c = ready(3);
-        SchedulerType.LC.create(List.of(a, b, c));
+        Schedulers.create(SchedulerType.LC, List.of(a, b, c));
         acquire(a, 2);
         acquire(b, 1);
         acquire(c, 3);
 
-        Scheduler next = SchedulerType.LC.create(List.of(a, c));
+        Scheduler next = Schedulers.create(SchedulerType.LC, List.of(a, c));
         assertThat(next.pick(CLIENT)).isSameAs(a);
         acquire(a, 2); // 4 against 3
         assertThat(next.pick(CLIENT)).isSameAs(c);
@@ -244,8 +245,8 @@ class LeastLoadSchedulerTest {
         // the ones made while it waited.
         Backend a = ready(1);
         Backend b = ready(2);
-        Scheduler inService = SchedulerType.LC.create(List.of(a, b));
-        Scheduler prepared = SchedulerType.LC.prepare(List.of(a, b));
+        Scheduler inService = Schedulers.create(SchedulerType.LC, List.of(a, b));
+        Scheduler prepared = Schedulers.prepare(SchedulerType.LC, List.of(a, b));
 
         acquire(a, 1); // 1, 0
         assertThat(inService.pick(CLIENT)).as("the scheduler in service saw a's connection").isSameAs(b);
@@ -274,7 +275,7 @@ class LeastLoadSchedulerTest {
                 int limit = random.nextInt(4) == 0 ? 1 + random.nextInt(4) : 0;
                 backends.add(backend(i + 1, 1 + random.nextInt(5), true, true, false, limit));
             }
-            Scheduler scheduler = SchedulerType.valueOf(order.name()).create(backends);
+            Scheduler scheduler = Schedulers.create(SchedulerType.valueOf(order.name()), backends);
             List<Backend> held = new ArrayList<>();
 
             for (int step = 0; step < 20_000; step++) {

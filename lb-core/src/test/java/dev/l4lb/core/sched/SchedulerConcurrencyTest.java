@@ -17,6 +17,7 @@ import java.util.concurrent.ThreadLocalRandom;
 
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import dev.l4lb.core.model.SchedulerType;
 
 /**
  * Several event loops pick and claim endpoints of one port at once. The choice may be approximate
@@ -45,7 +46,7 @@ class SchedulerConcurrencyTest {
         for (int i = 0; i < ENDPOINTS; i++) {
             backends.add(limited(i + 1, limit));
         }
-        Scheduler scheduler = type.create(backends);
+        Scheduler scheduler = Schedulers.create(type, backends);
 
         List<Worker> workers = new ArrayList<>();
         for (int t = 0; t < THREADS; t++) {

@@ -16,6 +16,7 @@ import java.util.Set;
 
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import dev.l4lb.core.model.SchedulerType;
 
 /**
  * The rules every scheduler keeps, whatever its algorithm: Kubernetes' eligibility, weight 0,
@@ -40,9 +41,9 @@ class SchedulerContractTest {
         Backend live = ready(2);
         Backend other = ready(3);
 
-        assertThat(firstTriesOn(dead, type.create(List.of(dead, live)), 20)).as("clients that tried the dead one of two first")
+        assertThat(firstTriesOn(dead, Schedulers.create(type, List.of(dead, live)), 20)).as("clients that tried the dead one of two first")
                 .isEqualTo(10);
-        assertThat(firstTriesOn(dead, type.create(List.of(live, dead, other)), 30)).as("clients that tried the dead one of three first")
+        assertThat(firstTriesOn(dead, Schedulers.create(type, List.of(live, dead, other)), 30)).as("clients that tried the dead one of three first")
                 .isEqualTo(10);
     }
 
@@ -52,7 +53,7 @@ class SchedulerContractTest {
         Backend a = ready(1);
         Backend drained = weighted(2, 0);
         Backend c = weighted(3, 2);
-        Scheduler scheduler = type.create(List.of(a, drained, c));
+        Scheduler scheduler = Schedulers.create(type, List.of(a, drained, c));
 
         assertThat(pickedSet(scheduler)).containsExactlyInAnyOrder(a, c);
     }
@@ -65,7 +66,7 @@ class SchedulerContractTest {
         Backend a = ready(3);
         Backend servingNotReady = backend(4, 1, false, true, false, 0);
         Backend b = ready(5);
-        Scheduler scheduler = type.create(List.of(notReady, servingTerminating, a, servingNotReady, b));
+        Scheduler scheduler = Schedulers.create(type, List.of(notReady, servingTerminating, a, servingNotReady, b));
 
         assertThat(scheduler.hasEligible()).isTrue();
         assertThat(pickedSet(scheduler)).containsExactlyInAnyOrder(a, b);
@@ -80,7 +81,7 @@ class SchedulerContractTest {
         Backend servingNotTerminating = backend(4, 1, false, true, false, 0);
         Backend terminatingB = backend(5, 2, false, true, true, 0);
         Backend readyButDrained = backend(6, 0, true, true, false, 0);
-        Scheduler scheduler = type.create(List.of(
+        Scheduler scheduler = Schedulers.create(type, List.of(
                 notServing, terminatingA, drainedTerminating, servingNotTerminating, terminatingB, readyButDrained));
 
         assertThat(scheduler.hasEligible()).isTrue();
@@ -95,7 +96,7 @@ class SchedulerContractTest {
         Backend full = acquire(limited(1, 1), 1);
         Backend b = acquire(ready(2), 5);
         Backend c = acquire(ready(3), 5);
-        Scheduler scheduler = type.create(List.of(full, b, c));
+        Scheduler scheduler = Schedulers.create(type, List.of(full, b, c));
 
         assertThat(pickedSet(scheduler)).containsExactlyInAnyOrder(b, c);
 
@@ -109,7 +110,7 @@ class SchedulerContractTest {
         Backend a = acquire(limited(1, 1), 1);
         Backend b = acquire(limited(2, 2), 2);
         Backend c = acquire(backend(3, 3, true, true, false, 1), 1);
-        Scheduler scheduler = type.create(List.of(a, b, c));
+        Scheduler scheduler = Schedulers.create(type, List.of(a, b, c));
 
         for (int i = 0; i < PICKS; i++) {
             assertThat(scheduler.pick(client(i))).as("pick %d", i).isNull();
@@ -127,7 +128,7 @@ class SchedulerContractTest {
         Backend b = weighted(2, 3);
         Backend c = ready(3);
         Backend d = ready(4);
-        Scheduler scheduler = type.create(List.of(a, b, c, d));
+        Scheduler scheduler = Schedulers.create(type, List.of(a, b, c, d));
 
         assertThat(pickedSet(scheduler, List.of(b))).containsExactlyInAnyOrder(a, c, d);
         assertThat(pickedSet(scheduler, List.of(a, d))).containsExactlyInAnyOrder(b, c);
@@ -142,7 +143,7 @@ class SchedulerContractTest {
         // The retry after a failed connect: for hashing schedulers this is the endpoint the
         // client hashes to, which must not be returned again.
         List<Backend> backends = List.of(ready(1), ready(2), ready(3), ready(4), ready(5));
-        Scheduler scheduler = type.create(backends);
+        Scheduler scheduler = Schedulers.create(type, backends);
 
         for (int i = 0; i < PICKS; i++) {
             InetAddress client = client(i);
@@ -155,8 +156,8 @@ class SchedulerContractTest {
     @ParameterizedTest
     @EnumSource(SchedulerType.class)
     void noEndpointsGiveNullAndNothingEligible(SchedulerType type) {
-        Scheduler empty = type.create(List.of());
-        Scheduler noneEligible = type.create(List.of(
+        Scheduler empty = Schedulers.create(type, List.of());
+        Scheduler noneEligible = Schedulers.create(type, List.of(
                 backend(1, 1, false, false, false, 0), backend(2, 0, true, true, false, 0),
                 backend(3, 1, false, true, false, 0)));
 
@@ -171,7 +172,7 @@ class SchedulerContractTest {
     @EnumSource(SchedulerType.class)
     void aSingleEndpointTakesEveryConnection(SchedulerType type) {
         Backend only = weighted(1, 7);
-        Scheduler scheduler = type.create(List.of(only));
+        Scheduler scheduler = Schedulers.create(type, List.of(only));
 
         assertThat(pickedSet(scheduler)).containsExactly(only);
     }

@@ -40,7 +40,7 @@ import dev.l4lb.core.sched.PowerOfTwoChoicesScheduler;
 import dev.l4lb.core.sched.RandomScheduler;
 import dev.l4lb.core.sched.RoundRobinScheduler;
 import dev.l4lb.core.sched.Scheduler;
-import dev.l4lb.core.sched.SchedulerType;
+import dev.l4lb.core.model.SchedulerType;
 import dev.l4lb.core.sched.SourceHashingScheduler;
 import dev.l4lb.core.sched.WeightedRoundRobinScheduler;
 

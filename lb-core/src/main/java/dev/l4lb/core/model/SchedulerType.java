@@ -1,23 +1,25 @@
-package dev.l4lb.core.sched;
+package dev.l4lb.core.model;
 
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.function.Function;
 
-/** The schedulers a service port can name in its {@code scheduler:} key, spelled as ipvsadm spells them. */
+/**
+ * The schedulers a service port can name in its {@code scheduler:} key, spelled as ipvsadm spells them.
+ * The algorithms themselves are in {@code dev.l4lb.core.sched} ({@code Schedulers} builds one for a type).
+ */
 public enum SchedulerType {
-    RR("rr", RoundRobinScheduler::new),
-    WRR("wrr", WeightedRoundRobinScheduler::new),
-    LC("lc", backends -> new LeastLoadScheduler(backends, LoadOrder.LC)),
-    WLC("wlc", backends -> new LeastLoadScheduler(backends, LoadOrder.WLC)),
-    SED("sed", backends -> new LeastLoadScheduler(backends, LoadOrder.SED)),
-    NQ("nq", backends -> new LeastLoadScheduler(backends, LoadOrder.NQ)),
-    SH("sh", SourceHashingScheduler::new),
-    MH("mh", MaglevScheduler::new),
-    P2C("p2c", PowerOfTwoChoicesScheduler::new),
-    RANDOM("random", RandomScheduler::new);
+    RR("rr"),
+    WRR("wrr"),
+    LC("lc"),
+    WLC("wlc"),
+    SED("sed"),
+    NQ("nq"),
+    SH("sh"),
+    MH("mh"),
+    P2C("p2c"),
+    RANDOM("random");
 
     /**
      * IPVS schedulers deliberately left out, with the reason a config error gives. {@code dh}
@@ -35,28 +37,13 @@ public enum SchedulerType {
             "twos", "twos is offered as p2c, the power of two random choices");
 
     private final String configName;
-    private final Function<List<Backend>, Scheduler> factory;
-
-    SchedulerType(String configName, Function<List<Backend>, Scheduler> factory) {
+    SchedulerType(String configName) {
         this.configName = configName;
-        this.factory = factory;
     }
 
     /** The name used in config files ({@code rr}). */
     public String configName() {
         return configName;
-    }
-
-    /** A scheduler over these backends, in service at once: for use on its own. */
-    public Scheduler create(List<Backend> backends) {
-        Scheduler scheduler = prepare(backends);
-        scheduler.activate();
-        return scheduler;
-    }
-
-    /** A scheduler over these backends for a snapshot: not in service until {@link Scheduler#activate}. */
-    public Scheduler prepare(List<Backend> backends) {
-        return factory.apply(backends);
     }
 
     /** The type a config name denotes, if any. */
