@@ -1,18 +1,24 @@
 package dev.l4lb.bench.e2e;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
+import static dev.l4lb.bench.e2e.ReportCells.cell;
+import static dev.l4lb.bench.e2e.ReportCells.chart;
+import static dev.l4lb.bench.e2e.ReportCells.flags;
+import static dev.l4lb.bench.e2e.ReportCells.format;
+import static dev.l4lb.bench.e2e.ReportCells.mebibytes;
+import static dev.l4lb.bench.e2e.ReportCells.percent;
+import static dev.l4lb.bench.e2e.ReportCells.ratio;
+import static dev.l4lb.bench.e2e.ReportCells.spread;
+import static dev.l4lb.bench.e2e.ReportCells.text;
+import static dev.l4lb.bench.e2e.ReportCells.wholeNumber;
+import static dev.l4lb.bench.e2e.ReportCells.withField;
 import static java.util.stream.Collectors.joining;
 
 import java.io.IOException;
-import java.math.BigDecimal;
-import java.math.MathContext;
-import java.math.RoundingMode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.Locale;
 import java.util.OptionalDouble;
 import java.util.Set;
 import java.util.function.DoubleFunction;
@@ -32,11 +38,8 @@ public final class E2eReport {
     static final String RESULTS_FILE = "results.jsonl";
     static final String REPORT_FILE = "report.md";
 
-    private static final String NONE = "–";
     /** Marks a summary figure whose runs include one with errors; the tables below say which. */
     private static final String DIRTY = " †";
-    private static final String APPLY_IPTABLES = "iptables";
-    private static final String APPLY_L4LB = "l4lb";
     private static final Set<String> SUMMARY_KINDS = Set.of("keepalive", "newconn", "bulk1");
     private static final String UDP_PINGPONG = "udp_pingpong";
     private static final String UDP_THROUGHPUT = "udp_throughput";
@@ -50,13 +53,13 @@ public final class E2eReport {
     }
 
     private static final Throughput KEEPALIVE = new Throughput("keepalive", "Requests over keep-alive connections",
-            "req/s", E2eReport::wholeNumber, "µs/request");
+            "req/s", ReportCells::wholeNumber, "µs/request");
     private static final Throughput NEWCONN = new Throughput("newconn", "Requests with a new connection each",
-            "req/s", E2eReport::wholeNumber, "µs/connection");
+            "req/s", ReportCells::wholeNumber, "µs/connection");
     private static final Throughput BULK1 =
-            new Throughput("bulk1", "Bulk transfer, one stream", "Gbit/s", E2eReport::gigabits, "ms/GB");
+            new Throughput("bulk1", "Bulk transfer, one stream", "Gbit/s", ReportCells::gigabits, "ms/GB");
     private static final Throughput BULK4 =
-            new Throughput("bulk4", "Bulk transfer, four streams", "Gbit/s", E2eReport::gigabits, "ms/GB");
+            new Throughput("bulk4", "Bulk transfer, four streams", "Gbit/s", ReportCells::gigabits, "ms/GB");
 
     private final E2eResults results;
     private final ReportCharts charts;
@@ -112,7 +115,7 @@ public final class E2eReport {
                 + fixedRate()
                 + chart(charts.writeLatencyPercentiles(), "Latency by percentile", ReportCharts.LATENCY_PERCENTILES,
                         "no fixed-rate histograms")
-                + scale()
+                + new ScaleSection(results).markdown()
                 + chart(charts.writeScaleNewConnections(), "New connections per second by number of services",
                         ReportCharts.SCALE_NEW_CONNECTIONS, "no new-connection figures by number of services")
                 + memory()
@@ -191,16 +194,16 @@ public final class E2eReport {
             List<String> cells = new ArrayList<>();
             for (String kind : List.of("keepalive", "newconn")) {
                 List<Measurement> runs = view.runs(kind, path);
-                cells.add(summaryCell(runs, Measurement::value, E2eReport::wholeNumber));
+                cells.add(summaryCell(runs, Measurement::value, ReportCells::wholeNumber));
                 cells.add(ratio(view.median(kind, path), view.median(kind, "haproxy")));
-                cells.add(format(cpuMedian(runs), E2eReport::micros));
+                cells.add(format(cpuMedian(runs), ReportCells::micros));
                 cells.add(ratio(cpuMedian(runs), cpuMedian(view.runs(kind, "haproxy"))));
             }
-            cells.add(summaryCell(view.runs("bulk1", path), Measurement::value, E2eReport::gigabits));
+            cells.add(summaryCell(view.runs("bulk1", path), Measurement::value, ReportCells::gigabits));
             cells.add(ratio(view.median("bulk1", path), view.median("bulk1", "direct")));
             if (withFixedRate) {
                 cells.add(summaryCell(withField(view.runs("fixedrate", path), "p99_ms"),
-                        m -> m.number("p99_ms").getAsDouble(), E2eReport::millis));
+                        m -> m.number("p99_ms").getAsDouble(), ReportCells::millis));
             }
             anyDirty |= cells.stream().anyMatch(c -> c.endsWith(DIRTY));
             s.append("| ").append(cell(path)).append(" | ").append(String.join(" | ", cells)).append(" |\n");
@@ -264,7 +267,7 @@ public final class E2eReport {
                                       DoubleFunction<String> format) {
         OptionalDouble median = E2eResults.median(runs, figure);
         if (median.isEmpty()) {
-            return NONE;
+            return ReportCells.NONE;
         }
         boolean dirty = runs.stream().anyMatch(m -> m.errors() > 0);
         return format.apply(median.getAsDouble()) + (dirty ? DIRTY : "");
@@ -295,7 +298,7 @@ public final class E2eReport {
                     .append(" | ").append(spread(runs, Measurement::value, workload.format()))
                     .append(" | ").append(ratio(median, direct))
                     .append(" | ").append(ratio(median, haproxy))
-                    .append(" | ").append(format(cpu, E2eReport::micros))
+                    .append(" | ").append(format(cpu, ReportCells::micros))
                     .append(" | ").append(ratio(cpu, haproxyCpu))
                     .append(" | ").append(runs.size())
                     .append(" | ").append(flags(runs)).append(" |\n");
@@ -320,11 +323,11 @@ public final class E2eReport {
             List<Measurement> runs = results.runs("fixedrate", path);
             OptionalDouble p99 = results.median("fixedrate", path, "p99_ms");
             s.append("| ").append(cell(path))
-                    .append(" | ").append(format(results.median("fixedrate", path, "p50_ms"), E2eReport::millis))
+                    .append(" | ").append(format(results.median("fixedrate", path, "p50_ms"), ReportCells::millis))
                     .append(" | ").append(spread(withField(runs, "p99_ms"), m -> m.number("p99_ms").getAsDouble(),
-                            E2eReport::millis))
-                    .append(" | ").append(format(results.median("fixedrate", path, "p999_ms"), E2eReport::millis))
-                    .append(" | ").append(format(E2eResults.median(runs, Measurement::value), E2eReport::wholeNumber))
+                            ReportCells::millis))
+                    .append(" | ").append(format(results.median("fixedrate", path, "p999_ms"), ReportCells::millis))
+                    .append(" | ").append(format(E2eResults.median(runs, Measurement::value), ReportCells::wholeNumber))
                     .append(" | ").append(ratio(p99, direct))
                     .append(" | ").append(ratio(p99, haproxy))
                     .append(" | ").append(runs.size())
@@ -338,104 +341,8 @@ public final class E2eReport {
         String rates = results.measurements().stream()
                 .filter(m -> m.kind().equals("fixedrate") && m.number("rate").isPresent())
                 .map(m -> m.number("rate").getAsDouble())
-                .distinct().sorted().map(E2eReport::wholeNumber).collect(joining(", "));
+                .distinct().sorted().map(ReportCells::wholeNumber).collect(joining(", "));
         return rates.isEmpty() ? "" : " at " + rates + " req/s";
-    }
-
-    private String scale() {
-        StringBuilder s = new StringBuilder("## Scale\n\n");
-        List<Long> sizes = results.serviceCounts();
-        if (sizes.isEmpty()) {
-            return s.append("_No figures._\n\n").toString();
-        }
-        return s.append(scaleNewConnections(sizes)).append(scaleApply(sizes)).append(scaleStartup(sizes)).toString();
-    }
-
-    /** New connections/s by path and size, each with its ratio to the same path's figure at the smallest size. */
-    private String scaleNewConnections(List<Long> sizes) {
-        List<String> paths = results.paths(Set.of("scale_newconn"));
-        if (paths.isEmpty()) {
-            return "_No new-connection figures by number of services._\n\n";
-        }
-        long smallest = sizes.get(0);
-        StringBuilder s = new StringBuilder("New connections per second (one request per connection) to the measured"
-                + " service with N services configured, the N-1 others first. iptables: kube-proxy's iptables"
-                + " rules, one KUBE-SERVICES rule per service port walked in order; l4lb-epoll: l4lb with a config,"
-                + " one listener per service, reached at its own listener; l4lb-redirect: `lb run --manifests` with"
-                + " kube-proxy userspace's REDIRECT portals, one rule per ClusterIP port walked in order, reached at"
-                + " the ClusterIP; l4lb-tproxy: `lb run --manifests` with TPROXY portals, a constant rule set to one"
-                + " transparent listener that looks the ClusterIP up in a table, reached at the ClusterIP. Medians of"
-                + " the runs; in brackets, the path's median over its own with ")
-                .append(String.format(Locale.ROOT, "%,d", smallest)).append(smallest == 1 ? " service" : " services")
-                .append(" (1.00: flat). Blank where not measured.\n\n")
-                .append("| services | ").append(paths.stream().map(path -> cell(path) + " new conn/s").collect(joining(" | ")))
-                .append(" | flags |\n")
-                .append("|--:|").append("--:|".repeat(paths.size())).append("---|\n");
-        for (long services : sizes) {
-            s.append("| ").append(String.format(Locale.ROOT, "%,d", services));
-            List<String> flags = new ArrayList<>();
-            for (String path : paths) {
-                List<Measurement> runs = results.scaleRuns("scale_newconn", path, services);
-                OptionalDouble median = E2eResults.median(runs, Measurement::value);
-                OptionalDouble first = E2eResults.median(results.scaleRuns("scale_newconn", path, smallest),
-                        Measurement::value);
-                s.append(" | ").append(median.isPresent()
-                        ? wholeNumber(median.getAsDouble()) + " (" + ratio(median, first) + ")" : "");
-                String flag = labelled(path, flags(runs));
-                if (!flag.isEmpty()) {
-                    flags.add(flag);
-                }
-            }
-            s.append(" | ").append(String.join("; ", flags)).append(" |\n");
-        }
-        return s.append('\n').toString();
-    }
-
-    /** kube-proxy's rules against l4lb's config: new connections/s and the time to apply N services. */
-    private String scaleApply(List<Long> sizes) {
-        StringBuilder s = new StringBuilder("The kernel's rules against l4lb's config, with the time to apply that"
-                        + " rule set: iptables-restore of kube-proxy's iptables rules, or l4lb building its snapshot."
-                        + " Medians of the runs; blank where not measured.\n\n")
-                .append("| services | iptables new conn/s | l4lb new conn/s | iptables-restore ms | l4lb snapshot ms | flags |\n")
-                .append("|--:|--:|--:|--:|--:|---|\n");
-        for (long services : sizes) {
-            List<Measurement> iptables = results.scaleRuns("scale_newconn", E2eResults.SCALE_IPTABLES, services);
-            List<Measurement> l4lb = results.scaleRuns("scale_newconn", E2eResults.SCALE_L4LB, services);
-            String flags = List.of(labelled("iptables", flags(iptables)), labelled("l4lb", flags(l4lb))).stream()
-                    .filter(flag -> !flag.isEmpty()).collect(joining("; "));
-            s.append("| ").append(String.format(Locale.ROOT, "%,d", services))
-                    .append(" | ").append(blankIfMissing(iptables, E2eReport::wholeNumber))
-                    .append(" | ").append(blankIfMissing(l4lb, E2eReport::wholeNumber))
-                    .append(" | ").append(blankIfMissing(results.scaleRuns("apply", APPLY_IPTABLES, services),
-                            E2eReport::millis))
-                    .append(" | ").append(blankIfMissing(results.scaleRuns("apply", APPLY_L4LB, services),
-                            E2eReport::millis))
-                    .append(" | ").append(flags).append(" |\n");
-        }
-        return s.append('\n').toString();
-    }
-
-    /** How long {@code lb run --manifests} took from its start to being in sync with N services, per path. */
-    private String scaleStartup(List<Long> sizes) {
-        List<String> paths = results.paths(Set.of(E2eResults.SCALE_STARTUP));
-        if (paths.isEmpty()) {
-            return "";
-        }
-        StringBuilder s = new StringBuilder("From starting `lb run --manifests` to its \"in sync\" line: the JVM's"
-                        + " start, reading the manifests, binding the listeners (one per ClusterIP port under REDIRECT"
-                        + " portals, one in all under TPROXY) and writing the portals.\n\n")
-                .append("| services | ").append(paths.stream().map(path -> cell(path) + " start to in sync ms")
-                        .collect(joining(" | "))).append(" |\n")
-                .append("|--:|").append("--:|".repeat(paths.size())).append('\n');
-        for (long services : sizes) {
-            s.append("| ").append(String.format(Locale.ROOT, "%,d", services));
-            for (String path : paths) {
-                s.append(" | ").append(blankIfMissing(results.scaleRuns(E2eResults.SCALE_STARTUP, path, services),
-                        E2eReport::millis));
-            }
-            s.append(" |\n");
-        }
-        return s.append('\n').toString();
     }
 
     private String memory() {
@@ -452,7 +359,7 @@ public final class E2eReport {
         for (String path : paths) {
             for (Measurement m : results.runs("memory", path)) {
                 s.append("| ").append(cell(path))
-                        .append(" | ").append(format(m.number("connections"), E2eReport::wholeNumber))
+                        .append(" | ").append(format(m.number("connections"), ReportCells::wholeNumber))
                         .append(" | ").append(mebibytes(m, "rss_before_kib"))
                         .append(" | ").append(mebibytes(m, "rss_after_kib"))
                         .append(" | ").append(mebibytes(m, "heap_before_kib"))
@@ -482,11 +389,11 @@ public final class E2eReport {
             List<Measurement> runs = results.runs(UDP_PINGPONG, path);
             s.append("| ").append(cell(path))
                     .append(" | ").append(spread(withField(runs, "p50_us"), m -> m.number("p50_us").getAsDouble(),
-                            E2eReport::micros))
-                    .append(" | ").append(format(results.median(UDP_PINGPONG, path, "p99_us"), E2eReport::micros))
-                    .append(" | ").append(format(results.median(UDP_PINGPONG, path, "p999_us"), E2eReport::micros))
+                            ReportCells::micros))
+                    .append(" | ").append(format(results.median(UDP_PINGPONG, path, "p99_us"), ReportCells::micros))
+                    .append(" | ").append(format(results.median(UDP_PINGPONG, path, "p999_us"), ReportCells::micros))
                     .append(" | ").append(format(results.median(UDP_PINGPONG, path, "round_trips_per_s"),
-                            E2eReport::wholeNumber))
+                            ReportCells::wholeNumber))
                     .append(" | ").append(ratio(results.median(UDP_PINGPONG, path, "p50_us"), directP50))
                     .append(" | ").append(ratio(results.median(UDP_PINGPONG, path, "p99_us"), directP99))
                     .append(" | ").append(runs.size())
@@ -514,10 +421,10 @@ public final class E2eReport {
         for (String path : paths) {
             List<Measurement> runs = results.runs(UDP_THROUGHPUT, path);
             s.append("| ").append(cell(path))
-                    .append(" | ").append(spread(runs, Measurement::value, E2eReport::wholeNumber))
+                    .append(" | ").append(spread(runs, Measurement::value, ReportCells::wholeNumber))
                     .append(" | ").append(format(results.median(UDP_THROUGHPUT, path, "sent_per_s"),
-                            E2eReport::wholeNumber))
-                    .append(" | ").append(format(results.median(UDP_THROUGHPUT, path, "drop_pct"), E2eReport::percent))
+                            ReportCells::wholeNumber))
+                    .append(" | ").append(format(results.median(UDP_THROUGHPUT, path, "drop_pct"), ReportCells::percent))
                     .append(dropsBySocket(runs))
                     .append(" | ").append(ratio(results.median(UDP_THROUGHPUT, path), direct))
                     .append(" | ").append(runs.size())
@@ -545,7 +452,7 @@ public final class E2eReport {
         String sizes = results.measurements().stream()
                 .filter(m -> m.kind().equals(kind) && m.number("size").isPresent())
                 .map(m -> m.number("size").getAsDouble())
-                .distinct().sorted().map(E2eReport::wholeNumber).collect(joining(", "));
+                .distinct().sorted().map(ReportCells::wholeNumber).collect(joining(", "));
         return sizes.isEmpty() ? "messages" : sizes + "-byte messages";
     }
 
@@ -566,103 +473,4 @@ public final class E2eReport {
                 + "\n";
     }
 
-    private static String chart(boolean written, String title, String file, String whyNot) {
-        return written ? "![" + title + "](" + file + ")\n\n" : "_Chart " + file + " skipped: " + whyNot + "._\n\n";
-    }
-
-    /** "median (min–max)", or just the median when the runs agree or there is one. */
-    private static String spread(List<Measurement> runs, ToDoubleFunction<Measurement> figure,
-                                 DoubleFunction<String> format) {
-        OptionalDouble median = E2eResults.median(runs, figure);
-        if (median.isEmpty()) {
-            return NONE;
-        }
-        String min = format.apply(runs.stream().mapToDouble(figure).min().getAsDouble());
-        String max = format.apply(runs.stream().mapToDouble(figure).max().getAsDouble());
-        String middle = format.apply(median.getAsDouble());
-        return min.equals(max) ? middle : middle + " (" + min + "–" + max + ")";
-    }
-
-    /** Every dirty run by name: its figure stays in the median, so the reader must be told which it was. */
-    private static String flags(List<Measurement> runs) {
-        return runs.stream()
-                .filter(m -> m.errors() > 0)
-                .map(m -> "errors in run " + m.run() + " (" + m.errors() + ")")
-                .collect(joining("; "));
-    }
-
-    private static String labelled(String label, String flags) {
-        return flags.isEmpty() ? "" : label + ": " + flags;
-    }
-
-    private static List<Measurement> withField(List<Measurement> runs, String field) {
-        return runs.stream().filter(m -> m.number(field).isPresent()).toList();
-    }
-
-    private static String blankIfMissing(List<Measurement> runs, DoubleFunction<String> format) {
-        OptionalDouble median = E2eResults.median(runs, Measurement::value);
-        return median.isPresent() ? format.apply(median.getAsDouble()) : "";
-    }
-
-    private static String ratio(OptionalDouble figure, OptionalDouble reference) {
-        if (figure.isEmpty() || reference.isEmpty() || reference.getAsDouble() == 0) {
-            return NONE;
-        }
-        return String.format(Locale.ROOT, "%.2f", figure.getAsDouble() / reference.getAsDouble());
-    }
-
-    private static String format(OptionalDouble figure, DoubleFunction<String> format) {
-        return figure.isPresent() ? format.apply(figure.getAsDouble()) : NONE;
-    }
-
-    /** The harness writes 0 when it could not read a heap size, so 0 KiB means unknown, not empty. */
-    private static String mebibytes(Measurement m, String kibField) {
-        OptionalDouble kib = m.number(kibField);
-        if (kib.isEmpty() || kib.getAsDouble() == 0) {
-            return NONE;
-        }
-        return String.format(Locale.ROOT, "%,.1f", kib.getAsDouble() / 1024);
-    }
-
-    /** Requests/s, connections, bytes: thousands separated, no decimals. */
-    static String wholeNumber(double figure) {
-        return String.format(Locale.ROOT, "%,.0f", figure);
-    }
-
-    /** Shares in percent: two decimals, so a small loss does not round away to 0. */
-    static String percent(double figure) {
-        return String.format(Locale.ROOT, "%.2f", figure);
-    }
-
-    static String gigabits(double figure) {
-        return String.format(Locale.ROOT, "%.2f", figure);
-    }
-
-    /** Three significant digits (0.0412, 1.23, 45.6), whole numbers from 100 ms up. */
-    static String millis(double figure) {
-        if (figure >= 100) {
-            return String.format(Locale.ROOT, "%,.0f", figure);
-        }
-        if (figure == 0) {
-            return "0";
-        }
-        BigDecimal rounded = new BigDecimal(figure).round(new MathContext(3));
-        // Pad back the zeros rounding drops (5 -> 5.00) so every figure shows the same precision.
-        int leadingDigitExponent = rounded.precision() - rounded.scale() - 1;
-        return rounded.setScale(Math.max(0, 2 - leadingDigitExponent), RoundingMode.HALF_UP).toPlainString();
-    }
-
-    /** UDP round trips in µs, in the same three-digit form as milliseconds. */
-    static String micros(double figure) {
-        return millis(figure);
-    }
-
-    private static String text(JsonNode meta, String field) {
-        return meta.path(field).asText("?");
-    }
-
-    /** Path names and free text from the harness go into table cells; a "|" would split the cell. */
-    private static String cell(String text) {
-        return text.replace("|", "\\|");
-    }
 }
