@@ -6,6 +6,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.jspecify.annotations.Nullable;
+
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.Eligibility;
 import dev.l4lb.core.sched.Scheduler;
@@ -39,7 +41,7 @@ public final class ClientIpAffinity implements Scheduler {
     }
 
     @Override
-    public Backend pick(InetAddress client, List<Backend> excluded) {
+    public @Nullable Backend pick(InetAddress client, List<Backend> excluded) {
         InetSocketAddress held = table.get(client);
         if (held != null) {
             Backend sticky = eligible.get(held);

@@ -7,6 +7,8 @@ import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.util.Optional;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * Parses and prints IP literals and {@code address:port} pairs without ever asking DNS:
  * a config names addresses, and a typo must be an error, not a lookup.
@@ -16,7 +18,7 @@ public final class Addresses {
     }
 
     /** An IPv4 dotted quad or an IPv6 literal (without brackets); empty for anything else. */
-    public static Optional<InetAddress> parseIp(String text) {
+    public static Optional<InetAddress> parseIp(@Nullable String text) {
         if (text == null || text.isEmpty()) {
             return Optional.empty();
         }
@@ -30,7 +32,7 @@ public final class Addresses {
      * {@code 1.2.3.4:80} or {@code [::1]:80}; empty when the text is not exactly that.
      * The port must be 0..65535 (callers decide whether 0 is allowed).
      */
-    public static Optional<InetSocketAddress> parseHostPort(String text) {
+    public static Optional<InetSocketAddress> parseHostPort(@Nullable String text) {
         if (text == null) {
             return Optional.empty();
         }

@@ -2,6 +2,8 @@ package dev.l4lb.core.sched;
 
 import java.util.List;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * Which endpoints may take new connections, by Kubernetes' rules: the ready ones; when none is
  * ready, the ones that are serving while terminating (the terminating-endpoint fallback, so a
@@ -29,7 +31,7 @@ public final class Eligibility {
      * The first usable backend from position {@code start} on, wrapping around, or null: where a
      * scheduler's own choice is excluded or full, the connection goes to the next one in order.
      */
-    static Backend firstUsable(Backend[] candidates, int start, List<Backend> excluded) {
+    static @Nullable Backend firstUsable(Backend[] candidates, int start, List<Backend> excluded) {
         int n = candidates.length;
         for (int i = 0; i < n; i++) {
             Backend candidate = candidates[(start + i) % n];

@@ -4,6 +4,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongConsumer;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * Live connection counts of one endpoint of one service port. They outlive a snapshot: a reload
  * that keeps the endpoint hands the same counters to the new snapshot, so least-connection
@@ -23,11 +25,11 @@ public final class EndpointCounters {
     private final LongAdder connectFailures = new LongAdder();
     private final LongAdder bytesIn = new LongAdder();
     private final LongAdder bytesOut = new LongAdder();
-    private volatile ConnectError lastError;
+    private volatile @Nullable ConnectError lastError;
     /** Where connect times go (a metrics timer), set once per snapshot, never per connection. */
     private volatile LongConsumer connectTimes = IGNORE;
     /** The newest least-load index this endpoint belongs to, told of every change of {@link #active}. */
-    private volatile LoadIndex.Slot watcher;
+    private volatile LoadIndex.@Nullable Slot watcher;
 
     /** Connections given to this endpoint and not closed yet (connecting or established). */
     public int active() {
@@ -65,7 +67,7 @@ public final class EndpointCounters {
     }
 
     /** The most recent failed connect, or null. */
-    public ConnectError lastError() {
+    public @Nullable ConnectError lastError() {
         return lastError;
     }
 

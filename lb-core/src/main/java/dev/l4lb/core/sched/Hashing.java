@@ -2,6 +2,8 @@ package dev.l4lb.core.sched;
 
 import java.util.List;
 
+import org.jspecify.annotations.Nullable;
+
 /** The lookup shared by the hashing schedulers: a hash into a table of endpoint positions. */
 final class Hashing {
     /** Slots to walk past an unusable endpoint before scanning the endpoints in order. */
@@ -15,7 +17,7 @@ final class Hashing {
      * the next slots' endpoints (up to {@link #FALLBACK_PROBES} of them, so different clients of a
      * dead endpoint spread as its slots' neighbours differ), then the endpoints in order.
      */
-    static Backend pick(Backend[] eligible, int[] table, int hash, List<Backend> excluded) {
+    static @Nullable Backend pick(Backend[] eligible, int[] table, int hash, List<Backend> excluded) {
         int length = table.length;
         if (length == 0) {
             return null;

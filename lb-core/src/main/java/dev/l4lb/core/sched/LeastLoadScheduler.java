@@ -3,6 +3,8 @@ package dev.l4lb.core.sched;
 import java.net.InetAddress;
 import java.util.List;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * IPVS's {@code lc}, {@code wlc}, {@code sed} and {@code nq}: the endpoint that ranks first by
  * active connections (and weight), read from a {@link LoadIndex} in constant time. When that
@@ -51,7 +53,7 @@ public final class LeastLoadScheduler implements Scheduler {
     }
 
     @Override
-    public Backend pick(InetAddress client, List<Backend> excluded) {
+    public @Nullable Backend pick(InetAddress client, List<Backend> excluded) {
         int best = index.best();
         if (best < 0) {
             return null;

@@ -4,6 +4,8 @@ import java.net.InetAddress;
 import java.util.Arrays;
 import java.util.List;
 
+import org.jspecify.annotations.Nullable;
+
 import dev.l4lb.core.model.Addresses;
 
 /**
@@ -37,7 +39,7 @@ public final class MaglevScheduler implements Scheduler {
     }
 
     @Override
-    public Backend pick(InetAddress client, List<Backend> excluded) {
+    public @Nullable Backend pick(InetAddress client, List<Backend> excluded) {
         return Hashing.pick(eligible, table, StableHash.of(client), excluded);
     }
 

@@ -4,6 +4,8 @@ import java.net.InetAddress;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * {@code p2c}: two endpoints drawn at random, the one with fewer active connections per unit of
  * weight wins (Envoy's least-request default). Nearly as even as least-connection, with no shared
@@ -18,7 +20,7 @@ public final class PowerOfTwoChoicesScheduler implements Scheduler {
     }
 
     @Override
-    public Backend pick(InetAddress client, List<Backend> excluded) {
+    public @Nullable Backend pick(InetAddress client, List<Backend> excluded) {
         int n = eligible.length;
         if (n == 0) {
             return null;

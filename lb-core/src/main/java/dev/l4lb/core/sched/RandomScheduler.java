@@ -5,6 +5,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * {@code random}: each connection to an endpoint drawn at random in proportion to its weight
  * (a binary search over the running weight totals; no shared state is written).
@@ -25,7 +27,7 @@ public final class RandomScheduler implements Scheduler {
     }
 
     @Override
-    public Backend pick(InetAddress client, List<Backend> excluded) {
+    public @Nullable Backend pick(InetAddress client, List<Backend> excluded) {
         int n = eligible.length;
         if (n == 0) {
             return null;

@@ -4,6 +4,8 @@ import java.net.InetAddress;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * IPVS's {@code rr} and kube-proxy's userspace default: each new connection goes to the next
  * eligible endpoint in turn, whatever the client and whatever the weights (weight 0 still drains).
@@ -22,7 +24,7 @@ public final class RoundRobinScheduler implements Scheduler {
     }
 
     @Override
-    public Backend pick(InetAddress client, List<Backend> excluded) {
+    public @Nullable Backend pick(InetAddress client, List<Backend> excluded) {
         Backend[] candidates = eligible;
         int n = candidates.length;
         if (n == 0) {

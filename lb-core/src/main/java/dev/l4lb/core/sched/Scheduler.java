@@ -3,6 +3,8 @@ package dev.l4lb.core.sched;
 import java.net.InetAddress;
 import java.util.List;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * Chooses the endpoint for each new connection of one service port. One instance serves every
  * event loop at once, so implementations are lock-free and allocate nothing on a pick.
@@ -23,10 +25,10 @@ public interface Scheduler {
      * @param client   the real client address (hashing schedulers and affinity key on it)
      * @param excluded endpoints not to choose; {@code List.of()} on a first try
      */
-    Backend pick(InetAddress client, List<Backend> excluded);
+    @Nullable Backend pick(InetAddress client, List<Backend> excluded);
 
     /** A first try: {@code pick(client, List.of())}. */
-    default Backend pick(InetAddress client) {
+    default @Nullable Backend pick(InetAddress client) {
         return pick(client, List.of());
     }
 

@@ -3,6 +3,8 @@ package dev.l4lb.core.sched;
 import java.net.InetAddress;
 import java.util.List;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * IPVS's {@code sh}: the client address hashed into a table where each endpoint holds slots in
  * proportion to its weight, so a client keeps its endpoint while the endpoint set is unchanged
@@ -19,7 +21,7 @@ public final class SourceHashingScheduler implements Scheduler {
     }
 
     @Override
-    public Backend pick(InetAddress client, List<Backend> excluded) {
+    public @Nullable Backend pick(InetAddress client, List<Backend> excluded) {
         return Hashing.pick(eligible, slots, StableHash.of(client), excluded);
     }
 

@@ -4,6 +4,8 @@ import java.net.InetAddress;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * IPVS's {@code wrr}, smooth: endpoints take turns in proportion to their weights, interleaved
  * (5,1,1 gives a a b a c a a), from a cycle computed once per snapshot ({@link WeightedSequence}).
@@ -20,7 +22,7 @@ public final class WeightedRoundRobinScheduler implements Scheduler {
     }
 
     @Override
-    public Backend pick(InetAddress client, List<Backend> excluded) {
+    public @Nullable Backend pick(InetAddress client, List<Backend> excluded) {
         int length = cycle.length;
         if (length == 0) {
             return null;

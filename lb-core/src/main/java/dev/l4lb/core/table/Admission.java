@@ -5,6 +5,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 
+import org.jspecify.annotations.Nullable;
+
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.ConnectError;
 
@@ -24,7 +26,7 @@ public final class Admission {
      * Endpoints not to pick again for this client: they failed it, or another event loop took
      * their last free slot first. Allocated only when that happens.
      */
-    private List<Backend> excluded;
+    private @Nullable List<Backend> excluded;
     private boolean failed;
     private boolean admitted;
 
@@ -39,7 +41,7 @@ public final class Admission {
      * slots until {@link #release}; otherwise why not ({@link Outcome#DENIED_SOURCE} or
      * {@link Outcome#REFUSED_LIMIT}), which the caller counts.
      */
-    public Outcome admit() {
+    public @Nullable Outcome admit() {
         if (!route.policy().allowsSource(client)) {
             return Outcome.DENIED_SOURCE;
         }
@@ -56,7 +58,7 @@ public final class Admission {
      * The scheduler's next choice, already counted as active on that endpoint (within its limit);
      * null when out of tries or of endpoints with room ({@link #refusal} says which).
      */
-    public Backend next() {
+    public @Nullable Backend next() {
         // Each round either returns or excludes one more endpoint, so this ends within the endpoint count.
         while (claimsLeft > 0) {
             Backend candidate = route.scheduler().pick(client, excluded == null ? List.of() : excluded);

@@ -3,6 +3,8 @@ package dev.l4lb.core.table;
 import java.net.InetAddress;
 import java.util.List;
 
+import org.jspecify.annotations.Nullable;
+
 import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.model.Service;
 import dev.l4lb.core.model.ServicePort;
@@ -22,7 +24,7 @@ import dev.l4lb.core.sched.Scheduler;
  *                  {@link ServicePort#shortCircuit() short circuit} covers; null when it has none
  */
 public record Route(Service service, ServicePort port, List<Backend> backends, Scheduler scheduler,
-                    PortCounters counters, Route shortCircuit) {
+                    PortCounters counters, @Nullable Route shortCircuit) {
 
     public Route {
         backends = List.copyOf(backends);

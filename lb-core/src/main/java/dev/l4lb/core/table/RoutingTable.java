@@ -6,6 +6,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
 
+import org.jspecify.annotations.Nullable;
+
 import dev.l4lb.core.model.Protocol;
 
 /**
@@ -31,7 +33,7 @@ public final class RoutingTable {
      * or, for a listener the last switch removed, the one it had then (what it took in before it
      * closed is still served); null when neither has one.
      */
-    public Route route(Protocol protocol, InetSocketAddress listener) {
+    public @Nullable Route route(Protocol protocol, InetSocketAddress listener) {
         InForce now = inForce;
         if (protocol == Protocol.TCP) {
             Route route = now.snapshot().lookupTcp(listener);

@@ -8,6 +8,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.jspecify.annotations.Nullable;
+
 import dev.l4lb.core.affinity.AffinityTable;
 import dev.l4lb.core.affinity.ClientIpAffinity;
 import dev.l4lb.core.model.Endpoint;
@@ -120,12 +122,12 @@ public final class ServiceSnapshot {
      * accepted by a transparent listener is looked up by its own local address, the original
      * destination (an {@link ServicePort#intercepted() intercepted} address).
      */
-    public Route lookupTcp(InetSocketAddress listener) {
+    public @Nullable Route lookupTcp(InetSocketAddress listener) {
         return tcp.get(listener);
     }
 
     /** The route for a datagram received on this UDP listener, or {@code null}. */
-    public Route lookupUdp(InetSocketAddress listener) {
+    public @Nullable Route lookupUdp(InetSocketAddress listener) {
         return udp.get(listener);
     }
 
@@ -143,7 +145,7 @@ public final class ServiceSnapshot {
         return sum;
     }
 
-    private static Route route(Service service, ServicePort port, Route old, Route shortCircuit) {
+    private static Route route(Service service, ServicePort port, @Nullable Route old, @Nullable Route shortCircuit) {
         Map<InetSocketAddress, EndpointCounters> oldCounters = new HashMap<>();
         if (old != null) {
             for (Backend b : old.backends()) {

@@ -5,6 +5,7 @@ import java.net.InetSocketAddress;
 import java.time.Instant;
 import java.util.Locale;
 
+import org.jspecify.annotations.Nullable;
 import tools.jackson.core.JsonGenerator;
 import tools.jackson.core.ObjectWriteContext;
 import tools.jackson.core.json.JsonFactory;
@@ -29,7 +30,7 @@ import dev.l4lb.core.table.Outcome;
  *                    the config), listener_closed or failed
  */
 public record ClosedConnection(Instant closed, String id, String service, InetSocketAddress client,
-                               InetSocketAddress destination, InetSocketAddress endpoint, long bytesIn, long bytesOut,
+                               InetSocketAddress destination, @Nullable InetSocketAddress endpoint, long bytesIn, long bytesOut,
                                long durationNanos, String outcome) {
 
     /** The client closed before an endpoint was reached, and nothing refused it. */

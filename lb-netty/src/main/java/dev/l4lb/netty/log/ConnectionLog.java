@@ -9,6 +9,8 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * The optional connection log: one line per closed connection, formatted and written by a
  * thread of its own so that the event loops never wait on a disk or a terminal. The event loops
@@ -30,13 +32,14 @@ public final class ConnectionLog implements AutoCloseable {
 
     private static final ConnectionLog OFF = new ConnectionLog();
 
-    private final Queue<ClosedConnection> queue;
+    /** Null, as the three below, for the log that is {@link #off()}. */
+    private final @Nullable Queue<ClosedConnection> queue;
     private final AtomicInteger queued = new AtomicInteger();
     private final LongAdder dropped = new LongAdder();
     private final int capacity;
-    private final Format format;
-    private final PrintStream out;
-    private final Thread writer;
+    private final @Nullable Format format;
+    private final @Nullable PrintStream out;
+    private final @Nullable Thread writer;
     private volatile boolean closing;
 
     private ConnectionLog() {

@@ -3,6 +3,8 @@ package dev.l4lb.netty.log;
 import java.net.InetSocketAddress;
 import java.time.Instant;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * What the connection log will say of one TCP connection or UDP session, gathered while it lives:
  * who it is from, what it was sent to, the endpoint it reached and why it ended. Kept only while
@@ -13,8 +15,8 @@ public final class ConnectionRecord {
     private final long startedNanos = System.nanoTime();
     private InetSocketAddress client;
     private InetSocketAddress destination;
-    private InetSocketAddress endpoint;
-    private String outcome;
+    private @Nullable InetSocketAddress endpoint;
+    private @Nullable String outcome;
 
     /**
      * @param service     the port's {@code namespace/name:port}
@@ -44,7 +46,7 @@ public final class ConnectionRecord {
     }
 
     /** What {@link #outcome(String)} set; null when nothing has. */
-    public String outcome() {
+    public @Nullable String outcome() {
         return outcome;
     }
 

@@ -17,6 +17,7 @@ import io.netty.handler.codec.haproxy.HAProxyCommand;
 import io.netty.handler.codec.haproxy.HAProxyMessage;
 import io.netty.handler.codec.haproxy.HAProxyMessageDecoder;
 import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
+import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.table.HeaderRejection;
@@ -39,7 +40,7 @@ public final class ProxyHeaderReader extends ChannelInboundHandlerAdapter {
     private final Duration timeout;
     private Future<?> deadline;
     private boolean done;
-    private HeaderRejection rejection;
+    private @Nullable HeaderRejection rejection;
 
     private ProxyHeaderReader(PortCounters counters, Duration timeout) {
         this.counters = counters;
@@ -133,7 +134,7 @@ public final class ProxyHeaderReader extends ChannelInboundHandlerAdapter {
      * receiver must then use the real connection's addresses. Null for a header claiming a datagram
      * family on this stream connection.
      */
-    private static ProxiedAddresses addresses(HAProxyMessage header, ChannelHandlerContext ctx) {
+    private static @Nullable ProxiedAddresses addresses(HAProxyMessage header, ChannelHandlerContext ctx) {
         HAProxyProxiedProtocol family = header.proxiedProtocol();
         if (header.command() == HAProxyCommand.LOCAL || family == HAProxyProxiedProtocol.UNKNOWN
                 || family.addressFamily() == HAProxyProxiedProtocol.AddressFamily.AF_UNIX) {

@@ -13,6 +13,7 @@ import io.netty.handler.codec.haproxy.HAProxyMessage;
 import io.netty.handler.codec.haproxy.HAProxyProtocolVersion;
 import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
 import io.netty.handler.codec.haproxy.HAProxyTLV;
+import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.model.ProxyProtocol;
 
@@ -35,7 +36,7 @@ public final class ProxyHeaders {
      * @param uniqueId for v2, the connection id to send as PP2_TYPE_UNIQUE_ID; null for none
      */
     public static HAProxyMessage proxy(ProxyProtocol version, InetSocketAddress client, InetSocketAddress destination,
-                                       String uniqueId) {
+                                       @Nullable String uniqueId) {
         if (version == ProxyProtocol.NONE) {
             throw new IllegalArgumentException("no PROXY header for proxyProtocol none");
         }

@@ -7,6 +7,7 @@ import io.netty.channel.ChannelException;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
+import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.model.ProxyProtocol;
@@ -38,7 +39,7 @@ final class BackendConnector {
     private final InetSocketAddress client;
     private final InetSocketAddress destination;
     /** The backend connection being made, to close if the client leaves first. */
-    private Channel connecting;
+    private @Nullable Channel connecting;
 
     BackendConnector(Channel inbound, Admission admission, TcpDataPlane plane, InetSocketAddress client,
                      InetSocketAddress destination, Done done) {
@@ -97,7 +98,7 @@ final class BackendConnector {
     }
 
     /** @param cause null when connected */
-    private void connectDone(Channel outbound, Throwable cause, Backend backend, long started) {
+    private void connectDone(@Nullable Channel outbound, @Nullable Throwable cause, Backend backend, long started) {
         connecting = null;
         backend.connectDone();
         if (cause == null) {

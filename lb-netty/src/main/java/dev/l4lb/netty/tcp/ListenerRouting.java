@@ -2,6 +2,8 @@ package dev.l4lb.netty.tcp;
 
 import java.net.InetSocketAddress;
 
+import org.jspecify.annotations.Nullable;
+
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.RoutingTable;
@@ -13,7 +15,7 @@ import dev.l4lb.core.table.RoutingTable;
  */
 sealed interface ListenerRouting {
     /** The route for a connection accepted with local address {@code destination}; null when there is none. */
-    Route route(RoutingTable table, InetSocketAddress destination);
+    @Nullable Route route(RoutingTable table, InetSocketAddress destination);
 
     /** Whether this is the transparent listener's. */
     boolean transparent();
@@ -21,7 +23,7 @@ sealed interface ListenerRouting {
     /** A service port's listener: its connections are routed by the listener's address. */
     record ByListener(InetSocketAddress listener) implements ListenerRouting {
         @Override
-        public Route route(RoutingTable table, InetSocketAddress destination) {
+        public @Nullable Route route(RoutingTable table, InetSocketAddress destination) {
             return table.route(Protocol.TCP, listener);
         }
 

@@ -9,6 +9,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.ReferenceCountUtil;
+import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.model.AcceptProxyProtocol;
 import dev.l4lb.core.sched.Backend;
@@ -31,20 +32,20 @@ final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements Bac
     private final TcpDataPlane plane;
 
     private Channel inbound;
-    private Route route;
+    private @Nullable Route route;
     /** Set once the real client is known; its port slot is released when the client side closes. */
-    private Admission admission;
-    private BackendConnector connector;
+    private @Nullable Admission admission;
+    private @Nullable BackendConnector connector;
     /**
      * Bytes the client sent before the backend was connected. With reads off this only happens
      * when the client half-closes early (epoll reads up to the FIN on RDHUP), so it is bounded by
      * the socket's receive buffer.
      */
-    private List<Object> early;
+    private @Nullable List<Object> early;
     private boolean finEarly;
     /** For the connection log; null while it is off. */
-    private ConnectionRecord record;
-    private TcpRelay relay;
+    private @Nullable ConnectionRecord record;
+    private @Nullable TcpRelay relay;
 
     TcpAcceptHandler(ListenerRouting routing, TcpDataPlane plane) {
         this.routing = routing;

@@ -18,6 +18,7 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.util.concurrent.EventExecutor;
+import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.table.Route;
@@ -118,7 +119,7 @@ public final class TcpDataPlane {
     }
 
     /** The route for a connection accepted with local address {@code destination} on a listener routed so; null when none. */
-    Route route(ListenerRouting by, InetSocketAddress destination) {
+    @Nullable Route route(ListenerRouting by, InetSocketAddress destination) {
         return by.route(routing, destination);
     }
 

@@ -6,6 +6,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
+import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.sched.Backend;
@@ -19,14 +20,14 @@ import dev.l4lb.core.table.Route;
  * @param backendSide what the endpoint sends, relayed to the client
  * @param idleTimer   null when the port has no idleTimeout
  */
-record TcpRelay(TcpRelayHandler clientSide, TcpRelayHandler backendSide, IdleTimer idleTimer) {
+record TcpRelay(TcpRelayHandler clientSide, TcpRelayHandler backendSide, @Nullable IdleTimer idleTimer) {
     /**
      * Starts relaying between {@code inbound} and the connected {@code outbound}: the client side's
      * handler takes {@code replaced}'s place, what the client sent early ({@code early}, and its
      * FIN when {@code finEarly}) goes first, then both sides read.
      */
     static TcpRelay start(ChannelHandler replaced, Channel inbound, Channel outbound, Backend backend, Route route,
-                          TcpDataPlane plane, List<Object> early, boolean finEarly) {
+                          TcpDataPlane plane, @Nullable List<Object> early, boolean finEarly) {
         PortPolicy policy = route.policy();
         TcpRelayHandler clientSide = new TcpRelayHandler(outbound, backend, route.counters(), plane);
         TcpRelayHandler backendSide = outbound.pipeline().get(TcpRelayHandler.class);

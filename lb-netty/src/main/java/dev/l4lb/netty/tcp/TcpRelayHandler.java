@@ -12,6 +12,7 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.socket.SocketChannelConfig;
 import io.netty.util.ReferenceCountUtil;
+import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.EndpointCounters;
@@ -37,16 +38,16 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
     private final EndpointCounters endpoint;
     private final PortCounters port;
     /** The data plane, on the client's side (what it reads goes in to the endpoint), which counts its connection; null on the backend's. */
-    private final TcpDataPlane clientOf;
+    private final @Nullable TcpDataPlane clientOf;
     /** Set when the port has an idleTimeout; shared with the other side's handler. */
-    private IdleTimer idle;
+    private @Nullable IdleTimer idle;
     /** Read in this batch, not yet added to the counters. */
     private long pending;
     /** Relayed by this side over the connection's life, for the connection log. */
     private long total;
 
     /** @param clientOf for the client's side, the data plane its connection counts in; null for the backend's side */
-    TcpRelayHandler(Channel peer, Backend backend, PortCounters port, TcpDataPlane clientOf) {
+    TcpRelayHandler(Channel peer, Backend backend, PortCounters port, @Nullable TcpDataPlane clientOf) {
         this.backend = backend;
         this.peer = peer;
         this.endpoint = backend.counters();

@@ -32,6 +32,7 @@ import io.netty.channel.uring.IoUringIoHandlerConfig;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The I/O transport of the data plane: io_uring where the kernel allows it, else Linux epoll,
@@ -237,7 +238,7 @@ public enum Transport {
      * kernel's TPROXY target steers to it, each keeping its original destination as its local
      * address. Null on NIO, which has no such option.
      */
-    public ChannelOption<Boolean> transparentOption() {
+    public @Nullable ChannelOption<Boolean> transparentOption() {
         return switch (this) {
             case EPOLL -> EpollChannelOption.IP_TRANSPARENT;
             case IO_URING -> IoUringChannelOption.IP_TRANSPARENT;
@@ -249,7 +250,7 @@ public enum Transport {
      * SO_REUSEPORT, when this transport can set it: then each listener is bound once per event
      * loop and the kernel spreads accepts over the loops. Null on NIO, where one socket serves.
      */
-    public ChannelOption<Boolean> reusePortOption() {
+    public @Nullable ChannelOption<Boolean> reusePortOption() {
         return switch (this) {
             case EPOLL -> EpollChannelOption.SO_REUSEPORT;
             case IO_URING -> IoUringChannelOption.SO_REUSEPORT;

@@ -11,6 +11,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.DatagramPacket;
 import io.netty.util.ReferenceCountUtil;
+import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.table.Admission;
@@ -89,7 +90,7 @@ final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
         return sessions.size();
     }
 
-    private UdpSession open(ChannelHandlerContext ctx, InetSocketAddress client) {
+    private @Nullable UdpSession open(ChannelHandlerContext ctx, InetSocketAddress client) {
         Route route = plane.route(listener);
         if (route == null) {
             return null; // a listener the config no longer has, in its last microseconds
@@ -142,7 +143,7 @@ final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
         return false;
     }
 
-    private static UdpSession refuse(PortCounters counters, Outcome why) {
+    private static @Nullable UdpSession refuse(PortCounters counters, Outcome why) {
         counters.record(why);
         counters.drop(DatagramDrop.REFUSED);
         return null;

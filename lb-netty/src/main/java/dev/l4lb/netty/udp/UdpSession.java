@@ -17,6 +17,7 @@ import io.netty.channel.socket.DatagramPacket;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
+import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.table.Admission;
@@ -61,19 +62,19 @@ final class UdpSession implements Runnable {
     private Backend backend;
     private Channel endpoint;
     /** The first datagram, kept until the endpoint answers, to resend elsewhere on ICMP unreachable. */
-    private ByteBuf first;
+    private @Nullable ByteBuf first;
     /** Whether an endpoint answered ICMP unreachable to this session's first datagram. */
     private boolean refused;
-    private ArrayDeque<ByteBuf> pending;
+    private @Nullable ArrayDeque<ByteBuf> pending;
     private int pendingBytes;
     private boolean connected;
     private boolean answered;
     private boolean closed;
     private boolean written;
     private long lastActivity;
-    private ScheduledFuture<?> idleCheck;
+    private @Nullable ScheduledFuture<?> idleCheck;
     /** For the connection log; null while it is off. */
-    private final ConnectionRecord record;
+    private final @Nullable ConnectionRecord record;
     private long bytesIn;
     private long bytesOut;
 
@@ -227,7 +228,7 @@ final class UdpSession implements Runnable {
      * Ends the session and frees its socket, its endpoint's count and its table entry; logs it
      * with {@code why} when the connection log is on (null: not logged).
      */
-    void close(String why) {
+    void close(@Nullable String why) {
         if (closed) {
             return;
         }
