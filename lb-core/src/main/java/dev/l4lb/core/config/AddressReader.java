@@ -4,6 +4,8 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.Optional;
 
+import org.jspecify.annotations.Nullable;
+
 import dev.l4lb.core.model.Addresses;
 
 /**
@@ -21,12 +23,12 @@ final class AddressReader {
      * Parses {@code address:port}; with {@code portOptional}, a bare address takes
      * {@code defaultPort} (a port's targetPort) when that is set.
      */
-    InetSocketAddress hostPort(String text, String path, boolean portOptional, int defaultPort) {
+    @Nullable InetSocketAddress hostPort(String text, String path, boolean portOptional, int defaultPort) {
         return hostPort(text, path, portOptional, defaultPort, false);
     }
 
     /** As above; with {@code zeroAllowed}, port 0 (the kernel picks one) is accepted too. */
-    InetSocketAddress hostPort(String text, String path, boolean portOptional, int defaultPort, boolean zeroAllowed) {
+    @Nullable InetSocketAddress hostPort(String text, String path, boolean portOptional, int defaultPort, boolean zeroAllowed) {
         String host;
         String port;
         if (text.startsWith("[")) {
@@ -67,7 +69,7 @@ final class AddressReader {
     }
 
     /** The port of {@code text}, or -1 (and a problem) when it has none it may have or one out of range. */
-    private int port(String text, String port, String path, boolean portOptional, int defaultPort, boolean zeroAllowed) {
+    private int port(String text, @Nullable String port, String path, boolean portOptional, int defaultPort, boolean zeroAllowed) {
         if (port == null) {
             if (portOptional && defaultPort > 0) {
                 return defaultPort;
@@ -87,7 +89,7 @@ final class AddressReader {
     }
 
     /** The address, or null (and a problem) when no connection can be made to it. */
-    InetSocketAddress connectable(InetSocketAddress address, String path) {
+    @Nullable InetSocketAddress connectable(@Nullable InetSocketAddress address, String path) {
         if (address == null) {
             return null;
         }

@@ -7,6 +7,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
 
+import org.jspecify.annotations.Nullable;
 import tools.jackson.databind.JsonNode;
 
 /** Reads the {@code admin} section: where metrics and health are served, and the host names they answer to. */
@@ -24,7 +25,7 @@ final class AdminReader {
     }
 
     /** The section; what is wrong in it is reported, and the defaults stand in. */
-    AdminConfig read(JsonNode node) {
+    AdminConfig read(@Nullable JsonNode node) {
         AdminConfig d = AdminConfig.defaults();
         FieldReader fields = FieldReader.of(node, "admin", KEYS, problems);
         if (fields == null) {

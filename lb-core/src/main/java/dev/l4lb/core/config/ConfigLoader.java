@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.regex.Pattern;
 
+import org.jspecify.annotations.Nullable;
 import tools.jackson.core.JacksonException;
 import tools.jackson.core.JsonParser;
 import tools.jackson.core.TokenStreamLocation;
@@ -109,7 +110,7 @@ public final class ConfigLoader {
         }
     }
 
-    private static String jackson2Words(String message) {
+    private static @Nullable String jackson2Words(@Nullable String message) {
         return message == null ? null : DUPLICATE_KEY.matcher(message).replaceFirst("Duplicate field '$1'");
     }
 }

@@ -3,6 +3,8 @@ package dev.l4lb.core.config;
 import java.util.ArrayList;
 import java.util.List;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * One thing wrong with a config file.
  *
@@ -21,7 +23,7 @@ public record ConfigProblem(String file, String path, String message) {
      * A YAML parser's message (SnakeYAML's spans lines, with an excerpt of the file and a caret
      * under the fault) as the words alone, on one line; the caller gives the line number.
      */
-    public static String yamlMessage(String message) {
+    public static String yamlMessage(@Nullable String message) {
         if (message == null) {
             return "";
         }

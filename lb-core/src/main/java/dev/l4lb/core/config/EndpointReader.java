@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 
+import org.jspecify.annotations.Nullable;
 import tools.jackson.databind.JsonNode;
 
 import dev.l4lb.core.model.Addresses;
@@ -31,7 +32,7 @@ final class EndpointReader {
     }
 
     /** The endpoints at {@code path}; a bare address takes the port's {@code targetPort}. */
-    List<Endpoint> read(JsonNode node, String path, int targetPort) {
+    List<Endpoint> read(@Nullable JsonNode node, String path, int targetPort) {
         List<Endpoint> result = new ArrayList<>();
         if (node == null) {
             return result; // a service with no endpoints is valid: its connections are refused
@@ -56,7 +57,7 @@ final class EndpointReader {
         return result;
     }
 
-    private Endpoint endpoint(JsonNode node, String path, int targetPort) {
+    private @Nullable Endpoint endpoint(JsonNode node, String path, int targetPort) {
         if (node.isString()) {
             InetSocketAddress address = addresses.connectable(
                     addresses.hostPort(FieldReader.shown(node), path, true, targetPort), path);
@@ -84,7 +85,7 @@ final class EndpointReader {
     }
 
     /** With {@code port} set, the address must be an IP alone; else it is {@code address[:port]}. */
-    private InetSocketAddress address(FieldReader fields, String text, int port, int targetPort) {
+    private @Nullable InetSocketAddress address(FieldReader fields, String text, int port, int targetPort) {
         String path = fields.path("address");
         if (!fields.has("port")) {
             return addresses.hostPort(text, path, true, targetPort);

@@ -10,6 +10,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
 
+import org.jspecify.annotations.Nullable;
 import tools.jackson.databind.JsonNode;
 
 /**
@@ -32,7 +33,7 @@ final class FieldReader {
      * The fields of {@code node}, each unknown key reported (a misspelt key silently ignored is a
      * policy silently not applied); null, and a problem, when it is not a mapping.
      */
-    static FieldReader of(JsonNode node, String path, Set<String> known, Problems problems) {
+    static @Nullable FieldReader of(@Nullable JsonNode node, String path, Set<String> known, Problems problems) {
         if (node == null || !node.isObject()) {
             problems.add(path, "must be a mapping of keys to values");
             return null;
@@ -64,11 +65,11 @@ final class FieldReader {
     }
 
     /** The field's value as read, or null when absent. */
-    JsonNode node(String key) {
+    @Nullable JsonNode node(String key) {
         return fields.get(key);
     }
 
-    String requiredString(String key) {
+    @Nullable String requiredString(String key) {
         if (!has(key)) {
             problems.add(path, "missing key '" + key + "'");
             return null;
@@ -76,7 +77,7 @@ final class FieldReader {
         return string(key, null);
     }
 
-    String string(String key, String fallback) {
+    @Nullable String string(String key, @Nullable String fallback) {
         JsonNode value = fields.get(key);
         if (value == null) {
             return fallback;

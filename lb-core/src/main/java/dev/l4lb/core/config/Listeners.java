@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.jspecify.annotations.Nullable;
 import tools.jackson.databind.JsonNode;
 
 import dev.l4lb.core.model.Addresses;
@@ -34,7 +35,7 @@ final class Listeners {
     }
 
     /** The {@code listen} list of the port at {@code portPath}, each address claimed for its protocol. */
-    List<InetSocketAddress> read(JsonNode node, String portPath, Protocol protocol) {
+    List<InetSocketAddress> read(@Nullable JsonNode node, String portPath, Protocol protocol) {
         String path = portPath + ".listen";
         List<InetSocketAddress> result = new ArrayList<>();
         if (node == null) {
@@ -76,7 +77,7 @@ final class Listeners {
     }
 
     /** A message when {@code address} collides with a listener already claimed, else null. */
-    private static String clash(Map<InetSocketAddress, String> taken, InetSocketAddress address) {
+    private static @Nullable String clash(Map<InetSocketAddress, String> taken, InetSocketAddress address) {
         String same = taken.get(address);
         if (same != null) {
             return "duplicate listener " + Addresses.format(address) + " (also " + same + ")";

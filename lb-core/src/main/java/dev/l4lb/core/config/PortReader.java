@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 
+import org.jspecify.annotations.Nullable;
 import tools.jackson.databind.JsonNode;
 
 import dev.l4lb.core.model.AcceptProxyProtocol;
@@ -38,7 +39,7 @@ final class PortReader {
     }
 
     /** The port at {@code path}, or null when anything in it is wrong (every problem reported). */
-    ServicePort read(JsonNode node, String path) {
+    @Nullable ServicePort read(JsonNode node, String path) {
         FieldReader fields = FieldReader.of(node, path, KEYS, problems);
         if (fields == null) {
             return null;
@@ -60,7 +61,7 @@ final class PortReader {
     }
 
     /** The port's policy, or null when a problem was found in the port since {@code before}. */
-    private PortPolicy policy(FieldReader fields, Protocol protocol, int before) {
+    private @Nullable PortPolicy policy(FieldReader fields, Protocol protocol, int before) {
         PortPolicy d = PortPolicy.defaults();
         SchedulerType scheduler = fields.oneOf("scheduler", d.scheduler(),
                 SchedulerType.class, SchedulerType::configName, SchedulerType::whyNotOffered);

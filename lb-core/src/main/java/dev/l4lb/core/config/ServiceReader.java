@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
 
+import org.jspecify.annotations.Nullable;
 import tools.jackson.databind.JsonNode;
 
 import dev.l4lb.core.model.Service;
@@ -50,7 +51,7 @@ final class ServiceReader {
         return services;
     }
 
-    private Service service(JsonNode node, String path) {
+    private @Nullable Service service(JsonNode node, String path) {
         FieldReader fields = FieldReader.of(node, path, KEYS, problems);
         if (fields == null) {
             return null;
@@ -76,7 +77,7 @@ final class ServiceReader {
     }
 
     /** The ports of the service at {@code path}: each named when there are several, no name twice. */
-    private List<ServicePort> ports(JsonNode list, String path) {
+    private List<ServicePort> ports(@Nullable JsonNode list, String path) {
         List<ServicePort> result = new ArrayList<>();
         if (list == null) {
             problems.add(path, "missing key 'ports'");

@@ -6,6 +6,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Pattern;
 
+import org.jspecify.annotations.Nullable;
 import org.snakeyaml.engine.v2.api.ConstructNode;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.events.ScalarEvent;
@@ -119,7 +120,7 @@ final class Yaml11Factory extends YAMLFactory {
         }
 
         @Override
-        protected Boolean _matchYAMLBoolean(String value, int length) {
+        protected @Nullable Boolean _matchYAMLBoolean(String value, int length) {
             // The resolver let through only the spellings BOOL lists.
             return switch (value.toLowerCase(Locale.ROOT)) {
                 case "true", "yes", "on" -> Boolean.TRUE;

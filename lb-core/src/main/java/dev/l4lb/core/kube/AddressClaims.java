@@ -12,6 +12,7 @@ import java.util.function.Consumer;
 
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceSpec;
+import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Protocol;
@@ -111,7 +112,7 @@ final class AddressClaims {
     }
 
     /** Who holds {@code address} on this port number: the same address, or a wildcard on either side. */
-    private static String holderOf(Map<InetAddress, String> taken, InetAddress address) {
+    private static @Nullable String holderOf(Map<InetAddress, String> taken, InetAddress address) {
         String exact = taken.get(address);
         if (exact != null) {
             return exact;

@@ -5,6 +5,7 @@ import java.util.List;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The Kubernetes objects a proxier reads: v1 Services and discovery/v1 EndpointSlices (v1
@@ -25,7 +26,7 @@ public record ClusterObjects(List<Service> services, List<EndpointSlice> slices,
     }
 
     /** The Node called {@code name}, or null. */
-    public Node node(String name) {
+    public @Nullable Node node(String name) {
         for (Node node : nodes) {
             if (node.getMetadata() != null && name.equals(node.getMetadata().getName())) {
                 return node;

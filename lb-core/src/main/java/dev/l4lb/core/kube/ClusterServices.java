@@ -14,6 +14,7 @@ import java.util.Set;
 
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.model.Cidr;
 import dev.l4lb.core.model.Endpoint;
@@ -101,7 +102,7 @@ public final class ClusterServices {
     }
 
     /** {@code namespace/name} of the Service an EndpointSlice belongs to, or null when unlabelled. */
-    public static String serviceOf(EndpointSlice slice) {
+    public static @Nullable String serviceOf(EndpointSlice slice) {
         Map<String, String> labels = slice.getMetadata() == null ? null : slice.getMetadata().getLabels();
         String name = labels == null ? null : labels.get(SERVICE_NAME_LABEL);
         return name == null ? null : namespaceOf(slice.getMetadata()) + "/" + name;

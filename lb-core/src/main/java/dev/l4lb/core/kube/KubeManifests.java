@@ -23,6 +23,7 @@ import io.fabric8.kubernetes.api.model.discovery.v1.EndpointPort;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointPortBuilder;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder;
+import org.jspecify.annotations.Nullable;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.DatabindException;
 import tools.jackson.databind.JsonNode;
@@ -236,7 +237,7 @@ public final class KubeManifests {
         return true;
     }
 
-    private <T> T bind(String file, String label, JsonNode node, Class<T> type) {
+    private <T> @Nullable T bind(String file, String label, JsonNode node, Class<T> type) {
         try {
             return YAML.treeToValue(node, type);
         } catch (DatabindException e) {
@@ -417,7 +418,7 @@ public final class KubeManifests {
         }
     }
 
-    private void ips(String file, String at, List<String> texts, String allowed) {
+    private void ips(String file, String at, @Nullable List<String> texts, @Nullable String allowed) {
         if (texts == null) {
             return;
         }

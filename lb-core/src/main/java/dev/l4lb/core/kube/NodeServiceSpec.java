@@ -9,6 +9,7 @@ import java.util.function.Consumer;
 import io.fabric8.kubernetes.api.model.LoadBalancerIngress;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceSpec;
+import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Cidr;
@@ -32,10 +33,10 @@ import dev.l4lb.core.model.Protocol;
  * @param ingressIps      the VIP-mode load-balancer IPs this node owns
  * @param ports           spec.ports as the API gives them; {@link #port} reads one
  */
-record NodeServiceSpec(String qualified, String namespace, String name, String type, List<InetAddress> clusterIps,
+record NodeServiceSpec(String qualified, String namespace, String name, @Nullable String type, List<InetAddress> clusterIps,
                        boolean clientIp, int affinityTimeout, boolean internalLocal, boolean externalLocal,
                        List<Cidr> sourceRanges, List<InetAddress> externalIps, List<InetAddress> ingressIps,
-                       Integer healthCheckNodePort, List<io.fabric8.kubernetes.api.model.ServicePort> ports) {
+                       @Nullable Integer healthCheckNodePort, List<io.fabric8.kubernetes.api.model.ServicePort> ports) {
 
     NodeServiceSpec {
         clusterIps = List.copyOf(clusterIps);
@@ -53,7 +54,7 @@ record NodeServiceSpec(String qualified, String namespace, String name, String t
      * @param protocolText the protocol as the API spells it, which EndpointSlice ports are matched by
      * @param nodePort     the node port; null when it has none
      */
-    record Port(String name, String label, Protocol protocol, String protocolText, int port, Integer nodePort) {
+    record Port(String name, String label, Protocol protocol, String protocolText, int port, @Nullable Integer nodePort) {
     }
 
     /**
@@ -145,7 +146,7 @@ record NodeServiceSpec(String qualified, String namespace, String name, String t
         return "LoadBalancer".equals(type);
     }
 
-    static boolean hasNodePorts(String type) {
+    static boolean hasNodePorts(@Nullable String type) {
         return "NodePort".equals(type) || "LoadBalancer".equals(type);
     }
 

@@ -5,6 +5,8 @@ import java.time.Instant;
 import java.util.Objects;
 import java.util.Optional;
 
+import org.jspecify.annotations.Nullable;
+
 /**
  * Whether the proxier keeps up with its changes, by kube-proxy's rule
  * (pkg/proxy/healthcheck/proxy_health.go): unhealthy once a change has waited longer than the
@@ -25,9 +27,9 @@ public final class ProxierHealth {
 
     private final Duration healthTimeout;
     /** When the last sync finished; null before the first. */
-    private Instant lastUpdated;
+    private @Nullable Instant lastUpdated;
     /** When the oldest change not yet synced arrived; null when none waits. */
-    private Instant oldestPendingQueued;
+    private @Nullable Instant oldestPendingQueued;
     /** kube-proxy's nodeEligible: true until the node is seen being deleted or tainted for deletion. */
     private boolean nodeEligible = true;
 
@@ -46,7 +48,7 @@ public final class ProxierHealth {
      * @param lastUpdated when the last sync finished; null before the first
      * @param currentTime the instant asked about
      */
-    public record Status(boolean healthy, Instant lastUpdated, Instant currentTime) {
+    public record Status(boolean healthy, @Nullable Instant lastUpdated, Instant currentTime) {
         public Status {
             Objects.requireNonNull(currentTime, "currentTime");
         }
