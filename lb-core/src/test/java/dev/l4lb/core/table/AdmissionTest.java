@@ -77,15 +77,14 @@ class AdmissionTest {
         Backend full = route.backends().get(0);
         assertThat(full.tryAcquire()).isTrue();
         Admission admission = new Admission(route, CLIENT);
-        admission.admit();
+        assertThat(admission.admit()).isNull();
 
         Backend picked = admission.next();
         assertThat(picked).isSameAs(route.backends().get(1));
-        assertThat(new Admission(route, CLIENT)).satisfies(a -> {
-            a.admit();
-            assertThat(a.next()).isNull();
-            assertThat(a.refusal()).isEqualTo(Outcome.REFUSED_LIMIT);
-        });
+        Admission late = new Admission(route, CLIENT);
+        assertThat(late.admit()).isNull();
+        assertThat(late.next()).isNull();
+        assertThat(late.refusal()).isEqualTo(Outcome.REFUSED_LIMIT);
     }
 
     @Test

@@ -45,6 +45,7 @@ final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements Bac
     private boolean finEarly;
     /** For the connection log; null while it is off. */
     private @Nullable ConnectionRecord record;
+    /** The relay, kept for the connection log only: null while it is off. */
     private @Nullable TcpRelay relay;
 
     TcpAcceptHandler(ListenerRouting routing, TcpDataPlane plane) {
@@ -115,7 +116,7 @@ final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements Bac
         List<Object> sentEarly = early;
         early = null;
         // The client side's relay releases the port's slot from here on.
-        relay = TcpRelay.start(this, inbound, outbound, backend, route, plane, sentEarly, finEarly);
+        relay = TcpRelay.start(this, inbound, outbound, backend, route, plane, sentEarly, finEarly, record != null);
     }
 
     @Override

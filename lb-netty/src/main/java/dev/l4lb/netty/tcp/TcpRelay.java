@@ -25,9 +25,13 @@ record TcpRelay(TcpRelayHandler clientSide, TcpRelayHandler backendSide, @Nullab
      * Starts relaying between {@code inbound} and the connected {@code outbound}: the client side's
      * handler takes {@code replaced}'s place, what the client sent early ({@code early}, and its
      * FIN when {@code finEarly}) goes first, then both sides read.
+     *
+     * @param logged whether the connection log will ask about this relay at its close
+     * @return the relay when {@code logged}, else null: nothing per connection is kept for a log that is off
      */
-    static TcpRelay start(ChannelHandler replaced, Channel inbound, Channel outbound, Backend backend, Route route,
-                          TcpDataPlane plane, @Nullable List<Object> early, boolean finEarly) {
+    static @Nullable TcpRelay start(ChannelHandler replaced, Channel inbound, Channel outbound, Backend backend,
+                                    Route route, TcpDataPlane plane, @Nullable List<Object> early, boolean finEarly,
+                                    boolean logged) {
         PortPolicy policy = route.policy();
         TcpRelayHandler clientSide = new TcpRelayHandler(outbound, backend, route.counters(), plane);
         TcpRelayHandler backendSide = outbound.pipeline().get(TcpRelayHandler.class);
@@ -52,7 +56,7 @@ record TcpRelay(TcpRelayHandler clientSide, TcpRelayHandler backendSide, @Nullab
         } else {
             TcpRelayHandler.setReading(inbound, outbound.isWritable()); // early bytes may fill it already
         }
-        return new TcpRelay(clientSide, backendSide, idleTimer);
+        return logged ? new TcpRelay(clientSide, backendSide, idleTimer) : null;
     }
 
     /** Whether the connection was closed for being idle. */
