@@ -19,10 +19,11 @@ import java.util.Optional;
  *                    address is one of these is routed to this port
  * @param shortCircuit  clients served by a sibling port's endpoints instead (kube-proxy's routing
  *                      of node and pod traffic for externalTrafficPolicy Local); empty for none
+ * @param health      active checks and outlier detection of the endpoints; {@link HealthPolicy#NONE} for none
  */
 public record ServicePort(String name, Protocol protocol, List<InetSocketAddress> listen, int targetPort,
                           PortPolicy policy, List<Endpoint> endpoints, List<InetSocketAddress> intercepted,
-                          Optional<ShortCircuit> shortCircuit) {
+                          Optional<ShortCircuit> shortCircuit, HealthPolicy health) {
 
     public ServicePort {
         Objects.requireNonNull(name, "name");
@@ -32,11 +33,24 @@ public record ServicePort(String name, Protocol protocol, List<InetSocketAddress
         endpoints = List.copyOf(endpoints);
         intercepted = List.copyOf(intercepted);
         Objects.requireNonNull(shortCircuit, "shortCircuit");
+        Objects.requireNonNull(health, "health");
+    }
+
+    /** A port whose endpoints are as the config says (no health checks). */
+    public ServicePort(String name, Protocol protocol, List<InetSocketAddress> listen, int targetPort,
+                       PortPolicy policy, List<Endpoint> endpoints, List<InetSocketAddress> intercepted,
+                       Optional<ShortCircuit> shortCircuit) {
+        this(name, protocol, listen, targetPort, policy, endpoints, intercepted, shortCircuit, HealthPolicy.NONE);
     }
 
     /** A port that is reached only on the addresses it binds. */
     public ServicePort(String name, Protocol protocol, List<InetSocketAddress> listen, int targetPort,
                        PortPolicy policy, List<Endpoint> endpoints) {
-        this(name, protocol, listen, targetPort, policy, endpoints, List.of(), Optional.empty());
+        this(name, protocol, listen, targetPort, policy, endpoints, List.of(), Optional.empty(), HealthPolicy.NONE);
+    }
+
+    /** This port with {@code policy} for its endpoints' health. */
+    public ServicePort withHealth(HealthPolicy policy) {
+        return new ServicePort(name, protocol, listen, targetPort, this.policy, endpoints, intercepted, shortCircuit, policy);
     }
 }

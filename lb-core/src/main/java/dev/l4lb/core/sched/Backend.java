@@ -21,7 +21,7 @@ public record Backend(Endpoint endpoint, EndpointCounters counters) {
 
     /** A backend with counters of its own, for an endpoint not seen before. */
     public static Backend of(Endpoint endpoint) {
-        return new Backend(endpoint, new EndpointCounters());
+        return new Backend(endpoint, new EndpointCounters(endpoint.address()));
     }
 
     /** Where to connect. */
@@ -46,6 +46,14 @@ public record Backend(Endpoint endpoint, EndpointCounters counters) {
     /** Usable in the terminating fallback: serving although terminating, and not drained. */
     public boolean servingTerminating() {
         return endpoint.serving() && endpoint.terminating() && endpoint.weight() > 0;
+    }
+
+    /**
+     * Not taken out by its health checks or by outlier detection (or every endpoint of the port is
+     * out and the port fails open). One volatile read while it is in service.
+     */
+    public boolean inService() {
+        return counters.health().inService();
     }
 
     /** True while the endpoint is below its {@code maxConnections} (always, without a limit). */

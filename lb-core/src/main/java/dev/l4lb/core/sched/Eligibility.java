@@ -22,9 +22,9 @@ public final class Eligibility {
         return backends.stream().filter(Backend::servingTerminating).toArray(Backend[]::new);
     }
 
-    /** Can {@code backend} take this connection: not excluded, and below its limit? */
+    /** Can {@code backend} take this connection: in service, not excluded, and below its limit? */
     public static boolean usable(Backend backend, List<Backend> excluded) {
-        return backend.hasRoom() && (excluded.isEmpty() || !contains(excluded, backend));
+        return backend.inService() && backend.hasRoom() && (excluded.isEmpty() || !contains(excluded, backend));
     }
 
     /**

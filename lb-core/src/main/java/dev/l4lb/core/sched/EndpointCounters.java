@@ -1,10 +1,13 @@
 package dev.l4lb.core.sched;
 
+import java.net.InetSocketAddress;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongConsumer;
 
 import org.jspecify.annotations.Nullable;
+
+import dev.l4lb.core.health.EndpointHealth;
 
 /**
  * Live connection counts of one endpoint of one service port. They outlive a snapshot: a reload
@@ -30,6 +33,17 @@ public final class EndpointCounters {
     private volatile LongConsumer connectTimes = IGNORE;
     /** The newest least-load index this endpoint belongs to, told of every change of {@link #active}. */
     private volatile LoadIndex.@Nullable Slot watcher;
+    /** Whether it is in service by its checks and its traffic; kept across reloads like the counts. */
+    private final EndpointHealth health;
+
+    /** Counters, and health, for the endpoint at {@code address}. */
+    public EndpointCounters(InetSocketAddress address) {
+        this.health = new EndpointHealth(address, this::changed);
+    }
+
+    public EndpointHealth health() {
+        return health;
+    }
 
     /** Connections given to this endpoint and not closed yet (connecting or established). */
     public int active() {
@@ -105,6 +119,7 @@ public final class EndpointCounters {
 
     void recordEstablished(long connectNanos) {
         established.increment();
+        health.connectSucceeded();
         connectTimes.accept(connectNanos);
     }
 

@@ -20,6 +20,8 @@ enum LoadOrder {
     private static final int MAX_ACTIVE = (1 << 26) - 2;
     /** Weighted ranks are active/weight in units of 1/65536 (exact for weights up to 256). */
     private static final int SCALE_BITS = 16;
+    /** Above every rank of an endpoint in service: one out of service is the last choice. */
+    static final long OUT_OF_SERVICE = (1L << 43) - 1;
 
     /** Negative when A should get the next connection before B, 0 when they rank equal. */
     int compare(Backend a, Backend b) {
@@ -32,6 +34,9 @@ enum LoadOrder {
      * only with weights above 256) tie.
      */
     long rank(Backend backend) {
+        if (!backend.inService()) {
+            return OUT_OF_SERVICE;
+        }
         long active = Math.min(backend.active(), MAX_ACTIVE);
         long weight = Math.max(1, backend.weight());
         return switch (this) {

@@ -81,15 +81,22 @@ public final class Admission {
      */
     public void failed(Backend backend, Throwable cause) {
         route.scheduler().connectFailed(backend, client);
-        backend.recordConnectError(new ConnectError(Instant.now(),
-                cause.getMessage() != null ? cause.getMessage() : cause.toString()));
+        String reason = cause.getMessage() != null ? cause.getMessage() : cause.toString();
+        backend.recordConnectError(new ConnectError(Instant.now(), reason));
+        backend.counters().health().connectFailed(reason, System.nanoTime());
         failed = true;
         exclude(backend);
     }
 
-    /** Why {@link #next} found no endpoint: they failed, they are full, or there is none to serve. */
+    /**
+     * Why {@link #next} found no endpoint: they failed, they are full, or there is none to serve
+     * (none configured or ready, or all out by their health on a port that does not fail open).
+     */
     public Outcome refusal() {
-        return failed ? Outcome.CONNECT_FAILED : route.scheduler().hasEligible() ? Outcome.REFUSED_LIMIT : Outcome.NO_ENDPOINT;
+        if (failed) {
+            return Outcome.CONNECT_FAILED;
+        }
+        return route.scheduler().hasEligible() && !route.health().allOut() ? Outcome.REFUSED_LIMIT : Outcome.NO_ENDPOINT;
     }
 
     /** Gives back the port's slot {@link #admit} took, once; nothing when it took none. */

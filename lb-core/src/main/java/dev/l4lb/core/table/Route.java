@@ -5,6 +5,7 @@ import java.util.List;
 
 import org.jspecify.annotations.Nullable;
 
+import dev.l4lb.core.health.PortHealth;
 import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.model.Service;
 import dev.l4lb.core.model.ServicePort;
@@ -20,11 +21,12 @@ import dev.l4lb.core.sched.Scheduler;
  * @param backends  every endpoint with its counters, in config order
  * @param scheduler picks among the eligible backends
  * @param counters  the port's live counts
+ * @param health    its endpoints' health taken together (who is in service, whether it fails open)
  * @param shortCircuit the sibling port's route for the clients the port's
  *                  {@link ServicePort#shortCircuit() short circuit} covers; null when it has none
  */
 public record Route(Service service, ServicePort port, List<Backend> backends, Scheduler scheduler,
-                    PortCounters counters, @Nullable Route shortCircuit) {
+                    PortCounters counters, PortHealth health, @Nullable Route shortCircuit) {
 
     public Route {
         backends = List.copyOf(backends);
@@ -41,6 +43,6 @@ public record Route(Service service, ServicePort port, List<Backend> backends, S
 
     /** {@code namespace/name:port} for logs and errors. */
     public String displayName() {
-        return port.name().isEmpty() ? service.qualifiedName() : service.qualifiedName() + ":" + port.name();
+        return health.name();
     }
 }

@@ -12,6 +12,9 @@ import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.affinity.AffinityTable;
 import dev.l4lb.core.affinity.ClientIpAffinity;
+import dev.l4lb.core.health.EndpointHealth;
+import dev.l4lb.core.health.HealthListener;
+import dev.l4lb.core.health.PortHealth;
 import dev.l4lb.core.model.Endpoint;
 import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.model.Protocol;
@@ -19,6 +22,7 @@ import dev.l4lb.core.model.Service;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.core.model.SessionAffinity;
 import dev.l4lb.core.sched.Backend;
+import dev.l4lb.core.sched.Eligibility;
 import dev.l4lb.core.sched.EndpointCounters;
 import dev.l4lb.core.sched.Scheduler;
 import dev.l4lb.core.sched.Schedulers;
@@ -104,9 +108,10 @@ public final class ServiceSnapshot {
     /**
      * Puts this snapshot's schedulers in service; the data plane calls it just before swapping
      * the snapshot in. Least-load schedulers follow the endpoint counts from then on, and those
-     * of the snapshot before stop.
+     * of the snapshot before stop; each port's health takes its endpoints and policy (and tells
+     * {@code healthEvents} of the transitions that follow).
      */
-    public void activate() {
+    public void activate(HealthListener healthEvents) {
         for (Route route : routes) {
             for (Backend backend : route.backends()) {
                 backend.counters().unwatch();
@@ -114,7 +119,17 @@ public final class ServiceSnapshot {
         }
         for (Route route : routes) {
             route.scheduler().activate();
+            List<EndpointHealth> members = new ArrayList<>();
+            for (Backend backend : Eligibility.eligible(route.backends())) {
+                members.add(backend.counters().health());
+            }
+            route.health().attach(route.port().health(), members, healthEvents);
         }
+    }
+
+    /** {@link #activate(HealthListener)} with nobody hearing of health transitions. */
+    public void activate() {
+        activate(HealthListener.NONE);
     }
 
     /**
@@ -154,7 +169,10 @@ public final class ServiceSnapshot {
         }
         List<Backend> backends = new ArrayList<>(port.endpoints().size());
         for (Endpoint endpoint : port.endpoints()) {
-            EndpointCounters counters = oldCounters.getOrDefault(endpoint.address(), new EndpointCounters());
+            EndpointCounters counters = oldCounters.get(endpoint.address());
+            if (counters == null) {
+                counters = new EndpointCounters(endpoint.address());
+            }
             backends.add(new Backend(endpoint, counters));
         }
         Scheduler scheduler = Schedulers.prepare(port.policy().scheduler(), backends);
@@ -168,7 +186,8 @@ public final class ServiceSnapshot {
             scheduler = new ClientIpAffinity(scheduler, backends, table);
         }
         PortCounters counters = old != null ? old.counters() : new PortCounters();
-        return new Route(service, port, backends, scheduler, counters, shortCircuit);
+        PortHealth health = old != null ? old.health() : new PortHealth(displayName(service, port));
+        return new Route(service, port, backends, scheduler, counters, health, shortCircuit);
     }
 
     private static void claim(Map<InetSocketAddress, Route> byAddress, List<InetSocketAddress> addresses, Route route) {
@@ -179,6 +198,10 @@ public final class ServiceSnapshot {
                         + " is already used by " + clash.displayName());
             }
         }
+    }
+
+    private static String displayName(Service service, ServicePort port) {
+        return port.name().isEmpty() ? service.qualifiedName() : service.qualifiedName() + ":" + port.name();
     }
 
     private static String portKey(Service service, ServicePort port) {
