@@ -24,6 +24,8 @@ import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.RoutingTable;
 import dev.l4lb.core.table.ServiceSnapshot;
+import dev.l4lb.netty.health.HealthChecker;
+import dev.l4lb.netty.health.HealthLog;
 import dev.l4lb.netty.log.ConnectionLog;
 import dev.l4lb.netty.metrics.BalancerMetrics;
 import dev.l4lb.netty.tcp.TcpDataPlane;
@@ -52,6 +54,9 @@ public final class Balancer implements AutoCloseable {
     private final UdpDataPlane udp;
     private final ConnectionLog connectionLog;
     private final BalancerMetrics metrics;
+    /** Probes the endpoints of ports with a health check; its loop starts with the first check. */
+    private final HealthChecker healthChecker;
+    private final HealthLog healthLog = new HealthLog();
     private final List<io.netty.channel.Channel> transparent = new ArrayList<>();
     private volatile BalancerConfig config;
     /** When the snapshot in force was applied; null before the first one. */
@@ -67,6 +72,7 @@ public final class Balancer implements AutoCloseable {
         this.connectionLog = connectionLog;
         this.tcp = new TcpDataPlane(transport, group, routing, connectionLog);
         this.udp = new UdpDataPlane(datagrams, datagramGroup, routing, connectionLog);
+        this.healthChecker = new HealthChecker(transport);
         this.metrics = new BalancerMetrics(eventLoops(), tcp::unroutedConnections, connectionLog::dropped, tcp.acceptErrors(),
                 tcp.descriptors());
     }
@@ -91,6 +97,7 @@ public final class Balancer implements AutoCloseable {
         try {
             balancer.apply(config, System.nanoTime());
         } catch (BindFailure | RuntimeException e) {
+            balancer.healthChecker.close();
             balancer.stopLoops(0);
             balancer.metrics.close();
             connectionLog.close(); // it was handed over to this balancer
@@ -171,11 +178,12 @@ public final class Balancer implements AutoCloseable {
             udp.abandon(udpPrepared);
             throw e;
         }
-        snapshot.activate();
+        snapshot.activate(healthLog);
         // One write puts the snapshot in force for both protocols; then the listeners follow it.
         routing.switchTo(snapshot, tcpPrepared.removed(), udpPrepared.removed());
         tcp.switchTo(tcpPrepared);
         udp.switchTo(udpPrepared);
+        healthChecker.apply(snapshot);
         config = next;
         Instant now = Instant.now();
         lastUpdated = now;
@@ -206,6 +214,10 @@ public final class Balancer implements AutoCloseable {
         return routing.snapshot();
     }
 
+    public HealthChecker healthChecker() {
+        return healthChecker;
+    }
+
     public TcpDataPlane tcp() {
         return tcp;
     }
@@ -222,6 +234,7 @@ public final class Balancer implements AutoCloseable {
         // The transparent listener stays open through the drain, resetting what it accepts: its
         // TPROXY rules stay until the drain ends, and without a socket they would drop new SYNs.
         tcp.refuseTransparent();
+        healthChecker.close();
         tcp.closeListeners();
         udp.closeListeners();
         long deadline = System.nanoTime() + grace.toNanos();

@@ -85,6 +85,14 @@ public record Backend(Endpoint endpoint, EndpointCounters counters) {
         counters.recordEstablished(connectNanos);
     }
 
+    /**
+     * Traffic reached the endpoint: a TCP connect completed, or a UDP session got its first
+     * answer. Ends the run of failures outlier detection counts.
+     */
+    public void reached() {
+        counters.health().connectSucceeded();
+    }
+
     /** Keeps the reason of a failed connect, for the stats page and the API. */
     public void recordConnectError(ConnectError error) {
         counters.recordConnectError(error);

@@ -119,7 +119,6 @@ public final class EndpointCounters {
 
     void recordEstablished(long connectNanos) {
         established.increment();
-        health.connectSucceeded();
         connectTimes.accept(connectNanos);
     }
 

@@ -5,9 +5,12 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 import picocli.CommandLine.Option;
 
+import dev.l4lb.core.model.HealthCheck;
+import dev.l4lb.core.model.HealthPolicy;
 import dev.l4lb.core.config.AdminConfig;
 import dev.l4lb.core.config.Durations;
 import dev.l4lb.core.kube.NodeContext;
@@ -48,6 +51,11 @@ final class ProxierOptions {
 
     @Option(names = "--iptables", description = "Program iptables portals (root): ClusterIP:port traffic reaches the proxy.")
     boolean iptables;
+
+    @Option(names = "--health-checks", description = "Check every TCP endpoint with a TCP connect (every 2 s; down after 3 "
+            + "failures, up after 2 successes; all down fails open) on top of the EndpointSlices' readiness, which kube-proxy "
+            + "trusts alone. Off by default.")
+    boolean healthChecks;
 
     @Option(names = "--portals", defaultValue = "redirect", paramLabel = "MODE",
             description = "With --iptables: redirect (kube-proxy userspace's rules, one per ClusterIP port) or tproxy "
@@ -113,7 +121,8 @@ final class ProxierOptions {
                 cidrs("--service-cluster-ip-range", serviceCidrs), transparent, nodeIp(mode),
                 Addresses.parseIp("0.0.0.0").orElseThrow(), // health check ports, without --nodeport-addresses
                 duration("--min-sync-period", minSyncPeriod, true), duration("--sync-period", syncPeriod, false),
-                duration("--healthz-timeout", healthTimeout, false), true);
+                duration("--healthz-timeout", healthTimeout, false), true,
+                healthChecks ? new HealthPolicy(Optional.of(HealthCheck.tcpDefaults()), Optional.empty(), true) : HealthPolicy.NONE);
     }
 
     /** --node-ip, else (with portals) the default route's source address, as kube-proxy picks its node IP. */

@@ -17,6 +17,8 @@ import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.l4lb.core.model.HealthPolicy;
+import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.config.AdminConfig;
 import dev.l4lb.core.config.BalancerConfig;
 import dev.l4lb.core.kube.ClusterObjects;
@@ -40,6 +42,8 @@ import dev.l4lb.netty.transport.BindFailure;
  * someone else flushed). Each sync swaps a new snapshot in, so connections in flight carry on.
  */
 public final class KubeProxier implements AutoCloseable {
+    /** What {@code --health-checks} asks of every TCP port; {@link HealthPolicy#NONE} without it. */
+    private final HealthPolicy endpointHealth;
     private static final Logger LOG = LoggerFactory.getLogger(KubeProxier.class);
     /** Listeners a sync leaves out, one at a time, before it gives up until the next sync. */
     private static final int MAX_BIND_RETRIES = 32;
@@ -90,8 +94,10 @@ public final class KubeProxier implements AutoCloseable {
     public KubeProxier(Balancer balancer, Function<Runnable, ClusterSource> sources, NodeContext node, ProxyPorts proxyPorts,
                        PortalProgram portals, ServiceHealthServers healthChecks, ProxierHealth health,
                        Duration minSyncPeriod, Duration syncPeriod,
-                       java.util.function.Supplier<java.util.Set<java.net.InetAddress>> hostAddresses) {
+                       java.util.function.Supplier<java.util.Set<java.net.InetAddress>> hostAddresses,
+                       HealthPolicy endpointHealth) {
         this.balancer = balancer;
+        this.endpointHealth = endpointHealth;
         this.node = node;
         this.hostAddresses = hostAddresses;
         this.proxyPorts = proxyPorts;
@@ -186,7 +192,7 @@ public final class KubeProxier implements AutoCloseable {
                 health.nodeEligible(self != null ? eligible(self) : !nodeSeen);
                 ProxierPlan next = ClusterServices.translate(objects, node, proxyPorts);
                 reportSkips(next);
-                BalancerConfig config = new BalancerConfig(withoutUnbindable(next.services()), admin);
+                BalancerConfig config = new BalancerConfig(withoutUnbindable(checked(next.services())), admin);
                 if (stopping) {
                     return;
                 }
@@ -263,6 +269,22 @@ public final class KubeProxier implements AutoCloseable {
         }
     }
 
+    /**
+     * Every TCP port with {@code --health-checks}' policy; as they are without it, since
+     * kube-proxy trusts the EndpointSlices' readiness and so does l4lb unless asked.
+     */
+    private List<Service> checked(List<Service> services) {
+        if (!endpointHealth.enabled()) {
+            return services;
+        }
+        List<Service> checked = new ArrayList<>(services.size());
+        for (Service service : services) {
+            checked.add(new Service(service.namespace(), service.name(), service.ports().stream()
+                    .map(port -> port.protocol() == Protocol.TCP ? port.withHealth(endpointHealth) : port).toList()));
+        }
+        return checked;
+    }
+
     private List<Service> withoutUnbindable(List<Service> services) {
         if (unbindable.isEmpty()) {
             return services;
@@ -277,7 +299,7 @@ public final class KubeProxier implements AutoCloseable {
                 List<InetSocketAddress> listen = port.listen().stream().filter(a -> !unbindable.contains(a)).toList();
                 if (!listen.isEmpty() || !port.intercepted().isEmpty() || targets.contains(port.name())) {
                     ports.add(new ServicePort(port.name(), port.protocol(), listen, port.targetPort(), port.policy(),
-                            port.endpoints(), port.intercepted(), port.shortCircuit()));
+                            port.endpoints(), port.intercepted(), port.shortCircuit(), port.health()));
                 }
             }
             if (!ports.isEmpty()) {

@@ -10,6 +10,7 @@ import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.l4lb.core.model.HealthPolicy;
 import dev.l4lb.core.config.AdminConfig;
 import dev.l4lb.core.config.BalancerConfig;
 import dev.l4lb.core.kube.NodeContext;
@@ -62,7 +63,8 @@ public final class ProxierRuntime implements AutoCloseable {
      */
     public record Settings(NodeContext node, ProxyPorts proxyPorts, Portals portals, List<Cidr> serviceCidrs,
                            InetSocketAddress transparentListener, InetAddress nodeIp, InetAddress healthCheckAddress,
-                           Duration minSyncPeriod, Duration syncPeriod, Duration healthTimeout, boolean followAddresses) {
+                           Duration minSyncPeriod, Duration syncPeriod, Duration healthTimeout, boolean followAddresses,
+                           HealthPolicy endpointHealth) {
         public Settings {
             serviceCidrs = List.copyOf(serviceCidrs);
         }
@@ -114,7 +116,7 @@ public final class ProxierRuntime implements AutoCloseable {
                     : new EphemeralProxyPorts(settings.node().bindAddress());
             started = new KubeProxier(balancer, sources, node, proxyPorts, portals, healthChecks,
                     health, settings.minSyncPeriod(), settings.syncPeriod(),
-                    settings.followAddresses() ? LocalAddresses::ofThisHost : null);
+                    settings.followAddresses() ? LocalAddresses::ofThisHost : null, settings.endpointHealth());
             try {
                 started.syncNow();
             } catch (RuntimeException e) {

@@ -7,9 +7,13 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.haproxy.HAProxyCommand;
 import io.netty.handler.codec.haproxy.HAProxyMessage;
+import io.netty.handler.codec.haproxy.HAProxyMessageEncoder;
 import io.netty.handler.codec.haproxy.HAProxyProtocolVersion;
 import io.netty.handler.codec.haproxy.HAProxyProxiedProtocol;
 import io.netty.handler.codec.haproxy.HAProxyTLV;
@@ -65,6 +69,31 @@ public final class ProxyHeaders {
         }
         return new HAProxyMessage(protocolVersion, HAProxyCommand.PROXY, family, srcText, dstText,
                 client.getPort(), destination.getPort(), tlvs);
+    }
+
+    /**
+     * The header of a connection the balancer makes on its own behalf, a health check: v2's LOCAL
+     * command (the spec's case for health checks: the endpoints are the sender and the receiver),
+     * v1's {@code PROXY UNKNOWN}. Encoded once, here, with Netty's encoder.
+     */
+    public static byte[] local(ProxyProtocol version) {
+        if (version == ProxyProtocol.NONE) {
+            throw new IllegalArgumentException("no PROXY header for proxyProtocol none");
+        }
+        if (version == ProxyProtocol.V1) {
+            // Netty's v1 encoder has no UNKNOWN form; the spec's line is fixed text.
+            return "PROXY UNKNOWN\r\n".getBytes(StandardCharsets.US_ASCII);
+        }
+        EmbeddedChannel encoder = new EmbeddedChannel(HAProxyMessageEncoder.INSTANCE);
+        encoder.writeOutbound(new HAProxyMessage(HAProxyProtocolVersion.V2, HAProxyCommand.LOCAL,
+                HAProxyProxiedProtocol.UNKNOWN, null, null, 0, 0));
+        ByteBuf encoded = encoder.readOutbound();
+        try {
+            return ByteBufUtil.getBytes(encoded);
+        } finally {
+            encoded.release();
+            encoder.finishAndReleaseAll();
+        }
     }
 
     /**

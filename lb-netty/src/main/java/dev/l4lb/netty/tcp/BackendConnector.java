@@ -122,6 +122,7 @@ final class BackendConnector {
             return;
         }
         backend.recordEstablished(connectNanos);
+        backend.reached();
         PortPolicy policy = admission.route().policy();
         if (policy.proxyProtocol() != ProxyProtocol.NONE) {
             ChannelPipeline pipeline = outbound.pipeline();

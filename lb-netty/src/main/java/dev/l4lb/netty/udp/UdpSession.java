@@ -351,6 +351,7 @@ final class UdpSession implements Runnable {
             }
             if (!answered) {
                 answered = true;
+                backend.reached();
                 if (first != null) {
                     first.release();
                     first = null;

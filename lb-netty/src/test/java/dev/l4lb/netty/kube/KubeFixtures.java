@@ -37,7 +37,8 @@ public final class KubeFixtures {
 
     static ProxierRuntime.Settings settings(NodeContext node, Duration minSyncPeriod) {
         return new ProxierRuntime.Settings(node, null, ProxierRuntime.Portals.OFF, List.of(), null, null, LOOPBACK,
-                minSyncPeriod, Duration.ofSeconds(30), Duration.ofSeconds(60), false);
+                minSyncPeriod, Duration.ofSeconds(30), Duration.ofSeconds(60), false,
+                dev.l4lb.core.model.HealthPolicy.NONE);
     }
 
     public static AdminConfig admin() {

@@ -258,6 +258,61 @@ class ProxierServicesTest {
     }
 
     /**
+     * kube-proxy trusts readiness alone and so does l4lb by default: a ready pod whose port
+     * refuses stays in service. With --health-checks it is checked, goes down, and its clients go
+     * to the pod that answers.
+     */
+    @Test
+    void healthChecksApplyInKubernetesModeOnlyWhenAskedFor() throws Exception {
+        int port = Ports.free();
+        try (EchoServer pod = KubeFixtures.pods(port, 21)) {
+            ClusterObjects objects = KubeManifests.parse("web.yaml", """
+                    apiVersion: v1
+                    kind: Service
+                    metadata: {name: web, namespace: shop}
+                    spec: {ports: [{name: http, port: 80}]}
+                    ---
+                    apiVersion: discovery.k8s.io/v1
+                    kind: EndpointSlice
+                    metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
+                    addressType: IPv4
+                    ports: [{name: http, port: %d, protocol: TCP}]
+                    endpoints: [{addresses: ["127.0.0.21"]}, {addresses: ["127.0.0.22"]}]
+                    """.formatted(port));
+            dev.l4lb.core.model.HealthPolicy checks = new dev.l4lb.core.model.HealthPolicy(java.util.Optional.of(
+                    new dev.l4lb.core.model.HealthCheck(dev.l4lb.core.model.HealthCheck.Kind.TCP, Duration.ofMillis(200),
+                            Duration.ofMillis(200), 1, 1, 0, "/", dev.l4lb.core.model.HealthCheck.DEFAULT_EXPECT_STATUS, false,
+                            false)), java.util.Optional.empty(), true);
+            for (dev.l4lb.core.model.HealthPolicy policy : List.of(dev.l4lb.core.model.HealthPolicy.NONE, checks)) {
+                ProxierRuntime.Settings defaults = KubeFixtures.settings(KubeFixtures.node("node-a"), Duration.ZERO);
+                ProxierRuntime.Settings settings = new ProxierRuntime.Settings(defaults.node(), defaults.proxyPorts(),
+                        defaults.portals(), defaults.serviceCidrs(), defaults.transparentListener(), defaults.nodeIp(),
+                        defaults.healthCheckAddress(), defaults.minSyncPeriod(), defaults.syncPeriod(),
+                        defaults.healthTimeout(), defaults.followAddresses(), policy);
+                try (ProxierRuntime runtime = ProxierRuntime.start(settings, KubeFixtures.admin(), Transport.NIO, 1,
+                        ConnectionLog.off(), onChange -> () -> objects)) {
+                    Route route = runtime.balancer().snapshot().routes().get(0);
+                    dev.l4lb.core.health.EndpointHealth refusing = route.backends().get(1).counters().health();
+                    if (policy.enabled()) {
+                        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+                                .until(() -> refusing.state() == dev.l4lb.core.health.HealthState.DOWN);
+                        long failures = route.backends().get(1).counters().connectFailures();
+                        InetSocketAddress listener = KubeFixtures.listener(runtime, "shop/web", "http");
+                        for (int i = 0; i < 10; i++) {
+                            assertThat(KubeFixtures.whoAnswers(listener)).isEqualTo("127.0.0.21");
+                        }
+                        assertThat(route.backends().get(1).counters().connectFailures()).isEqualTo(failures);
+                    } else {
+                        assertThat(runtime.balancer().healthChecker().targets()).isZero();
+                        Thread.sleep(500); // what a check would have needed to take it down
+                        assertThat(refusing.state()).isEqualTo(dev.l4lb.core.health.HealthState.UP);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
      * A proxy port something else holds is given up for another; the Service is served there
      * rather than waiting for the holder to go.
      */
@@ -274,7 +329,8 @@ class ProxierServicesTest {
                     """ + KubeFixtures.onePodSlice("shop", "web", "http", "TCP", pod.addresses().get(0), ""));
             ProxierRuntime.Settings settings = new ProxierRuntime.Settings(KubeFixtures.node("node-a"),
                     new dev.l4lb.core.kube.ProxyPortRange(first, first + 9), ProxierRuntime.Portals.OFF, List.of(), null, null,
-                    KubeFixtures.LOOPBACK, Duration.ZERO, Duration.ofSeconds(30), Duration.ofSeconds(60), false);
+                    KubeFixtures.LOOPBACK, Duration.ZERO, Duration.ofSeconds(30), Duration.ofSeconds(60), false,
+                dev.l4lb.core.model.HealthPolicy.NONE);
             try (ProxierRuntime runtime = ProxierRuntime.start(settings, KubeFixtures.admin(), Transport.NIO, 1,
                     ConnectionLog.off(), onChange -> () -> objects)) {
                 InetSocketAddress listener = KubeFixtures.listener(runtime, "shop/web", "http");
@@ -320,7 +376,7 @@ class ProxierServicesTest {
              ServiceHealthServers healthChecks = new ServiceHealthServers(KubeFixtures.LOOPBACK, () -> true);
              KubeProxier proxier = new KubeProxier(balancer, onChange -> () -> objects, KubeFixtures.node("node-a"),
                      new dev.l4lb.core.kube.ProxyPortRange(Ports.free(), 65535), failing, healthChecks, health,
-                     Duration.ZERO, Duration.ofHours(1), () -> Set.of(KubeFixtures.LOOPBACK))) {
+                     Duration.ZERO, Duration.ofHours(1), () -> Set.of(KubeFixtures.LOOPBACK), dev.l4lb.core.model.HealthPolicy.NONE)) {
             proxier.syncNow();
             assertThat(balancer.snapshot().routes()).as("the listeners serve all the same").hasSize(1);
             assertThat(health.lastUpdated()).isEmpty();
@@ -349,7 +405,7 @@ class ProxierServicesTest {
             try (KubeProxier proxier = new KubeProxier(balancer, onChange -> () -> objects, KubeFixtures.node("node-a"),
                     new dev.l4lb.core.kube.ProxyPortRange(Ports.free(), 65535), PortalProgram.OFF, health,
                     new dev.l4lb.core.kube.ProxierHealth(Duration.ofSeconds(60)), Duration.ZERO, Duration.ofMillis(200),
-                    host::get)) {
+                    host::get, dev.l4lb.core.model.HealthPolicy.NONE)) {
                 proxier.syncNow();
                 assertThat(KubeFixtures.whoAnswers(vip)).isEqualTo(KubeFixtures.REFUSED);
 
