@@ -19,7 +19,7 @@ import dev.l4lb.core.model.ServicePort;
  * @param servicesRemoved  services only the old config has
  * @param portsAdded       ports of services in both configs that only the new one has
  * @param portsRemoved     ports of services in both configs that only the old one has
- * @param portsChanged     ports in both whose listeners, scheduler or other policy differ
+ * @param portsChanged     ports in both whose listeners, scheduler or other policy, or health policy differ
  * @param endpointsAdded   endpoints of ports in both that only the new config has
  * @param endpointsRemoved endpoints of ports in both that only the old config has
  * @param endpointsChanged endpoints in both whose weight, state, node or limit differ
@@ -73,8 +73,9 @@ public record ConfigDiff(List<String> servicesAdded, List<String> servicesRemove
                     portsAdded.add(portName);
                     continue;
                 }
+                // A health policy changes which endpoints get connections as much as a scheduler does.
                 if (!was.listen().equals(port.listen()) || !was.policy().equals(port.policy())
-                        || was.targetPort() != port.targetPort()) {
+                        || was.targetPort() != port.targetPort() || !was.health().equals(port.health())) {
                     portsChanged.add(portName);
                 }
                 Map<String, Endpoint> oldEndpoints = endpointsByAddress(was);

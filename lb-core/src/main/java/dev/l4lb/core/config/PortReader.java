@@ -2,7 +2,9 @@ package dev.l4lb.core.config;
 
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 import org.jspecify.annotations.Nullable;
@@ -11,6 +13,7 @@ import tools.jackson.databind.JsonNode;
 import dev.l4lb.core.model.AcceptProxyProtocol;
 import dev.l4lb.core.model.Cidr;
 import dev.l4lb.core.model.Endpoint;
+import dev.l4lb.core.model.HealthPolicy;
 import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.model.ProxyProtocol;
@@ -20,7 +23,7 @@ import dev.l4lb.core.model.SchedulerType;
 
 /** Reads one entry of a service's {@code ports}: its listeners, its policy and its endpoints. */
 final class PortReader {
-    private static final Set<String> KEYS = Set.of("name", "protocol", "listen", "targetPort", "scheduler",
+    private static final Set<String> KEYS = keys("name", "protocol", "listen", "targetPort", "scheduler",
             "sessionAffinity", "sessionAffinityTimeoutSeconds", "sessionAffinityMaxEntries", "proxyProtocol", "proxyProtocolUniqueId",
             "acceptProxyProtocol", "trustedUpstreams", "acceptProxyProtocolTimeout", "sourceRanges", "connectTimeout",
             "idleTimeout", "maxConnections", "maxSessions", "endpoints");
@@ -31,11 +34,20 @@ final class PortReader {
     private final Problems problems;
     private final Listeners listeners;
     private final EndpointReader endpoints;
+    private final HealthReader health;
 
     PortReader(Problems problems, Listeners listeners, EndpointReader endpoints) {
         this.problems = problems;
         this.listeners = listeners;
         this.endpoints = endpoints;
+        this.health = new HealthReader(problems);
+    }
+
+    /** The port's own keys and those of its health, which HealthReader reads. */
+    private static Set<String> keys(String... own) {
+        Set<String> keys = new HashSet<>(List.of(own));
+        keys.addAll(HealthReader.PORT_KEYS);
+        return Set.copyOf(keys);
     }
 
     /** The port at {@code path}, or null when anything in it is wrong (every problem reported). */
@@ -52,12 +64,14 @@ final class PortReader {
         Protocol protocol = fields.oneOf("protocol", Protocol.TCP, Protocol.class, Protocol::name);
         int targetPort = fields.integer("targetPort", 0, 1, 65535);
         PortPolicy policy = policy(fields, protocol, before);
+        HealthPolicy healthPolicy = health.read(fields, protocol);
         List<InetSocketAddress> listen = listeners.read(fields.node("listen"), path, protocol);
         List<Endpoint> endpointList = endpoints.read(fields.node("endpoints"), fields.path("endpoints"), targetPort);
         if (problems.count() > before) {
             return null;
         }
-        return new ServicePort(name, protocol, listen, targetPort, policy, endpointList);
+        return new ServicePort(name, protocol, listen, targetPort, policy, endpointList, List.of(), Optional.empty(),
+                healthPolicy);
     }
 
     /** The port's policy, or null when a problem was found in the port since {@code before}. */

@@ -2,6 +2,9 @@ package dev.l4lb.core.model;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A port's active health check: every {@code interval} each endpoint is probed (a TCP connect, or
@@ -81,10 +84,27 @@ public record HealthCheck(Kind kind, Duration interval, Duration timeout, int ri
 
     /** An inclusive range of HTTP statuses, {@code 200-399}, or one status, {@code 204}. */
     public record StatusRange(int low, int high) {
+        /** Three digits each: no status has more, and a longer number cannot overflow the parse. */
+        private static final Pattern TEXT = Pattern.compile("(\\d{3})(?:-(\\d{3}))?");
+
         public StatusRange {
             if (low < 100 || high > 599 || low > high) {
                 throw new IllegalArgumentException("statuses run from 100 to 599, low to high: " + low + "-" + high);
             }
+        }
+
+        /**
+         * The range written as a config writes it, {@code 200-399} or {@code 204}; empty when the
+         * text is not one, or its statuses are out of 100..599 or run high to low.
+         */
+        public static Optional<StatusRange> parse(String text) {
+            Matcher m = TEXT.matcher(text);
+            if (!m.matches()) {
+                return Optional.empty();
+            }
+            int low = Integer.parseInt(m.group(1));
+            int high = m.group(2) == null ? low : Integer.parseInt(m.group(2));
+            return low < 100 || high > 599 || low > high ? Optional.empty() : Optional.of(new StatusRange(low, high));
         }
 
         public boolean contains(int status) {

@@ -118,7 +118,9 @@ class ConfigDiffTest {
             "sourceRanges: [\"10.0.0.0/8\"]",
             "connectTimeout: 2s",
             "idleTimeout: 5m",
-            "maxConnections: 10"})
+            "maxConnections: 10",
+            "healthCheck: {type: tcp}",
+            "outlierDetection: {}"})
     void aPortWhoseListenersOrPolicyDifferIsChanged(String change) throws Exception {
         List<Service> before = web("name: http", "endpoints: [\"10.0.0.1:80\"]");
         List<Service> after = web("name: http", change, "endpoints: [\"10.0.0.1:80\"]");
@@ -132,6 +134,27 @@ class ConfigDiffTest {
         assertThat(diff.endpointsRemoved()).isEmpty();
         assertThat(diff.endpointsChanged()).isEmpty();
         assertThat(diff.summary()).isEqualTo("1 port(s) changed");
+    }
+
+    /** Issue #17: a reload that changes only how endpoints are checked still says which port it touched. */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {
+            "healthCheck: {type: tcp, interval: 5s}",
+            "healthCheck: {type: tcp, startDown: true}",
+            "healthCheck: {type: http}",
+            "healthCheck: {type: none}",
+            "healthCheck: {type: tcp}\n        failOpen: false",
+            "healthCheck: {type: tcp}\n        outlierDetection: {maxEjectionPercent: 10}"})
+    void aPortWhoseHealthPolicyDiffersIsChanged(String change) throws Exception {
+        List<Service> before = web("name: http", "healthCheck: {type: tcp}", "outlierDetection: {}", "endpoints: [\"10.0.0.1:80\"]");
+        String after = change.contains("outlierDetection") ? change : change + "\n        outlierDetection: {}";
+
+        ConfigDiff diff = ConfigDiff.between(before, web("name: http", after, "endpoints: [\"10.0.0.1:80\"]"));
+
+        assertThat(diff.portsChanged()).containsExactly(WEB_PORT);
+        assertThat(diff.endpointsChanged()).isEmpty();
+        assertThat(diff.summary()).isEqualTo("1 port(s) changed");
+        assertThat(ConfigDiff.between(before, before).isEmpty()).as("the same health policy is no change").isTrue();
     }
 
     @Test

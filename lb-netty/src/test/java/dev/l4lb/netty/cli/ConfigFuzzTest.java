@@ -93,11 +93,26 @@ class ConfigFuzzTest {
                         acceptProxyProtocol: true
                         trustedUpstreams: ["10.0.0.0/24"]
                         acceptProxyProtocolTimeout: 3s
+                        healthCheck:
+                          type: tcp
+                          interval: 2s
+                          timeout: 1s
+                          rise: 2
+                          fall: 3
+                          sendProxyProtocol: true
+                          startDown: false
                         endpoints: ["%s"]
                   - name: dns
                     ports:
                       - protocol: UDP
                         listen: ["%s"]
+                        healthCheck: {type: http, port: 9, path: /healthz, expectStatus: "200-399"}
+                        outlierDetection:
+                          consecutiveConnectFailures: 5
+                          baseEjectionTime: 30s
+                          maxEjectionTime: 300s
+                          maxEjectionPercent: 50
+                        failOpen: true
                         endpoints: ["127.0.0.1:53"]
                 admin:
                   metrics: "127.0.0.1:0"
