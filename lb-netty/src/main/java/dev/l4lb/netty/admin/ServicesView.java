@@ -8,8 +8,13 @@ import tools.jackson.databind.node.ArrayNode;
 import tools.jackson.databind.node.ObjectNode;
 
 import dev.l4lb.core.affinity.ClientIpAffinity;
+import dev.l4lb.core.health.EndpointHealth;
+import dev.l4lb.core.health.PortHealth;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Endpoint;
+import dev.l4lb.core.model.HealthCheck;
+import dev.l4lb.core.model.HealthPolicy;
+import dev.l4lb.core.model.OutlierDetection;
 import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.model.ProxyProtocol;
@@ -101,6 +106,7 @@ final class ServicesView {
             node.put("maxSessions", policy.maxConnections());
         }
         rate(node, rates.of(counters));
+        node.set("health", portHealth(port.health(), route.health()));
         ArrayNode endpoints = node.putArray("endpoints");
         for (Backend backend : route.backends()) {
             endpoints.add(endpoint(backend, rates));
@@ -129,6 +135,77 @@ final class ServicesView {
             ObjectNode last = node.putObject("lastError");
             last.put("time", error.time().toString());
             last.put("message", error.message());
+        }
+        node.set("health", endpointHealth(counters.health()));
+        return node;
+    }
+
+    /**
+     * What may take the port's endpoints out and what it does when all are: the policy, then the
+     * state now. {@code check} and {@code outlierDetection} are null when the port has none.
+     */
+    private static ObjectNode portHealth(HealthPolicy policy, PortHealth health) {
+        ObjectNode node = JSON.createObjectNode();
+        HealthCheck check = policy.check().orElse(null);
+        if (check == null) {
+            node.putNull("check");
+        } else {
+            ObjectNode out = node.putObject("check");
+            out.put("type", check.kind().configName());
+            out.put("intervalSeconds", check.interval().toMillis() / 1000.0);
+            out.put("timeoutSeconds", check.timeout().toMillis() / 1000.0);
+            out.put("rise", check.rise());
+            out.put("fall", check.fall());
+            if (check.port() == 0) {
+                out.putNull("port");
+            } else {
+                out.put("port", check.port());
+            }
+            if (check.kind() == HealthCheck.Kind.HTTP) {
+                out.put("path", check.path());
+                out.put("expectStatus", check.expectStatus().toString());
+            }
+        }
+        OutlierDetection detection = policy.outlierDetection().orElse(null);
+        if (detection == null) {
+            node.putNull("outlierDetection");
+        } else {
+            ObjectNode out = node.putObject("outlierDetection");
+            out.put("consecutiveConnectFailures", detection.consecutiveConnectFailures());
+            out.put("baseEjectionSeconds", detection.baseEjectionTime().toMillis() / 1000.0);
+            out.put("maxEjectionSeconds", detection.maxEjectionTime().toMillis() / 1000.0);
+            out.put("maxEjectionPercent", detection.maxEjectionPercent());
+        }
+        node.put("failOpen", policy.failOpen());
+        node.put("failingOpen", health.failingOpen());
+        node.put("allOut", health.allOut());
+        node.put("failOpenEntered", health.failOpenEntered());
+        return node;
+    }
+
+    /**
+     * The endpoint's health by its checks and its traffic, beside {@code state}, which is what the
+     * config or Kubernetes say of it: {@code up}, {@code down} (its check failed) or {@code ejected}.
+     */
+    private static ObjectNode endpointHealth(EndpointHealth health) {
+        ObjectNode node = JSON.createObjectNode();
+        node.put("state", health.state().label());
+        // Down or ejected endpoints still take connections while their port fails open.
+        node.put("inService", health.inService());
+        node.put("since", health.since().toString());
+        Instant until = health.ejectedUntil();
+        node.put("ejectedUntil", until == null ? null : until.toString());
+        node.put("checksPassed", health.checksPassed());
+        node.put("checksFailed", health.checksFailed());
+        node.put("ejections", health.ejections());
+        String reason = health.lastFailure();
+        Instant at = health.lastFailureAt();
+        if (reason == null || at == null) {
+            node.putNull("lastFailure");
+        } else {
+            ObjectNode last = node.putObject("lastFailure");
+            last.put("time", at.toString());
+            last.put("message", reason);
         }
         return node;
     }

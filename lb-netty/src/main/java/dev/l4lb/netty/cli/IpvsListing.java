@@ -1,5 +1,10 @@
 package dev.l4lb.netty.cli;
 
+import java.math.BigDecimal;
+import java.time.DateTimeException;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.format.DateTimeFormatter;
 import java.util.Locale;
 
 import tools.jackson.databind.JsonNode;
@@ -23,6 +28,11 @@ import tools.jackson.databind.JsonNode;
  *   <li>{@code --stats} has no packet columns (a userspace relay never sees packets): Conns InBytes OutBytes.
  *       {@code --rate} likewise: CPS InBPS OutBPS, rounded to whole numbers per second as IPVS rates are.</li>
  *   <li>The first line names l4lb, its version and transport where ipvsadm names the IPVS version.</li>
+ *   <li>Health, where a port has a check or outlier detection: the service line's flags name them
+ *       ({@code check tcp 2s}, {@code outlier}) and say {@code FAILING OPEN} while every endpoint is
+ *       out and the port routes as if all were up; a Health column after InActConn says {@code up},
+ *       {@code down (reason)} or {@code ejected until 12:03:04 (reason)}, in the local time of the
+ *       terminal. A listing without health anywhere is ipvsadm's, column for column.</li>
  *   <li>Services and endpoints come in the API's order; ipvsadm sorts them, but the API's order is the
  *       config's, which is the order people wrote and look for.</li>
  * </ul>
@@ -47,6 +57,7 @@ final class IpvsListing {
 
     /** "Prot" and a blank: where the address starts on a service line, and so on its continuation lines. */
     private static final String ADDRESS_INDENT = " ".repeat(5);
+    private static final DateTimeFormatter CLOCK = DateTimeFormatter.ofPattern("HH:mm:ss", Locale.ROOT);
 
     private IpvsListing() {
     }
@@ -56,20 +67,43 @@ final class IpvsListing {
      * {@code exact} prints numbers in full instead of abbreviating them with K, M, G or T.
      */
     static String render(JsonNode api, Layout layout, boolean exact) {
+        return render(api, layout, exact, ZoneId.systemDefault());
+    }
+
+    /** {@link #render(JsonNode, Layout, boolean)} with the times of day in {@code zone}. */
+    static String render(JsonNode api, Layout layout, boolean exact, ZoneId zone) {
         StringBuilder out = new StringBuilder();
         out.append("l4lb ").append(text(api.path("version"), "unknown"))
                 .append(" userspace proxy (transport ").append(text(api.path("transport"), "unknown")).append(")\n");
-        out.append(title(layout));
+        boolean health = layout == Layout.CONNECTIONS && anyHealth(api);
+        out.append(title(layout, health));
         for (JsonNode service : api.path("services")) {
-            appendService(out, service, layout, exact);
+            appendService(out, service, layout, exact, health ? zone : null);
         }
         return out.toString();
     }
 
-    private static String title(Layout layout) {
+    /** Does any port have a check or outlier detection, or any endpoint health other than up? */
+    private static boolean anyHealth(JsonNode api) {
+        for (JsonNode service : api.path("services")) {
+            JsonNode health = service.path("health");
+            if (health.path("check").isObject() || health.path("outlierDetection").isObject()
+                    || health.path("failingOpen").asBoolean(false)) {
+                return true;
+            }
+            for (JsonNode endpoint : service.path("endpoints")) {
+                if (!text(endpoint.path("health").path("state"), "up").equals("up")) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    private static String title(Layout layout, boolean health) {
         return switch (layout) {
             case CONNECTIONS -> "Prot LocalAddress:Port Scheduler Flags\n"
-                    + "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n";
+                    + "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn" + (health ? " Health" : "") + "\n";
             case STATS -> format("%-33s %8s %8s %8s\n  -> RemoteAddress:Port\n",
                     "Prot LocalAddress:Port", "Conns", "InBytes", "OutBytes");
             case RATE -> format("%-33s %8s %8s %8s\n  -> RemoteAddress:Port\n",
@@ -77,7 +111,8 @@ final class IpvsListing {
         };
     }
 
-    private static void appendService(StringBuilder out, JsonNode service, Layout layout, boolean exact) {
+    /** @param zone where to show the times of health, or null for a listing without health */
+    private static void appendService(StringBuilder out, JsonNode service, Layout layout, boolean exact, ZoneId zone) {
         JsonNode listen = service.path("listen");
         String name = format("%-4s %s", text(service.path("protocol")), text(listen.path(0)));
         switch (layout) {
@@ -89,6 +124,9 @@ final class IpvsListing {
                     if (timeout.isNumber()) {
                         out.append(' ').append(number(timeout));
                     }
+                }
+                if (zone != null) {
+                    appendHealthFlags(out, service.path("health"));
                 }
             }
             case STATS -> out.append(format("%-33s", name))
@@ -109,22 +147,78 @@ final class IpvsListing {
         }
         String forward = text(service.path("forward"));
         for (JsonNode endpoint : service.path("endpoints")) {
-            appendEndpoint(out, endpoint, forward, layout, exact);
+            appendEndpoint(out, endpoint, forward, layout, exact, zone);
         }
     }
 
-    /** The weight IPVS would show: the configured one while the endpoint is up, else 0. */
-    private static long effectiveWeight(JsonNode endpoint) {
-        return text(endpoint.path("state"), "up").equals("up") ? number(endpoint.path("weight")) : 0;
+    /** What may take endpoints out ({@code check tcp 2s}, {@code outlier}), and whether the port fails open now. */
+    private static void appendHealthFlags(StringBuilder out, JsonNode health) {
+        JsonNode check = health.path("check");
+        if (check.isObject()) {
+            out.append(" check ").append(text(check.path("type"), "?"));
+            JsonNode interval = check.path("intervalSeconds");
+            if (interval.isNumber()) {
+                out.append(' ').append(BigDecimal.valueOf(interval.doubleValue()).stripTrailingZeros().toPlainString())
+                        .append('s');
+            }
+        }
+        if (health.path("outlierDetection").isObject()) {
+            out.append(" outlier");
+        }
+        long times = number(health.path("failOpenEntered"));
+        if (health.path("failingOpen").asBoolean(false)) {
+            // Loud on purpose: every endpoint failed its checks and still gets traffic.
+            out.append(" FAILING OPEN (").append(times).append(times == 1 ? " time" : " times").append(')');
+        } else if (times > 0) {
+            out.append(" failed open ").append(times).append(times == 1 ? " time" : " times");
+        }
     }
 
+    /**
+     * The weight IPVS would show: the configured one while the endpoint takes new connections (up,
+     * and in service by its health), else 0.
+     */
+    private static long effectiveWeight(JsonNode endpoint) {
+        boolean up = text(endpoint.path("state"), "up").equals("up")
+                && endpoint.path("health").path("inService").asBoolean(true);
+        return up ? number(endpoint.path("weight")) : 0;
+    }
+
+    /** The Health column: {@code up}, {@code down (reason)}, {@code ejected until 12:03:04 (reason)}. */
+    private static String health(JsonNode endpoint, ZoneId zone) {
+        JsonNode health = endpoint.path("health");
+        String state = text(health.path("state"), "up");
+        String reason = text(health.path("lastFailure").path("message"), "");
+        String because = reason.isEmpty() ? "" : " (" + reason + ")";
+        return switch (state) {
+            case "up" -> "up";
+            case "down" -> "down" + because;
+            case "ejected" -> {
+                String until = clock(text(health.path("ejectedUntil"), ""), zone);
+                yield "ejected" + (until.isEmpty() ? "" : " until " + until) + because;
+            }
+            default -> state;
+        };
+    }
+
+    /** An ISO-8601 instant as the time of day in {@code zone}; "" when it is not one. */
+    private static String clock(String iso, ZoneId zone) {
+        try {
+            return CLOCK.format(Instant.parse(iso).atZone(zone));
+        } catch (DateTimeException e) {
+            return "";
+        }
+    }
+
+    /** @param zone where to show the times of health, or null for a listing without the Health column */
     private static void appendEndpoint(StringBuilder out, JsonNode endpoint, String forward, Layout layout,
-            boolean exact) {
+            boolean exact, ZoneId zone) {
         String address = text(endpoint.path("address"));
         switch (layout) {
             case CONNECTIONS -> out.append(format("  -> %-28s %-7s %-6d %-10d %-10d", address, forward,
                     effectiveWeight(endpoint), number(endpoint.path("active")),
-                    number(endpoint.path("inactive"))));
+                    number(endpoint.path("inactive"))))
+                    .append(zone == null ? "" : " " + health(endpoint, zone));
             case STATS -> out.append(format("  -> %-28s", address))
                     .append(largeNumber(number(endpoint.path("connections")), exact))
                     .append(largeNumber(number(endpoint.path("bytesIn")), exact))

@@ -31,7 +31,11 @@ import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.netty.util.concurrent.EventExecutor;
 
 import dev.l4lb.core.affinity.ClientIpAffinity;
+import dev.l4lb.core.health.EndpointHealth;
+import dev.l4lb.core.health.HealthState;
+import dev.l4lb.core.health.PortHealth;
 import dev.l4lb.core.model.Addresses;
+import dev.l4lb.core.model.HealthPolicy;
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.core.sched.Backend;
@@ -212,8 +216,16 @@ public final class BalancerMetrics implements AutoCloseable {
                 counter(next, PREFIX + ".affinity.evictions", port, affinity.table(), t -> t.evictions(),
                         "ClientIP affinity entries evicted because the table was full");
             }
+            HealthPolicy health = route.port().health();
+            if (health.enabled()) {
+                bindPortHealth(next, port, route.health());
+            }
             for (Backend backend : route.backends()) {
-                bindEndpoint(next, port.and("endpoint", Addresses.format(backend.address())), backend.counters());
+                Tags endpoint = port.and("endpoint", Addresses.format(backend.address()));
+                bindEndpoint(next, endpoint, backend.counters());
+                if (health.enabled()) {
+                    bindEndpointHealth(next, endpoint, health, backend.counters().health());
+                }
             }
         }
         for (Meter.Id old : bound.keySet()) {
@@ -244,6 +256,33 @@ public final class BalancerMetrics implements AutoCloseable {
                 .register(registry);
         next.put(connect.getId(), counters);
         counters.observeConnectTimes(nanos -> connect.record(nanos, TimeUnit.NANOSECONDS));
+    }
+
+    /**
+     * Health meters only for a port whose policy can take an endpoint out: elsewhere every endpoint
+     * would read healthy forever and each would only add series.
+     */
+    private void bindPortHealth(Map<Meter.Id, Object> next, Tags port, PortHealth health) {
+        // Not "port.fail.open": that is the counter's family, and Prometheus allows one type per family.
+        gauge(next, PREFIX + ".port.failing.open", port, health, h -> h.failingOpen() ? 1 : 0,
+                "1 while every endpoint is down or ejected and the port routes as if all were up, else 0");
+        counter(next, PREFIX + ".port.fail.open", port, health, PortHealth::failOpenEntered,
+                "Times the port started failing open (every endpoint out)");
+    }
+
+    private void bindEndpointHealth(Map<Meter.Id, Object> next, Tags tags, HealthPolicy policy, EndpointHealth health) {
+        gauge(next, PREFIX + ".endpoint.healthy", tags, health, h -> h.state() == HealthState.UP ? 1 : 0,
+                "1 while the endpoint is neither down by its check nor ejected, else 0");
+        if (policy.check().isPresent()) {
+            counter(next, PREFIX + ".health.checks", tags.and("result", "pass"), health, EndpointHealth::checksPassed,
+                    "Active health checks of the endpoint, by result");
+            counter(next, PREFIX + ".health.checks", tags.and("result", "fail"), health, EndpointHealth::checksFailed,
+                    "Active health checks of the endpoint, by result");
+        }
+        if (policy.outlierDetection().isPresent()) {
+            counter(next, PREFIX + ".outlier.ejections", tags, health, EndpointHealth::ejections,
+                    "Times outlier detection ejected the endpoint");
+        }
     }
 
     private <T> void gauge(Map<Meter.Id, Object> next, String name, Tags tags, T source, ToDoubleFunction<T> value,

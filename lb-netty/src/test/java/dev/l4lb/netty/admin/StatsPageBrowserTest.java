@@ -21,6 +21,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import dev.l4lb.core.config.AdminConfig;
 import dev.l4lb.core.config.BalancerConfig;
 import dev.l4lb.core.model.Addresses;
+import dev.l4lb.core.table.Route;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.echo.EchoServer;
@@ -29,6 +30,7 @@ import dev.l4lb.netty.testing.Chromium;
 import dev.l4lb.netty.testing.Closer;
 import dev.l4lb.netty.testing.Configs;
 import dev.l4lb.netty.testing.EchoBackends;
+import dev.l4lb.netty.testing.HealthConfigs;
 import dev.l4lb.netty.testing.NoLeaks;
 import dev.l4lb.netty.testing.Ports;
 import dev.l4lb.netty.testing.Sockets;
@@ -117,6 +119,42 @@ class StatsPageBrowserTest {
             assertThat(deadRow.get("last-error")).containsIgnoringCase("refused");
             assertThat(loaded.console()).noneMatch(line -> line.contains("Uncaught"));
         }
+    }
+
+    @Test
+    void aDownEndpointIsRedAnEjectedOneOrangeAndAPortFailingOpenStandsOut() throws Exception {
+        Chromium chromium = Chromium.require();
+        EchoServer backends = toClose.add(EchoBackends.start(TRANSPORT, 2));
+        InetSocketAddress down = backends.addresses().get(0);
+        InetSocketAddress ejected = backends.addresses().get(1);
+        InetSocketAddress listen = Ports.loopback(Ports.free());
+        Balancer balancer = toClose.add(Balancer.start(HealthConfigs.withHealth(
+                Configs.tcp(listen, backends.addresses()), HealthConfigs.CHECK_AND_OUTLIER), TRANSPORT, 1));
+        InetAddress loopback = InetAddress.getLoopbackAddress();
+        AdminServer admin = toClose.add(AdminServer.start(
+                new AdminConfig(new InetSocketAddress(loopback, 0), new InetSocketAddress(loopback, 0)), balancer, null));
+        Route route = balancer.snapshot().routes().get(0);
+        route.backends().get(0).counters().health().checkFailed(1, "connect refused");
+        route.backends().get(1).counters().health().connectFailed("connect timed out", System.nanoTime());
+        assertThat(route.health().failingOpen()).as("both out: the port fails open").isTrue();
+
+        URI page = AdminHttp.uri(admin.metricsAddress(), "/");
+        Chromium.Page loaded = chromium.load(page, Duration.ofSeconds(3));
+        Path png = Path.of("target", "stats-page-health.png");
+        chromium.screenshot(page, png, 1400, 400, Duration.ofSeconds(3));
+        assertThat(png).isNotEmptyFile();
+
+        String dom = loaded.dom().replaceAll("(?s)<script.*?</script>", "");
+        assertThat(dom).containsPattern("<body[^>]* data-updated=\"20");
+        assertThat(dom).contains("<tr class=\"endpoint state-down\" data-address=\"" + Addresses.format(down) + "\"",
+                "<tr class=\"endpoint state-ejected\" data-address=\"" + Addresses.format(ejected) + "\"",
+                "<table class=\"port failing-open\"", "FAILING OPEN (1\u00d7)", "tcp check every 2s", "outlier detection");
+        Map<String, Map<String, String>> rows = endpointRows(dom);
+        assertThat(rows.get(Addresses.format(down)).get("state")).isEqualTo("down");
+        assertThat(rows.get(Addresses.format(down)).get("health")).startsWith("down since").contains("connect refused");
+        assertThat(rows.get(Addresses.format(ejected)).get("state")).isEqualTo("ejected");
+        assertThat(rows.get(Addresses.format(ejected)).get("health")).startsWith("ejected until").contains("connect timed out");
+        assertThat(loaded.console()).noneMatch(line -> line.contains("Uncaught"));
     }
 
     /** Endpoint rows by address: cell class to its text (or its exact {@code data-value}). */

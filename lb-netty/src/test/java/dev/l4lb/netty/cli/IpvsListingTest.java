@@ -2,6 +2,9 @@ package dev.l4lb.netty.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.time.ZoneOffset;
+import java.util.List;
+
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.ObjectMapper;
@@ -166,6 +169,58 @@ class IpvsListingTest {
                 "  -> 127.0.0.1:3                  Proxy   0      0          0         ");
     }
 
+    /** A port with a check and outlier detection, failing open: one endpoint down, one ejected; then a port without. */
+    private static final String HEALTH = """
+            {"version": "1", "transport": "nio", "services": [ {
+               "service": "demo/web", "port": "http", "protocol": "TCP", "listen": ["127.0.0.1:80"],
+               "scheduler": "rr", "sessionAffinity": "None", "forward": "Proxy",
+               "health": {"check": {"type": "tcp", "intervalSeconds": 2.0}, "outlierDetection": {"consecutiveConnectFailures": 5},
+                          "failOpen": true, "failingOpen": true, "allOut": true, "failOpenEntered": 2},
+               "endpoints": [
+                 {"address": "127.0.0.1:1", "weight": 5, "state": "up", "active": 1, "inactive": 0,
+                  "health": {"state": "down", "inService": true, "ejectedUntil": null,
+                             "lastFailure": {"time": "2026-11-24T12:02:58Z", "message": "connect refused"}}},
+                 {"address": "127.0.0.1:2", "weight": 5, "state": "up", "active": 0, "inactive": 0,
+                  "health": {"state": "ejected", "inService": true, "ejectedUntil": "2026-11-24T12:03:04.250Z",
+                             "lastFailure": {"time": "2026-11-24T12:02:34Z", "message": "connect timed out"}}}
+               ]}, {
+               "service": "demo/db", "port": "", "protocol": "TCP", "listen": ["127.0.0.1:5432"],
+               "scheduler": "rr", "sessionAffinity": "None", "forward": "Proxy",
+               "health": {"check": null, "outlierDetection": null, "failOpen": true, "failingOpen": false,
+                          "allOut": false, "failOpenEntered": 0},
+               "endpoints": [
+                 {"address": "127.0.0.1:3", "weight": 1, "state": "up", "active": 0, "inactive": 0,
+                  "health": {"state": "up", "inService": true, "ejectedUntil": null, "lastFailure": null}}
+               ]} ]}
+            """;
+
+    @Test
+    void healthIsAColumnAndTheFlagsSayWhatChecksAndThatThePortFailsOpen() {
+        assertThat(render(HEALTH, Layout.CONNECTIONS, false).lines().skip(1).toList()).containsExactly(
+                "Prot LocalAddress:Port Scheduler Flags",
+                "  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn Health",
+                "TCP  127.0.0.1:80 rr check tcp 2s outlier FAILING OPEN (2 times)",
+                "  -> 127.0.0.1:1                  Proxy   5      1          0          down (connect refused)",
+                "  -> 127.0.0.1:2                  Proxy   5      0          0          ejected until 12:03:04 (connect timed out)",
+                "TCP  127.0.0.1:5432 rr",
+                "  -> 127.0.0.1:3                  Proxy   1      0          0          up");
+    }
+
+    @Test
+    void anEndpointOutOfServiceByItsHealthShowsWeightZeroAndAPortThatFailedOpenBeforeSaysSo() {
+        String json = HEALTH.replace("\"failingOpen\": true", "\"failingOpen\": false")
+                .replace("\"inService\": true, \"ejectedUntil\": null,", "\"inService\": false, \"ejectedUntil\": null,")
+                .replace("\"failOpenEntered\": 2", "\"failOpenEntered\": 1");
+        List<String> lines = render(json, Layout.CONNECTIONS, false).lines().toList();
+        assertThat(lines.get(3)).isEqualTo("TCP  127.0.0.1:80 rr check tcp 2s outlier failed open 1 time");
+        assertThat(lines.get(4)).startsWith("  -> 127.0.0.1:1                  Proxy   0      1");
+    }
+
+    @Test
+    void theStatsAndRateListingsHaveNoHealthColumn() {
+        assertThat(render(HEALTH, Layout.STATS, false)).doesNotContain("check", "FAILING", "down", "ejected");
+    }
+
     @Test
     void statsAbbreviateAsIpvsadmDoes() {
         assertThat(render(BUSY, Layout.STATS, false)).isEqualTo("""
@@ -265,7 +320,7 @@ class IpvsListingTest {
     private static String render(String json, Layout layout, boolean exact) {
         try {
             JsonNode api = new ObjectMapper().readTree(json);
-            return IpvsListing.render(api, layout, exact);
+            return IpvsListing.render(api, layout, exact, ZoneOffset.UTC);
         } catch (JacksonException e) {
             throw new AssertionError("the fixture is not JSON", e);
         }
