@@ -96,12 +96,22 @@ final class HealthPorts {
         return backend(route, host).counters().health();
     }
 
-    /** The endpoints {@code picks} first tries from distinct clients went to (null for a pick that found none). */
+    /**
+     * The endpoints {@code picks} first tries from distinct clients went to (null for a pick that
+     * found none), each claimed while the others are picked, so that least-load schedulers move
+     * on, and all released at the end.
+     */
     static Set<@Nullable Backend> picked(Route route, int picks) {
         Set<@Nullable Backend> picked = new HashSet<>();
+        List<Backend> claimed = new ArrayList<>();
         for (int i = 0; i < picks; i++) {
-            picked.add(route.scheduler().pick(client(i)));
+            Backend chosen = route.scheduler().pick(client(i));
+            picked.add(chosen);
+            if (chosen != null && chosen.tryAcquire()) {
+                claimed.add(chosen);
+            }
         }
+        claimed.forEach(Backend::release);
         return picked;
     }
 
