@@ -8,6 +8,7 @@ import java.util.Collections;
 import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -27,18 +28,31 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Threads;
 import org.openjdk.jmh.annotations.Warmup;
 
+import dev.l4lb.core.health.HealthListener;
 import dev.l4lb.core.model.Endpoint;
+import dev.l4lb.core.model.HealthCheck;
+import dev.l4lb.core.model.HealthPolicy;
+import dev.l4lb.core.model.OutlierDetection;
+import dev.l4lb.core.model.PortPolicy;
+import dev.l4lb.core.model.Protocol;
+import dev.l4lb.core.model.Service;
+import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.Scheduler;
 import dev.l4lb.core.model.SchedulerType;
 import dev.l4lb.core.sched.Schedulers;
+import dev.l4lb.core.table.Route;
+import dev.l4lb.core.table.ServiceSnapshot;
 
 /**
  * One {@link Scheduler#pick} per operation for every {@link SchedulerType} side by side, over 3 to
  * 1,000 endpoints, on one thread and on four threads sharing the scheduler (on a 2-core machine
  * the four-thread time per operation includes time-slicing, not only contention). The load-aware
  * schedulers ({@link #LOAD_AWARE}) also open and close a connection per operation, as the data
- * plane does, so their counts and indexes move; the time includes that claim and release. Run with
+ * plane does, so their counts and indexes move; the time includes that claim and release. With
+ * {@code health=on} the port has an active check and outlier detection, every endpoint up, in a
+ * snapshot put in service as the data plane does: what health costs a pick while nothing is
+ * wrong (issue #17 allows 10%). Run with
  * {@code java -jar bench/jmh/target/benchmarks.jar SchedulerBenchmark -prof gc}.
  */
 @State(Scope.Benchmark)
@@ -66,6 +80,10 @@ public class SchedulerBenchmark {
 
     @Param({"3", "100", "1000"})
     int endpoints;
+
+    /** {@code off}: the scheduler on its own; {@code on}: its port under a health policy, all endpoints up. */
+    @Param({"off", "on"})
+    String health;
 
     Scheduler picker;
     boolean loadAware;
@@ -118,7 +136,7 @@ public class SchedulerBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() throws UnknownHostException {
-        picker = Schedulers.create(scheduler, backends(endpoints));
+        picker = health.equals("on") ? healthChecked(scheduler, backends(endpoints)) : Schedulers.create(scheduler, backends(endpoints));
         loadAware = LOAD_AWARE.contains(scheduler);
         clients = distinctClients(CLIENTS, new Random(42));
     }
@@ -134,6 +152,31 @@ public class SchedulerBenchmark {
     @Threads(4)
     public Backend pickContended(Connections connections) {
         return connections.connect(picker, clients, loadAware);
+    }
+
+    /**
+     * The scheduler of a port over the same endpoints with a TCP check and outlier detection, from
+     * a snapshot activated as the data plane activates it (so each endpoint's health is attached).
+     */
+    static Scheduler healthChecked(SchedulerType type, List<Backend> backends) {
+        PortPolicy d = PortPolicy.defaults();
+        PortPolicy policy = new PortPolicy(type, d.sessionAffinity(), d.sessionAffinityTimeoutSeconds(),
+                d.sessionAffinityMaxEntries(), d.proxyProtocol(), false, d.acceptProxyProtocol(), List.of(),
+                d.connectTimeout(), d.idleTimeout(), 0);
+        HealthPolicy health = new HealthPolicy(Optional.of(HealthCheck.tcpDefaults()),
+                Optional.of(new OutlierDetection(OutlierDetection.DEFAULT_CONSECUTIVE_CONNECT_FAILURES,
+                        OutlierDetection.DEFAULT_BASE_EJECTION_TIME, OutlierDetection.DEFAULT_MAX_EJECTION_TIME,
+                        OutlierDetection.DEFAULT_MAX_EJECTION_PERCENT)), true);
+        ServicePort port = new ServicePort("bench", Protocol.TCP, List.of(new InetSocketAddress(8080)), 8080, policy,
+                backends.stream().map(Backend::endpoint).toList()).withHealth(health);
+        ServiceSnapshot snapshot = ServiceSnapshot.build(List.of(new Service("bench", "pick", List.of(port))),
+                ServiceSnapshot.empty());
+        snapshot.activate(HealthListener.NONE);
+        Route route = snapshot.routes().get(0);
+        if (route.health().members().size() != backends.size() || !route.backends().stream().allMatch(Backend::inService)) {
+            throw new IllegalStateException("health not attached to every endpoint: " + route.health().members());
+        }
+        return route.scheduler();
     }
 
     /**

@@ -19,7 +19,8 @@ import dev.l4lb.core.model.OutlierDetection;
  */
 public final class PortHealth {
     private final String name;
-    private HealthPolicy policy = HealthPolicy.NONE;
+    /** Volatile: written under the lock by attach, read without it by connectFailures on every event loop. */
+    private volatile HealthPolicy policy = HealthPolicy.NONE;
     private volatile List<EndpointHealth> members = List.of();
     private HealthListener listener = HealthListener.NONE;
     private volatile boolean failingOpen;

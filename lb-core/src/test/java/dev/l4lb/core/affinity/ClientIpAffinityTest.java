@@ -10,12 +10,17 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
+import java.util.Optional;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+import dev.l4lb.core.health.HealthListener;
+import dev.l4lb.core.health.PortHealth;
 import dev.l4lb.core.model.Endpoint;
+import dev.l4lb.core.model.HealthCheck;
+import dev.l4lb.core.model.HealthPolicy;
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.RoundRobinScheduler;
 import dev.l4lb.core.sched.Scheduler;
@@ -142,6 +147,25 @@ class ClientIpAffinityTest {
         ClientIpAffinity restored = roundRobin(List.of(carried(a), carried(b), carried(c)));
         assertThat(restored.pick(client).address()).isEqualTo(b.address());
         assertThat(restored.pick(client(2)).address()).as("a fresh client still gets a").isEqualTo(a.address());
+    }
+
+    @Test
+    void aClientWhoseEndpointIsOutOfServiceIsPickedAnewAndStaysWithItsNewEndpoint() throws Exception {
+        ClientIpAffinity affinity = roundRobin(backends);
+        InetAddress client = client(1);
+        PortHealth health = new PortHealth("demo/web");
+        HealthCheck d = HealthCheck.tcpDefaults();
+        health.attach(new HealthPolicy(Optional.of(new HealthCheck(d.kind(), d.interval(), d.timeout(), 1, 1, 0, d.path(),
+                        d.expectStatus(), false, false)), Optional.empty(), true),
+                backends.stream().map(backend -> backend.counters().health()).toList(), HealthListener.NONE);
+        assertThat(affinity.pick(client)).isSameAs(a);
+
+        a.counters().health().checkFailed(1, "refused");
+        assertThat(affinity.pick(client)).isSameAs(b);
+        assertThat(table.get(client)).as("entry overwritten").isEqualTo(b.address());
+
+        a.counters().health().checkPassed(1);
+        assertThat(affinity.pick(client)).as("back up, but the client has moved on").isSameAs(b);
     }
 
     @Test

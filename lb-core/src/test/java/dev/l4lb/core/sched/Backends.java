@@ -4,9 +4,16 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 
+import dev.l4lb.core.health.HealthListener;
+import dev.l4lb.core.health.PortHealth;
 import dev.l4lb.core.model.Endpoint;
+import dev.l4lb.core.model.HealthCheck;
+import dev.l4lb.core.model.HealthPolicy;
+import dev.l4lb.core.model.OutlierDetection;
 
 /** Endpoints, clients and pick sequences for the scheduler tests, built without DNS. */
 final class Backends {
@@ -51,6 +58,40 @@ final class Backends {
                 throw new IllegalStateException(backend + " is full after " + i + " of " + times);
             }
         }
+        return backend;
+    }
+
+    /**
+     * Puts {@code backends} under one port's health, as a snapshot going into service does: a check
+     * that takes an endpoint down on one failure and back on one pass ({@link #down}, {@link #up}),
+     * and outlier detection that ejects on one failed connect, any share of the port ({@link #eject}).
+     */
+    static PortHealth underHealth(boolean failOpen, Backend... backends) {
+        HealthCheck d = HealthCheck.tcpDefaults();
+        HealthCheck check = new HealthCheck(d.kind(), d.interval(), d.timeout(), 1, 1, 0, d.path(), d.expectStatus(),
+                false, false);
+        OutlierDetection detection = new OutlierDetection(1, Duration.ofSeconds(30), Duration.ofSeconds(300), 100);
+        PortHealth port = new PortHealth("test/port");
+        port.attach(new HealthPolicy(Optional.of(check), Optional.of(detection), failOpen),
+                java.util.Arrays.stream(backends).map(b -> b.counters().health()).toList(), HealthListener.NONE);
+        return port;
+    }
+
+    /** Takes {@code backend}, under {@link #underHealth}, down by its check. */
+    static Backend down(Backend backend) {
+        backend.counters().health().checkFailed(1, "test: down");
+        return backend;
+    }
+
+    /** Brings {@code backend}, under {@link #underHealth}, back up by its check. */
+    static Backend up(Backend backend) {
+        backend.counters().health().checkPassed(1);
+        return backend;
+    }
+
+    /** Ejects {@code backend}, under {@link #underHealth}, by one failed connect. */
+    static Backend eject(Backend backend) {
+        backend.counters().health().connectFailed("test: refused", System.nanoTime());
         return backend;
     }
 

@@ -3,6 +3,9 @@ package dev.l4lb.core.sched;
 import static dev.l4lb.core.sched.Backends.CLIENT;
 import static dev.l4lb.core.sched.Backends.acquire;
 import static dev.l4lb.core.sched.Backends.backend;
+import static dev.l4lb.core.sched.Backends.down;
+import static dev.l4lb.core.sched.Backends.underHealth;
+import static dev.l4lb.core.sched.Backends.up;
 import static dev.l4lb.core.sched.Backends.limited;
 import static dev.l4lb.core.sched.Backends.picksAcquiring;
 import static dev.l4lb.core.sched.Backends.ready;
@@ -218,6 +221,39 @@ class LeastLoadSchedulerTest {
         assertThat(lc.pick(CLIENT, List.of(a))).isSameAs(c);
         assertThat(lc.pick(CLIENT, List.of(a, c))).isSameAs(b);
         assertThat(lc.pick(CLIENT, List.of(a, b, c))).isNull();
+    }
+
+    /**
+     * A down endpoint keeps its count of 0 (nothing is sent to it), so by connections alone it
+     * would stay the index's winner and every pick would fall back to the scan; ranked last, the
+     * index's root is an endpoint in service, and it is told at once when the endpoint leaves,
+     * comes back, or the port fails open. (The index is checked on its own: a scheduler over the
+     * same counters would take their reports away from it.)
+     */
+    @ParameterizedTest
+    @EnumSource(value = LoadOrder.class)
+    void anIdleEndpointOutOfServiceRanksLastInTheIndex(LoadOrder order) {
+        Backend idle = ready(1);
+        Backend b = acquire(ready(2), 3);
+        Backend c = acquire(ready(3), 2);
+        Backend[] backends = {idle, b, c};
+        LoadIndex index = new LoadIndex(backends, order);
+        index.attach();
+        underHealth(true, backends);
+        assertThat(index.best()).isZero();
+
+        down(idle);
+        assertThat(order.rank(idle)).isEqualTo(LoadOrder.OUT_OF_SERVICE);
+        assertThat(backends[index.best()]).isSameAs(c);
+
+        down(b);
+        down(c);
+        assertThat(backends[index.best()]).as("failing open: ranked by connections again").isSameAs(idle);
+
+        up(c);
+        assertThat(backends[index.best()]).as("the one back in service").isSameAs(c);
+        up(idle);
+        assertThat(backends[index.best()]).isSameAs(idle);
     }
 
     @Test

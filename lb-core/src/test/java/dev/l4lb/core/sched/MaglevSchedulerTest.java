@@ -138,6 +138,42 @@ class MaglevSchedulerTest {
                 .isLessThanOrEqualTo(0.01);
     }
 
+    /**
+     * An endpoint out of service stays in the table (its health is no reload), so unlike a removal
+     * nothing is recomputed: its clients go to their slots' neighbours and spread, and every other
+     * client keeps its endpoint; when it is back, its clients return.
+     */
+    @Test
+    void anEndpointGoingDownMovesOnlyItsOwnClients() {
+        List<Backend> backends = List.of(backends(10, i -> 1));
+        Scheduler mh = new MaglevScheduler(backends);
+        Backends.underHealth(true, backends.toArray(Backend[]::new));
+        Backend gone = backends.get(4);
+        int clients = 20_000;
+        Backend[] before = new Backend[clients];
+        for (int i = 0; i < clients; i++) {
+            before[i] = mh.pick(client(i));
+        }
+
+        Backends.down(gone);
+        java.util.Set<Backend> movedTo = new java.util.HashSet<>();
+        for (int i = 0; i < clients; i++) {
+            Backend now = mh.pick(client(i));
+            if (before[i] == gone) {
+                assertThat(now).isNotNull().isNotSameAs(gone);
+                movedTo.add(now);
+            } else {
+                assertThat(now).as("client %d of a healthy endpoint", i).isSameAs(before[i]);
+            }
+        }
+        assertThat(movedTo).as("the down endpoint's clients spread over the others").hasSizeGreaterThan(5);
+
+        Backends.up(gone);
+        for (int i = 0; i < clients; i++) {
+            assertThat(mh.pick(client(i))).isSameAs(before[i]);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(ints = {1, 3, 100, 1_000})
     void tablesBuiltApartForTheSameEndpointsAreIdentical(int n) {

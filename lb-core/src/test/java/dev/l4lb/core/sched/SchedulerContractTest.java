@@ -3,6 +3,10 @@ package dev.l4lb.core.sched;
 import static dev.l4lb.core.sched.Backends.acquire;
 import static dev.l4lb.core.sched.Backends.backend;
 import static dev.l4lb.core.sched.Backends.client;
+import static dev.l4lb.core.sched.Backends.down;
+import static dev.l4lb.core.sched.Backends.eject;
+import static dev.l4lb.core.sched.Backends.underHealth;
+import static dev.l4lb.core.sched.Backends.up;
 import static dev.l4lb.core.sched.Backends.limited;
 import static dev.l4lb.core.sched.Backends.ready;
 import static dev.l4lb.core.sched.Backends.weighted;
@@ -119,6 +123,28 @@ class SchedulerContractTest {
 
         b.release();
         assertThat(scheduler.pick(client(0))).isSameAs(b);
+    }
+
+    @ParameterizedTest
+    @EnumSource(SchedulerType.class)
+    void anEndpointDownOrEjectedIsNeverPickedWhileAnotherIsInService(SchedulerType type) {
+        // The down one is listed first and idle, the ejected one is the heaviest: the least-load
+        // schedulers, rr's first turn and the weighted ones would all favour them if health were ignored.
+        Backend a = ready(1);
+        Backend b = acquire(weighted(2, 3), 0);
+        Backend c = acquire(ready(3), 3);
+        Backend d = acquire(ready(4), 3);
+        Scheduler scheduler = Schedulers.create(type, List.of(a, b, c, d));
+        underHealth(true, a, b, c, d);
+
+        down(a);
+        eject(b);
+        assertThat(pickedSet(scheduler)).containsExactlyInAnyOrder(c, d);
+        assertThat(pickedSet(scheduler, List.of(c))).as("a retry goes to the other one in service").containsExactly(d);
+        assertThat(scheduler.pick(client(1), List.of(c, d))).as("only out-of-service ones left").isNull();
+
+        up(a);
+        assertThat(pickedSet(scheduler)).as("once it is back").contains(a).doesNotContain(b);
     }
 
     @ParameterizedTest
