@@ -86,16 +86,14 @@ public final class EndpointHealth {
     /** An active check passed. Called by the checker thread only. */
     public void checkPassed(int rise) {
         checksPassed.increment();
-        if ((out & CHECK_DOWN) == 0) {
-            checkStreak = 0;
+        PortHealth p = port;
+        if (p == null || (out & CHECK_DOWN) == 0) {
+            checkStreak = 0; // no port holds it (a streak counts only while one does), or nothing to rise from
             return;
         }
         if (++checkStreak >= rise) {
-            PortHealth p = port;
-            if (p != null) {
-                checkStreak = 0;
-                p.change(this, CHECK_DOWN, false, null);
-            }
+            checkStreak = 0;
+            p.change(this, CHECK_DOWN, false, null);
         }
     }
 
@@ -103,16 +101,14 @@ public final class EndpointHealth {
     public void checkFailed(int fall, String reason) {
         checksFailed.increment();
         failure(reason);
-        if ((out & CHECK_DOWN) != 0) {
+        PortHealth p = port;
+        if (p == null || (out & CHECK_DOWN) != 0) {
             checkStreak = 0;
             return;
         }
         if (++checkStreak >= fall) {
-            PortHealth p = port;
-            if (p != null) {
-                checkStreak = 0;
-                p.change(this, CHECK_DOWN, true, "check failed " + fall + " time(s) in a row: " + reason);
-            }
+            checkStreak = 0;
+            p.change(this, CHECK_DOWN, true, "check failed " + fall + " time(s) in a row: " + reason);
         }
     }
 

@@ -24,6 +24,8 @@ public final class PortHealth {
     private volatile List<EndpointHealth> members = List.of();
     private HealthListener listener = HealthListener.NONE;
     private volatile boolean failingOpen;
+    /** What the listener last heard of {@link #failingOpen}. */
+    private boolean reportedFailingOpen;
     /** Endpoints ejected now, for a quick {@link #expireEjections} when none is. */
     private volatile int ejected;
     /** Endpoints neither down nor ejected now. */
@@ -95,6 +97,11 @@ public final class PortHealth {
             return;
         }
         HealthState from = endpoint.state();
+        if (before == 0 && up == 1 && policy.failOpen()) {
+            // The last endpoint in service goes out: fail open first, so that no pick in between
+            // finds every endpoint out on a port that fails open.
+            failingOpen = true;
+        }
         endpoint.setOut(after);
         if ((before == 0) != (after == 0)) {
             endpoint.rankChanged();
@@ -183,8 +190,9 @@ public final class PortHealth {
         ejected = out;
         up = inService;
         boolean failing = policy.failOpen() && inService == 0 && !members.isEmpty();
-        if (failing != failingOpen) {
-            failingOpen = failing;
+        failingOpen = failing;
+        if (failing != reportedFailingOpen) {
+            reportedFailingOpen = failing;
             if (failing) {
                 failOpenEntered++;
             }

@@ -96,7 +96,8 @@ public final class Admission {
         if (failed) {
             return Outcome.CONNECT_FAILED;
         }
-        return route.scheduler().hasEligible() && !route.health().allOut() ? Outcome.REFUSED_LIMIT : Outcome.NO_ENDPOINT;
+        boolean noneInService = route.health().allOut() && !route.health().failingOpen();
+        return route.scheduler().hasEligible() && !noneInService ? Outcome.REFUSED_LIMIT : Outcome.NO_ENDPOINT;
     }
 
     /** Gives back the port's slot {@link #admit} took, once; nothing when it took none. */

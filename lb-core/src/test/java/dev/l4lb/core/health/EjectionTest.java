@@ -65,7 +65,7 @@ class EjectionTest {
 
         health.connectFailed("refused", T0);
         health.connectFailed("refused", T0);
-        one.recordEstablished(1_000);
+        one.reached();
         health.connectFailed("refused", T0);
         health.connectFailed("refused", T0);
         assertThat(health.state()).isEqualTo(HealthState.UP);

@@ -263,10 +263,10 @@ public final class BalancerMetrics implements AutoCloseable {
      * would read healthy forever and each would only add series.
      */
     private void bindPortHealth(Map<Meter.Id, Object> next, Tags port, PortHealth health) {
-        // Not "port.fail.open": that is the counter's family, and Prometheus allows one type per family.
-        gauge(next, PREFIX + ".port.failing.open", port, health, h -> h.failingOpen() ? 1 : 0,
+        // The counter is not "port.fail.open": that is the gauge's family, and Prometheus allows one type per family.
+        gauge(next, PREFIX + ".port.fail.open", port, health, h -> h.failingOpen() ? 1 : 0,
                 "1 while every endpoint is down or ejected and the port routes as if all were up, else 0");
-        counter(next, PREFIX + ".port.fail.open", port, health, PortHealth::failOpenEntered,
+        counter(next, PREFIX + ".port.fail.open.entries", port, health, PortHealth::failOpenEntered,
                 "Times the port started failing open (every endpoint out)");
     }
 

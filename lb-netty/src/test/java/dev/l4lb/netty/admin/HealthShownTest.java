@@ -79,7 +79,7 @@ class HealthShownTest {
         JsonNode port = services().path("services").get(0);
         JsonNode policy = port.path("health");
         assertThat(policy.path("check").path("type").asString()).isEqualTo("tcp");
-        assertThat(policy.path("check").path("intervalSeconds").asDouble()).isEqualTo(2.0);
+        assertThat(policy.path("check").path("intervalSeconds").asDouble()).isEqualTo(86400.0);
         assertThat(policy.path("check").path("fall").asInt()).isEqualTo(1);
         assertThat(policy.path("outlierDetection").path("consecutiveConnectFailures").asInt()).isEqualTo(1);
         assertThat(policy.path("failingOpen").asBoolean()).isFalse();
@@ -110,7 +110,7 @@ class HealthShownTest {
 
         List<String> lines = list();
         assertThat(lines.get(2)).endsWith("InActConn Health");
-        assertThat(lines.get(3)).isEqualTo("TCP  " + Addresses.format(listen) + " rr check tcp 2s outlier");
+        assertThat(lines.get(3)).isEqualTo("TCP  " + Addresses.format(listen) + " rr check tcp 86400s outlier");
         String clock = DateTimeFormatter.ofPattern("HH:mm:ss").format(until.atZone(ZoneId.systemDefault()));
         assertThat(lines.subList(4, 7)).satisfiesExactly(
                 line -> assertThat(line).matches("  -> " + Addresses.format(endpoints.get(0)) + " +Proxy +0 .* down \\(connect refused\\)"),
@@ -128,7 +128,7 @@ class HealthShownTest {
                 checks(2, "fail") + " 0.0",
                 "l4lb_outlier_ejections_total{" + endpoint(1) + "} 1.0",
                 "l4lb_outlier_ejections_total{" + endpoint(0) + "} 0.0",
-                "l4lb_port_failing_open{" + PORT_LABELS + "} 0.0");
+                "l4lb_port_fail_open{" + PORT_LABELS + "} 0.0");
     }
 
     @Test
@@ -143,10 +143,10 @@ class HealthShownTest {
         assertThat(policy.path("failOpenEntered").asLong()).isEqualTo(1);
         assertThat(services().path("services").get(0).path("endpoints").get(0).path("health").path("inService").asBoolean())
                 .as("down, yet taking connections while the port fails open").isTrue();
-        assertThat(list().get(3)).endsWith(" rr check tcp 2s outlier FAILING OPEN (1 time)");
+        assertThat(list().get(3)).endsWith(" rr check tcp 86400s outlier FAILING OPEN (1 time)");
         assertThat(AdminHttp.get(admin.metricsAddress(), "/metrics").body()).contains(
-                "l4lb_port_failing_open{" + PORT_LABELS + "} 1.0",
-                "l4lb_port_fail_open_total{" + PORT_LABELS + "} 1.0");
+                "l4lb_port_fail_open{" + PORT_LABELS + "} 1.0",
+                "l4lb_port_fail_open_entries_total{" + PORT_LABELS + "} 1.0");
         // And so it does: the connection reaches an endpoint that is down.
         try (Socket client = Sockets.connect(listen)) {
             Sockets.assertEchoes(client, "failing open");
@@ -155,10 +155,10 @@ class HealthShownTest {
         health(2).checkPassed(1);
 
         assertThat(services().path("services").get(0).path("health").path("failingOpen").asBoolean()).isFalse();
-        assertThat(list().get(3)).endsWith(" rr check tcp 2s outlier failed open 1 time");
+        assertThat(list().get(3)).endsWith(" rr check tcp 86400s outlier failed open 1 time");
         assertThat(AdminHttp.get(admin.metricsAddress(), "/metrics").body()).contains(
-                "l4lb_port_failing_open{" + PORT_LABELS + "} 0.0",
-                "l4lb_port_fail_open_total{" + PORT_LABELS + "} 1.0");
+                "l4lb_port_fail_open{" + PORT_LABELS + "} 0.0",
+                "l4lb_port_fail_open_entries_total{" + PORT_LABELS + "} 1.0");
     }
 
     @Test

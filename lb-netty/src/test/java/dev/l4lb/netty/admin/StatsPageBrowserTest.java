@@ -148,7 +148,7 @@ class StatsPageBrowserTest {
         assertThat(dom).containsPattern("<body[^>]* data-updated=\"20");
         assertThat(dom).contains("<tr class=\"endpoint state-down\" data-address=\"" + Addresses.format(down) + "\"",
                 "<tr class=\"endpoint state-ejected\" data-address=\"" + Addresses.format(ejected) + "\"",
-                "<table class=\"port failing-open\"", "FAILING OPEN (1\u00d7)", "tcp check every 2s", "outlier detection");
+                "<table class=\"port failing-open\"", "FAILING OPEN (1\u00d7)", "tcp check every 86400s", "outlier detection");
         Map<String, Map<String, String>> rows = endpointRows(dom);
         assertThat(rows.get(Addresses.format(down)).get("state")).isEqualTo("down");
         assertThat(rows.get(Addresses.format(down)).get("health")).startsWith("down since").contains("connect refused");

@@ -70,8 +70,8 @@ class BalancerMetricsTest {
         String labels = "port=\"p\",protocol=\"TCP\",service=\"test/svc\"";
         String one = "endpoint=\"127.0.0.1:9001\"," + labels;
         String two = "endpoint=\"127.0.0.1:9002\"," + labels;
-        assertThat(metrics.scrape()).contains("l4lb_endpoint_healthy{" + one + "} 1.0", "l4lb_port_failing_open{" + labels + "} 0.0",
-                "l4lb_port_fail_open_total{" + labels + "} 0.0");
+        assertThat(metrics.scrape()).contains("l4lb_endpoint_healthy{" + one + "} 1.0", "l4lb_port_fail_open{" + labels + "} 0.0",
+                "l4lb_port_fail_open_entries_total{" + labels + "} 0.0");
 
         Route route = first.routes().get(0);
         EndpointHealth down = route.backends().get(0).counters().health();
@@ -87,8 +87,8 @@ class BalancerMetricsTest {
                 checks(one, "fail") + " 1.0",
                 "l4lb_outlier_ejections_total{" + two + "} 1.0",
                 "l4lb_outlier_ejections_total{" + one + "} 0.0",
-                "l4lb_port_failing_open{" + labels + "} 1.0",
-                "l4lb_port_fail_open_total{" + labels + "} 1.0");
+                "l4lb_port_fail_open{" + labels + "} 1.0",
+                "l4lb_port_fail_open_entries_total{" + labels + "} 1.0");
 
         // The series stay with the endpoint through a reload, and leave with it.
         ServiceSnapshot second = snapshot(10800, HealthConfigs.CHECK_AND_OUTLIER, first, "127.0.0.1:9001");
