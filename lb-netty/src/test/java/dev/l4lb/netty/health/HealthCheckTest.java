@@ -224,6 +224,38 @@ class HealthCheckTest {
         await().atMost(SOON).until(() -> strictRoute.counters().count(Outcome.NO_ENDPOINT) == 1);
     }
 
+    @Test
+    void onAUdpPortOutlierDetectionCountsIcmpPortUnreachable() throws Exception {
+        InetSocketAddress dead = Ports.freeUdp(); // nothing listens: the kernel answers ICMP port unreachable
+        EchoServer live = toClose.add(EchoServer.startUdp(List.of(Ports.loopback(0)), TRANSPORT, 1));
+        InetSocketAddress listen = Ports.freeUdp();
+        Balancer lb = start(Configs.parse("""
+                services:
+                  - name: test/dns
+                    ports:
+                      - protocol: UDP
+                        listen: ["%s"]
+                        outlierDetection: {consecutiveConnectFailures: 2, baseEjectionTime: 60s, maxEjectionPercent: 50}
+                        endpoints: ["%s", "%s"]
+                """.formatted(name(listen), name(dead), name(live.addresses().get(0)))));
+        Route route = lb.snapshot().routes().get(0);
+        for (int query = 0; query < 40; query++) {
+            // A new client port per query, as DNS clients do: each query a session of its own.
+            try (java.net.DatagramSocket client = new java.net.DatagramSocket(new InetSocketAddress("127.0.0.1", 0))) {
+                client.setSoTimeout(5000);
+                byte[] text = ("query " + query).getBytes(StandardCharsets.US_ASCII);
+                client.send(new java.net.DatagramPacket(text, text.length, listen));
+                java.net.DatagramPacket answer = new java.net.DatagramPacket(new byte[512], 512);
+                client.receive(answer);
+                assertThat(new String(answer.getData(), 0, answer.getLength(), StandardCharsets.US_ASCII))
+                        .isEqualTo("query " + query);
+            }
+        }
+        assertThat(health(lb, dead).state()).isEqualTo(HealthState.EJECTED);
+        assertThat(route.counters().count(Outcome.UNREACHABLE)).as("two unreachables in a row, then no more tries")
+                .isEqualTo(2);
+    }
+
     private Balancer start(BalancerConfig config) throws Exception {
         return toClose.add(Balancer.start(config, TRANSPORT, 1));
     }
