@@ -1,6 +1,8 @@
 package dev.l4lb.netty.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static dev.l4lb.netty.testing.HostCommands.run;
+import static dev.l4lb.netty.testing.HostCommands.tool;
 import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
@@ -186,24 +188,5 @@ class BackendFaultsIT {
             return value * 60_000;
         }
         return value * 1000; // "s"
-    }
-
-    private static void run(String... command) {
-        List<String> resolved = new ArrayList<>(List.of(command));
-        resolved.set(0, tool(command[0]));
-        try {
-            Process p = new ProcessBuilder(resolved).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!p.waitFor(20, TimeUnit.SECONDS) || p.exitValue() != 0) {
-                throw new AssertionError(String.join(" ", command) + " failed: " + out);
-            }
-        } catch (IOException | InterruptedException e) {
-            throw new AssertionError(String.join(" ", command) + " could not run", e);
-        }
-    }
-
-    /** The tool's path (sbin need not be on this JVM's PATH). */
-    private static String tool(String name) {
-        return PeerProcess.executable(name).toString();
     }
 }

@@ -1,6 +1,8 @@
 package dev.l4lb.netty.health;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static dev.l4lb.netty.testing.HostCommands.run;
+import static dev.l4lb.netty.testing.HostCommands.tool;
 import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
@@ -167,23 +169,5 @@ class BlackHoleCheckIT {
 
     private static String java() {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    }
-
-    private static void run(String... command) {
-        List<String> resolved = new ArrayList<>(List.of(command));
-        resolved.set(0, tool(command[0]));
-        try {
-            Process p = new ProcessBuilder(resolved).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!p.waitFor(20, TimeUnit.SECONDS) || p.exitValue() != 0) {
-                throw new AssertionError(String.join(" ", command) + " failed: " + out);
-            }
-        } catch (IOException | InterruptedException e) {
-            throw new AssertionError(e);
-        }
-    }
-
-    private static String tool(String name) {
-        return name.startsWith("/") ? name : PeerProcess.executable(name).toString();
     }
 }
