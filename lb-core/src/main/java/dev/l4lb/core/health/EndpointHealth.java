@@ -49,7 +49,8 @@ public final class EndpointHealth {
     private final AtomicInteger ejections = new AtomicInteger();
 
     private volatile @Nullable String lastFailure;
-    private volatile @Nullable Instant lastFailureAt;
+    /** When, in epoch milliseconds (0: never): a long, so that a failed probe allocates no Instant. */
+    private volatile long lastFailureMillis;
     private volatile Instant since = Instant.now();
 
     /**
@@ -132,7 +133,7 @@ public final class EndpointHealth {
 
     private void failure(String reason) {
         lastFailure = reason;
-        lastFailureAt = Instant.now();
+        lastFailureMillis = System.currentTimeMillis();
     }
 
     public InetSocketAddress address() {
@@ -166,7 +167,8 @@ public final class EndpointHealth {
     }
 
     public @Nullable Instant lastFailureAt() {
-        return lastFailureAt;
+        long millis = lastFailureMillis;
+        return millis == 0 ? null : Instant.ofEpochMilli(millis);
     }
 
     /** When the endpoint last changed state (or was first seen). */

@@ -44,6 +44,8 @@ final class CheckTarget extends ChannelInboundHandlerAdapter implements ChannelF
     private final byte[] greeting;
     private final long intervalNanos;
     private final long timeoutNanos;
+    /** Built once: a probe that times out allocates no message. */
+    private final String timedOut;
 
     /** The queue's key: when {@link #due} should run next. */
     long dueNanos;
@@ -60,6 +62,7 @@ final class CheckTarget extends ChannelInboundHandlerAdapter implements ChannelF
         this.greeting = greeting(check, address, proxyHeader);
         this.intervalNanos = check.interval().toNanos();
         this.timeoutNanos = check.timeout().toNanos();
+        this.timedOut = "timed out after " + check.timeout().toMillis() + " ms";
         // A random first phase within one interval: 10,000 endpoints added at once do not probe at once.
         this.nextStartNanos = nowNanos + ThreadLocalRandom.current().nextLong(intervalNanos);
         this.dueNanos = nextStartNanos;
@@ -83,7 +86,7 @@ final class CheckTarget extends ChannelInboundHandlerAdapter implements ChannelF
      */
     void due(EventLoop loop, Transport transport, long nowNanos) {
         if (probe != null) {
-            finish(false, "timed out after " + check.timeout().toMillis() + " ms");
+            finish(false, timedOut);
             dueNanos = nextStartNanos;
             return;
         }
