@@ -19,6 +19,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import com.sun.net.httpserver.HttpServer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -36,6 +38,7 @@ import dev.l4lb.netty.testing.Configs;
 import dev.l4lb.netty.testing.NoLeaks;
 import dev.l4lb.netty.testing.Ports;
 import dev.l4lb.netty.testing.RawHttp;
+import dev.l4lb.netty.testing.Transports;
 import dev.l4lb.netty.transport.Transport;
 
 /**
@@ -50,17 +53,23 @@ class HealthCheckTest {
     @RegisterExtension
     final Closer toClose = new Closer();
 
-    @Test
-    void aKilledBackendGoesDownAfterFallAndComesBackAfterRise() throws Exception {
+    /** The checker runs on the data plane's transport: each of them probes. */
+    static List<Transport> transports() {
+        return Transports.available();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("transports")
+    void aKilledBackendGoesDownAfterFallAndComesBackAfterRise(Transport transport) throws Exception {
         List<InetSocketAddress> backends = List.of(Ports.loopback(Ports.free()), Ports.loopback(Ports.free()),
                 Ports.loopback(Ports.free()));
         List<EchoServer> servers = new ArrayList<>();
         for (InetSocketAddress backend : backends) {
-            servers.add(toClose.add(EchoServer.start(List.of(backend), TRANSPORT, 1)));
+            servers.add(toClose.add(EchoServer.start(List.of(backend), transport, 1)));
         }
         InetSocketAddress listen = Ports.loopback(Ports.free());
-        Balancer lb = start(Configs.tcp(listen, backends,
-                "healthCheck: {type: tcp, interval: 200ms, timeout: 200ms, fall: 2, rise: 2}"));
+        Balancer lb = toClose.add(Balancer.start(Configs.tcp(listen, backends,
+                "healthCheck: {type: tcp, interval: 200ms, timeout: 200ms, fall: 2, rise: 2}"), transport, 1));
         await().atMost(SOON).until(() -> lb.healthChecker().targets() == 3);
         EndpointHealth third = health(lb, backends.get(2));
         await().atMost(SOON).until(() -> third.checksPassed() >= 2);
@@ -81,7 +90,7 @@ class HealthCheckTest {
         assertThat(backend(lb, backends.get(2)).counters().connectFailures())
                 .as("a down endpoint is not tried: no connect to it failed").isEqualTo(failuresBefore);
 
-        toClose.add(EchoServer.start(List.of(backends.get(2)), TRANSPORT, 1));
+        toClose.add(EchoServer.start(List.of(backends.get(2)), transport, 1));
         await().atMost(SOON).until(() -> third.state() == HealthState.UP);
         Set<String> after = new HashSet<>();
         for (int i = 0; i < 30; i++) {
