@@ -32,7 +32,7 @@ import dev.l4lb.netty.transport.Transport;
  * pooled buffers nothing is allocated per probe.
  */
 @ChannelHandler.Sharable
-final class CheckTarget extends ChannelInboundHandlerAdapter implements ChannelFutureListener {
+final class CheckTarget extends ChannelInboundHandlerAdapter implements ChannelFutureListener, Runnable {
     /** Bounds of the http status line and headers read from a probe's answer. */
     private static final int MAX_LINE = 4096;
     private static final int MAX_HEADERS = 8192;
@@ -51,6 +51,8 @@ final class CheckTarget extends ChannelInboundHandlerAdapter implements ChannelF
     long dueNanos;
     private long nextStartNanos;
     private @Nullable Channel probe;
+    /** A finished probe's socket, closed by the next task of the loop ({@link #run}). */
+    private @Nullable Channel closing;
     /** The probe's greeting is on its way (tcp with a PROXY header): its write completes the probe. */
     private boolean writing;
 
@@ -204,11 +206,29 @@ final class CheckTarget extends ChannelInboundHandlerAdapter implements ChannelF
             return;
         }
         probe = null;
-        channel.close();
+        // Closed from a task of its own rather than here: from inside the connect's listener, io_uring's
+        // close still sees the connect pending and fails it with a new ClosedChannelException, whose
+        // stack trace cost 3% of the checker's CPU at 5,000 probes/s. The target is the task: one probe
+        // at a time, so no allocation.
+        if (closing != null) {
+            closing.close();
+        }
+        closing = channel;
+        channel.eventLoop().execute(this);
         if (passed) {
             health.checkPassed(check.rise());
         } else {
             health.checkFailed(check.fall(), reason == null ? "failed" : reason);
+        }
+    }
+
+    /** Closes the socket of the probe that finished last. */
+    @Override
+    public void run() {
+        Channel channel = closing;
+        closing = null;
+        if (channel != null) {
+            channel.close();
         }
     }
 
