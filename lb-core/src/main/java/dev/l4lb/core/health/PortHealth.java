@@ -30,7 +30,8 @@ public final class PortHealth {
     private volatile int ejected;
     /** Endpoints neither down nor ejected now. */
     private volatile int up;
-    private long failOpenEntered;
+    /** Written under the lock, read by metrics and views without it. */
+    private volatile long failOpenEntered;
 
     /** @param name the port's display name ({@code namespace/name:port}), for logs */
     public PortHealth(String name) {
@@ -74,13 +75,8 @@ public final class PortHealth {
                 out &= ~EndpointHealth.EJECTED;
             }
             if (out != member.out()) {
-                HealthState from = member.state();
-                member.setOut(out);
-                member.rankChanged();
-                if (from != member.state()) {
-                    listener.endpointChanged(this, member, from, member.state(),
-                            member.state() == HealthState.DOWN ? "starts down (startDown) until its check passes" : null);
-                }
+                move(member, out, (out & EndpointHealth.CHECK_DOWN) != 0
+                        ? "starts down (startDown) until its check passes" : null);
             }
         }
         recount();
@@ -96,12 +92,22 @@ public final class PortHealth {
         if (after == before) {
             return;
         }
-        HealthState from = endpoint.state();
         if (before == 0 && up == 1 && policy.failOpen()) {
             // The last endpoint in service goes out: fail open first, so that no pick in between
             // finds every endpoint out on a port that fails open.
             failingOpen = true;
         }
+        move(endpoint, after, reason);
+        recount();
+    }
+
+    /**
+     * Gives {@code endpoint} the out bits {@code after}: least-load ranks hear when it leaves or
+     * re-enters service, the listener when its shown state changes. The caller recounts.
+     */
+    private void move(EndpointHealth endpoint, int after, @Nullable String reason) {
+        int before = endpoint.out();
+        HealthState from = endpoint.state();
         endpoint.setOut(after);
         if ((before == 0) != (after == 0)) {
             endpoint.rankChanged();
@@ -110,7 +116,6 @@ public final class PortHealth {
         if (from != to) {
             listener.endpointChanged(this, endpoint, from, to, reason);
         }
-        recount();
     }
 
     /** {@code endpoint} has failed {@code inRow} connects in a row: eject it if that is enough and the port's share allows. */
@@ -163,11 +168,11 @@ public final class PortHealth {
     }
 
     /** Times the port has started failing open. */
-    public synchronized long failOpenEntered() {
+    public long failOpenEntered() {
         return failOpenEntered;
     }
 
-    public synchronized HealthPolicy policy() {
+    public HealthPolicy policy() {
         return policy;
     }
 

@@ -83,7 +83,7 @@ public final class Admission {
         route.scheduler().connectFailed(backend, client);
         String reason = cause.getMessage() != null ? cause.getMessage() : cause.toString();
         backend.recordConnectError(new ConnectError(Instant.now(), reason));
-        backend.counters().health().connectFailed(reason, System.nanoTime());
+        backend.health().connectFailed(reason, System.nanoTime());
         failed = true;
         exclude(backend);
     }

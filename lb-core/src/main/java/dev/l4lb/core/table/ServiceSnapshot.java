@@ -121,7 +121,7 @@ public final class ServiceSnapshot {
             route.scheduler().activate();
             List<EndpointHealth> members = new ArrayList<>();
             for (Backend backend : Eligibility.eligible(route.backends())) {
-                members.add(backend.counters().health());
+                members.add(backend.health());
             }
             route.health().attach(route.port().health(), members, healthEvents);
         }

@@ -17,10 +17,7 @@ import org.jspecify.annotations.Nullable;
 import dev.l4lb.core.health.EndpointHealth;
 import dev.l4lb.core.health.PortHealth;
 import dev.l4lb.core.model.HealthCheck;
-import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.model.ProxyProtocol;
-import dev.l4lb.core.sched.Backend;
-import dev.l4lb.core.sched.Eligibility;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.ServiceSnapshot;
 import dev.l4lb.netty.proxyprotocol.ProxyHeaders;
@@ -55,7 +52,7 @@ public final class HealthChecker implements AutoCloseable {
         this.loop = group.next();
     }
 
-    /** Checks what {@code snapshot} asks for from now on (call once it is in force). */
+    /** Checks what {@code snapshot} asks for from now on (call once it is in force: its ports' health holds their endpoints then). */
     public void apply(ServiceSnapshot snapshot) {
         List<Wanted> wanted = new ArrayList<>();
         List<PortHealth> outlierPorts = new ArrayList<>();
@@ -67,15 +64,14 @@ public final class HealthChecker implements AutoCloseable {
             if (check == null) {
                 continue;
             }
-            byte[] header = null;
-            if (check.sendProxyProtocol() && route.port().protocol() == Protocol.TCP
-                    && route.policy().proxyProtocol() != ProxyProtocol.NONE) {
-                header = ProxyHeaders.local(route.policy().proxyProtocol());
-            }
-            for (Backend backend : Eligibility.eligible(route.backends())) {
-                InetSocketAddress address = check.port() == 0 ? backend.address()
-                        : new InetSocketAddress(backend.address().getAddress(), check.port());
-                wanted.add(new Wanted(backend.counters().health(), address, check, header));
+            // The config allows sendProxyProtocol only where the port sends PROXY headers (TCP ports).
+            byte[] header = check.sendProxyProtocol() && route.policy().proxyProtocol() != ProxyProtocol.NONE
+                    ? ProxyHeaders.local(route.policy().proxyProtocol()) : null;
+            // The endpoints the snapshot put under the port's health when it went into service.
+            for (EndpointHealth endpoint : route.health().members()) {
+                InetSocketAddress address = check.port() == 0 ? endpoint.address()
+                        : new InetSocketAddress(endpoint.address().getAddress(), check.port());
+                wanted.add(new Wanted(endpoint, address, check, header));
             }
         }
         if (wanted.isEmpty() && outlierPorts.isEmpty() && targets.isEmpty() && tick == null) {

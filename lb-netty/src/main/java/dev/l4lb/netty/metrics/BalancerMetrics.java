@@ -224,7 +224,7 @@ public final class BalancerMetrics implements AutoCloseable {
                 Tags endpoint = port.and("endpoint", Addresses.format(backend.address()));
                 bindEndpoint(next, endpoint, backend.counters());
                 if (health.enabled()) {
-                    bindEndpointHealth(next, endpoint, health, backend.counters().health());
+                    bindEndpointHealth(next, endpoint, health, backend.health());
                 }
             }
         }

@@ -38,7 +38,6 @@ import dev.l4lb.netty.testing.Configs;
 import dev.l4lb.netty.testing.NoLeaks;
 import dev.l4lb.netty.testing.Ports;
 import dev.l4lb.netty.testing.RawHttp;
-import dev.l4lb.netty.testing.Transports;
 import dev.l4lb.netty.transport.Transport;
 
 /**
@@ -53,13 +52,9 @@ class HealthCheckTest {
     @RegisterExtension
     final Closer toClose = new Closer();
 
-    /** The checker runs on the data plane's transport: each of them probes. */
-    static List<Transport> transports() {
-        return Transports.available();
-    }
-
+    /** The checker probes on the data plane's transport: on each of them. */
     @ParameterizedTest(name = "{0}")
-    @MethodSource("transports")
+    @MethodSource("dev.l4lb.netty.testing.Transports#available")
     void aKilledBackendGoesDownAfterFallAndComesBackAfterRise(Transport transport) throws Exception {
         List<InetSocketAddress> backends = List.of(Ports.loopback(Ports.free()), Ports.loopback(Ports.free()),
                 Ports.loopback(Ports.free()));
