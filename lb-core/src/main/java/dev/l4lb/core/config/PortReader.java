@@ -12,6 +12,7 @@ import tools.jackson.databind.JsonNode;
 
 import dev.l4lb.core.model.AcceptProxyProtocol;
 import dev.l4lb.core.model.Cidr;
+import dev.l4lb.core.model.ClientLimits;
 import dev.l4lb.core.model.Endpoint;
 import dev.l4lb.core.model.HealthPolicy;
 import dev.l4lb.core.model.PortPolicy;
@@ -26,7 +27,7 @@ final class PortReader {
     private static final Set<String> KEYS = keys("name", "protocol", "listen", "targetPort", "scheduler",
             "sessionAffinity", "sessionAffinityTimeoutSeconds", "sessionAffinityMaxEntries", "proxyProtocol", "proxyProtocolUniqueId",
             "acceptProxyProtocol", "trustedUpstreams", "acceptProxyProtocolTimeout", "sourceRanges", "connectTimeout",
-            "idleTimeout", "maxConnections", "maxSessions", "endpoints");
+            "idleTimeout", "maxConnections", "maxSessions", "endpoints", LimitsReader.KEY);
     /** Keys that mean nothing for a UDP port: reported rather than ignored. */
     private static final List<String> TCP_ONLY = List.of("proxyProtocol", "proxyProtocolUniqueId", "acceptProxyProtocol",
             "trustedUpstreams", "acceptProxyProtocolTimeout", "connectTimeout", "maxConnections");
@@ -35,12 +36,14 @@ final class PortReader {
     private final Listeners listeners;
     private final EndpointReader endpoints;
     private final HealthReader health;
+    private final LimitsReader limits;
 
     PortReader(Problems problems, Listeners listeners, EndpointReader endpoints) {
         this.problems = problems;
         this.listeners = listeners;
         this.endpoints = endpoints;
         this.health = new HealthReader(problems);
+        this.limits = new LimitsReader(problems);
     }
 
     /** The port's own keys and those of its health, which HealthReader reads. */
@@ -100,11 +103,12 @@ final class PortReader {
             problems.add(fields.path("connectTimeout"), "must be more than 0");
         }
         Limits limits = protocol == Protocol.UDP ? udpLimits(fields) : tcpLimits(fields, d);
+        ClientLimits clientLimits = this.limits.read(fields);
         if (problems.count() > before) {
             return null;
         }
         return new PortPolicy(scheduler, affinity, affinityTimeout, affinityMaxEntries, proxyProtocol, uniqueId,
-                accept, sourceRanges, connectTimeout, limits.idleTimeout(), limits.maxConnections());
+                accept, sourceRanges, connectTimeout, limits.idleTimeout(), limits.maxConnections(), clientLimits);
     }
 
     /** When a quiet connection or session closes, and how many the port holds at once. */

@@ -19,11 +19,12 @@ import java.util.Objects;
  * @param connectTimeout                per attempt to reach an endpoint
  * @param idleTimeout                   close a connection quiet this long; {@link Duration#ZERO} is off
  * @param maxConnections                concurrent connections on this port; 0 is unlimited
+ * @param limits                        per-client limits and the port's connection rate
  */
 public record PortPolicy(SchedulerType scheduler, SessionAffinity sessionAffinity, int sessionAffinityTimeoutSeconds,
                          int sessionAffinityMaxEntries, ProxyProtocol proxyProtocol, boolean proxyProtocolUniqueId,
                          AcceptProxyProtocol acceptProxyProtocol, List<Cidr> sourceRanges, Duration connectTimeout,
-                         Duration idleTimeout, int maxConnections) {
+                         Duration idleTimeout, int maxConnections, ClientLimits limits) {
 
     public static final SchedulerType DEFAULT_SCHEDULER = SchedulerType.RR;
     /** Kubernetes' default ClientIP timeout: 3 hours. */
@@ -43,6 +44,16 @@ public record PortPolicy(SchedulerType scheduler, SessionAffinity sessionAffinit
     public static final Duration DEFAULT_UDP_IDLE_TIMEOUT = Duration.ofSeconds(10);
     /** UDP sessions a port holds at most by default (each is one socket to an endpoint). */
     public static final int DEFAULT_UDP_MAX_SESSIONS = 65_536;
+
+    /** A policy without per-client limits ({@link ClientLimits#NONE}). */
+    public PortPolicy(SchedulerType scheduler, SessionAffinity sessionAffinity, int sessionAffinityTimeoutSeconds,
+                      int sessionAffinityMaxEntries, ProxyProtocol proxyProtocol, boolean proxyProtocolUniqueId,
+                      AcceptProxyProtocol acceptProxyProtocol, List<Cidr> sourceRanges, Duration connectTimeout,
+                      Duration idleTimeout, int maxConnections) {
+        this(scheduler, sessionAffinity, sessionAffinityTimeoutSeconds, sessionAffinityMaxEntries, proxyProtocol,
+                proxyProtocolUniqueId, acceptProxyProtocol, sourceRanges, connectTimeout, idleTimeout, maxConnections,
+                ClientLimits.NONE);
+    }
 
     public PortPolicy {
         Objects.requireNonNull(scheduler, "scheduler");
@@ -70,6 +81,7 @@ public record PortPolicy(SchedulerType scheduler, SessionAffinity sessionAffinit
         if (maxConnections < 0) {
             throw new IllegalArgumentException("maxConnections must be >= 0");
         }
+        Objects.requireNonNull(limits, "limits");
     }
 
     /** The defaults a port gets when the config says nothing. */

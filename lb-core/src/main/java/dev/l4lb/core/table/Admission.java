@@ -7,6 +7,8 @@ import java.util.List;
 
 import org.jspecify.annotations.Nullable;
 
+import dev.l4lb.core.limits.ClientRefusal;
+import dev.l4lb.core.limits.PortLimiter;
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.ConnectError;
 
@@ -29,6 +31,8 @@ public final class Admission {
     private @Nullable List<Backend> excluded;
     private boolean failed;
     private boolean admitted;
+    /** Whether the port's limiter holds a slot of this client's, to give back once. */
+    private boolean limited;
 
     /** An admission of {@code client} to the port {@code route} serves; nothing is checked or held yet. */
     public Admission(Route route, InetAddress client) {
@@ -38,8 +42,9 @@ public final class Admission {
 
     /**
      * Checks the client against the port: null when it is admitted, holding one of the port's
-     * slots until {@link #release}; otherwise why not ({@link Outcome#DENIED_SOURCE} or
-     * {@link Outcome#REFUSED_LIMIT}), which the caller counts.
+     * slots (and, under per-client limits, one of the client's) until {@link #release}; otherwise
+     * why not ({@link Outcome#DENIED_SOURCE}, {@link Outcome#REFUSED_LIMIT}, or one of the
+     * per-client refusals), which the caller counts.
      */
     public @Nullable Outcome admit() {
         if (!route.policy().allowsSource(client)) {
@@ -48,6 +53,20 @@ public final class Admission {
         route = route.forClient(client);
         if (!route.counters().tryAdmit(route.policy().maxConnections())) {
             return Outcome.REFUSED_LIMIT;
+        }
+        PortLimiter limiter = route.limiter();
+        if (limiter.active()) {
+            ClientRefusal refusal = limiter.admit(client, System.nanoTime());
+            if (refusal != null) {
+                route.counters().release();
+                return switch (refusal) {
+                    case PORT_RATE -> Outcome.REFUSED_PORT_RATE;
+                    case CLIENT_CONNECTIONS -> Outcome.REFUSED_CLIENT_CONNECTIONS;
+                    case CLIENT_RATE -> Outcome.REFUSED_CLIENT_RATE;
+                    case CLIENT_TABLE_FULL -> Outcome.REFUSED_CLIENT_TABLE_FULL;
+                };
+            }
+            limited = true;
         }
         admitted = true;
         claimsLeft = Math.max(1, route.backends().size());
@@ -100,11 +119,15 @@ public final class Admission {
         return route.scheduler().hasEligible() && !noneInService ? Outcome.REFUSED_LIMIT : Outcome.NO_ENDPOINT;
     }
 
-    /** Gives back the port's slot {@link #admit} took, once; nothing when it took none. */
+    /** Gives back the port's slot {@link #admit} took, and the client's, once; nothing when it took none. */
     public void release() {
         if (admitted) {
             admitted = false;
             route.counters().release();
+            if (limited) {
+                limited = false;
+                route.limiter().release(client);
+            }
         }
     }
 

@@ -12,6 +12,14 @@ public enum Outcome {
     NO_ENDPOINT,
     /** The port was at its maxConnections. */
     REFUSED_LIMIT,
+    /** The port's connectionRate was spent. */
+    REFUSED_PORT_RATE,
+    /** The client had maxConnectionsPerClient open. */
+    REFUSED_CLIENT_CONNECTIONS,
+    /** The client's connectionRatePerClient was spent. */
+    REFUSED_CLIENT_RATE,
+    /** A new client, and every client the port's table holds had a connection open. */
+    REFUSED_CLIENT_TABLE_FULL,
     /** The client address is outside the port's sourceRanges. */
     DENIED_SOURCE,
     /** The port accepts PROXY headers and the peer is not one of its trusted upstreams. */
@@ -24,6 +32,15 @@ public enum Outcome {
     IDLE_TIMEOUT,
     /** A UDP session (already counted as OK) whose endpoint answered ICMP port unreachable. */
     UNREACHABLE;
+
+    /** True for the outcomes that turn a client away before any endpoint is tried, by a rule of the port. */
+    public boolean refusal() {
+        return switch (this) {
+            case NO_ENDPOINT, REFUSED_LIMIT, REFUSED_PORT_RATE, REFUSED_CLIENT_CONNECTIONS, REFUSED_CLIENT_RATE,
+                 REFUSED_CLIENT_TABLE_FULL, DENIED_SOURCE, UNTRUSTED_UPSTREAM, BAD_PROXY_HEADER -> true;
+            case OK, CONNECT_FAILED, CLIENT_RESET, IDLE_TIMEOUT, UNREACHABLE -> false;
+        };
+    }
 
     /** The name metrics, the API and the connection log use: {@code connect_failed}. */
     public String label() {

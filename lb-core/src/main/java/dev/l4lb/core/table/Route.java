@@ -6,6 +6,7 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.health.PortHealth;
+import dev.l4lb.core.limits.PortLimiter;
 import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.model.Service;
 import dev.l4lb.core.model.ServicePort;
@@ -24,9 +25,11 @@ import dev.l4lb.core.sched.Scheduler;
  * @param health    its endpoints' health taken together (who is in service, whether it fails open)
  * @param shortCircuit the sibling port's route for the clients the port's
  *                  {@link ServicePort#shortCircuit() short circuit} covers; null when it has none
+ * @param limiter   the port's per-client limits and rate, live
  */
 public record Route(Service service, ServicePort port, List<Backend> backends, Scheduler scheduler,
-                    PortCounters counters, PortHealth health, @Nullable Route shortCircuit) {
+                    PortCounters counters, PortHealth health, @Nullable Route shortCircuit,
+                    PortLimiter limiter) {
 
     public Route {
         backends = List.copyOf(backends);

@@ -12,6 +12,7 @@ import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.affinity.AffinityTable;
 import dev.l4lb.core.affinity.ClientIpAffinity;
+import dev.l4lb.core.limits.PortLimiter;
 import dev.l4lb.core.health.EndpointHealth;
 import dev.l4lb.core.health.HealthListener;
 import dev.l4lb.core.health.PortHealth;
@@ -187,7 +188,8 @@ public final class ServiceSnapshot {
         }
         PortCounters counters = old != null ? old.counters() : new PortCounters();
         PortHealth health = old != null ? old.health() : new PortHealth(displayName(service, port));
-        return new Route(service, port, backends, scheduler, counters, health, shortCircuit);
+        PortLimiter limiter = old != null && old.limiter().fits(policy.limits()) ? old.limiter() : new PortLimiter(policy.limits());
+        return new Route(service, port, backends, scheduler, counters, health, shortCircuit, limiter);
     }
 
     private static void claim(Map<InetSocketAddress, Route> byAddress, List<InetSocketAddress> addresses, Route route) {

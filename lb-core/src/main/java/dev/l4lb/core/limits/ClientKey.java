@@ -1,0 +1,55 @@
+package dev.l4lb.core.limits;
+
+import java.net.Inet4Address;
+import java.net.InetAddress;
+
+/**
+ * How a client address becomes the two longs a table keys it by: an IPv4 address whole (as the
+ * IPv4-mapped IPv6 address, which Java never hands out as an Inet6Address, so the two families
+ * cannot collide), an IPv6 address masked to the port's prefix.
+ */
+final class ClientKey {
+    private final long highMask;
+    private final long lowMask;
+
+    ClientKey(int prefixV6) {
+        highMask = prefixV6 >= 64 ? -1L : -1L << (64 - prefixV6);
+        lowMask = prefixV6 <= 64 ? 0L : prefixV6 == 128 ? -1L : -1L << (128 - prefixV6);
+    }
+
+    static boolean isV4(InetAddress client) {
+        return client instanceof Inet4Address;
+    }
+
+    /**
+     * An IPv4 client's key (its high half is 0). An Inet4Address's hashCode is its address, which
+     * costs no copy; an Inet6Address hands its bytes out only as a fresh copy ({@code getAddress}
+     * clones), which is why callers read both halves from one copy.
+     */
+    static long v4Low(InetAddress client) {
+        return 0xFFFF_0000_0000L | (client.hashCode() & 0xFFFF_FFFFL);
+    }
+
+    long high(byte[] v6) {
+        return bytes(v6, 0) & highMask;
+    }
+
+    long low(byte[] v6) {
+        return bytes(v6, 8) & lowMask;
+    }
+
+    static int hash(long high, long low) {
+        long h = (high * 0x9E37_79B9_7F4A_7C15L) ^ (low * 0xC2B2_AE3D_27D4_EB4FL);
+        h ^= h >>> 29;
+        h *= 0xBF58_476D_1CE4_E5B9L;
+        return (int) (h ^ (h >>> 32));
+    }
+
+    private static long bytes(byte[] b, int from) {
+        long v = 0;
+        for (int i = from; i < from + 8; i++) {
+            v = (v << 8) | (b[i] & 0xFF);
+        }
+        return v;
+    }
+}

@@ -1,0 +1,302 @@
+package dev.l4lb.core.limits;
+
+import java.net.InetAddress;
+
+import org.jspecify.annotations.Nullable;
+
+import dev.l4lb.core.model.ClientLimits;
+
+/**
+ * The client table as open addressing over primitive arrays, in stripes: a client's stripe is
+ * chosen by its hash, and each stripe is its own small table with its own least-recently-seen
+ * list, guarded by its own monitor for the few array writes of one admission. Nothing is
+ * allocated per admission; a stripe's arrays grow by doubling up to its share of the bound.
+ *
+ * <p>Only clients without an open connection are on a stripe's recency list, so the one evicted
+ * is always the least recently seen idle client and eviction never loses a count; when a stripe
+ * holds nothing but clients with connections open, a new client is refused
+ * ({@link ClientRefusal#CLIENT_TABLE_FULL}). Recency is kept per stripe: the client evicted is
+ * the least recently seen of its stripe, which over 64 stripes of thousands is close to the
+ * least recently seen of all.
+ */
+public final class StripedClientTable implements ClientTable {
+    /** Enough stripes that event loops rarely meet on one, few enough that each holds many clients. */
+    private static final int MAX_STRIPES = 64;
+    /** Tables up to this size have one stripe: exact recency order. */
+    private static final int MIN_PER_STRIPE = 1024;
+    private static final int INITIAL = 64;
+
+    private final Stripe[] stripes;
+    private final ClientKey key;
+    private final int maxPerClient;
+    private final long interval;
+    private final long tolerance;
+
+    public StripedClientTable(ClientLimits limits) {
+        int count = Math.min(MAX_STRIPES, Integer.highestOneBit(Math.max(1, limits.clientTableSize() / MIN_PER_STRIPE)));
+        stripes = new Stripe[count];
+        for (int i = 0; i < count; i++) {
+            // The bound split exactly: the first stripes take the remainder.
+            stripes[i] = new Stripe(limits.clientTableSize() / count + (i < limits.clientTableSize() % count ? 1 : 0));
+        }
+        key = new ClientKey(limits.clientPrefixV6());
+        maxPerClient = limits.maxConnectionsPerClient();
+        interval = limits.connectionRatePerClient() == null ? 0 : limits.connectionRatePerClient().intervalNanos();
+        tolerance = limits.connectionRatePerClient() == null ? 0 : interval * limits.connectionRatePerClient().burst();
+    }
+
+    @Override
+    public @Nullable ClientRefusal admit(InetAddress client, long nowNanos) {
+        long high;
+        long low;
+        if (ClientKey.isV4(client)) {
+            high = 0;
+            low = ClientKey.v4Low(client);
+        } else {
+            byte[] bytes = client.getAddress();
+            high = key.high(bytes);
+            low = key.low(bytes);
+        }
+        int hash = ClientKey.hash(high, low);
+        Stripe stripe = stripes[(hash >>> 26) & (stripes.length - 1)];
+        synchronized (stripe) {
+            return stripe.admit(high, low, hash, nowNanos, maxPerClient, interval, tolerance);
+        }
+    }
+
+    @Override
+    public void release(InetAddress client) {
+        long high;
+        long low;
+        if (ClientKey.isV4(client)) {
+            high = 0;
+            low = ClientKey.v4Low(client);
+        } else {
+            byte[] bytes = client.getAddress();
+            high = key.high(bytes);
+            low = key.low(bytes);
+        }
+        int hash = ClientKey.hash(high, low);
+        Stripe stripe = stripes[(hash >>> 26) & (stripes.length - 1)];
+        synchronized (stripe) {
+            stripe.release(high, low, hash);
+        }
+    }
+
+    @Override
+    public int size() {
+        int size = 0;
+        for (Stripe stripe : stripes) {
+            synchronized (stripe) {
+                size += stripe.size;
+            }
+        }
+        return size;
+    }
+
+    @Override
+    public long evictions() {
+        long evictions = 0;
+        for (Stripe stripe : stripes) {
+            synchronized (stripe) {
+                evictions += stripe.evictions;
+            }
+        }
+        return evictions;
+    }
+
+    /**
+     * One stripe: entries in dense arrays (an entry's number is its place in them), an index of
+     * entry numbers (plus one; 0 is empty) probed linearly and kept at most half full, and a doubly
+     * linked recency list of the entries with no connection open, most recent at the head.
+     */
+    private static final class Stripe {
+        private static final int NONE = -1;
+        private final int capacity;
+        private long[] high;
+        private long[] low;
+        /** Per entry, GCRA's theoretical arrival time: when its rate bucket is full again. */
+        private long[] full;
+        private int[] open;
+        private int[] newer;
+        private int[] older;
+        private int[] index;
+        private int size;
+        private int head = NONE;
+        private int tail = NONE;
+        private long evictions;
+
+        Stripe(int capacity) {
+            this.capacity = capacity;
+            allocate(Math.min(capacity, INITIAL));
+        }
+
+        @Nullable ClientRefusal admit(long h, long l, int hash, long now, int maxPerClient, long interval, long tolerance) {
+            int e = find(h, l, hash);
+            if (e < 0) {
+                e = add(h, l, hash, now);
+                if (e < 0) {
+                    return ClientRefusal.CLIENT_TABLE_FULL;
+                }
+            } else if (open[e] == 0) {
+                unlink(e);
+                linkHead(e); // seen now
+            }
+            if (maxPerClient > 0 && open[e] >= maxPerClient) {
+                return ClientRefusal.CLIENT_CONNECTIONS;
+            }
+            if (interval > 0) {
+                long next = Math.max(full[e] - now, 0) + interval;
+                if (next > tolerance) {
+                    return ClientRefusal.CLIENT_RATE;
+                }
+                full[e] = now + next;
+            }
+            if (open[e]++ == 0) {
+                unlink(e); // in use: off the list, so never evicted
+            }
+            return null;
+        }
+
+        void release(long h, long l, int hash) {
+            int e = find(h, l, hash);
+            // An entry with a connection open is never evicted, so it is there; the check keeps a
+            // double release from corrupting the list.
+            if (e >= 0 && open[e] > 0 && --open[e] == 0) {
+                linkHead(e);
+            }
+        }
+
+        /** The entry of this key, or -1. */
+        private int find(long h, long l, int hash) {
+            int mask = index.length - 1;
+            for (int i = hash & mask; ; i = (i + 1) & mask) {
+                int e = index[i] - 1;
+                if (e < 0) {
+                    return -1;
+                }
+                if (high[e] == h && low[e] == l) {
+                    return e;
+                }
+            }
+        }
+
+        /** A new idle entry for this key, made by growing, or by evicting the least recently seen; -1 when every entry is in use. */
+        private int add(long h, long l, int hash, long now) {
+            int e;
+            if (size < high.length) {
+                e = size++;
+            } else if (size < capacity) {
+                allocate(Math.min(capacity, high.length * 2));
+                e = size++;
+            } else if (tail != NONE) {
+                e = tail;
+                unlink(e);
+                unindex(e);
+                evictions++;
+            } else {
+                return -1;
+            }
+            high[e] = h;
+            low[e] = l;
+            full[e] = now;
+            open[e] = 0;
+            place(e, hash);
+            linkHead(e);
+            return e;
+        }
+
+        private void place(int e, int hash) {
+            int mask = index.length - 1;
+            int i = hash & mask;
+            while (index[i] != 0) {
+                i = (i + 1) & mask;
+            }
+            index[i] = e + 1;
+        }
+
+        /** Takes entry {@code e} out of the index, shifting back the entries after it that probed past it. */
+        private void unindex(int e) {
+            int mask = index.length - 1;
+            int i = ClientKey.hash(high[e], low[e]) & mask;
+            while (index[i] != e + 1) {
+                i = (i + 1) & mask;
+            }
+            int j = i;
+            while (true) {
+                j = (j + 1) & mask;
+                int other = index[j] - 1;
+                if (other < 0) {
+                    break;
+                }
+                int home = ClientKey.hash(high[other], low[other]) & mask;
+                boolean staysPut = i <= j ? i < home && home <= j : i < home || home <= j;
+                if (!staysPut) {
+                    index[i] = index[j];
+                    i = j;
+                }
+            }
+            index[i] = 0;
+        }
+
+        private void linkHead(int e) {
+            older[e] = head;
+            newer[e] = NONE;
+            if (head != NONE) {
+                newer[head] = e;
+            }
+            head = e;
+            if (tail == NONE) {
+                tail = e;
+            }
+        }
+
+        private void unlink(int e) {
+            int n = newer[e];
+            int o = older[e];
+            if (n != NONE) {
+                older[n] = o;
+            } else {
+                head = o;
+            }
+            if (o != NONE) {
+                newer[o] = n;
+            } else {
+                tail = n;
+            }
+            newer[e] = NONE;
+            older[e] = NONE;
+        }
+
+        private void allocate(int entries) {
+            int used = size;
+            high = grow(high, entries, used);
+            low = grow(low, entries, used);
+            full = grow(full, entries, used);
+            open = grow(open, entries, used);
+            newer = grow(newer, entries, used);
+            older = grow(older, entries, used);
+            // At most half full, so that probes stay short.
+            index = new int[Integer.highestOneBit(Math.max(2, entries) * 2 - 1) << 1];
+            for (int e = 0; e < used; e++) {
+                place(e, ClientKey.hash(high[e], low[e]));
+            }
+        }
+
+        private static long[] grow(long @Nullable [] from, int length, int used) {
+            long[] to = new long[length];
+            if (from != null) {
+                System.arraycopy(from, 0, to, 0, used);
+            }
+            return to;
+        }
+
+        private static int[] grow(int @Nullable [] from, int length, int used) {
+            int[] to = new int[length];
+            if (from != null) {
+                System.arraycopy(from, 0, to, 0, used);
+            }
+            return to;
+        }
+    }
+}
