@@ -18,9 +18,9 @@ import dev.l4lb.core.model.HealthPolicy;
 import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.model.ProxyProtocol;
+import dev.l4lb.core.model.SchedulerType;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.core.model.SessionAffinity;
-import dev.l4lb.core.model.SchedulerType;
 
 /** Reads one entry of a service's {@code ports}: its listeners, its policy and its endpoints. */
 final class PortReader {

@@ -12,10 +12,10 @@ import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.affinity.AffinityTable;
 import dev.l4lb.core.affinity.ClientIpAffinity;
-import dev.l4lb.core.limits.PortLimiter;
 import dev.l4lb.core.health.EndpointHealth;
 import dev.l4lb.core.health.HealthListener;
 import dev.l4lb.core.health.PortHealth;
+import dev.l4lb.core.limits.PortLimiter;
 import dev.l4lb.core.model.Endpoint;
 import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.model.Protocol;

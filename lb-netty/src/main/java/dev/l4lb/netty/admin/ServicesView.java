@@ -10,7 +10,9 @@ import tools.jackson.databind.node.ObjectNode;
 import dev.l4lb.core.affinity.ClientIpAffinity;
 import dev.l4lb.core.health.EndpointHealth;
 import dev.l4lb.core.health.PortHealth;
+import dev.l4lb.core.limits.PortLimiter;
 import dev.l4lb.core.model.Addresses;
+import dev.l4lb.core.model.ClientLimits;
 import dev.l4lb.core.model.Endpoint;
 import dev.l4lb.core.model.HealthCheck;
 import dev.l4lb.core.model.HealthPolicy;
@@ -58,6 +60,24 @@ final class ServicesView {
         return root;
     }
 
+    /** The port's per-client limits and its client table, or null when it has none. */
+    private static void limits(ObjectNode node, ClientLimits limits, PortLimiter limiter) {
+        if (!limits.any()) {
+            node.putNull("limits");
+            return;
+        }
+        ObjectNode out = node.putObject("limits");
+        out.put("maxConnectionsPerClient", limits.maxConnectionsPerClient());
+        out.put("connectionRatePerClient", limits.connectionRatePerClient() == null ? null : limits.connectionRatePerClient().toString());
+        out.put("connectionRate", limits.connectionRate() == null ? null : limits.connectionRate().toString());
+        if (limits.perClient()) {
+            out.put("clientTableSize", limits.clientTableSize());
+            out.put("clientPrefixV6", limits.clientPrefixV6());
+            out.put("clients", limiter.clients());
+            out.put("evictions", limiter.evictions());
+        }
+    }
+
     private static ObjectNode port(Route route, RateEstimator rates, BalancerMetrics metrics) {
         ServicePort port = route.port();
         PortPolicy policy = port.policy();
@@ -79,6 +99,7 @@ final class ServicesView {
         node.put("affinityEntries", route.scheduler() instanceof ClientIpAffinity a ? a.table().size() : 0);
         node.put("proxyProtocol", policy.proxyProtocol().configName());
         node.put("forward", forward(policy.proxyProtocol()));
+        limits(node, policy.limits(), route.limiter());
         node.put("active", counters.active());
         node.put("connections", counters.count(Outcome.OK));
         ObjectNode outcomes = node.putObject("outcomes");

@@ -34,6 +34,7 @@ import dev.l4lb.core.affinity.ClientIpAffinity;
 import dev.l4lb.core.health.EndpointHealth;
 import dev.l4lb.core.health.HealthState;
 import dev.l4lb.core.health.PortHealth;
+import dev.l4lb.core.limits.PortLimiter;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.HealthPolicy;
 import dev.l4lb.core.model.Protocol;
@@ -46,8 +47,8 @@ import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.PortCounters;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.ServiceSnapshot;
-import dev.l4lb.netty.transport.AcceptErrors;
 import dev.l4lb.netty.tcp.DescriptorBudget;
+import dev.l4lb.netty.transport.AcceptErrors;
 import dev.l4lb.netty.udp.ReceiveBufferDrops;
 
 /**
@@ -209,6 +210,19 @@ public final class BalancerMetrics implements AutoCloseable {
                     counter(next, PREFIX + ".port.proxy.headers.rejected", port.and("reason", reason.label()),
                             counters, c -> c.headersRejected(reason), "Trusted upstreams' PROXY headers rejected, by reason");
                 }
+            }
+            // Every way a port turns a client away, in one family an alert can sum over.
+            for (Outcome outcome : Outcome.values()) {
+                if (outcome.refusal()) {
+                    counter(next, PREFIX + ".refused", port.and("reason", outcome.label()),
+                            counters, c -> c.count(outcome), "Clients refused before any endpoint was tried, by reason");
+                }
+            }
+            if (route.policy().limits().perClient()) {
+                gauge(next, PREFIX + ".client.table.entries", port, route.limiter(), PortLimiter::clients,
+                        "Clients the port's per-client limits track now");
+                counter(next, PREFIX + ".client.table.evictions", port, route.limiter(), PortLimiter::evictions,
+                        "Idle clients evicted from the port's client table to make room for new ones");
             }
             if (route.scheduler() instanceof ClientIpAffinity affinity) {
                 gauge(next, PREFIX + ".affinity.entries", port, affinity.table(), t -> t.size(),

@@ -63,7 +63,7 @@ final class BackendConnector {
         try {
             // The backend side's relay releases the endpoint's count, taken at the pick, when it closes.
             outbound = plane.newBackendChannel(backend.address(), connectTimeoutMillis(admission.route().policy()),
-                    new TcpRelayHandler(inbound, backend, admission.route().counters(), null));
+                    new TcpRelayHandler(inbound, backend, admission.route().counters(), null, null));
         } catch (ChannelException e) { // no socket at all (out of file descriptors)
             connectDone(null, e, backend, started);
             return;

@@ -116,7 +116,7 @@ final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements Bac
         List<Object> sentEarly = early;
         early = null;
         // The client side's relay releases the port's slot from here on.
-        relay = TcpRelay.start(this, inbound, outbound, backend, route, plane, sentEarly, finEarly, record != null);
+        relay = TcpRelay.start(this, inbound, outbound, backend, admission, plane, sentEarly, finEarly, record != null);
     }
 
     @Override

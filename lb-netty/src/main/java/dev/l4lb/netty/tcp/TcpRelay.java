@@ -10,6 +10,7 @@ import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.sched.Backend;
+import dev.l4lb.core.table.Admission;
 import dev.l4lb.core.table.Route;
 
 /**
@@ -30,10 +31,11 @@ record TcpRelay(TcpRelayHandler clientSide, TcpRelayHandler backendSide, @Nullab
      * @return the relay when {@code logged}, else null: nothing per connection is kept for a log that is off
      */
     static @Nullable TcpRelay start(ChannelHandler replaced, Channel inbound, Channel outbound, Backend backend,
-                                    Route route, TcpDataPlane plane, @Nullable List<Object> early, boolean finEarly,
+                                    Admission admission, TcpDataPlane plane, @Nullable List<Object> early, boolean finEarly,
                                     boolean logged) {
+        Route route = admission.route();
         PortPolicy policy = route.policy();
-        TcpRelayHandler clientSide = new TcpRelayHandler(outbound, backend, route.counters(), plane);
+        TcpRelayHandler clientSide = new TcpRelayHandler(outbound, backend, route.counters(), plane, admission);
         TcpRelayHandler backendSide = outbound.pipeline().get(TcpRelayHandler.class);
         IdleTimer idleTimer = null;
         if (!policy.idleTimeout().isZero()) {

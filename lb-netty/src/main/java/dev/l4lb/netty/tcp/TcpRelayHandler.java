@@ -16,6 +16,7 @@ import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.EndpointCounters;
+import dev.l4lb.core.table.Admission;
 import dev.l4lb.core.table.PortCounters;
 
 /**
@@ -39,6 +40,8 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
     private final PortCounters port;
     /** The data plane, on the client's side (what it reads goes in to the endpoint), which counts its connection; null on the backend's. */
     private final @Nullable TcpDataPlane clientOf;
+    /** On the client's side, its admission: the port's slot and the client's, given back at the close. */
+    private final @Nullable Admission admission;
     /** Set when the port has an idleTimeout; shared with the other side's handler. */
     private @Nullable IdleTimer idle;
     /** Read in this batch, not yet added to the counters. */
@@ -46,13 +49,18 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
     /** Relayed by this side over the connection's life, for the connection log. */
     private long total;
 
-    /** @param clientOf for the client's side, the data plane its connection counts in; null for the backend's side */
-    TcpRelayHandler(Channel peer, Backend backend, PortCounters port, @Nullable TcpDataPlane clientOf) {
+    /**
+     * @param clientOf  for the client's side, the data plane its connection counts in; null for the backend's side
+     * @param admission for the client's side, what it holds of the port's limits; null for the backend's side
+     */
+    TcpRelayHandler(Channel peer, Backend backend, PortCounters port, @Nullable TcpDataPlane clientOf,
+                    @Nullable Admission admission) {
         this.backend = backend;
         this.peer = peer;
         this.endpoint = backend.counters();
         this.port = port;
         this.clientOf = clientOf;
+        this.admission = admission;
     }
 
     /** Bytes this side has relayed to its peer so far. */
@@ -135,7 +143,9 @@ final class TcpRelayHandler extends ChannelInboundHandlerAdapter {
         // The counts this side stands for end with it: the client's place in the port's limit,
         // the backend's in its endpoint's.
         if (clientOf != null) { // the client's side
-            port.release();
+            if (admission != null) {
+                admission.release();
+            }
             clientOf.clientClosed(ctx.channel());
         } else {
             backend.release();
