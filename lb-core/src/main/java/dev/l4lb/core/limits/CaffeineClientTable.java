@@ -1,6 +1,5 @@
 package dev.l4lb.core.limits;
 
-import java.net.InetAddress;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
@@ -24,7 +23,6 @@ import dev.l4lb.core.model.ClientLimits;
 public final class CaffeineClientTable implements ClientTable {
     private final Cache<Key, Client> cache;
     private final ConcurrentMap<Key, Client> map;
-    private final ClientKey key;
     private final int bound;
     private final int maxPerClient;
     private final long interval;
@@ -41,15 +39,14 @@ public final class CaffeineClientTable implements ClientTable {
                 .evictionListener((Key k, Client c, RemovalCause cause) -> evictions.increment())
                 .build();
         map = cache.asMap();
-        key = new ClientKey(limits.clientPrefixV6());
         maxPerClient = limits.maxConnectionsPerClient();
         interval = limits.connectionRatePerClient() == null ? 0 : limits.connectionRatePerClient().intervalNanos();
         tolerance = limits.connectionRatePerClient() == null ? 0 : interval * limits.connectionRatePerClient().burst();
     }
 
     @Override
-    public @Nullable ClientRefusal admit(InetAddress address, long nowNanos) {
-        Key k = key(address);
+    public @Nullable ClientRefusal admit(long high, long low, long nowNanos) {
+        Key k = new Key(high, low);
         Client client = map.get(k);
         if (client == null) {
             client = map.computeIfAbsent(k, x -> new Client(nowNanos));
@@ -82,14 +79,14 @@ public final class CaffeineClientTable implements ClientTable {
                 client.open--;
             }
             inUse.decrementAndGet();
-            return admit(address, nowNanos);
+            return admit(high, low, nowNanos);
         }
         return null;
     }
 
     @Override
-    public void release(InetAddress address) {
-        Key k = key(address);
+    public void release(long high, long low) {
+        Key k = new Key(high, low);
         Client client = map.get(k);
         if (client == null) {
             return;
@@ -115,14 +112,6 @@ public final class CaffeineClientTable implements ClientTable {
     @Override
     public long evictions() {
         return evictions.sum();
-    }
-
-    private Key key(InetAddress address) {
-        if (ClientKey.isV4(address)) {
-            return new Key(0, ClientKey.v4Low(address));
-        }
-        byte[] bytes = address.getAddress();
-        return new Key(key.high(bytes), key.low(bytes));
     }
 
     private record Key(long high, long low) {

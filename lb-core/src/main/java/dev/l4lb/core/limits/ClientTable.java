@@ -1,7 +1,5 @@
 package dev.l4lb.core.limits;
 
-import java.net.InetAddress;
-
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -12,13 +10,13 @@ import org.jspecify.annotations.Nullable;
 public interface ClientTable {
 
     /**
-     * Admits a new connection of {@code client} at {@code nowNanos}: null when admitted, holding
-     * one of the client's slots until {@link #release}; otherwise why not.
+     * Admits a new connection of the client with this {@link ClientKey key} at {@code nowNanos}:
+     * null when admitted, holding one of the client's slots until {@link #release}; otherwise why not.
      */
-    @Nullable ClientRefusal admit(InetAddress client, long nowNanos);
+    @Nullable ClientRefusal admit(long keyHigh, long keyLow, long nowNanos);
 
-    /** Gives back the slot an {@link #admit} of the same client took. */
-    void release(InetAddress client);
+    /** Gives back the slot an {@link #admit} of the same key took. */
+    void release(long keyHigh, long keyLow);
 
     /** Clients tracked now. */
     int size();

@@ -1,7 +1,5 @@
 package dev.l4lb.core.limits;
 
-import java.net.InetAddress;
-
 import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.model.ClientLimits;
@@ -15,6 +13,7 @@ public final class PortLimiter {
     private final ClientLimits limits;
     private final @Nullable PortRate portRate;
     private final @Nullable ClientTable clients;
+    private final ClientKey key;
 
     /** The limiter for {@code limits}, its buckets full now. */
     public PortLimiter(ClientLimits limits) {
@@ -22,6 +21,7 @@ public final class PortLimiter {
         long now = System.nanoTime();
         this.portRate = limits.connectionRate() == null ? null : new PortRate(limits.connectionRate(), now);
         this.clients = limits.perClient() ? new StripedClientTable(limits) : null;
+        this.key = new ClientKey(limits.clientPrefixV6());
     }
 
     /** True when this limiter enforces exactly {@code limits}: the one to keep across a reload. */
@@ -38,22 +38,33 @@ public final class PortLimiter {
         return portRate != null || clients != null;
     }
 
+    /** True when it tracks clients: the caller takes the client's {@link #key} for {@link #admit} and {@link #release}. */
+    public boolean tracksClients() {
+        return clients != null;
+    }
+
+    /** How a client address becomes its key under this port's IPv6 prefix. */
+    public ClientKey key() {
+        return key;
+    }
+
     /**
-     * Admits a new connection of {@code client}: null when admitted, holding one of the client's
-     * slots until {@link #release}; otherwise why not. A port token taken for a connection the
-     * client's own limits then refuse is not given back: the port's rate counts attempts.
+     * Admits a new connection of the client with this key (ignored when it {@link #tracksClients
+     * tracks no clients}): null when admitted, holding one of the client's slots until
+     * {@link #release}; otherwise why not. A port token taken for a connection the client's own
+     * limits then refuse is not given back: the port's rate counts attempts.
      */
-    public @Nullable ClientRefusal admit(InetAddress client, long nowNanos) {
+    public @Nullable ClientRefusal admit(long keyHigh, long keyLow, long nowNanos) {
         if (portRate != null && !portRate.tryAcquire(nowNanos)) {
             return ClientRefusal.PORT_RATE;
         }
-        return clients == null ? null : clients.admit(client, nowNanos);
+        return clients == null ? null : clients.admit(keyHigh, keyLow, nowNanos);
     }
 
-    /** Gives back the slot an {@link #admit} that returned null took. */
-    public void release(InetAddress client) {
+    /** Gives back the slot an {@link #admit} of this key that returned null took. */
+    public void release(long keyHigh, long keyLow) {
         if (clients != null) {
-            clients.release(client);
+            clients.release(keyHigh, keyLow);
         }
     }
 

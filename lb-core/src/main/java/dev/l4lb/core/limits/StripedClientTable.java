@@ -1,7 +1,5 @@
 package dev.l4lb.core.limits;
 
-import java.net.InetAddress;
-
 import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.model.ClientLimits;
@@ -27,7 +25,6 @@ public final class StripedClientTable implements ClientTable {
     private static final int INITIAL = 64;
 
     private final Stripe[] stripes;
-    private final ClientKey key;
     private final int maxPerClient;
     private final long interval;
     private final long tolerance;
@@ -39,24 +36,13 @@ public final class StripedClientTable implements ClientTable {
             // The bound split exactly: the first stripes take the remainder.
             stripes[i] = new Stripe(limits.clientTableSize() / count + (i < limits.clientTableSize() % count ? 1 : 0));
         }
-        key = new ClientKey(limits.clientPrefixV6());
         maxPerClient = limits.maxConnectionsPerClient();
         interval = limits.connectionRatePerClient() == null ? 0 : limits.connectionRatePerClient().intervalNanos();
         tolerance = limits.connectionRatePerClient() == null ? 0 : interval * limits.connectionRatePerClient().burst();
     }
 
     @Override
-    public @Nullable ClientRefusal admit(InetAddress client, long nowNanos) {
-        long high;
-        long low;
-        if (ClientKey.isV4(client)) {
-            high = 0;
-            low = ClientKey.v4Low(client);
-        } else {
-            byte[] bytes = client.getAddress();
-            high = key.high(bytes);
-            low = key.low(bytes);
-        }
+    public @Nullable ClientRefusal admit(long high, long low, long nowNanos) {
         int hash = ClientKey.hash(high, low);
         Stripe stripe = stripes[(hash >>> 26) & (stripes.length - 1)];
         synchronized (stripe) {
@@ -65,17 +51,7 @@ public final class StripedClientTable implements ClientTable {
     }
 
     @Override
-    public void release(InetAddress client) {
-        long high;
-        long low;
-        if (ClientKey.isV4(client)) {
-            high = 0;
-            low = ClientKey.v4Low(client);
-        } else {
-            byte[] bytes = client.getAddress();
-            high = key.high(bytes);
-            low = key.low(bytes);
-        }
+    public void release(long high, long low) {
         int hash = ClientKey.hash(high, low);
         Stripe stripe = stripes[(hash >>> 26) & (stripes.length - 1)];
         synchronized (stripe) {

@@ -7,6 +7,7 @@ import java.util.List;
 
 import org.jspecify.annotations.Nullable;
 
+import dev.l4lb.core.limits.ClientKey;
 import dev.l4lb.core.limits.ClientRefusal;
 import dev.l4lb.core.limits.PortLimiter;
 import dev.l4lb.core.sched.Backend;
@@ -33,6 +34,9 @@ public final class Admission {
     private boolean admitted;
     /** Whether the port's limiter holds a slot of this client's, to give back once. */
     private boolean limited;
+    /** The client's key in the port's client table, taken once (an IPv6 one costs a copy of the address). */
+    private long keyHigh;
+    private long keyLow;
 
     /** An admission of {@code client} to the port {@code route} serves; nothing is checked or held yet. */
     public Admission(Route route, InetAddress client) {
@@ -56,7 +60,10 @@ public final class Admission {
         }
         PortLimiter limiter = route.limiter();
         if (limiter.active()) {
-            ClientRefusal refusal = limiter.admit(client, System.nanoTime());
+            if (limiter.tracksClients()) {
+                takeKey(limiter.key());
+            }
+            ClientRefusal refusal = limiter.admit(keyHigh, keyLow, System.nanoTime());
             if (refusal != null) {
                 route.counters().release();
                 return switch (refusal) {
@@ -126,7 +133,7 @@ public final class Admission {
             route.counters().release();
             if (limited) {
                 limited = false;
-                route.limiter().release(client);
+                route.limiter().release(keyHigh, keyLow);
             }
         }
     }
@@ -138,6 +145,16 @@ public final class Admission {
 
     public InetAddress client() {
         return client;
+    }
+
+    private void takeKey(ClientKey key) {
+        if (ClientKey.isV4(client)) {
+            keyLow = ClientKey.v4Low(client);
+        } else {
+            byte[] bytes = client.getAddress();
+            keyHigh = key.high(bytes);
+            keyLow = key.low(bytes);
+        }
     }
 
     private void exclude(Backend backend) {

@@ -38,7 +38,7 @@ class ClientTableTest {
     @ParameterizedTest
     @EnumSource(Implementation.class)
     void aClientHoldsAtMostItsConnectionsAndGetsThemBack(Implementation impl) throws Exception {
-        ClientTable table = impl.create.apply(new ClientLimits(2, null, null, 100, 64));
+        Keyed table = keyed(impl.create, new ClientLimits(2, null, null, 100, 64));
         InetAddress a = ip("192.0.2.1");
         assertThat(table.admit(a, NOW)).isNull();
         assertThat(table.admit(a, NOW)).isNull();
@@ -52,7 +52,7 @@ class ClientTableTest {
     @ParameterizedTest
     @EnumSource(Implementation.class)
     void aClientsRateAllowsOneSecondsWorthThenTheRate(Implementation impl) throws Exception {
-        ClientTable table = impl.create.apply(new ClientLimits(0, new Rate(10, TimeUnit.SECONDS), null, 100, 64));
+        Keyed table = keyed(impl.create, new ClientLimits(0, new Rate(10, TimeUnit.SECONDS), null, 100, 64));
         InetAddress a = ip("192.0.2.1");
         for (int i = 0; i < 10; i++) {
             assertThat(table.admit(a, NOW)).as("burst %d", i).isNull();
@@ -73,17 +73,17 @@ class ClientTableTest {
     @ParameterizedTest
     @EnumSource(Implementation.class)
     void ipv6ClientsAreCountedPerPrefix(Implementation impl) throws Exception {
-        ClientTable table = impl.create.apply(new ClientLimits(1, null, null, 100, 64));
+        Keyed table = keyed(impl.create, new ClientLimits(1, null, null, 100, 64));
         assertThat(table.admit(ip("2001:db8:0:1::1"), NOW)).isNull();
         assertThat(table.admit(ip("2001:db8:0:1:ffff:ffff:ffff:ffff"), NOW)).isEqualTo(ClientRefusal.CLIENT_CONNECTIONS);
         assertThat(table.admit(ip("2001:db8:0:2::1"), NOW)).isNull();
         // An IPv4 address and the IPv6 address with its bits are different clients.
         assertThat(table.admit(ip("192.0.2.1"), NOW)).isNull();
         assertThat(table.admit(ip("::c000:201"), NOW)).isNull();
-        ClientTable perHost = impl.create.apply(new ClientLimits(1, null, null, 100, 128));
+        Keyed perHost = keyed(impl.create, new ClientLimits(1, null, null, 100, 128));
         assertThat(perHost.admit(ip("2001:db8:0:1::1"), NOW)).isNull();
         assertThat(perHost.admit(ip("2001:db8:0:1::2"), NOW)).isNull();
-        ClientTable per48 = impl.create.apply(new ClientLimits(1, null, null, 100, 48));
+        Keyed per48 = keyed(impl.create, new ClientLimits(1, null, null, 100, 48));
         assertThat(per48.admit(ip("2001:db8:0:1::1"), NOW)).isNull();
         assertThat(per48.admit(ip("2001:db8:0:2::1"), NOW)).isEqualTo(ClientRefusal.CLIENT_CONNECTIONS);
         assertThat(per48.admit(ip("2001:db8:1:1::1"), NOW)).isNull();
@@ -92,7 +92,7 @@ class ClientTableTest {
     /** A client still tracked has spent its one token a minute; one evicted comes back with a full bucket. */
     @Test
     void theLeastRecentlySeenIdleClientIsEvictedFirst() throws Exception {
-        ClientTable table = new StripedClientTable(new ClientLimits(0, ONE_A_MINUTE, null, 3, 64));
+        Keyed table = keyed(StripedClientTable::new, new ClientLimits(0, ONE_A_MINUTE, null, 3, 64));
         InetAddress a = ip("192.0.2.1");
         InetAddress b = ip("192.0.2.2");
         InetAddress c = ip("192.0.2.3");
@@ -113,7 +113,7 @@ class ClientTableTest {
     @ParameterizedTest
     @EnumSource(Implementation.class)
     void aClientWithAConnectionOpenIsNeverEvicted(Implementation impl) throws Exception {
-        ClientTable table = impl.create.apply(new ClientLimits(1, null, null, 2, 64));
+        Keyed table = keyed(impl.create, new ClientLimits(1, null, null, 2, 64));
         InetAddress a = ip("192.0.2.1");
         InetAddress b = ip("192.0.2.2");
         assertThat(table.admit(a, NOW)).isNull();
@@ -132,7 +132,7 @@ class ClientTableTest {
     @EnumSource(Implementation.class)
     void aMillionClientsKeepTheTableAtItsBound(Implementation impl) throws Exception {
         long before = usedAfterGc();
-        ClientTable table = impl.create.apply(new ClientLimits(0, new Rate(50, TimeUnit.SECONDS), null, 1_000_000, 64));
+        Keyed table = keyed(impl.create, new ClientLimits(0, new Rate(50, TimeUnit.SECONDS), null, 1_000_000, 64));
         byte[] v4 = new byte[4];
         for (int i = 0; i < 2_000_000; i++) {
             v4[0] = (byte) (10 + (i >>> 24));
@@ -163,7 +163,7 @@ class ClientTableTest {
     void countsAreConservedUnderContention(Implementation impl) throws Exception {
         int limit = 3;
         int threads = 4;
-        ClientTable table = impl.create.apply(new ClientLimits(limit, null, null, 64, 64));
+        Keyed table = keyed(impl.create, new ClientLimits(limit, null, null, 64, 64));
         List<InetAddress> shared = List.of(ip("192.0.2.1"), ip("2001:db8::1"), ip("192.0.2.2"));
         AtomicInteger[] held = {new AtomicInteger(), new AtomicInteger(), new AtomicInteger()};
         AtomicInteger overLimit = new AtomicInteger();
@@ -233,6 +233,37 @@ class ClientTableTest {
         assertThat(taken).hasValue(1000); // exactly the burst, however the threads met
         assertThat(rate.tryAcquire(NOW + 999_999)).isFalse();
         assertThat(rate.tryAcquire(NOW + 1_000_000)).isTrue();
+    }
+
+    private static Keyed keyed(Function<ClientLimits, ClientTable> create, ClientLimits limits) {
+        return new Keyed(create.apply(limits), new ClientKey(limits.clientPrefixV6()));
+    }
+
+    /** A table with its keys taken as Admission takes them. */
+    record Keyed(ClientTable table, ClientKey key) {
+        ClientRefusal admit(InetAddress client, long now) {
+            return table.admit(high(client), low(client), now);
+        }
+
+        void release(InetAddress client) {
+            table.release(high(client), low(client));
+        }
+
+        int size() {
+            return table.size();
+        }
+
+        long evictions() {
+            return table.evictions();
+        }
+
+        private long high(InetAddress client) {
+            return ClientKey.isV4(client) ? 0 : key.high(client.getAddress());
+        }
+
+        private long low(InetAddress client) {
+            return ClientKey.isV4(client) ? ClientKey.v4Low(client) : key.low(client.getAddress());
+        }
     }
 
     private static long usedAfterGc() throws InterruptedException {
