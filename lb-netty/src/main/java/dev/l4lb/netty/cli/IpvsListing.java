@@ -21,6 +21,7 @@ import tools.jackson.databind.JsonNode;
  *   <li>Forward is how we reach the endpoint: {@code Proxy} (a plain userspace relay), {@code PPv1} or
  *       {@code PPv2} (a relay that sends a PROXY header first), in place of Masq, Route, Tunnel or Local.</li>
  *   <li>{@code persistent N} stands for sessionAffinity ClientIP with its timeout.</li>
+ *   <li>{@code limits 100/client 50/s/client 5000/s}: the port's per-client limits and its rate, where it has any.</li>
  *   <li>An endpoint that takes no new connections (down, drained or terminating) shows weight 0, as
  *       kube-proxy's IPVS mode sets it; the configured weight is in the API and on the stats page.</li>
  *   <li>ActiveConn counts connections established to the endpoint; InActConn counts connects still in
@@ -125,6 +126,7 @@ final class IpvsListing {
                         out.append(' ').append(number(timeout));
                     }
                 }
+                appendLimitFlags(out, service.path("limits"));
                 if (zone != null) {
                     appendHealthFlags(out, service.path("health"));
                 }
@@ -148,6 +150,24 @@ final class IpvsListing {
         String forward = text(service.path("forward"));
         for (JsonNode endpoint : service.path("endpoints")) {
             appendEndpoint(out, endpoint, forward, layout, exact, zone);
+        }
+    }
+
+    /** The port's per-client limits and rate, shortest first: {@code limits 100/client 50/s/client 5000/s}. */
+    private static void appendLimitFlags(StringBuilder out, JsonNode limits) {
+        if (!limits.isObject()) {
+            return;
+        }
+        out.append(" limits");
+        long perClient = number(limits.path("maxConnectionsPerClient"));
+        if (perClient > 0) {
+            out.append(' ').append(perClient).append("/client");
+        }
+        if (limits.path("connectionRatePerClient").isString()) {
+            out.append(' ').append(text(limits.path("connectionRatePerClient"))).append("/client");
+        }
+        if (limits.path("connectionRate").isString()) {
+            out.append(' ').append(text(limits.path("connectionRate")));
         }
     }
 

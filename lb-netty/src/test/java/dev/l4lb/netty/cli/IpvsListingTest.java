@@ -113,6 +113,18 @@ class IpvsListingTest {
     }
 
     @Test
+    void aPortsLimitsAreAFlag() {
+        String limited = CONTRACT_EXAMPLE.replace("\"forward\": \"PPv2\",", "\"forward\": \"PPv2\", \"limits\": {"
+                + "\"maxConnectionsPerClient\": 100, \"connectionRatePerClient\": \"50/s\", \"connectionRate\": \"5000/s\","
+                + " \"clientTableSize\": 1000000, \"clientPrefixV6\": 64, \"clients\": 12, \"evictions\": 0},");
+        assertThat(render(limited, Layout.CONNECTIONS, false))
+                .contains("TCP  127.0.0.1:8080 rr persistent 10800 limits 100/client 50/s/client 5000/s\n");
+        String portRateOnly = CONTRACT_EXAMPLE.replace("\"forward\": \"PPv2\",", "\"forward\": \"PPv2\", \"limits\": {"
+                + "\"maxConnectionsPerClient\": 0, \"connectionRatePerClient\": null, \"connectionRate\": \"10/m\"},");
+        assertThat(render(portRateOnly, Layout.CONNECTIONS, false)).contains("rr persistent 10800 limits 10/m\n");
+    }
+
+    @Test
     void theContractExampleWithStats() {
         assertThat(render(CONTRACT_EXAMPLE, Layout.STATS, false)).isEqualTo("""
                 l4lb 0.1.0-SNAPSHOT userspace proxy (transport io_uring)
