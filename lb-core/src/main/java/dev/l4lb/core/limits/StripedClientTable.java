@@ -1,5 +1,7 @@
 package dev.l4lb.core.limits;
 
+import java.util.Arrays;
+
 import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.model.ClientLimits;
@@ -82,21 +84,27 @@ public final class StripedClientTable implements ClientTable {
     }
 
     /**
-     * One stripe: entries in dense arrays (an entry's number is its place in them), an index of
-     * entry numbers (plus one; 0 is empty) probed linearly and kept at most half full, and a doubly
-     * linked recency list of the entries with no connection open, most recent at the head.
+     * One stripe: entries in one array of longs, four per entry (key high, key low, the rate
+     * bucket's full time, open connections) so that one admission reads one or two cache lines of
+     * it; an entry's number is its place there. An index of entry numbers (plus one; 0 is empty)
+     * probed linearly and kept at most half full, and a doubly linked recency list of the entries
+     * with no connection open, most recent at the head, its two links packed in one long per entry.
      */
     private static final class Stripe {
         private static final int NONE = -1;
+        private static final int STRIDE = 4;
+        private static final int HIGH = 0;
+        private static final int LOW = 1;
+        /** GCRA's theoretical arrival time: when the client's rate bucket is full again. */
+        private static final int FULL = 2;
+        private static final int OPEN = 3;
+        private static final long OLDER_BITS = 0xFFFF_FFFFL;
+
         private final int capacity;
-        private long[] high;
-        private long[] low;
-        /** Per entry, GCRA's theoretical arrival time: when its rate bucket is full again. */
-        private long[] full;
-        private int[] open;
-        private int[] newer;
-        private int[] older;
-        private int[] index;
+        private long[] entries = new long[0];
+        /** Per entry: the newer neighbour in the high half, the older in the low half. */
+        private long[] links = new long[0];
+        private int[] index = new int[0];
         private int size;
         private int head = NONE;
         private int tail = NONE;
@@ -114,21 +122,24 @@ public final class StripedClientTable implements ClientTable {
                 if (e < 0) {
                     return ClientRefusal.CLIENT_TABLE_FULL;
                 }
-            } else if (open[e] == 0) {
+            } else if (entries[e * STRIDE + OPEN] == 0 && head != e) {
                 unlink(e);
                 linkHead(e); // seen now
             }
-            if (maxPerClient > 0 && open[e] >= maxPerClient) {
+            int at = e * STRIDE;
+            long open = entries[at + OPEN];
+            if (maxPerClient > 0 && open >= maxPerClient) {
                 return ClientRefusal.CLIENT_CONNECTIONS;
             }
             if (interval > 0) {
-                long next = Math.max(full[e] - now, 0) + interval;
+                long next = Math.max(entries[at + FULL] - now, 0) + interval;
                 if (next > tolerance) {
                     return ClientRefusal.CLIENT_RATE;
                 }
-                full[e] = now + next;
+                entries[at + FULL] = now + next;
             }
-            if (open[e]++ == 0) {
+            entries[at + OPEN] = open + 1;
+            if (open == 0) {
                 unlink(e); // in use: off the list, so never evicted
             }
             return null;
@@ -138,7 +149,7 @@ public final class StripedClientTable implements ClientTable {
             int e = find(h, l, hash);
             // An entry with a connection open is never evicted, so it is there; the check keeps a
             // double release from corrupting the list.
-            if (e >= 0 && open[e] > 0 && --open[e] == 0) {
+            if (e >= 0 && entries[e * STRIDE + OPEN] > 0 && --entries[e * STRIDE + OPEN] == 0) {
                 linkHead(e);
             }
         }
@@ -151,7 +162,7 @@ public final class StripedClientTable implements ClientTable {
                 if (e < 0) {
                     return -1;
                 }
-                if (high[e] == h && low[e] == l) {
+                if (entries[e * STRIDE + HIGH] == h && entries[e * STRIDE + LOW] == l) {
                     return e;
                 }
             }
@@ -160,10 +171,10 @@ public final class StripedClientTable implements ClientTable {
         /** A new idle entry for this key, made by growing, or by evicting the least recently seen; -1 when every entry is in use. */
         private int add(long h, long l, int hash, long now) {
             int e;
-            if (size < high.length) {
+            if (size < entries.length / STRIDE) {
                 e = size++;
             } else if (size < capacity) {
-                allocate(Math.min(capacity, high.length * 2));
+                allocate(Math.min(capacity, size * 2));
                 e = size++;
             } else if (tail != NONE) {
                 e = tail;
@@ -173,10 +184,11 @@ public final class StripedClientTable implements ClientTable {
             } else {
                 return -1;
             }
-            high[e] = h;
-            low[e] = l;
-            full[e] = now;
-            open[e] = 0;
+            int at = e * STRIDE;
+            entries[at + HIGH] = h;
+            entries[at + LOW] = l;
+            entries[at + FULL] = now;
+            entries[at + OPEN] = 0;
             place(e, hash);
             linkHead(e);
             return e;
@@ -191,10 +203,14 @@ public final class StripedClientTable implements ClientTable {
             index[i] = e + 1;
         }
 
+        private int home(int e) {
+            return ClientKey.hash(entries[e * STRIDE + HIGH], entries[e * STRIDE + LOW]) & (index.length - 1);
+        }
+
         /** Takes entry {@code e} out of the index, shifting back the entries after it that probed past it. */
         private void unindex(int e) {
             int mask = index.length - 1;
-            int i = ClientKey.hash(high[e], low[e]) & mask;
+            int i = home(e);
             while (index[i] != e + 1) {
                 i = (i + 1) & mask;
             }
@@ -205,7 +221,7 @@ public final class StripedClientTable implements ClientTable {
                 if (other < 0) {
                     break;
                 }
-                int home = ClientKey.hash(high[other], low[other]) & mask;
+                int home = home(other);
                 boolean staysPut = i <= j ? i < home && home <= j : i < home || home <= j;
                 if (!staysPut) {
                     index[i] = index[j];
@@ -215,11 +231,22 @@ public final class StripedClientTable implements ClientTable {
             index[i] = 0;
         }
 
+        private int newer(int e) {
+            return (int) (links[e] >> 32);
+        }
+
+        private int older(int e) {
+            return (int) links[e];
+        }
+
+        private void link(int e, int newer, int older) {
+            links[e] = ((long) newer << 32) | (older & OLDER_BITS);
+        }
+
         private void linkHead(int e) {
-            older[e] = head;
-            newer[e] = NONE;
+            link(e, NONE, head);
             if (head != NONE) {
-                newer[head] = e;
+                link(head, e, older(head));
             }
             head = e;
             if (tail == NONE) {
@@ -228,51 +255,29 @@ public final class StripedClientTable implements ClientTable {
         }
 
         private void unlink(int e) {
-            int n = newer[e];
-            int o = older[e];
+            int n = newer(e);
+            int o = older(e);
             if (n != NONE) {
-                older[n] = o;
+                link(n, newer(n), o);
             } else {
                 head = o;
             }
             if (o != NONE) {
-                newer[o] = n;
+                link(o, n, older(o));
             } else {
                 tail = n;
             }
-            newer[e] = NONE;
-            older[e] = NONE;
+            link(e, NONE, NONE);
         }
 
-        private void allocate(int entries) {
-            int used = size;
-            high = grow(high, entries, used);
-            low = grow(low, entries, used);
-            full = grow(full, entries, used);
-            open = grow(open, entries, used);
-            newer = grow(newer, entries, used);
-            older = grow(older, entries, used);
+        private void allocate(int count) {
+            entries = Arrays.copyOf(entries, count * STRIDE);
+            links = Arrays.copyOf(links, count);
             // At most half full, so that probes stay short.
-            index = new int[Integer.highestOneBit(Math.max(2, entries) * 2 - 1) << 1];
-            for (int e = 0; e < used; e++) {
-                place(e, ClientKey.hash(high[e], low[e]));
+            index = new int[Integer.highestOneBit(Math.max(2, count) * 2 - 1) << 1];
+            for (int e = 0; e < size; e++) {
+                place(e, home(e));
             }
-        }
-
-        private static long[] grow(long @Nullable [] from, int length, int used) {
-            long[] to = new long[length];
-            if (from != null) {
-                System.arraycopy(from, 0, to, 0, used);
-            }
-            return to;
-        }
-
-        private static int[] grow(int @Nullable [] from, int length, int used) {
-            int[] to = new int[length];
-            if (from != null) {
-                System.arraycopy(from, 0, to, 0, used);
-            }
-            return to;
         }
     }
 }
