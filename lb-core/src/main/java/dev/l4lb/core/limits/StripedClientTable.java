@@ -18,6 +18,13 @@ import dev.l4lb.core.model.ClientLimits;
  * ({@link ClientRefusal#CLIENT_TABLE_FULL}). Recency is kept per stripe: the client evicted is
  * the least recently seen of its stripe, which over 64 stripes of thousands is close to the
  * least recently seen of all.
+ *
+ * <p>Why a monitor per stripe and not lock-free: one admission changes a client's count, its
+ * bucket and the recency list together, which no single compare-and-set covers. The section is a
+ * few array reads and writes, never waits on anything else, and with up to 64 stripes two event
+ * loops rarely meet on one; measured (ClientLimitBenchmark), a known client's admission and
+ * release together take 38 ns among 1,000 clients, uncontended. Caffeine, the alternative
+ * measured beside it, locks too (its map's bins and its eviction) and allocates per lookup.
  */
 public final class StripedClientTable implements ClientTable {
     /** Enough stripes that event loops rarely meet on one, few enough that each holds many clients. */
