@@ -11,7 +11,9 @@ import org.jspecify.annotations.Nullable;
  * the log is on; written as a {@link ClosedConnection} when it closes.
  */
 public final class ConnectionRecord {
-    private final String service;
+    private String service;
+    /** The TLS server name a listener shared by name routed by; null when none was read. */
+    private @Nullable String serverName;
     private final long startedNanos = System.nanoTime();
     private InetSocketAddress client;
     private InetSocketAddress destination;
@@ -35,6 +37,16 @@ public final class ConnectionRecord {
         this.destination = destination;
     }
 
+    /** The port chosen once the ClientHello named it, on a listener shared by server name. */
+    public void service(String service) {
+        this.service = service;
+    }
+
+    /** The server name of the ClientHello (null when it carried none). */
+    public void serverName(@Nullable String name) {
+        this.serverName = name;
+    }
+
     /** The endpoint it is relayed to now. */
     public void endpoint(InetSocketAddress endpoint) {
         this.endpoint = endpoint;
@@ -53,6 +65,6 @@ public final class ConnectionRecord {
     /** The log line for its close now, having relayed {@code bytesIn} and {@code bytesOut}, ended for {@code why}. */
     public ClosedConnection closed(String id, long bytesIn, long bytesOut, String why) {
         return new ClosedConnection(Instant.now(), id, service, client, destination, endpoint, bytesIn, bytesOut,
-                System.nanoTime() - startedNanos, why);
+                System.nanoTime() - startedNanos, why, serverName);
     }
 }
