@@ -8,6 +8,7 @@ import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketException;
@@ -35,6 +36,7 @@ import org.jspecify.annotations.Nullable;
 import dev.l4lb.core.table.HelloRejection;
 import dev.l4lb.core.table.HelloRejections;
 import dev.l4lb.netty.Balancer;
+import dev.l4lb.netty.log.ConnectionLog;
 import dev.l4lb.netty.testing.Configs;
 import dev.l4lb.netty.testing.NoLeaks;
 import dev.l4lb.netty.testing.Ports;
@@ -200,6 +202,45 @@ class ServerNameRoutingTest {
         await().atMost(Duration.ofSeconds(5)).until(() -> rejections(hurried).count(HelloRejection.TIMEOUT) == before + 1);
         assertThat(balancer.metrics().scrape()).contains("l4lb_tls_hello_rejected_total{listener=\"127.0.0.1:"
                 + hurried.getPort() + "\",reason=\"timeout\"}");
+    }
+
+    @Test
+    void aSharedListenerIsBoundOnceAReloadMovesANameAndTheLogSaysWhichNameItRead() throws Exception {
+        InetSocketAddress listen = Ports.loopback(Ports.free());
+        String yaml = """
+                services:
+                  - name: shop/web
+                    ports:
+                      - listen: ["127.0.0.1:%1$d"]
+                        serverNames: ["shop.example", "moving.example"]
+                        endpoints: ["127.0.0.1:%2$d"]
+                  - name: blog/web
+                    ports:
+                      - listen: ["127.0.0.1:%1$d"]
+                        serverNames: ["blog.example"]
+                        endpoints: ["127.0.0.1:%3$d"]
+                """;
+        ByteArrayOutputStream logged = new ByteArrayOutputStream();
+        ConnectionLog log = ConnectionLog.start(ConnectionLog.Format.TEXT,
+                new PrintStream(logged, true, StandardCharsets.UTF_8), 64);
+        try (Balancer own = Balancer.start(Configs.parse(yaml.formatted(listen.getPort(), shop.address().getPort(),
+                blog.address().getPort())), Transport.select("auto"), 2, log)) {
+            int socketsPerAddress = own.tcp().listenerSockets(); // one per event loop with SO_REUSEPORT
+            assertThat(own.tcp().listenerAddresses()).containsExactly(listen);
+            assertThat(javaClient(listen, "moving.example", "before")).isEqualTo("shop moving.example before");
+
+            String moved = yaml.replace("\"shop.example\", \"moving.example\"", "\"shop.example\"")
+                    .replace("[\"blog.example\"]", "[\"blog.example\", \"moving.example\"]");
+            assertThat(own.reload(Configs.parse(moved.formatted(listen.getPort(), shop.address().getPort(),
+                    blog.address().getPort())), System.nanoTime()).applied()).isTrue();
+            assertThat(own.tcp().listenerSockets()).isEqualTo(socketsPerAddress);
+            assertThat(javaClient(listen, "moving.example", "after")).isEqualTo("blog moving.example after");
+            assertThatThrownBy(() -> javaClient(listen, "nobody.example", "x")).isInstanceOf(IOException.class);
+
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(logged.toString(StandardCharsets.UTF_8))
+                    .contains("service=blog/web", "outcome=ok sni=moving.example")
+                    .contains("service=- ", "outcome=no_match sni=nobody.example"));
+        }
     }
 
     private static HelloRejections rejections(InetSocketAddress listener) {
