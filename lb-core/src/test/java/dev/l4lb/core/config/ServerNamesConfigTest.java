@@ -65,6 +65,20 @@ class ServerNamesConfigTest {
     }
 
     @Test
+    void aReloadThatChangesOnlyServerNamesOrTheHelloTimeoutChangesThePort() throws Exception {
+        List<Service> before = ConfigLoader.parse(FILE, SHARED).services();
+        List<Service> renamed = ConfigLoader.parse(FILE, SHARED.replace("\"blog.example\"", "\"news.example\"")).services();
+        assertThat(ConfigDiff.between(before, renamed).portsChanged()).containsExactly("blog/web/TCP");
+        String slower = SHARED.replace("clientHelloTimeout: 5s", "clientHelloTimeout: 9s")
+                .replace("        serverNames: [\"Shop.Example.\", \"*.shop.example\"]\n",
+                        "        serverNames: [\"Shop.Example.\", \"*.shop.example\"]\n        clientHelloTimeout: 9s\n")
+                .replace("        serverNames: [\"*\"]\n", "        serverNames: [\"*\"]\n        clientHelloTimeout: 9s\n");
+        assertThat(ConfigDiff.between(before, ConfigLoader.parse(FILE, slower).services()).portsChanged())
+                .containsExactly("shop/web/TCP", "blog/web/TCP", "default/fallback/TCP");
+        assertThat(ConfigDiff.between(before, ConfigLoader.parse(FILE, SHARED).services()).isEmpty()).isTrue();
+    }
+
+    @Test
     void anOverlappingNameNamesBothPaths() {
         String yaml = SHARED.replace("serverNames: [\"blog.example\"]", "serverNames: [\"blog.example\", \"*.SHOP.example\"]");
         assertThat(problems(yaml)).singleElement().hasToString(

@@ -21,7 +21,8 @@ public final class ConnectionRecord {
     private @Nullable String outcome;
 
     /**
-     * @param service     the port's {@code namespace/name:port}
+     * @param service     the port's {@code namespace/name:port}; {@code -} on a listener shared by
+     *                    server name until the ClientHello picks the port ({@link #service(String)})
      * @param client      the peer, until a PROXY header names the real client ({@link #client(InetSocketAddress, InetSocketAddress)})
      * @param destination what the client connected to
      */
