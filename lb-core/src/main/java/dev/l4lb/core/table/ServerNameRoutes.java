@@ -2,6 +2,7 @@ package dev.l4lb.core.table;
 
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -35,8 +36,8 @@ public final class ServerNameRoutes {
     ServerNameRoutes(InetSocketAddress listener, List<Route> routes, HelloRejections rejections) {
         this.listener = listener;
         this.rejections = rejections;
-        Map<String, Route> exactNames = new java.util.LinkedHashMap<>();
-        Map<String, Route> wildcardSuffixes = new java.util.LinkedHashMap<>();
+        Map<String, Route> exactNames = new LinkedHashMap<>();
+        Map<String, Route> wildcardSuffixes = new LinkedHashMap<>();
         Route anyRoute = null;
         for (Route route : routes) {
             for (String name : route.port().serverNames().names()) {
