@@ -19,7 +19,7 @@ import dev.l4lb.core.model.ServicePort;
  * @param servicesRemoved  services only the old config has
  * @param portsAdded       ports of services in both configs that only the new one has
  * @param portsRemoved     ports of services in both configs that only the old one has
- * @param portsChanged     ports in both whose listeners, scheduler or other policy, or health policy differ
+ * @param portsChanged     ports in both whose listeners, scheduler or other policy, health policy or server names differ
  * @param endpointsAdded   endpoints of ports in both that only the new config has
  * @param endpointsRemoved endpoints of ports in both that only the old config has
  * @param endpointsChanged endpoints in both whose weight, state, node or limit differ
@@ -75,7 +75,8 @@ public record ConfigDiff(List<String> servicesAdded, List<String> servicesRemove
                 }
                 // A health policy changes which endpoints get connections as much as a scheduler does.
                 if (!was.listen().equals(port.listen()) || !was.policy().equals(port.policy())
-                        || was.targetPort() != port.targetPort() || !was.health().equals(port.health())) {
+                        || was.targetPort() != port.targetPort() || !was.health().equals(port.health())
+                        || !was.serverNames().equals(port.serverNames())) {
                     portsChanged.add(portName);
                 }
                 Map<String, Endpoint> oldEndpoints = endpointsByAddress(was);

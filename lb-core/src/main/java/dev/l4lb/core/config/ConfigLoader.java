@@ -86,6 +86,7 @@ public final class ConfigLoader {
         }
         if (problems.count() == 0) {
             listeners.checkNoLoops(services); // indexes of the model match the file's only when nothing was dropped
+            listeners.checkSharedListeners(services);
         }
         if (problems.count() > 0) {
             throw new ConfigException(problems.list());

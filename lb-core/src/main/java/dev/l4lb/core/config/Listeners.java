@@ -5,9 +5,11 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import org.jspecify.annotations.Nullable;
 import tools.jackson.databind.JsonNode;
@@ -21,13 +23,17 @@ import dev.l4lb.core.model.ServicePort;
 /**
  * The listen addresses of a config, claimed port by port: one address claimed twice, a wildcard
  * over a specific address on the same port, or an endpoint that is a listener are problems, since
- * the first two cannot both bind and the last relays to itself.
+ * the first two cannot both bind and the last relays to itself. TCP ports that all have
+ * serverNames may share an address: it is bound once and the ClientHello picks the port, so their
+ * names must not overlap and they must agree on what is read before the name is known.
  */
 final class Listeners {
     private final Problems problems;
     private final AddressReader addresses;
     /** Listener address to the path that claimed it, per protocol. */
     private final Map<Protocol, Map<InetSocketAddress, String>> claimed = new HashMap<>();
+    /** TCP listeners claimed by ports with serverNames, to the path of each such port. */
+    private final Map<InetSocketAddress, List<String>> byName = new LinkedHashMap<>();
 
     Listeners(Problems problems, AddressReader addresses) {
         this.problems = problems;
@@ -35,7 +41,7 @@ final class Listeners {
     }
 
     /** The {@code listen} list of the port at {@code portPath}, each address claimed for its protocol. */
-    List<InetSocketAddress> read(@Nullable JsonNode node, String portPath, Protocol protocol) {
+    List<InetSocketAddress> read(@Nullable JsonNode node, String portPath, Protocol protocol, boolean routedByName) {
         String path = portPath + ".listen";
         List<InetSocketAddress> result = new ArrayList<>();
         if (node == null) {
@@ -65,15 +71,81 @@ final class Listeners {
                         + "whichever local address the kernel picks, not the one the client sent to; list the addresses");
                 continue;
             }
+            List<String> sharers = byName.get(address);
+            if (routedByName && sharers != null) {
+                if (sharers.contains(portPath)) {
+                    problems.add(itemPath, "duplicate listener " + Addresses.format(address) + " (also " + taken.get(address) + ")");
+                    continue;
+                }
+                sharers.add(portPath); // shared by name: checked in checkSharedListeners
+                result.add(address);
+                continue;
+            }
             String clash = clash(taken, address);
+            if (clash != null && sharers != null) {
+                clash = "listener " + Addresses.format(address) + " is shared by server name (" + taken.get(address)
+                        + "): ports can share a listener only when every one of them has serverNames";
+            } else if (clash != null && routedByName && taken.get(address) != null) {
+                clash = "listener " + Addresses.format(address) + " is also " + taken.get(address)
+                        + ", which has no serverNames: ports can share a listener only when every one of them has serverNames";
+            }
             if (clash != null) {
                 problems.add(itemPath, clash);
                 continue;
             }
             taken.put(address, itemPath);
+            if (routedByName) {
+                byName.put(address, new ArrayList<>(List.of(portPath)));
+            }
             result.add(address);
         }
         return result;
+    }
+
+    /**
+     * The ports sharing a listener by server name must not serve one name twice (which port would
+     * take it?), and must agree on what is read before the name is known. The paths are the
+     * file's: call this only when no service or port was dropped.
+     */
+    void checkSharedListeners(List<Service> services) {
+        Set<String> reported = new HashSet<>();
+        for (Map.Entry<InetSocketAddress, List<String>> shared : byName.entrySet()) {
+            Map<String, String> servedBy = new HashMap<>();
+            ServicePort first = null;
+            String firstPath = null;
+            for (String portPath : shared.getValue()) {
+                ServicePort port = portAt(services, portPath);
+                List<String> names = port.serverNames().names();
+                for (int i = 0; i < names.size(); i++) {
+                    String namePath = portPath + ".serverNames[" + i + "]";
+                    String other = servedBy.putIfAbsent(names.get(i), namePath);
+                    if (other != null && reported.add(namePath)) {
+                        problems.add(namePath, "\"" + names.get(i) + "\" is also served by " + other);
+                    }
+                }
+                if (first == null) {
+                    first = port;
+                    firstPath = portPath;
+                    continue;
+                }
+                String differs = !first.serverNames().clientHelloTimeout().equals(port.serverNames().clientHelloTimeout())
+                        ? "clientHelloTimeout"
+                        : !first.policy().acceptProxyProtocol().equals(port.policy().acceptProxyProtocol())
+                        ? "acceptProxyProtocol, trustedUpstreams or acceptProxyProtocolTimeout" : null;
+                if (differs != null && reported.add(portPath + " " + differs)) {
+                    problems.add(portPath, "shares listener " + Addresses.format(shared.getKey()) + " with " + firstPath
+                            + " but its " + differs + " differs: ports on one listener must agree on what is read before"
+                            + " the server name is known");
+                }
+            }
+        }
+    }
+
+    /** The port at {@code services[s].ports[p]}. */
+    private static ServicePort portAt(List<Service> services, String portPath) {
+        int s = Integer.parseInt(portPath.substring(portPath.indexOf('[') + 1, portPath.indexOf(']')));
+        int p = Integer.parseInt(portPath.substring(portPath.lastIndexOf('[') + 1, portPath.lastIndexOf(']')));
+        return services.get(s).ports().get(p);
     }
 
     /** A message when {@code address} collides with a listener already claimed, else null. */

@@ -2,6 +2,7 @@ package dev.l4lb.core.config;
 
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
@@ -19,6 +20,7 @@ import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.model.ProxyProtocol;
 import dev.l4lb.core.model.SchedulerType;
+import dev.l4lb.core.model.ServerNames;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.core.model.SessionAffinity;
 
@@ -27,10 +29,11 @@ final class PortReader {
     private static final Set<String> KEYS = keys("name", "protocol", "listen", "targetPort", "scheduler",
             "sessionAffinity", "sessionAffinityTimeoutSeconds", "sessionAffinityMaxEntries", "proxyProtocol", "proxyProtocolUniqueId",
             "acceptProxyProtocol", "trustedUpstreams", "acceptProxyProtocolTimeout", "sourceRanges", "connectTimeout",
-            "idleTimeout", "maxConnections", "maxSessions", "endpoints", LimitsReader.KEY);
+            "idleTimeout", "maxConnections", "maxSessions", "endpoints", "serverNames", "clientHelloTimeout",
+            LimitsReader.KEY);
     /** Keys that mean nothing for a UDP port: reported rather than ignored. */
     private static final List<String> TCP_ONLY = List.of("proxyProtocol", "proxyProtocolUniqueId", "acceptProxyProtocol",
-            "trustedUpstreams", "acceptProxyProtocolTimeout", "connectTimeout", "maxConnections");
+            "trustedUpstreams", "acceptProxyProtocolTimeout", "connectTimeout", "maxConnections", "clientHelloTimeout");
 
     private final Problems problems;
     private final Listeners listeners;
@@ -68,13 +71,63 @@ final class PortReader {
         int targetPort = fields.integer("targetPort", 0, 1, 65535);
         PortPolicy policy = policy(fields, protocol, before);
         HealthPolicy healthPolicy = health.read(fields, protocol);
-        List<InetSocketAddress> listen = listeners.read(fields.node("listen"), path, protocol);
+        ServerNames serverNames = serverNames(fields, protocol, policy);
+        List<InetSocketAddress> listen = listeners.read(fields.node("listen"), path, protocol, serverNames.routed());
         List<Endpoint> endpointList = endpoints.read(fields.node("endpoints"), fields.path("endpoints"), targetPort);
         if (problems.count() > before) {
             return null;
         }
         return new ServicePort(name, protocol, listen, targetPort, policy, endpointList, List.of(), Optional.empty(),
-                healthPolicy);
+                healthPolicy, serverNames);
+    }
+
+    /**
+     * The port's server names, each checked and kept lowercase without a trailing dot, so that
+     * list index {@code i} is still the file's {@code serverNames[i]}.
+     */
+    private ServerNames serverNames(FieldReader fields, Protocol protocol, @Nullable PortPolicy policy) {
+        JsonNode node = fields.node("serverNames");
+        boolean hasTimeout = fields.has("clientHelloTimeout");
+        Duration timeout = fields.duration("clientHelloTimeout", ServerNames.DEFAULT_CLIENT_HELLO_TIMEOUT);
+        if (timeout.isZero()) {
+            problems.add(fields.path("clientHelloTimeout"), "must be more than 0");
+        }
+        if (node == null) {
+            if (hasTimeout && protocol == Protocol.TCP) { // on a UDP port it is reported as TCP-only
+                problems.add(fields.path("clientHelloTimeout"), "has no effect without serverNames");
+            }
+            return ServerNames.NONE;
+        }
+        if (protocol != Protocol.TCP) {
+            problems.add(fields.path("serverNames"), "is for TCP ports: a UDP port has no TLS ClientHello to read a name from");
+            return ServerNames.NONE;
+        }
+        if (!node.isArray() || node.isEmpty()) {
+            problems.add(fields.path("serverNames"), "must be a non-empty list of server names (\"shop.example\", "
+                    + "\"*.shop.example\" or \"*\")");
+            return ServerNames.NONE;
+        }
+        if (policy != null && policy.acceptProxyProtocol().enabled()) {
+            // The header would have to be read before the name, for every port on the listener at once.
+            problems.add(fields.path("serverNames"), "cannot be combined with acceptProxyProtocol yet: "
+                    + "a PROXY header before the ClientHello is not read on a listener routed by server name");
+        }
+        List<String> names = new ArrayList<>();
+        for (int i = 0; i < node.size(); i++) {
+            JsonNode item = node.get(i);
+            String name = item.isString() ? ServerNameSyntax.normalize(FieldReader.shown(item)) : null;
+            if (name == null) {
+                problems.add(fields.path("serverNames") + "[" + i + "]", "'" + FieldReader.shown(item) + "' is not a server "
+                        + "name: a DNS name (shop.example), a wildcard of one label (*.shop.example), or * for any other");
+                names.add("");
+            } else {
+                names.add(name);
+            }
+        }
+        if (timeout.isZero()) {
+            return ServerNames.NONE;
+        }
+        return new ServerNames(names, timeout);
     }
 
     /** The port's policy, or null when a problem was found in the port since {@code before}. */
@@ -128,6 +181,7 @@ final class PortReader {
                 problems.add(fields.path(key), switch (key) {
                     case "proxyProtocol", "proxyProtocolUniqueId", "acceptProxyProtocol", "trustedUpstreams",
                          "acceptProxyProtocolTimeout" -> "the PROXY protocol is TCP-only in l4lb; a UDP port cannot send or accept it";
+                    case "clientHelloTimeout" -> "a UDP port has no TLS ClientHello to wait for";
                     case "connectTimeout" -> "a UDP port connects to its endpoints without a handshake: there is nothing to time out";
                     default -> "a UDP port limits its sessions with maxSessions";
                 });

@@ -20,10 +20,13 @@ import java.util.Optional;
  * @param shortCircuit  clients served by a sibling port's endpoints instead (kube-proxy's routing
  *                      of node and pod traffic for externalTrafficPolicy Local); empty for none
  * @param health      active checks and outlier detection of the endpoints; {@link HealthPolicy#NONE} for none
+ * @param serverNames the TLS server names that pick this port on a listener it shares;
+ *                    {@link ServerNames#NONE} when it is not routed by name
  */
 public record ServicePort(String name, Protocol protocol, List<InetSocketAddress> listen, int targetPort,
                           PortPolicy policy, List<Endpoint> endpoints, List<InetSocketAddress> intercepted,
-                          Optional<ShortCircuit> shortCircuit, HealthPolicy health) {
+                          Optional<ShortCircuit> shortCircuit, HealthPolicy health,
+                          ServerNames serverNames) {
 
     public ServicePort {
         Objects.requireNonNull(name, "name");
@@ -34,6 +37,17 @@ public record ServicePort(String name, Protocol protocol, List<InetSocketAddress
         intercepted = List.copyOf(intercepted);
         Objects.requireNonNull(shortCircuit, "shortCircuit");
         Objects.requireNonNull(health, "health");
+        Objects.requireNonNull(serverNames, "serverNames");
+        if (serverNames.routed() && protocol != Protocol.TCP) {
+            throw new IllegalArgumentException("serverNames are for TCP ports (TLS ClientHellos)");
+        }
+    }
+
+    /** A port not routed by server name. */
+    public ServicePort(String name, Protocol protocol, List<InetSocketAddress> listen, int targetPort,
+                       PortPolicy policy, List<Endpoint> endpoints, List<InetSocketAddress> intercepted,
+                       Optional<ShortCircuit> shortCircuit, HealthPolicy health) {
+        this(name, protocol, listen, targetPort, policy, endpoints, intercepted, shortCircuit, health, ServerNames.NONE);
     }
 
     /** A port whose endpoints are as the config says (no health checks). */
@@ -51,6 +65,12 @@ public record ServicePort(String name, Protocol protocol, List<InetSocketAddress
 
     /** This port with {@code policy} for its endpoints' health. */
     public ServicePort withHealth(HealthPolicy policy) {
-        return new ServicePort(name, protocol, listen, targetPort, this.policy, endpoints, intercepted, shortCircuit, policy);
+        return new ServicePort(name, protocol, listen, targetPort, this.policy, endpoints, intercepted, shortCircuit, policy,
+                serverNames);
+    }
+
+    /** This port chosen on its listener by these TLS server names. */
+    public ServicePort withServerNames(ServerNames names) {
+        return new ServicePort(name, protocol, listen, targetPort, policy, endpoints, intercepted, shortCircuit, health, names);
     }
 }

@@ -18,10 +18,10 @@ import dev.l4lb.core.model.Protocol;
 public final class RoutingTable {
     /** The snapshot in force and the routes the listeners removed with it had: read as one. */
     private record InForce(ServiceSnapshot snapshot, Map<InetSocketAddress, Route> retiredTcp,
-                           Map<InetSocketAddress, Route> retiredUdp) {
+                           Map<InetSocketAddress, Route> retiredUdp, Map<InetSocketAddress, ServerNameRoutes> retiredNamed) {
     }
 
-    private volatile InForce inForce = new InForce(ServiceSnapshot.empty(), Map.of(), Map.of());
+    private volatile InForce inForce = new InForce(ServiceSnapshot.empty(), Map.of(), Map.of(), Map.of());
 
     /** The snapshot in force. */
     public ServiceSnapshot snapshot() {
@@ -44,6 +44,16 @@ public final class RoutingTable {
     }
 
     /**
+     * The ports sharing this TCP listener by server name: the snapshot's, or, for a listener the
+     * last switch removed, the ones it had then; null when the listener is not routed by name.
+     */
+    public @Nullable ServerNameRoutes serverNames(InetSocketAddress listener) {
+        InForce now = inForce;
+        ServerNameRoutes routes = now.snapshot().lookupServerNames(listener);
+        return routes != null ? routes : now.retiredNamed().get(listener);
+    }
+
+    /**
      * Puts {@code next} in force (the caller has activated it), remembering the routes the listeners
      * at {@code removedTcp} and {@code removedUdp} had: they close after this, and what they
      * accepted until then is still routed by them.
@@ -51,14 +61,15 @@ public final class RoutingTable {
     public synchronized void switchTo(ServiceSnapshot next, Set<InetSocketAddress> removedTcp,
                                       Set<InetSocketAddress> removedUdp) {
         ServiceSnapshot before = inForce.snapshot();
-        inForce = new InForce(next, retired(removedTcp, before::lookupTcp), retired(removedUdp, before::lookupUdp));
+        inForce = new InForce(next, retired(removedTcp, before::lookupTcp), retired(removedUdp, before::lookupUdp),
+                retired(removedTcp, before::lookupServerNames));
     }
 
-    private static Map<InetSocketAddress, Route> retired(Set<InetSocketAddress> removed,
-                                                      Function<InetSocketAddress, Route> before) {
-        Map<InetSocketAddress, Route> leaving = new HashMap<>();
+    private static <T> Map<InetSocketAddress, T> retired(Set<InetSocketAddress> removed,
+                                                      Function<InetSocketAddress, @Nullable T> before) {
+        Map<InetSocketAddress, T> leaving = new HashMap<>();
         for (InetSocketAddress address : removed) {
-            Route route = before.apply(address);
+            T route = before.apply(address);
             if (route != null) {
                 leaving.put(address, route);
             }

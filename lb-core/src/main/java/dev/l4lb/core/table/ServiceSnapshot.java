@@ -3,8 +3,10 @@ package dev.l4lb.core.table;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -29,21 +31,26 @@ import dev.l4lb.core.sched.Scheduler;
 import dev.l4lb.core.sched.Schedulers;
 
 /**
- * The immutable routing table the data plane reads: listener address to {@link Route}. A config
+ * The immutable routing table the data plane reads: listener address to {@link Route}, or, for a
+ * listener its ports share by TLS server name, to their {@link ServerNameRoutes}. A config
  * change builds a new snapshot and swaps it in with one atomic write; connections in flight keep
  * the backend they hold.
  */
 public final class ServiceSnapshot {
-    private static final ServiceSnapshot EMPTY = new ServiceSnapshot(List.of(), Map.of(), Map.of());
+    private static final ServiceSnapshot EMPTY = new ServiceSnapshot(List.of(), Map.of(), Map.of(), Map.of());
 
     private final List<Route> routes;
     private final Map<InetSocketAddress, Route> tcp;
     private final Map<InetSocketAddress, Route> udp;
+    /** TCP listeners whose ports are chosen by server name; none of them is in {@link #tcp}. */
+    private final Map<InetSocketAddress, ServerNameRoutes> named;
 
-    private ServiceSnapshot(List<Route> routes, Map<InetSocketAddress, Route> tcp, Map<InetSocketAddress, Route> udp) {
+    private ServiceSnapshot(List<Route> routes, Map<InetSocketAddress, Route> tcp, Map<InetSocketAddress, Route> udp,
+                            Map<InetSocketAddress, ServerNameRoutes> named) {
         this.routes = routes;
         this.tcp = tcp;
         this.udp = udp;
+        this.named = named;
     }
 
     /** A snapshot with no services. */
@@ -79,16 +86,30 @@ public final class ServiceSnapshot {
         List<Route> routes = new ArrayList<>();
         Map<InetSocketAddress, Route> tcp = new HashMap<>();
         Map<InetSocketAddress, Route> udp = new HashMap<>();
+        Map<InetSocketAddress, List<Route>> sharing = new LinkedHashMap<>();
         for (Service service : services) {
             for (ServicePort port : service.ports()) {
                 Route route = built.get(portKey(service, port));
                 routes.add(route);
                 Map<InetSocketAddress, Route> byListener = port.protocol() == Protocol.TCP ? tcp : udp;
-                claim(byListener, port.listen(), route);
+                if (port.serverNames().routed()) {
+                    port.listen().forEach(address -> sharing.computeIfAbsent(address, a -> new ArrayList<>()).add(route));
+                } else {
+                    claim(byListener, port.listen(), route);
+                }
                 claim(byListener, port.intercepted(), route);
             }
         }
-        return new ServiceSnapshot(Collections.unmodifiableList(routes), tcp, udp);
+        Map<InetSocketAddress, ServerNameRoutes> named = new HashMap<>();
+        sharing.forEach((address, onIt) -> {
+            if (tcp.containsKey(address)) {
+                throw new IllegalArgumentException("listener " + address + " of " + tcp.get(address).displayName()
+                        + " is also routed by server name for " + onIt.get(0).displayName());
+            }
+            ServerNameRoutes old = previous.named.get(address);
+            named.put(address, new ServerNameRoutes(address, onIt, old != null ? old.rejections() : new HelloRejections()));
+        });
+        return new ServiceSnapshot(Collections.unmodifiableList(routes), tcp, udp, named);
     }
 
     private static Route shortCircuitTarget(Service service, ServicePort port, Map<String, Route> built) {
@@ -140,6 +161,16 @@ public final class ServiceSnapshot {
      */
     public @Nullable Route lookupTcp(InetSocketAddress listener) {
         return tcp.get(listener);
+    }
+
+    /** The ports sharing this TCP listener by server name, or {@code null} when it is not routed by name. */
+    public @Nullable ServerNameRoutes lookupServerNames(InetSocketAddress listener) {
+        return named.get(listener);
+    }
+
+    /** Every TCP listener routed by server name. */
+    public Collection<ServerNameRoutes> serverNameRoutes() {
+        return named.values();
     }
 
     /** The route for a datagram received on this UDP listener, or {@code null}. */

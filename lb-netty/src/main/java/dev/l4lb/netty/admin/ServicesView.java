@@ -88,6 +88,9 @@ final class ServicesView {
         node.put("protocol", port.protocol().name());
         ArrayNode listen = node.putArray("listen");
         port.listen().forEach(a -> listen.add(Addresses.format(a)));
+        // The TLS server names that pick this port on a listener it shares; empty when not routed by name.
+        ArrayNode serverNames = node.putArray("serverNames");
+        port.serverNames().names().forEach(serverNames::add);
         node.put("scheduler", policy.scheduler().configName());
         boolean clientIp = policy.sessionAffinity() == SessionAffinity.CLIENT_IP;
         node.put("sessionAffinity", clientIp ? "ClientIP" : "None");

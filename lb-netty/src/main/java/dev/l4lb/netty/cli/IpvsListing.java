@@ -130,6 +130,12 @@ final class IpvsListing {
                 if (zone != null) {
                     appendHealthFlags(out, service.path("health"));
                 }
+                // Several ports may share this listener: the names tell which one a connection reaches.
+                JsonNode serverNames = service.path("serverNames");
+                if (serverNames.isArray() && !serverNames.isEmpty()) {
+                    out.append(" sni");
+                    serverNames.forEach(n -> out.append(' ').append(text(n)));
+                }
             }
             case STATS -> out.append(format("%-33s", name))
                     .append(largeNumber(number(service.path("connections")), exact))

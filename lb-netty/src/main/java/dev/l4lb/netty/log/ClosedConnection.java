@@ -27,11 +27,21 @@ import dev.l4lb.core.table.Outcome;
  * @param durationNanos from accept to close
  * @param outcome     an {@link Outcome#label()}, or {@value #CLIENT_LEFT}; a UDP session
  *                    ends with idle_timeout, unreachable, reloaded_away (its endpoint or client left
- *                    the config), listener_closed or failed
+ *                    the config), listener_closed or failed; a connection to a listener shared by
+ *                    server name may end with a {@link dev.l4lb.core.table.HelloRejection#label()}
+ * @param serverName  the TLS server name its ClientHello asked for; null when none was read
+ *                    (the port is not routed by name, or the hello had no name)
  */
 public record ClosedConnection(Instant closed, String id, String service, InetSocketAddress client,
                                InetSocketAddress destination, @Nullable InetSocketAddress endpoint, long bytesIn, long bytesOut,
-                               long durationNanos, String outcome) {
+                               long durationNanos, String outcome, @Nullable String serverName) {
+
+    /** A connection or session whose port is not routed by server name. */
+    public ClosedConnection(Instant closed, String id, String service, InetSocketAddress client,
+                            InetSocketAddress destination, @Nullable InetSocketAddress endpoint, long bytesIn, long bytesOut,
+                            long durationNanos, String outcome) {
+        this(closed, id, service, client, destination, endpoint, bytesIn, bytesOut, durationNanos, outcome, null);
+    }
 
     /** The client closed before an endpoint was reached, and nothing refused it. */
     public static final String CLIENT_LEFT = "client_left";
@@ -45,7 +55,7 @@ public record ClosedConnection(Instant closed, String id, String service, InetSo
                 + " endpoint=" + (endpoint == null ? "-" : Addresses.format(endpoint))
                 + " in=" + bytesIn + " out=" + bytesOut
                 + " duration_ms=" + String.format(Locale.ROOT, "%.3f", durationNanos / 1e6)
-                + " outcome=" + outcome;
+                + " outcome=" + outcome + " sni=" + (serverName == null ? "-" : serverName);
     }
 
     /** One JSON object on one line, for log pipelines. */
@@ -63,6 +73,7 @@ public record ClosedConnection(Instant closed, String id, String service, InetSo
             json.writeNumberProperty("bytesOut", bytesOut);
             json.writeNumberProperty("durationMs", durationNanos / 1e6);
             json.writeStringProperty("outcome", outcome);
+            json.writeStringProperty("sni", serverName);
             json.writeEndObject();
         }
         return out.toString();

@@ -11,7 +11,9 @@ import org.jspecify.annotations.Nullable;
  * the log is on; written as a {@link ClosedConnection} when it closes.
  */
 public final class ConnectionRecord {
-    private final String service;
+    private String service;
+    /** The TLS server name a listener shared by name routed by; null when none was read. */
+    private @Nullable String serverName;
     private final long startedNanos = System.nanoTime();
     private InetSocketAddress client;
     private InetSocketAddress destination;
@@ -19,7 +21,8 @@ public final class ConnectionRecord {
     private @Nullable String outcome;
 
     /**
-     * @param service     the port's {@code namespace/name:port}
+     * @param service     the port's {@code namespace/name:port}; {@code -} on a listener shared by
+     *                    server name until the ClientHello picks the port ({@link #service(String)})
      * @param client      the peer, until a PROXY header names the real client ({@link #client(InetSocketAddress, InetSocketAddress)})
      * @param destination what the client connected to
      */
@@ -33,6 +36,16 @@ public final class ConnectionRecord {
     public void client(InetSocketAddress client, InetSocketAddress destination) {
         this.client = client;
         this.destination = destination;
+    }
+
+    /** The port chosen once the ClientHello named it, on a listener shared by server name. */
+    public void service(String service) {
+        this.service = service;
+    }
+
+    /** The server name of the ClientHello (null when it carried none). */
+    public void serverName(@Nullable String name) {
+        this.serverName = name;
     }
 
     /** The endpoint it is relayed to now. */
@@ -53,6 +66,6 @@ public final class ConnectionRecord {
     /** The log line for its close now, having relayed {@code bytesIn} and {@code bytesOut}, ended for {@code why}. */
     public ClosedConnection closed(String id, long bytesIn, long bytesOut, String why) {
         return new ClosedConnection(Instant.now(), id, service, client, destination, endpoint, bytesIn, bytesOut,
-                System.nanoTime() - startedNanos, why);
+                System.nanoTime() - startedNanos, why, serverName);
     }
 }

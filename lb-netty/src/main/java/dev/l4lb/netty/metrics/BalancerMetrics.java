@@ -43,6 +43,8 @@ import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.EndpointCounters;
 import dev.l4lb.core.table.DatagramDrop;
 import dev.l4lb.core.table.HeaderRejection;
+import dev.l4lb.core.table.HelloRejection;
+import dev.l4lb.core.table.ServerNameRoutes;
 import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.PortCounters;
 import dev.l4lb.core.table.Route;
@@ -240,6 +242,13 @@ public final class BalancerMetrics implements AutoCloseable {
                 if (health.enabled()) {
                     bindEndpointHealth(next, endpoint, health, backend.health());
                 }
+            }
+        }
+        for (ServerNameRoutes names : snapshot.serverNameRoutes()) {
+            Tags listener = Tags.of("listener", Addresses.format(names.listener()));
+            for (HelloRejection reason : HelloRejection.values()) {
+                counter(next, PREFIX + ".tls.hello.rejected", listener.and("reason", reason.label()), names.rejections(),
+                        r -> r.count(reason), "Connections to a listener routed by TLS server name reset before a port took them, by reason");
             }
         }
         for (Meter.Id old : bound.keySet()) {

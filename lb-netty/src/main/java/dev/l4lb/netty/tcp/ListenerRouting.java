@@ -7,6 +7,7 @@ import org.jspecify.annotations.Nullable;
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.RoutingTable;
+import dev.l4lb.core.table.ServerNameRoutes;
 
 /**
  * What a TCP listener routes its connections by: the address it listens on, or, for the
@@ -17,6 +18,9 @@ sealed interface ListenerRouting {
     /** The route for a connection accepted with local address {@code destination}; null when there is none. */
     @Nullable Route route(RoutingTable table, InetSocketAddress destination);
 
+    /** The ports sharing the listener by TLS server name; null when it is not routed by name. */
+    @Nullable ServerNameRoutes serverNames(RoutingTable table);
+
     /** Whether this is the transparent listener's. */
     boolean transparent();
 
@@ -25,6 +29,11 @@ sealed interface ListenerRouting {
         @Override
         public @Nullable Route route(RoutingTable table, InetSocketAddress destination) {
             return table.route(Protocol.TCP, listener);
+        }
+
+        @Override
+        public @Nullable ServerNameRoutes serverNames(RoutingTable table) {
+            return table.serverNames(listener);
         }
 
         @Override
@@ -40,6 +49,12 @@ sealed interface ListenerRouting {
         @Override
         public Route route(RoutingTable table, InetSocketAddress destination) {
             return table.snapshot().lookupTcp(destination);
+        }
+
+        /** Intercepted ClusterIP:ports are never routed by server name. */
+        @Override
+        public @Nullable ServerNameRoutes serverNames(RoutingTable table) {
+            return null;
         }
 
         @Override

@@ -8,21 +8,26 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.ssl.SniCompletionEvent;
 import io.netty.util.ReferenceCountUtil;
 import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.model.AcceptProxyProtocol;
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.table.Admission;
+import dev.l4lb.core.table.HelloRejection;
 import dev.l4lb.core.table.Outcome;
 import dev.l4lb.core.table.Route;
+import dev.l4lb.core.table.ServerNameRoutes;
 import dev.l4lb.netty.log.ClosedConnection;
 import dev.l4lb.netty.log.ConnectionRecord;
 import dev.l4lb.netty.proxyprotocol.ProxiedAddresses;
 import dev.l4lb.netty.proxyprotocol.ProxyHeaderReader;
 
 /**
- * The first moments of a client connection: find its route; when the port accepts PROXY headers,
+ * The first moments of a client connection: find its route (on a listener shared by TLS server
+ * name, from the name in the client's ClientHello, read by a {@link ClientHelloReader} whose bytes
+ * are held like any sent early); when the port accepts PROXY headers,
  * refuse untrusted peers and read the header (which names the real client); then admit the client
  * ({@link Admission}) and hand it to a {@link BackendConnector}, holding what the client sends
  * meanwhile. Once an endpoint is connected, a {@link TcpRelay} takes this handler's place.
@@ -33,6 +38,8 @@ final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements Bac
 
     private Channel inbound;
     private @Nullable Route route;
+    /** The ports of a listener shared by server name, until the ClientHello picks one; else null. */
+    private @Nullable ServerNameRoutes serverNames;
     /** Set once the real client is known; its port slot is released when the client side closes. */
     private @Nullable Admission admission;
     private @Nullable BackendConnector connector;
@@ -62,6 +69,15 @@ final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements Bac
             return;
         }
         InetSocketAddress destination = (InetSocketAddress) inbound.localAddress();
+        serverNames = plane.serverNames(routing);
+        if (serverNames != null) {
+            if (plane.connectionLog().enabled()) {
+                record = new ConnectionRecord("-", (InetSocketAddress) inbound.remoteAddress(), destination);
+                inbound.closeFuture().addListener(f -> logClosed());
+            }
+            ClientHelloReader.install(ctx.pipeline(), ctx.name(), serverNames.clientHelloTimeout());
+            return; // ...and the port is known on the SniCompletionEvent
+        }
         route = plane.route(routing, destination);
         if (route == null) {
             plane.countUnrouted();
@@ -136,11 +152,42 @@ final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements Bac
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof ProxiedAddresses addresses) {
             admit(addresses.client(), addresses.destination());
+        } else if (evt instanceof SniCompletionEvent hello) {
+            helloRead(hello);
         } else if (evt instanceof ChannelInputShutdownEvent) {
             finEarly = true;
         } else {
             ctx.fireUserEventTriggered(evt);
         }
+    }
+
+    /** The ClientHello was read, or could not be: route by its name, or reset the connection. */
+    private void helloRead(SniCompletionEvent hello) {
+        if (serverNames == null || route != null || !inbound.isActive()) {
+            return; // not routed by name, or settled already (a failed hello also closes, after this)
+        }
+        HelloRejection rejection = ClientHelloReader.rejection(hello);
+        if (rejection == null) {
+            if (record != null) {
+                record.serverName(hello.hostname());
+            }
+            route = serverNames.lookup(hello.hostname());
+            if (route == null) {
+                rejection = HelloRejection.NO_MATCH;
+            }
+        }
+        if (rejection != null) {
+            serverNames.rejections().record(rejection);
+            if (record != null) {
+                record.outcome(rejection.label());
+            }
+            TcpRelayHandler.reset(inbound);
+            return;
+        }
+        if (record != null) {
+            record.service(route.displayName());
+        }
+        admit((InetSocketAddress) inbound.remoteAddress(), (InetSocketAddress) inbound.localAddress());
     }
 
     @Override
@@ -191,7 +238,7 @@ final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements Bac
             ended = Outcome.IDLE_TIMEOUT.label();
         } else if (record.outcome() != null) {
             ended = record.outcome();
-        } else if (route.policy().acceptProxyProtocol().enabled() && admission == null) {
+        } else if (route != null && route.policy().acceptProxyProtocol().enabled() && admission == null) {
             ended = Outcome.BAD_PROXY_HEADER.label();
         } else {
             ended = ClosedConnection.CLIENT_LEFT;

@@ -23,6 +23,7 @@ import org.jspecify.annotations.Nullable;
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.core.table.RoutingTable;
+import dev.l4lb.core.table.ServerNameRoutes;
 import dev.l4lb.core.table.ServiceSnapshot;
 import dev.l4lb.netty.transport.AcceptErrors;
 import dev.l4lb.netty.transport.BindFailure;
@@ -121,6 +122,11 @@ public final class TcpDataPlane {
     /** The route for a connection accepted with local address {@code destination} on a listener routed so; null when none. */
     @Nullable Route route(ListenerRouting by, InetSocketAddress destination) {
         return by.route(routing, destination);
+    }
+
+    /** The ports sharing a listener routed so by TLS server name; null when it is not. */
+    @Nullable ServerNameRoutes serverNames(ListenerRouting by) {
+        return by.serverNames(routing);
     }
 
     public ConnectionLog connectionLog() {

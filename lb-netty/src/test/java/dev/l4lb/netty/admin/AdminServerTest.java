@@ -83,6 +83,15 @@ class AdminServerTest {
     }
 
     @Test
+    void theApiShowsTheServerNamesOfAPortRoutedByName() throws Exception {
+        start("serverNames: [\"Shop.example\", \"*.shop.example\", \"*\"]");
+        assertThat(services().path("services").get(0).path("serverNames"))
+                .extracting(JsonNode::asText).containsExactly("shop.example", "*.shop.example", "*");
+        assertThat(AdminHttp.get(admin.metricsAddress(), "/metrics").body())
+                .contains("l4lb_tls_hello_rejected_total{listener=\"" + Addresses.format(listen) + "\",reason=\"no_match\"} 0");
+    }
+
+    @Test
     void countersFollowTheTrafficInTheApiAndInPrometheus() throws Exception {
         start(null);
         // Four round trips of known sizes; the dead endpoint's turns fail over to a live one.

@@ -164,6 +164,23 @@ class IpvsListingTest {
     }
 
     @Test
+    void portsSharingAListenerByServerNameShowTheirNames() {
+        String json = """
+                {"version": "1", "transport": "nio", "services": [ {
+                   "service": "shop/web", "port": "", "protocol": "TCP", "listen": ["0.0.0.0:443"],
+                   "serverNames": ["shop.example", "*.shop.example"],
+                   "scheduler": "rr", "sessionAffinity": "None", "forward": "Proxy", "endpoints": []
+                 }, {
+                   "service": "plain/web", "port": "", "protocol": "TCP", "listen": ["0.0.0.0:80"],
+                   "serverNames": [], "scheduler": "rr", "sessionAffinity": "None", "forward": "Proxy", "endpoints": []
+                 } ]}
+                """;
+        assertThat(render(json, Layout.CONNECTIONS, false).lines().skip(3).toList()).containsExactly(
+                "TCP  0.0.0.0:443 rr sni shop.example *.shop.example",
+                "TCP  0.0.0.0:80 rr");
+    }
+
+    @Test
     void endpointsThatTakeNoNewConnectionsShowWeightZeroAsKubeProxysIpvsModeSetsIt() {
         String json = """
                 {"version": "1", "transport": "nio", "services": [ {

@@ -145,7 +145,16 @@ class ConnectionLogTest {
                 new InetSocketAddress(InetAddress.getLoopbackAddress(), 40000),
                 new InetSocketAddress(InetAddress.getLoopbackAddress(), 8080), null, 5, 7, 1_500_000, "no_endpoint");
         assertThat(closed.text()).isEqualTo("2026-01-02T03:04:05Z id=id1 service=ns/svc:http client=127.0.0.1:40000 "
-                + "destination=127.0.0.1:8080 endpoint=- in=5 out=7 duration_ms=1.500 outcome=no_endpoint");
+                + "destination=127.0.0.1:8080 endpoint=- in=5 out=7 duration_ms=1.500 outcome=no_endpoint sni=-");
+    }
+
+    @Test
+    void theServerNameOfAConnectionRoutedByNameIsInBothFormats() {
+        ClosedConnection closed = new ClosedConnection(Instant.parse("2026-01-02T03:04:05Z"), "id1", "shop/web",
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), 40000),
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), 443), null, 0, 0, 0, "no_match", "shop.example");
+        assertThat(closed.text()).endsWith(" outcome=no_match sni=shop.example");
+        assertThat(closed.json()).contains("\"sni\":\"shop.example\"");
     }
 
     @Test
