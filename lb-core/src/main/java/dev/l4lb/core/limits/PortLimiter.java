@@ -52,13 +52,19 @@ public final class PortLimiter {
      * Admits a new connection of the client with this key (ignored when it {@link #tracksClients
      * tracks no clients}): null when admitted, holding one of the client's slots until
      * {@link #release}; otherwise why not. A port token taken for a connection the client's own
-     * limits then refuse is not given back: the port's rate counts attempts.
+     * limits then refuse is given back: the port's rate counts connections let in, so a client
+     * over its own limits (on UDP, one sending datagram after datagram) does not spend the port's
+     * rate for everyone else.
      */
     public @Nullable ClientRefusal admit(long keyHigh, long keyLow, long nowNanos) {
         if (portRate != null && !portRate.tryAcquire(nowNanos)) {
             return ClientRefusal.PORT_RATE;
         }
-        return clients == null ? null : clients.admit(keyHigh, keyLow, nowNanos);
+        ClientRefusal refused = clients == null ? null : clients.admit(keyHigh, keyLow, nowNanos);
+        if (refused != null && portRate != null) {
+            portRate.giveBack();
+        }
+        return refused;
     }
 
     /** Gives back the slot an {@link #admit} of this key that returned null took. */

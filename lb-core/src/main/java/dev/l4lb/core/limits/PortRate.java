@@ -35,4 +35,9 @@ public final class PortRate {
             }
         }
     }
+
+    /** Gives back a token {@link #tryAcquire} took for a connection that was then refused for another reason. */
+    public void giveBack() {
+        full.addAndGet(-interval);
+    }
 }

@@ -50,6 +50,17 @@ class ClientLimitAdmissionTest {
     }
 
     @Test
+    void aClientRefusedByItsOwnLimitDoesNotSpendThePortsRate() throws Exception {
+        Route route = route(new ClientLimits(1, null, new Rate(120, TimeUnit.MINUTES), 10, 64), ServiceSnapshot.empty());
+        assertThat(new Admission(route, ip("192.0.2.1")).admit()).isNull();
+        for (int i = 0; i < 5; i++) {
+            assertThat(new Admission(route, ip("192.0.2.1")).admit()).isEqualTo(Outcome.REFUSED_CLIENT_CONNECTIONS);
+        }
+        assertThat(new Admission(route, ip("192.0.2.2")).admit()).as("the port's second token (a burst of 2) is still there").isNull();
+        assertThat(new Admission(route, ip("192.0.2.3")).admit()).isEqualTo(Outcome.REFUSED_PORT_RATE);
+    }
+
+    @Test
     void theLimiterLivesAcrossReloadsWhileTheLimitsStayTheSame() throws Exception {
         ClientLimits limits = new ClientLimits(1, null, null, 10, 64);
         ServiceSnapshot before = snapshot(limits, ServiceSnapshot.empty());
