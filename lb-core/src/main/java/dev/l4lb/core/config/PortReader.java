@@ -71,7 +71,7 @@ final class PortReader {
         int targetPort = fields.integer("targetPort", 0, 1, 65535);
         PortPolicy policy = policy(fields, protocol, before);
         HealthPolicy healthPolicy = health.read(fields, protocol);
-        ServerNames serverNames = serverNames(fields, protocol, policy);
+        ServerNames serverNames = serverNames(fields, protocol);
         List<InetSocketAddress> listen = listeners.read(fields.node("listen"), path, protocol, serverNames.routed());
         List<Endpoint> endpointList = endpoints.read(fields.node("endpoints"), fields.path("endpoints"), targetPort);
         if (problems.count() > before) {
@@ -85,7 +85,7 @@ final class PortReader {
      * The port's server names, each checked and kept lowercase without a trailing dot, so that
      * list index {@code i} is still the file's {@code serverNames[i]}.
      */
-    private ServerNames serverNames(FieldReader fields, Protocol protocol, @Nullable PortPolicy policy) {
+    private ServerNames serverNames(FieldReader fields, Protocol protocol) {
         JsonNode node = fields.node("serverNames");
         boolean hasTimeout = fields.has("clientHelloTimeout");
         Duration timeout = fields.duration("clientHelloTimeout", ServerNames.DEFAULT_CLIENT_HELLO_TIMEOUT);
@@ -106,11 +106,6 @@ final class PortReader {
             problems.add(fields.path("serverNames"), "must be a non-empty list of server names (\"shop.example\", "
                     + "\"*.shop.example\" or \"*\")");
             return ServerNames.NONE;
-        }
-        if (policy != null && policy.acceptProxyProtocol().enabled()) {
-            // The header would have to be read before the name, for every port on the listener at once.
-            problems.add(fields.path("serverNames"), "cannot be combined with acceptProxyProtocol yet: "
-                    + "a PROXY header before the ClientHello is not read on a listener routed by server name");
         }
         List<String> names = new ArrayList<>();
         for (int i = 0; i < node.size(); i++) {

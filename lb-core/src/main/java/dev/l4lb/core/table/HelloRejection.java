@@ -9,7 +9,11 @@ public enum HelloRejection {
     /** The whole ClientHello did not arrive within the clientHelloTimeout. */
     TIMEOUT("timeout"),
     /** No port serves the name (or the absence of one) and none lists {@code *}. */
-    NO_MATCH("no_match");
+    NO_MATCH("no_match"),
+    /** The ports accept PROXY headers and the peer is not one of their trusted upstreams. */
+    UNTRUSTED_UPSTREAM("untrusted_upstream"),
+    /** A trusted upstream's PROXY header, before the ClientHello, was malformed, incomplete or late. */
+    BAD_PROXY_HEADER("bad_proxy_header");
 
     private final String label;
 

@@ -9,7 +9,7 @@ import java.util.concurrent.atomic.LongAdder;
  * snapshots while the port exists. The port keeps its own byte totals rather than summing its
  * endpoints' so that they stay monotonic when a reload removes an endpoint.
  */
-public final class PortCounters {
+public final class PortCounters implements ProxyHeaderCounts {
     private static final Outcome[] OUTCOMES = Outcome.values();
 
     private final AtomicInteger active = new AtomicInteger();
@@ -109,6 +109,13 @@ public final class PortCounters {
 
     public long dropped(DatagramDrop reason) {
         return drops[reason.ordinal()].sum();
+    }
+
+    /** Counts the connection as {@link Outcome#BAD_PROXY_HEADER} and its header's rejection by reason. */
+    @Override
+    public void headerRejected(HeaderRejection why) {
+        record(Outcome.BAD_PROXY_HEADER);
+        rejectHeader(why);
     }
 
     /** A trusted upstream's PROXY header was rejected, for this reason (the outcome is counted apart). */

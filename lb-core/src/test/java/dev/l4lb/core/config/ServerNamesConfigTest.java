@@ -109,6 +109,24 @@ class ServerNamesConfigTest {
     }
 
     @Test
+    void portsOnOneListenerMustAgreeOnTheProxyHeaderReadBeforeTheName() throws Exception {
+        String accepting = "        acceptProxyProtocol: true\n        trustedUpstreams: [\"10.0.0.0/24\"]\n";
+        String allAccept = SHARED.replace("        endpoints:", accepting + "        endpoints:");
+        assertThat(ConfigLoader.parse(FILE, allAccept).services())
+                .allSatisfy(s -> assertThat(s.ports().get(0).policy().acceptProxyProtocol().enabled()).isTrue());
+        String lastTrustsOthers = allAccept.replace("        serverNames: [\"*\"]\n" + accepting,
+                "        serverNames: [\"*\"]\n" + accepting.replace("10.0.0.0/24", "10.0.1.0/24"));
+        assertThat(problems(lastTrustsOthers)).singleElement().satisfies(p -> {
+            assertThat(p.path()).isEqualTo("services[2].ports[0]");
+            assertThat(p.message()).contains("shares listener 0.0.0.0:443 with services[0].ports[0]",
+                    "acceptProxyProtocol, trustedUpstreams or acceptProxyProtocolTimeout differs");
+        });
+        String oneDoesNot = SHARED.replace("        serverNames: [\"blog.example\"]\n",
+                "        serverNames: [\"blog.example\"]\n" + accepting);
+        assertThat(problems(oneDoesNot)).singleElement().satisfies(p -> assertThat(p.path()).isEqualTo("services[1].ports[0]"));
+    }
+
+    @Test
     void aPortWithoutServerNamesCannotShareTheListener() {
         String yaml = SHARED.replace("        serverNames: [\"*\"]\n", "");
         assertThat(problems(yaml)).singleElement().satisfies(p -> {
@@ -172,9 +190,7 @@ class ServerNamesConfigTest {
                 error("timeout 0", tcp, "serverNames: [\"a.example\"]\nclientHelloTimeout: \"0\"", port + ".clientHelloTimeout",
                         "must be more than 0"),
                 error("timeout not a duration", tcp, "serverNames: [\"a.example\"]\nclientHelloTimeout: 5",
-                        port + ".clientHelloTimeout", "is not a duration"),
-                error("with acceptProxyProtocol", tcp, "serverNames: [\"a.example\"]\nacceptProxyProtocol: true\n"
-                        + "trustedUpstreams: [\"10.0.0.0/8\"]", port + ".serverNames", "cannot be combined with acceptProxyProtocol"));
+                        port + ".clientHelloTimeout", "is not a duration"));
     }
 
     /** One service {@code echo} with one port: {@code lines} in block style, each may span several lines. */

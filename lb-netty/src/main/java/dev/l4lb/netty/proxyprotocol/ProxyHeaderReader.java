@@ -22,7 +22,7 @@ import org.jspecify.annotations.Nullable;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.table.HeaderRejection;
 import dev.l4lb.core.table.Outcome;
-import dev.l4lb.core.table.PortCounters;
+import dev.l4lb.core.table.ProxyHeaderCounts;
 
 /**
  * Reads the PROXY header (v1 or v2, told apart by Netty's {@link HAProxyMessageDecoder}) a trusted
@@ -30,19 +30,20 @@ import dev.l4lb.core.table.PortCounters;
  * pipeline; whatever the client sent after the header follows as ordinary reads.
  *
  * <p>A connection that ends before a whole, valid header (malformed, truncated, reset, or not done
- * within the timeout) is closed and counted as {@link Outcome#BAD_PROXY_HEADER}, once, and by its
- * {@link HeaderRejection reason}: the first one seen, since a close provokes others. Reads are
+ * within the timeout) is closed and counted once, by its {@link HeaderRejection reason}: the
+ * first one seen, since a close provokes others. It is counted where {@link ProxyHeaderCounts}
+ * says: as the port's {@link Outcome#BAD_PROXY_HEADER}, or the name-routed listener's. Reads are
  * requested one at a time (the channel does not auto-read), so a header split over many segments
  * is gathered by the decoder without any other bytes being taken in.
  */
 public final class ProxyHeaderReader extends ChannelInboundHandlerAdapter {
-    private final PortCounters counters;
+    private final ProxyHeaderCounts counters;
     private final Duration timeout;
     private Future<?> deadline;
     private boolean done;
     private @Nullable HeaderRejection rejection;
 
-    private ProxyHeaderReader(PortCounters counters, Duration timeout) {
+    private ProxyHeaderReader(ProxyHeaderCounts counters, Duration timeout) {
         this.counters = counters;
         this.timeout = timeout;
     }
@@ -51,7 +52,7 @@ public final class ProxyHeaderReader extends ChannelInboundHandlerAdapter {
      * Puts the decoder and a reader in front of {@code before} and starts reading the header of
      * an already active channel.
      */
-    public static void install(ChannelPipeline pipeline, String before, PortCounters counters, Duration timeout) {
+    public static void install(ChannelPipeline pipeline, String before, ProxyHeaderCounts counters, Duration timeout) {
         pipeline.addBefore(before, "proxy-header-decoder", new HAProxyMessageDecoder());
         pipeline.addBefore(before, "proxy-header-reader", new ProxyHeaderReader(counters, timeout));
         pipeline.channel().read();
@@ -114,8 +115,7 @@ public final class ProxyHeaderReader extends ChannelInboundHandlerAdapter {
         if (!done) {
             done = true;
             deadline.cancel(false);
-            counters.record(Outcome.BAD_PROXY_HEADER);
-            counters.rejectHeader(rejection == null ? HeaderRejection.TRUNCATED : rejection); // null: gone unseen
+            counters.headerRejected(rejection == null ? HeaderRejection.TRUNCATED : rejection); // null: gone unseen
         }
         ctx.fireChannelInactive();
     }

@@ -40,6 +40,11 @@ final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements Bac
     private @Nullable Route route;
     /** The ports of a listener shared by server name, until the ClientHello picks one; else null. */
     private @Nullable ServerNameRoutes serverNames;
+    /**
+     * On a name-routed listener whose ports accept PROXY headers: the addresses the header named,
+     * kept while the ClientHello that follows it is read.
+     */
+    private @Nullable ProxiedAddresses proxied;
     /** Set once the real client is known; its port slot is released when the client side closes. */
     private @Nullable Admission admission;
     private @Nullable BackendConnector connector;
@@ -71,11 +76,21 @@ final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements Bac
         InetSocketAddress destination = (InetSocketAddress) inbound.localAddress();
         serverNames = plane.serverNames(routing);
         if (serverNames != null) {
+            InetSocketAddress peer = (InetSocketAddress) inbound.remoteAddress();
             if (plane.connectionLog().enabled()) {
-                record = new ConnectionRecord("-", (InetSocketAddress) inbound.remoteAddress(), destination);
+                record = new ConnectionRecord("-", peer, destination);
                 inbound.closeFuture().addListener(f -> logClosed());
             }
-            ClientHelloReader.install(ctx.pipeline(), ctx.name(), serverNames.clientHelloTimeout());
+            // The ports on the listener agree on this (the config check): a balancer in front
+            // sends its header first, and the ClientHello follows it.
+            AcceptProxyProtocol accept = serverNames.acceptProxyProtocol();
+            if (!accept.enabled()) {
+                ClientHelloReader.install(ctx.pipeline(), ctx.name(), serverNames.clientHelloTimeout());
+            } else if (!accept.trusts(peer.getAddress())) {
+                rejectHello(HelloRejection.UNTRUSTED_UPSTREAM);
+            } else {
+                ProxyHeaderReader.install(ctx.pipeline(), ctx.name(), serverNames.rejections(), accept.headerTimeout());
+            }
             return; // ...and the port is known on the SniCompletionEvent
         }
         route = plane.route(routing, destination);
@@ -150,7 +165,13 @@ final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements Bac
 
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof ProxiedAddresses addresses) {
+        if (evt instanceof ProxiedAddresses addresses && serverNames != null) {
+            proxied = addresses;
+            if (record != null) {
+                record.client(addresses.client(), addresses.destination());
+            }
+            ClientHelloReader.install(ctx.pipeline(), ctx.name(), serverNames.clientHelloTimeout());
+        } else if (evt instanceof ProxiedAddresses addresses) {
             admit(addresses.client(), addresses.destination());
         } else if (evt instanceof SniCompletionEvent hello) {
             helloRead(hello);
@@ -177,17 +198,26 @@ final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements Bac
             }
         }
         if (rejection != null) {
-            serverNames.rejections().record(rejection);
-            if (record != null) {
-                record.outcome(rejection.label());
-            }
-            TcpRelayHandler.reset(inbound);
+            rejectHello(rejection);
             return;
         }
         if (record != null) {
             record.service(route.displayName());
         }
-        admit((InetSocketAddress) inbound.remoteAddress(), (InetSocketAddress) inbound.localAddress());
+        if (proxied != null) {
+            admit(proxied.client(), proxied.destination());
+        } else {
+            admit((InetSocketAddress) inbound.remoteAddress(), (InetSocketAddress) inbound.localAddress());
+        }
+    }
+
+    /** Counts on the name-routed listener why no port took the connection, and resets it. */
+    private void rejectHello(HelloRejection why) {
+        serverNames.rejections().record(why);
+        if (record != null) {
+            record.outcome(why.label());
+        }
+        TcpRelayHandler.reset(inbound);
     }
 
     @Override
@@ -238,12 +268,19 @@ final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements Bac
             ended = Outcome.IDLE_TIMEOUT.label();
         } else if (record.outcome() != null) {
             ended = record.outcome();
-        } else if (route != null && route.policy().acceptProxyProtocol().enabled() && admission == null) {
+        } else if (headerExpected() && admission == null && proxied == null) {
             ended = Outcome.BAD_PROXY_HEADER.label();
         } else {
             ended = ClosedConnection.CLIENT_LEFT;
         }
         plane.connectionLog().add(record.closed(inbound.id().asLongText(),
                 relay == null ? 0 : relay.clientSide().relayed(), relay == null ? 0 : relay.backendSide().relayed(), ended));
+    }
+
+    /** Whether the connection starts with a PROXY header: its listener's ports, or its port, accept one. */
+    private boolean headerExpected() {
+        AcceptProxyProtocol accept = serverNames != null ? serverNames.acceptProxyProtocol()
+                : route != null ? route.policy().acceptProxyProtocol() : AcceptProxyProtocol.OFF;
+        return accept.enabled();
     }
 }

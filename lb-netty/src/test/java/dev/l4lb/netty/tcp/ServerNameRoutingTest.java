@@ -9,6 +9,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketException;
@@ -35,6 +36,8 @@ import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.table.HelloRejection;
 import dev.l4lb.core.table.HelloRejections;
+import dev.l4lb.core.table.Outcome;
+import dev.l4lb.core.table.Route;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.log.ConnectionLog;
 import dev.l4lb.netty.testing.Configs;
@@ -64,6 +67,8 @@ class ServerNameRoutingTest {
     private static InetSocketAddress strict;
     /** A * port with a short clientHelloTimeout. */
     private static InetSocketAddress hurried;
+    /** Behind a balancer on 127.0.0.1 that sends PROXY headers: shop only for clients in 10.9.8.0/24, and a *. */
+    private static InetSocketAddress proxied;
 
     @BeforeAll
     static void start() throws Exception {
@@ -74,6 +79,7 @@ class ServerNameRoutingTest {
         shared = Ports.loopback(Ports.free());
         strict = Ports.loopback(Ports.free());
         hurried = Ports.loopback(Ports.free());
+        proxied = Ports.loopback(Ports.free());
         balancer = Balancer.start(Configs.parse("""
                 services:
                   - name: shop/web
@@ -102,8 +108,22 @@ class ServerNameRoutingTest {
                         serverNames: ["*"]
                         clientHelloTimeout: 300ms
                         endpoints: ["127.0.0.1:%6$d"]
+                      - name: proxied
+                        listen: ["127.0.0.1:%7$d"]
+                        serverNames: ["*"]
+                        acceptProxyProtocol: true
+                        trustedUpstreams: ["127.0.0.1/32"]
+                        endpoints: ["127.0.0.1:%6$d"]
+                  - name: proxied/shop
+                    ports:
+                      - listen: ["127.0.0.1:%7$d"]
+                        serverNames: ["proxied.example"]
+                        acceptProxyProtocol: true
+                        trustedUpstreams: ["127.0.0.1/32"]
+                        sourceRanges: ["10.9.8.0/24"]
+                        endpoints: ["127.0.0.1:%4$d"]
                 """.formatted(shared.getPort(), strict.getPort(), hurried.getPort(), shop.address().getPort(),
-                blog.address().getPort(), fallback.address().getPort())), Transport.select("auto"), 2);
+                blog.address().getPort(), fallback.address().getPort(), proxied.getPort())), Transport.select("auto"), 2);
     }
 
     @AfterAll
@@ -243,15 +263,70 @@ class ServerNameRoutingTest {
         }
     }
 
+    @Test
+    void behindABalancerThePortIsChosenByTheNameAfterThePROXYHeaderAndAdmitsTheClientItNames() throws Exception {
+        String inRange = "PROXY TCP4 10.9.8.7 127.0.0.1 40000 443\r\n";
+        assertThat(javaClient(proxied, inRange, "proxied.example", "behind")).isEqualTo("shop proxied.example behind");
+        assertThat(javaClient(proxied, inRange, "else.example", "other")).isEqualTo("fallback else.example other");
+        // The same name for a client the header puts outside the port's sourceRanges: refused by that port.
+        String outOfRange = "PROXY TCP4 10.1.1.1 127.0.0.1 40000 443\r\n";
+        assertThatThrownBy(() -> javaClient(proxied, outOfRange, "proxied.example", "x")).isInstanceOf(IOException.class);
+        Route shopPort = balancer.snapshot().lookupServerNames(proxied).lookup("proxied.example");
+        await().atMost(Duration.ofSeconds(5)).until(() -> shopPort.counters().count(Outcome.DENIED_SOURCE) == 1);
+    }
+
+    @Test
+    void behindABalancerAnUntrustedPeerAndABadHeaderAreResetAndCountedOnTheListener() throws Exception {
+        long untrusted = rejections(proxied).count(HelloRejection.UNTRUSTED_UPSTREAM);
+        // The reset may come while the client still waits on its connect: either way the socket says so.
+        assertThatThrownBy(() -> {
+            try (Socket client = new Socket()) {
+                client.bind(new InetSocketAddress(InetAddress.getByName("127.0.0.2"), 0));
+                client.connect(proxied, 5000);
+                client.setSoTimeout(10_000);
+                client.getInputStream().read();
+            }
+        }).isInstanceOf(SocketException.class).hasMessageContaining("reset");
+        await().atMost(Duration.ofSeconds(5))
+                .until(() -> rejections(proxied).count(HelloRejection.UNTRUSTED_UPSTREAM) == untrusted + 1);
+
+        long bad = rejections(proxied).count(HelloRejection.BAD_PROXY_HEADER);
+        byte[] hello = capturedClientHello("proxied.example");
+        try (Socket client = new Socket()) {
+            client.connect(proxied, 5000);
+            client.setSoTimeout(10_000);
+            client.getOutputStream().write(hello); // a ClientHello where the header should be
+            // Closed as any bad header is (a FIN, or a RST when the kernel still held unread bytes): never answered.
+            int read;
+            try {
+                read = client.getInputStream().read();
+            } catch (SocketException reset) {
+                read = -1;
+            }
+            assertThat(read).isEqualTo(-1);
+        }
+        await().atMost(Duration.ofSeconds(5))
+                .until(() -> rejections(proxied).count(HelloRejection.BAD_PROXY_HEADER) == bad + 1);
+        assertThat(balancer.metrics().scrape()).contains("l4lb_tls_hello_rejected_total{listener=\"127.0.0.1:"
+                + proxied.getPort() + "\",reason=\"untrusted_upstream\"}");
+    }
+
     private static HelloRejections rejections(InetSocketAddress listener) {
         return balancer.snapshot().lookupServerNames(listener).rejections();
     }
 
     /** The backend's answer to {@code line}, over a TLS session with {@code serverName} (none when null). */
     private static String javaClient(InetSocketAddress address, @Nullable String serverName, String line) throws IOException {
+        return javaClient(address, "", serverName, line);
+    }
+
+    /** {@link #javaClient(InetSocketAddress, String, String)} with {@code header} (a PROXY v1 line) sent first, in the clear. */
+    private static String javaClient(InetSocketAddress address, String header, @Nullable String serverName, String line)
+            throws IOException {
         // JSSE resumes a session it holds for the same peer name and port, and resuming sends the
         // session's server name again: so each name is a peer of its own here. An IP literal gets no SNI.
         Socket plain = new Socket(address.getAddress(), address.getPort());
+        plain.getOutputStream().write(header.getBytes(StandardCharsets.US_ASCII));
         try (SSLSocket socket = (SSLSocket) certificate.client().getSocketFactory()
                 .createSocket(plain, serverName == null ? "127.0.0.1" : serverName, address.getPort(), true)) {
             socket.setSoTimeout(10_000);
