@@ -41,11 +41,23 @@ public final class ClientKey {
         return bytes(v6, 8) & lowMask;
     }
 
-    static int hash(long high, long low) {
-        long h = (high * 0x9E37_79B9_7F4A_7C15L) ^ (low * 0xC2B2_AE3D_27D4_EB4FL);
-        h ^= h >>> 29;
-        h *= 0xBF58_476D_1CE4_E5B9L;
+    /**
+     * The key's hash under a table's secret {@code seed}: clients pick their own addresses (an IPv6
+     * client holds a whole /48 of /64 keys), and with a hash they could compute they could pick
+     * keys that share one stripe, filling it while the table is nearly empty, or one probe run.
+     * Two rounds of MurmurHash3's 64-bit finalizer, the seed folded in before the first.
+     */
+    static int hash(long high, long low, long seed) {
+        long h = mix(mix(high ^ seed) ^ low);
         return (int) (h ^ (h >>> 32));
+    }
+
+    private static long mix(long h) {
+        h ^= h >>> 33;
+        h *= 0xFF51_AFD7_ED55_8CCDL;
+        h ^= h >>> 33;
+        h *= 0xC4CE_B9FE_1A85_EC53L;
+        return h ^ (h >>> 33);
     }
 
     private static long bytes(byte[] b, int from) {

@@ -1,6 +1,7 @@
 package dev.l4lb.core.limits;
 
 import java.util.Arrays;
+import java.util.concurrent.ThreadLocalRandom;
 
 import org.jspecify.annotations.Nullable;
 
@@ -34,6 +35,8 @@ public final class StripedClientTable implements ClientTable {
     private static final int INITIAL = 64;
 
     private final Stripe[] stripes;
+    /** Secret per table: see {@link ClientKey#hash}. */
+    private final long seed = ThreadLocalRandom.current().nextLong();
     private final int maxPerClient;
     private final long interval;
     private final long tolerance;
@@ -43,7 +46,7 @@ public final class StripedClientTable implements ClientTable {
         stripes = new Stripe[count];
         for (int i = 0; i < count; i++) {
             // The bound split exactly: the first stripes take the remainder.
-            stripes[i] = new Stripe(limits.clientTableSize() / count + (i < limits.clientTableSize() % count ? 1 : 0));
+            stripes[i] = new Stripe(limits.clientTableSize() / count + (i < limits.clientTableSize() % count ? 1 : 0), seed);
         }
         maxPerClient = limits.maxConnectionsPerClient();
         interval = limits.connectionRatePerClient() == null ? 0 : limits.connectionRatePerClient().intervalNanos();
@@ -52,7 +55,7 @@ public final class StripedClientTable implements ClientTable {
 
     @Override
     public @Nullable ClientRefusal admit(long high, long low, long nowNanos) {
-        int hash = ClientKey.hash(high, low);
+        int hash = ClientKey.hash(high, low, seed);
         Stripe stripe = stripes[(hash >>> 26) & (stripes.length - 1)];
         synchronized (stripe) {
             return stripe.admit(high, low, hash, nowNanos, maxPerClient, interval, tolerance);
@@ -61,7 +64,7 @@ public final class StripedClientTable implements ClientTable {
 
     @Override
     public void release(long high, long low) {
-        int hash = ClientKey.hash(high, low);
+        int hash = ClientKey.hash(high, low, seed);
         Stripe stripe = stripes[(hash >>> 26) & (stripes.length - 1)];
         synchronized (stripe) {
             stripe.release(high, low, hash);
@@ -108,6 +111,7 @@ public final class StripedClientTable implements ClientTable {
         private static final long OLDER_BITS = 0xFFFF_FFFFL;
 
         private final int capacity;
+        private final long seed;
         private long[] entries = new long[0];
         /** Per entry: the newer neighbour in the high half, the older in the low half. */
         private long[] links = new long[0];
@@ -117,8 +121,9 @@ public final class StripedClientTable implements ClientTable {
         private int tail = NONE;
         private long evictions;
 
-        Stripe(int capacity) {
+        Stripe(int capacity, long seed) {
             this.capacity = capacity;
+            this.seed = seed;
             allocate(Math.min(capacity, INITIAL));
         }
 
@@ -211,7 +216,7 @@ public final class StripedClientTable implements ClientTable {
         }
 
         private int home(int e) {
-            return ClientKey.hash(entries[e * STRIDE + HIGH], entries[e * STRIDE + LOW]) & (index.length - 1);
+            return ClientKey.hash(entries[e * STRIDE + HIGH], entries[e * STRIDE + LOW], seed) & (index.length - 1);
         }
 
         /** Takes entry {@code e} out of the index, shifting back the entries after it that probed past it. */

@@ -28,6 +28,26 @@ public record ServerNames(List<String> names, Duration clientHelloTimeout) {
         }
     }
 
+    /**
+     * Whether {@code name}, as a client's ClientHello carried it, could be a DNS name: 1 to 253
+     * characters of lowercase letters, digits, {@code -}, {@code _} and {@code .}. A client writes
+     * what it likes there (up to the hello's 16 KiB, newlines included), so only such a name is
+     * repeated in the connection log; checked without allocating.
+     */
+    public static boolean plausible(String name) {
+        int length = name.length();
+        if (length == 0 || length > 253) {
+            return false;
+        }
+        for (int i = 0; i < length; i++) {
+            char c = name.charAt(i);
+            if (!(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_')) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Whether the port's connections are routed by the name in their ClientHello. */
     public boolean routed() {
         return !names.isEmpty();

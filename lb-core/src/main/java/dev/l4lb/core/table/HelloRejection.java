@@ -8,6 +8,8 @@ public enum HelloRejection {
     TOO_LARGE("too_large"),
     /** The whole ClientHello did not arrive within the clientHelloTimeout. */
     TIMEOUT("timeout"),
+    /** The client ended its side of the connection before its whole ClientHello. */
+    TRUNCATED("truncated"),
     /** No port serves the name (or the absence of one) and none lists {@code *}. */
     NO_MATCH("no_match"),
     /** The ports accept PROXY headers and the peer is not one of their trusted upstreams. */

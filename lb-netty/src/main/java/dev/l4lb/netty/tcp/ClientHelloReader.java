@@ -1,6 +1,7 @@
 package dev.l4lb.netty.tcp;
 
 import java.time.Duration;
+import java.util.List;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
@@ -33,9 +34,20 @@ final class ClientHelloReader extends AbstractSniHandler<Boolean> {
      * browsers send well under 2 KiB, post-quantum key shares a few KiB more.
      */
     static final int MAX_CLIENT_HELLO_LENGTH = 16 * 1024;
+    /**
+     * Most bytes held while a hello is incomplete: Netty's parser waits for a whole TLS record
+     * before it reads the hello's length, and a record may declare up to 64 KiB; twice the longest
+     * hello leaves room for its record headers however the client splits it.
+     */
+    static final int MAX_BUFFERED = 2 * MAX_CLIENT_HELLO_LENGTH;
     private static final int HANDSHAKE_RECORD = 22;
     private static final int CLIENT_HELLO = 1;
     private static final Future<Boolean> ROUTABLE = ImmediateEventExecutor.INSTANCE.newSucceededFuture(Boolean.TRUE);
+    /** One for every connection that is not TLS: made once, its stack trace with it, not per connection. */
+    private static final Future<Boolean> NOT_A_HELLO = ImmediateEventExecutor.INSTANCE.newFailedFuture(
+            new NotSslRecordException("not a TLS ClientHello"));
+
+    private boolean overLong;
 
     private ClientHelloReader(Duration timeout) {
         super(MAX_CLIENT_HELLO_LENGTH, Math.max(1, timeout.toMillis()));
@@ -67,6 +79,22 @@ final class ClientHelloReader extends AbstractSniHandler<Boolean> {
     }
 
     @Override
+    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
+        if (in.readableBytes() > MAX_BUFFERED) {
+            if (!overLong) {
+                overLong = true;
+                in.skipBytes(in.readableBytes());
+                ctx.fireUserEventTriggered(new SniCompletionEvent(
+                        new TooLongFrameException("more than " + MAX_BUFFERED + " bytes without a whole ClientHello")));
+            } else {
+                in.skipBytes(in.readableBytes());
+            }
+            return;
+        }
+        super.decode(ctx, in, out);
+    }
+
+    @Override
     protected Future<Boolean> lookup(ChannelHandlerContext ctx, @Nullable String hostname) {
         // The bytes read so far start with what the parser looked at: a handshake record whose
         // first message is a ClientHello, or else something a name cannot be read from.
@@ -74,8 +102,7 @@ final class ClientHelloReader extends AbstractSniHandler<Boolean> {
         int at = read.readerIndex();
         boolean hello = read.readableBytes() > 5 && read.getUnsignedByte(at) == HANDSHAKE_RECORD
                 && read.getUnsignedByte(at + 5) == CLIENT_HELLO;
-        return hello ? ROUTABLE : ImmediateEventExecutor.INSTANCE.newFailedFuture(
-                new NotSslRecordException("not a TLS ClientHello"));
+        return hello ? ROUTABLE : NOT_A_HELLO;
     }
 
     @Override

@@ -13,6 +13,7 @@ import io.netty.util.ReferenceCountUtil;
 import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.model.AcceptProxyProtocol;
+import dev.l4lb.core.model.ServerNames;
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.table.Admission;
 import dev.l4lb.core.table.HelloRejection;
@@ -33,6 +34,9 @@ import dev.l4lb.netty.proxyprotocol.ProxyHeaderReader;
  * meanwhile. Once an endpoint is connected, a {@link TcpRelay} takes this handler's place.
  */
 final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements BackendConnector.Done {
+    /** What the connection log says for a server name that could not be a DNS name (it is not repeated). */
+    static final String IMPLAUSIBLE_NAME = "(invalid)";
+
     private final ListenerRouting routing;
     private final TcpDataPlane plane;
 
@@ -49,9 +53,10 @@ final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements Bac
     private @Nullable Admission admission;
     private @Nullable BackendConnector connector;
     /**
-     * Bytes the client sent before the backend was connected. With reads off this only happens
-     * when the client half-closes early (epoll reads up to the FIN on RDHUP), so it is bounded by
-     * the socket's receive buffer.
+     * Bytes the client sent before the backend was connected: a ClientHello read to route by its
+     * name; what came in the same read as a PROXY header or a hello, or in one more read batch
+     * asked for while they were read; or, with reads off, what epoll reads up to a FIN on RDHUP.
+     * Bounded by a few read batches.
      */
     private @Nullable List<Object> early;
     private boolean finEarly;
@@ -177,6 +182,11 @@ final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements Bac
             helloRead(hello);
         } else if (evt instanceof ChannelInputShutdownEvent) {
             finEarly = true;
+            if (serverNames != null && route == null && inbound.isActive()) {
+                // Ended before a whole ClientHello (a TCP health check, a scanner): it can never
+                // come now, so the connection is not held until clientHelloTimeout.
+                rejectHello(HelloRejection.TRUNCATED);
+            }
         } else {
             ctx.fireUserEventTriggered(evt);
         }
@@ -189,10 +199,16 @@ final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements Bac
         }
         HelloRejection rejection = ClientHelloReader.rejection(hello);
         if (rejection == null) {
+            String name = hello.hostname();
             if (record != null) {
-                record.serverName(hello.hostname());
+                record.serverName(name == null || ServerNames.plausible(name) ? name : IMPLAUSIBLE_NAME);
             }
-            route = serverNames.lookup(hello.hostname());
+            // The listener's table now: a reload since the accept may have moved the name.
+            ServerNameRoutes now = plane.serverNames(routing);
+            if (now != null) {
+                serverNames = now;
+            }
+            route = serverNames.lookup(name);
             if (route == null) {
                 rejection = HelloRejection.NO_MATCH;
             }

@@ -191,9 +191,48 @@ class ServerNameRoutingTest {
     @Test
     void aClientHelloOver16KiBIsResetAndCountedTooLarge() throws Exception {
         long before = rejections(shared).count(HelloRejection.TOO_LARGE);
-        assertReset(shared, clientHelloWithPadding("shop.example", 20_000));
+        assertReset(shared, clientHelloWithPadding("padded.shop.example", 20_000));
         await().atMost(Duration.ofSeconds(5)).until(() -> rejections(shared).count(HelloRejection.TOO_LARGE) == before + 1);
         assertThat(shop.namesSeen()).doesNotContain("padded.shop.example");
+    }
+
+    @Test
+    void aRecordDeclaringMoreThanTheBalancerHoldsIsResetBeforeItAllArrives() throws Exception {
+        long before = rejections(shared).count(HelloRejection.TOO_LARGE);
+        try (Socket client = new Socket()) {
+            client.connect(shared, 5000);
+            client.setSoTimeout(10_000);
+            // A handshake record header claiming 60,000 bytes, then 40 KiB of it: the parser alone
+            // would wait for the whole record before it looked at the hello's length.
+            byte[] start = {22, 3, 1, (byte) (60_000 >>> 8), (byte) (60_000 & 0xFF), 1, 0, (byte) 0xEA, 0x5B};
+            client.getOutputStream().write(start);
+            int sent = 0;
+            try {
+                for (; sent < 40 * 1024; sent += 1024) {
+                    client.getOutputStream().write(new byte[1024]);
+                }
+            } catch (SocketException reset) {
+                // the reset came while this was still sending
+            }
+            await().atMost(Duration.ofSeconds(5)).until(() -> rejections(shared).count(HelloRejection.TOO_LARGE) == before + 1);
+        }
+    }
+
+    @Test
+    void aClientThatEndsItsSideBeforeAWholeHelloIsResetAtOnceAndCountedTruncated() throws Exception {
+        long before = rejections(shared).count(HelloRejection.TRUNCATED);
+        long timedOut = rejections(shared).count(HelloRejection.TIMEOUT);
+        byte[] hello = capturedClientHello("half.shop.example");
+        try (Socket client = new Socket()) {
+            client.connect(shared, 5000);
+            client.setSoTimeout(10_000);
+            client.getOutputStream().write(hello, 0, hello.length / 2);
+            client.shutdownOutput();
+            // Well within the shared listener's 5 s clientHelloTimeout.
+            await().atMost(Duration.ofSeconds(3)).until(() -> rejections(shared).count(HelloRejection.TRUNCATED) == before + 1);
+        }
+        assertThat(rejections(shared).count(HelloRejection.TIMEOUT)).isEqualTo(timedOut);
+        assertThat(shop.namesSeen()).doesNotContain("half.shop.example");
     }
 
     @Test
@@ -256,10 +295,14 @@ class ServerNameRoutingTest {
             assertThat(own.tcp().listenerSockets()).isEqualTo(socketsPerAddress);
             assertThat(javaClient(listen, "moving.example", "after")).isEqualTo("blog moving.example after");
             assertThatThrownBy(() -> javaClient(listen, "nobody.example", "x")).isInstanceOf(IOException.class);
+            // A name no DNS name could be, with a line break: not repeated in the log.
+            assertReset(listen, clientHelloWithPadding("forged\nclosed id=x outcome=ok", 0));
 
             await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(logged.toString(StandardCharsets.UTF_8))
                     .contains("service=blog/web", "outcome=ok sni=moving.example")
-                    .contains("service=- ", "outcome=no_match sni=nobody.example"));
+                    .contains("service=- ", "outcome=no_match sni=nobody.example")
+                    .contains("outcome=no_match sni=(invalid)")
+                    .doesNotContain("forged"));
         }
     }
 
