@@ -38,9 +38,13 @@ final class LimitsReader {
                 ClientLimits.MAX_CLIENT_TABLE_SIZE);
         int prefix = fields.integer("clientPrefixV6", ClientLimits.DEFAULT_CLIENT_PREFIX_V6, 1, 128);
         boolean perClientLimit = maxPerClient > 0 || perClient != null;
+        boolean clean = problems.count() == before;
+        if (port.node(KEY).isEmpty()) { // limits: {}
+            problems.add(fields.path(), "names no limit: give maxConnectionsPerClient, connectionRatePerClient or connectionRate");
+        }
         // A table or a prefix with no per-client limit to apply them to is a forgotten switch.
         for (String key : new String[] {"clientTableSize", "clientPrefixV6"}) {
-            if (fields.has(key) && !perClientLimit && problems.count() == before) {
+            if (fields.has(key) && !perClientLimit && clean) {
                 problems.add(fields.path(key), "has no effect without maxConnectionsPerClient or connectionRatePerClient");
             }
         }

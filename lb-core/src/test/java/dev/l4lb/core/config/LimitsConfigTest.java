@@ -88,7 +88,15 @@ class LimitsConfigTest {
                 error("clientTableSize without a per-client limit", "limits: {connectionRate: 5/s, clientTableSize: 10}",
                         LIMITS + ".clientTableSize", "has no effect without maxConnectionsPerClient or connectionRatePerClient"),
                 error("clientPrefixV6 without a per-client limit", "limits: {clientPrefixV6: 48}",
-                        LIMITS + ".clientPrefixV6", "has no effect without"));
+                        LIMITS + ".clientPrefixV6", "has no effect without"),
+                error("empty", "limits: {}", LIMITS, "names no limit"));
+    }
+
+    @Test
+    void bothForgottenSwitchesAreReported() {
+        assertThat(problems(onePort(TCP, "limits: {connectionRate: 5/s, clientTableSize: 10, clientPrefixV6: 48}")))
+                .extracting(ConfigProblem::path)
+                .containsExactly(LIMITS + ".clientTableSize", LIMITS + ".clientPrefixV6");
     }
 
     @ParameterizedTest(name = "{0}")

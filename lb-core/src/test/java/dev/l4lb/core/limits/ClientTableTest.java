@@ -5,7 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Random;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -90,6 +94,65 @@ class ClientTableTest {
     }
 
     /** A client still tracked has spent its one token a minute; one evicted comes back with a full bucket. */
+    /**
+     * Random admissions and releases of 300 clients against a table of 64 (one stripe: exact
+     * recency order) and a model of it, a map of open counts and an access-ordered set of the idle
+     * ones. Every answer must match the model's, so an entry lost or misplaced by an eviction's
+     * backward shift (or a release that missed it) shows as a wrong refusal or size.
+     */
+    @Test
+    void evictionsAndReleasesKeepEveryOtherClientFindable() throws Exception {
+        int bound = 64;
+        int max = 3;
+        Keyed table = keyed(StripedClientTable::new, new ClientLimits(max, null, null, bound, 64));
+        Map<InetAddress, Integer> open = new HashMap<>();
+        LinkedHashSet<InetAddress> idle = new LinkedHashSet<>(); // least recently seen first
+        List<InetAddress> clients = new ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            clients.add(ip("10.1." + (i / 250) + "." + (i % 250)));
+        }
+        Random random = new Random(18);
+        for (int step = 0; step < 200_000; step++) {
+            InetAddress client = clients.get(random.nextInt(clients.size()));
+            if (random.nextInt(10) < 6) {
+                ClientRefusal expected;
+                if (open.containsKey(client)) {
+                    if (open.get(client) == 0) {
+                        idle.remove(client); // seen now
+                        idle.add(client);
+                    }
+                } else if (open.size() < bound || !idle.isEmpty()) {
+                    if (open.size() == bound) {
+                        InetAddress evicted = idle.iterator().next();
+                        idle.remove(evicted);
+                        open.remove(evicted);
+                    }
+                    open.put(client, 0);
+                    idle.add(client);
+                }
+                if (!open.containsKey(client)) {
+                    expected = ClientRefusal.CLIENT_TABLE_FULL;
+                } else if (open.get(client) >= max) {
+                    expected = ClientRefusal.CLIENT_CONNECTIONS;
+                } else {
+                    expected = null;
+                    if (open.merge(client, 1, Integer::sum) == 1) {
+                        idle.remove(client);
+                    }
+                }
+                assertThat(table.admit(client, NOW)).as("step %d: admit %s", step, client).isEqualTo(expected);
+            } else {
+                table.release(client);
+                Integer held = open.get(client);
+                if (held != null && held > 0 && open.merge(client, -1, Integer::sum) == 0) {
+                    idle.add(client);
+                }
+            }
+            assertThat(table.size()).as("step %d", step).isEqualTo(open.size());
+        }
+        assertThat(table.evictions()).isPositive();
+    }
+
     @Test
     void theLeastRecentlySeenIdleClientIsEvictedFirst() throws Exception {
         Keyed table = keyed(StripedClientTable::new, new ClientLimits(0, ONE_A_MINUTE, null, 3, 64));

@@ -76,8 +76,10 @@ class ClientLimitAdmissionTest {
         ServiceSnapshot changed = snapshot(new ClientLimits(2, null, null, 10, 64), same);
         assertThat(changed.routes().get(0).limiter()).isNotSameAs(route.limiter());
         assertThat(changed.routes().get(0).limiter().limits().maxConnectionsPerClient()).isEqualTo(2);
-        held.release(); // to the limiter that counted it
-        assertThat(route.limiter().clients()).isEqualTo(1);
+        assertThat(new Admission(route, ip("192.0.2.1")).admit()).isEqualTo(Outcome.REFUSED_CLIENT_CONNECTIONS);
+        held.release();
+        assertThat(new Admission(route, ip("192.0.2.1")).admit())
+                .as("the slot went back to the limiter that counted it").isNull();
     }
 
     private static Route route(ClientLimits limits, ServiceSnapshot previous) throws UnknownHostException {
