@@ -20,7 +20,6 @@ import org.openjdk.jmh.annotations.Warmup;
 
 import org.jspecify.annotations.Nullable;
 
-import dev.l4lb.core.limits.CaffeineClientTable;
 import dev.l4lb.core.limits.ClientKey;
 import dev.l4lb.core.limits.ClientRefusal;
 import dev.l4lb.core.limits.ClientTable;

@@ -45,10 +45,11 @@ public final class ClientKey {
      * The key's hash under a table's secret {@code seed}: clients pick their own addresses (an IPv6
      * client holds a whole /48 of /64 keys), and with a hash they could compute they could pick
      * keys that share one stripe, filling it while the table is nearly empty, or one probe run.
-     * Two rounds of MurmurHash3's 64-bit finalizer, the seed folded in before the first.
+     * MurmurHash3's 64-bit finalizer over both halves and the seed: its multiplications make where
+     * two keys land depend on the seed, which a client never sees.
      */
     static int hash(long high, long low, long seed) {
-        long h = mix(mix(high ^ seed) ^ low);
+        long h = mix(high * 0x9E37_79B9_7F4A_7C15L ^ low ^ seed);
         return (int) (h ^ (h >>> 32));
     }
 
