@@ -1,5 +1,7 @@
 package dev.l4lb.core.config;
 
+import static dev.l4lb.core.config.OnePortConfigs.onePort;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
@@ -290,26 +292,12 @@ class HealthConfigTest {
         return ConfigLoader.parse(FILE, onePort(lines)).services().get(0).ports().get(0).health();
     }
 
-    /** One service {@code echo} with one port: {@code lines} in block style, each may span several lines. */
-    private static String onePort(String... lines) {
-        StringBuilder yaml = new StringBuilder("services:\n  - name: echo\n    ports:\n");
-        for (int i = 0; i < lines.length; i++) {
-            String indented = lines[i].strip().replace("\n", "\n        ");
-            yaml.append(i == 0 ? "      - " : "        ").append(indented).append('\n');
-        }
-        return yaml.toString();
-    }
 
     private static Arguments error(String name, String port, String health, String path, String fragment) {
         return Arguments.of(name, onePort(port, health), path, fragment);
     }
 
     private static List<ConfigProblem> problems(String yaml) {
-        try {
-            BalancerConfig config = ConfigLoader.parse(FILE, yaml);
-            throw new AssertionError("expected the config to be rejected, got " + config);
-        } catch (ConfigException e) {
-            return e.problems();
-        }
+        return OnePortConfigs.problems(FILE, yaml);
     }
 }

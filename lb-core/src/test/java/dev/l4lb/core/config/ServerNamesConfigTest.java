@@ -193,15 +193,11 @@ class ServerNamesConfigTest {
                         port + ".clientHelloTimeout", "is not a duration"));
     }
 
-    /** One service {@code echo} with one port: {@code lines} in block style, each may span several lines. */
+    /** One service with one port of {@code lines}, and an endpoint. */
     private static String onePort(String... lines) {
-        StringBuilder yaml = new StringBuilder("services:\n  - name: echo\n    ports:\n");
-        for (int i = 0; i < lines.length; i++) {
-            String indented = lines[i].strip().replace("\n", "\n        ");
-            yaml.append(i == 0 ? "      - " : "        ").append(indented).append('\n');
-        }
-        yaml.append("        endpoints: [\"10.0.0.1:8443\"]\n");
-        return yaml.toString();
+        String[] withEndpoint = java.util.Arrays.copyOf(lines, lines.length + 1);
+        withEndpoint[lines.length] = "endpoints: [\"10.0.0.1:8443\"]";
+        return OnePortConfigs.onePort(withEndpoint);
     }
 
     private static Arguments error(String name, String port, String names, String path, String fragment) {
@@ -209,11 +205,6 @@ class ServerNamesConfigTest {
     }
 
     private static List<ConfigProblem> problems(String yaml) {
-        try {
-            var config = ConfigLoader.parse(FILE, yaml);
-            throw new AssertionError("expected the config to be rejected, got " + config);
-        } catch (ConfigException e) {
-            return e.problems();
-        }
+        return OnePortConfigs.problems(FILE, yaml);
     }
 }
