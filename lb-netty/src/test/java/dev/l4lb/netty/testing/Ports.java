@@ -15,13 +15,14 @@ public final class Ports {
     private Ports() {
     }
 
-    /** A port that nothing listens on right now (the kernel's pick, then released). */
+    /**
+     * A TCP port nothing holds on loopback right now, below the kernel's ephemeral range. Not the
+     * kernel's pick: a port it picked and this released is one it may hand out again to the next
+     * bind to port 0 (an admin server, a backend) or a connect's source, before the test binds it
+     * (TrafficPolicyReachabilityTest once reached an admin server on its node port that way).
+     */
     public static int free() {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return freeBlock(1);
     }
 
     /**
