@@ -1,5 +1,5 @@
 # The l4lb image: the shaded jar on a Java 17 JRE.
-#   mvn -B -o package -DskipTests && docker build -t l4lb:0.1.0 .
+#   mvn -B package -DskipTests && docker build -t l4lb:0.1.0 .
 # The tag is the pom's version without -SNAPSHOT; config/kube/deploy/daemonset.yaml runs that
 # tag (DeployManifestsTest checks the two agree).
 FROM eclipse-temurin:17-jre

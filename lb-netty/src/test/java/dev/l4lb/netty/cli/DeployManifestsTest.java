@@ -130,6 +130,8 @@ class DeployManifestsTest {
         assertThat(settings.node().nodeName()).isEqualTo(NODE);
         assertThat(settings.portals()).isEqualTo(ProxierRuntime.Portals.REDIRECT);
         assertThat(kube.cleanup).isFalse();
+        assertThat(kube.master).as("the API server's own address: ClusterIPs need the proxier")
+                .isEqualTo(flags.getData().get("API_SERVER")).startsWith("https://").doesNotContain("kubernetes.default");
 
         int healthzPort = kube.proxier.admin().healthz().getPort();
         assertThat(container.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/livez");
