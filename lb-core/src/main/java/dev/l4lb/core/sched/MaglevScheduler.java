@@ -7,6 +7,7 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 import dev.l4lb.core.model.Addresses;
+import dev.l4lb.core.model.HashKey;
 
 /**
  * IPVS's {@code mh}: Maglev consistent hashing (Eisenbud et al., NSDI 2016). Each endpoint walks
@@ -26,7 +27,9 @@ import dev.l4lb.core.model.Addresses;
  * in address order ({@link #inTableOrder}), so ties for a slot go the same way everywhere; and a
  * client's slot is {@link StableHash#of(InetAddress)}, MurmurHash3's finalizer over the JDK's
  * {@code InetAddress.hashCode} (the IPv4 address as an int; for IPv6, a fold of its 16 bytes),
- * modulo the table size, which depends on the endpoint count only.
+ * modulo the table size, which depends on the endpoint count only. With {@code hashKey:
+ * clientIpPort} the client's hash is {@link StableHash#of(InetAddress, int)} instead: that int and
+ * the 16-bit source port side by side in one long, through the same finalizer.
  */
 public final class MaglevScheduler implements Scheduler {
     /** The paper's and IPVS's default table size. */
@@ -40,9 +43,17 @@ public final class MaglevScheduler implements Scheduler {
     private static final long SKIP_SEED = 0x6d61676c6576536bL;
 
     private final Backend[] eligible;
+    /** Hash the client's source port too ({@link HashKey#CLIENT_IP_PORT}). */
+    private final boolean onPort;
     private final int[] table;
 
+    /** Hashing the client address alone. */
     public MaglevScheduler(List<Backend> backends) {
+        this(backends, HashKey.CLIENT_IP);
+    }
+
+    public MaglevScheduler(List<Backend> backends, HashKey hashKey) {
+        this.onPort = hashKey == HashKey.CLIENT_IP_PORT;
         this.eligible = inTableOrder(Eligibility.eligible(backends));
         this.table = populate(eligible, tableSize(eligible.length));
     }
@@ -50,6 +61,12 @@ public final class MaglevScheduler implements Scheduler {
     @Override
     public @Nullable Backend pick(InetAddress client, List<Backend> excluded) {
         return Hashing.pick(eligible, table, StableHash.of(client), excluded);
+    }
+
+    @Override
+    public @Nullable Backend pick(InetAddress client, int clientPort, List<Backend> excluded) {
+        int hash = onPort ? StableHash.of(client, clientPort) : StableHash.of(client);
+        return Hashing.pick(eligible, table, hash, excluded);
     }
 
     @Override

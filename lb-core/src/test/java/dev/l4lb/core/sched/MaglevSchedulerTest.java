@@ -252,6 +252,32 @@ class MaglevSchedulerTest {
         assertThat(survivorsShare).as("share of the surviving endpoints' clients moved").isLessThanOrEqualTo(0.02);
     }
 
+    /**
+     * {@code hashKey: clientIpPort}: one client address's connections from different source ports
+     * spread over the endpoints, each port always to the same one; under the default clientIp
+     * they all go to one endpoint, whatever the port.
+     */
+    @Test
+    void hashingTheClientPortSpreadsOneClientsConnections() {
+        List<Backend> backends = List.of(backends(10, i -> 1));
+        Scheduler byIp = new MaglevScheduler(backends);
+        Scheduler byIpPort = new MaglevScheduler(backends, dev.l4lb.core.model.HashKey.CLIENT_IP_PORT);
+        List<Backend> reversed = new ArrayList<>(List.of(backends(10, i -> 1)));
+        java.util.Collections.reverse(reversed);
+        Scheduler byIpPortElsewhere = new MaglevScheduler(reversed, dev.l4lb.core.model.HashKey.CLIENT_IP_PORT);
+        java.util.Map<Backend, Integer> counts = new java.util.HashMap<>();
+        Backend onlyByIp = byIp.pick(client(7));
+        for (int port = 1024; port < 1024 + 10_000; port++) {
+            assertThat(byIp.pick(client(7), port, List.of())).isSameAs(onlyByIp);
+            Backend chosen = byIpPort.pick(client(7), port, List.of());
+            assertThat(byIpPort.pick(client(7), port, List.of())).isSameAs(chosen);
+            assertThat(byIpPortElsewhere.pick(client(7), port, List.of()).address()).isEqualTo(chosen.address());
+            counts.merge(chosen, 1, Integer::sum);
+        }
+        assertThat(counts).hasSize(10);
+        assertThat(counts.values()).allSatisfy(n -> assertThat(n).isBetween(800, 1200));
+    }
+
     private static InetSocketAddress[] owners(List<Backend> listed) {
         Backend[] ordered = MaglevScheduler.inTableOrder(Eligibility.eligible(listed));
         int[] table = MaglevScheduler.populate(ordered, MaglevScheduler.tableSize(ordered.length));
