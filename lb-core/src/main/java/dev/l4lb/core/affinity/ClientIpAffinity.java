@@ -42,6 +42,12 @@ public final class ClientIpAffinity implements Scheduler {
 
     @Override
     public @Nullable Backend pick(InetAddress client, List<Backend> excluded) {
+        return pick(client, 0, excluded);
+    }
+
+    /** The entry is the client address's; its first connection's port chose the endpoint. */
+    @Override
+    public @Nullable Backend pick(InetAddress client, int clientPort, List<Backend> excluded) {
         InetSocketAddress held = table.get(client);
         if (held != null) {
             Backend sticky = eligible.get(held);
@@ -49,7 +55,7 @@ public final class ClientIpAffinity implements Scheduler {
                 return sticky;
             }
         }
-        Backend chosen = scheduler.pick(client, excluded);
+        Backend chosen = scheduler.pick(client, clientPort, excluded);
         if (chosen != null) {
             table.put(client, chosen.address());
         }

@@ -22,12 +22,13 @@ import dev.l4lb.core.model.ProxyProtocol;
 import dev.l4lb.core.model.SchedulerType;
 import dev.l4lb.core.model.ServerNames;
 import dev.l4lb.core.model.ServicePort;
+import dev.l4lb.core.model.HashKey;
 import dev.l4lb.core.model.SessionAffinity;
 
 /** Reads one entry of a service's {@code ports}: its listeners, its policy and its endpoints. */
 final class PortReader {
     private static final Set<String> KEYS = keys("name", "protocol", "listen", "targetPort", "scheduler",
-            "sessionAffinity", "sessionAffinityTimeoutSeconds", "sessionAffinityMaxEntries", "proxyProtocol", "proxyProtocolUniqueId",
+            "hashKey", "sessionAffinity", "sessionAffinityTimeoutSeconds", "sessionAffinityMaxEntries", "proxyProtocol", "proxyProtocolUniqueId",
             "acceptProxyProtocol", "trustedUpstreams", "acceptProxyProtocolTimeout", "sourceRanges", "connectTimeout",
             "idleTimeout", "maxConnections", "maxSessions", "endpoints", "serverNames", "clientHelloTimeout",
             LimitsReader.KEY);
@@ -130,6 +131,11 @@ final class PortReader {
         PortPolicy d = PortPolicy.defaults();
         SchedulerType scheduler = fields.oneOf("scheduler", d.scheduler(),
                 SchedulerType.class, SchedulerType::configName, SchedulerType::whyNotOffered);
+        HashKey hashKey = fields.oneOf("hashKey", HashKey.CLIENT_IP, HashKey.class, HashKey::configName);
+        if (hashKey != HashKey.CLIENT_IP && !scheduler.hashesClients()) {
+            problems.add(fields.path("hashKey"), "is for the hashing schedulers (sh, mh); scheduler "
+                    + scheduler.configName() + " does not hash the client");
+        }
         SessionAffinity affinity = fields.oneOf("sessionAffinity", SessionAffinity.NONE, SessionAffinity.class,
                 SessionAffinity::configName);
         int affinityTimeout = fields.integer("sessionAffinityTimeoutSeconds",
@@ -156,7 +162,7 @@ final class PortReader {
             return null;
         }
         return new PortPolicy(scheduler, affinity, affinityTimeout, affinityMaxEntries, proxyProtocol, uniqueId,
-                accept, sourceRanges, connectTimeout, limits.idleTimeout(), limits.maxConnections(), clientLimits);
+                accept, sourceRanges, connectTimeout, limits.idleTimeout(), limits.maxConnections(), clientLimits, hashKey);
     }
 
     /** When a quiet connection or session closes, and how many the port holds at once. */

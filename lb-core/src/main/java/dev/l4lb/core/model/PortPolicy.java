@@ -20,11 +20,12 @@ import java.util.Objects;
  * @param idleTimeout                   close a connection quiet this long; {@link Duration#ZERO} is off
  * @param maxConnections                concurrent connections on this port; 0 is unlimited
  * @param limits                        per-client limits and the port's connection rate
+ * @param hashKey                       what {@code sh} and {@code mh} hash; only they may take another than clientIp
  */
 public record PortPolicy(SchedulerType scheduler, SessionAffinity sessionAffinity, int sessionAffinityTimeoutSeconds,
                          int sessionAffinityMaxEntries, ProxyProtocol proxyProtocol, boolean proxyProtocolUniqueId,
                          AcceptProxyProtocol acceptProxyProtocol, List<Cidr> sourceRanges, Duration connectTimeout,
-                         Duration idleTimeout, int maxConnections, ClientLimits limits) {
+                         Duration idleTimeout, int maxConnections, ClientLimits limits, HashKey hashKey) {
 
     public static final SchedulerType DEFAULT_SCHEDULER = SchedulerType.RR;
     /** Kubernetes' default ClientIP timeout: 3 hours. */
@@ -44,6 +45,16 @@ public record PortPolicy(SchedulerType scheduler, SessionAffinity sessionAffinit
     public static final Duration DEFAULT_UDP_IDLE_TIMEOUT = Duration.ofSeconds(10);
     /** UDP sessions a port holds at most by default (each is one socket to an endpoint). */
     public static final int DEFAULT_UDP_MAX_SESSIONS = 65_536;
+
+    /** A policy that hashes on the client address alone ({@link HashKey#CLIENT_IP}). */
+    public PortPolicy(SchedulerType scheduler, SessionAffinity sessionAffinity, int sessionAffinityTimeoutSeconds,
+                      int sessionAffinityMaxEntries, ProxyProtocol proxyProtocol, boolean proxyProtocolUniqueId,
+                      AcceptProxyProtocol acceptProxyProtocol, List<Cidr> sourceRanges, Duration connectTimeout,
+                      Duration idleTimeout, int maxConnections, ClientLimits limits) {
+        this(scheduler, sessionAffinity, sessionAffinityTimeoutSeconds, sessionAffinityMaxEntries, proxyProtocol,
+                proxyProtocolUniqueId, acceptProxyProtocol, sourceRanges, connectTimeout, idleTimeout, maxConnections,
+                limits, HashKey.CLIENT_IP);
+    }
 
     /** A policy without per-client limits ({@link ClientLimits#NONE}). */
     public PortPolicy(SchedulerType scheduler, SessionAffinity sessionAffinity, int sessionAffinityTimeoutSeconds,
@@ -82,6 +93,10 @@ public record PortPolicy(SchedulerType scheduler, SessionAffinity sessionAffinit
             throw new IllegalArgumentException("maxConnections must be >= 0");
         }
         Objects.requireNonNull(limits, "limits");
+        Objects.requireNonNull(hashKey, "hashKey");
+        if (hashKey != HashKey.CLIENT_IP && !scheduler.hashesClients()) {
+            throw new IllegalArgumentException("hashKey " + hashKey.configName() + " needs scheduler sh or mh");
+        }
     }
 
     /** The defaults a port gets when the config says nothing. */

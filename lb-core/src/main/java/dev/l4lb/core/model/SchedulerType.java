@@ -37,6 +37,11 @@ public enum SchedulerType {
             "twos", "twos is offered as p2c, the power of two random choices");
 
     private final String configName;
+
+    /** Does this scheduler choose by hashing the client, so that a {@link HashKey} applies? */
+    public boolean hashesClients() {
+        return this == SH || this == MH;
+    }
     SchedulerType(String configName) {
         this.configName = configName;
     }

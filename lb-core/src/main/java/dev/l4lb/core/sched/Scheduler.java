@@ -27,6 +27,15 @@ public interface Scheduler {
      */
     @Nullable Backend pick(InetAddress client, List<Backend> excluded);
 
+    /**
+     * As {@link #pick(InetAddress, List)}, with the client's source port, which a hashing
+     * scheduler keyed on {@link dev.l4lb.core.model.HashKey#CLIENT_IP_PORT} hashes too; the others
+     * ignore it.
+     */
+    default @Nullable Backend pick(InetAddress client, int clientPort, List<Backend> excluded) {
+        return pick(client, excluded);
+    }
+
     /** A first try: {@code pick(client, List.of())}. */
     default @Nullable Backend pick(InetAddress client) {
         return pick(client, List.of());

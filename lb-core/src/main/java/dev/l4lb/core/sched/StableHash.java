@@ -32,6 +32,14 @@ final class StableHash {
         return (int) mix(client.hashCode());
     }
 
+    /**
+     * The hash of a client address and source port: the address's int (as above) and the 16-bit
+     * port side by side in one long, distinct for every IPv4 address and port, then the finalizer.
+     */
+    static int of(InetAddress client, int port) {
+        return (int) mix((client.hashCode() & 0xffff_ffffL) << 16 | (port & 0xffff));
+    }
+
     /** MurmurHash3's 64-bit finalizer. */
     static long mix(long h) {
         h ^= h >>> 33;

@@ -22,6 +22,8 @@ import dev.l4lb.core.sched.ConnectError;
  */
 public final class Admission {
     private final InetAddress client;
+    /** The client's source port, for a scheduler hashing it (0 when unknown). */
+    private final int clientPort;
     private Route route;
     /** Endpoints claimed so far may not outnumber the port's endpoints (at least one try). */
     private int claimsLeft;
@@ -40,8 +42,14 @@ public final class Admission {
 
     /** An admission of {@code client} to the port {@code route} serves; nothing is checked or held yet. */
     public Admission(Route route, InetAddress client) {
+        this(route, client, 0);
+    }
+
+    /** As above, with the client's source port, which a port with {@code hashKey: clientIpPort} hashes. */
+    public Admission(Route route, InetAddress client, int clientPort) {
         this.route = route;
         this.client = client;
+        this.clientPort = clientPort;
     }
 
     /**
@@ -87,7 +95,7 @@ public final class Admission {
     public @Nullable Backend next() {
         // Each round either returns or excludes one more endpoint, so this ends within the endpoint count.
         while (claimsLeft > 0) {
-            Backend candidate = route.scheduler().pick(client, excluded == null ? List.of() : excluded);
+            Backend candidate = route.scheduler().pick(client, clientPort, excluded == null ? List.of() : excluded);
             if (candidate == null) {
                 return null;
             }

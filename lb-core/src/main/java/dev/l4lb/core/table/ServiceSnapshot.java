@@ -207,7 +207,7 @@ public final class ServiceSnapshot {
             }
             backends.add(new Backend(endpoint, counters));
         }
-        Scheduler scheduler = Schedulers.prepare(port.policy().scheduler(), backends);
+        Scheduler scheduler = Schedulers.prepare(port.policy().scheduler(), port.policy().hashKey(), backends);
         PortPolicy policy = port.policy();
         if (policy.sessionAffinity() == SessionAffinity.CLIENT_IP) {
             Duration timeout = Duration.ofSeconds(policy.sessionAffinityTimeoutSeconds());

@@ -24,6 +24,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 import dev.l4lb.core.model.AcceptProxyProtocol;
 import dev.l4lb.core.model.Cidr;
 import dev.l4lb.core.model.Endpoint;
+import dev.l4lb.core.model.HashKey;
 import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.model.ProxyProtocol;
@@ -193,6 +194,12 @@ class ConfigLoaderTest {
                         "unknown scheduler 'RR' (known: " + KNOWN_SCHEDULERS + ")"),
                 error("empty scheduler", onePort(LISTEN, "scheduler: \"\""), PORT + ".scheduler",
                         "must be a non-empty string"),
+                error("unknown hashKey", onePort(LISTEN, "scheduler: mh", "hashKey: clientPort"), PORT + ".hashKey",
+                        "unknown hashKey 'clientPort' (known: clientIp, clientIpPort)"),
+                error("hashKey on a scheduler that does not hash", onePort(LISTEN, "hashKey: clientIpPort"),
+                        PORT + ".hashKey", "is for the hashing schedulers (sh, mh); scheduler rr does not hash the client"),
+                error("hashKey on lc", onePort(LISTEN, "scheduler: lc", "hashKey: clientIpPort"),
+                        PORT + ".hashKey", "scheduler lc does not hash the client"),
                 error("affinity max entries 0", onePort(LISTEN, "sessionAffinityMaxEntries: 0"),
                         PORT + ".sessionAffinityMaxEntries", "0 is out of range 1..67108864"),
                 error("affinity max entries negative", onePort(LISTEN, "sessionAffinityMaxEntries: -5"),
@@ -465,6 +472,21 @@ class ConfigLoaderTest {
     void everySchedulerNameParses(String name) throws Exception {
         BalancerConfig config = ConfigLoader.parse(FILE, onePort(LISTEN, "scheduler: " + name, "sessionAffinity: ClientIP"));
         assertThat(config.services().get(0).ports().get(0).policy().scheduler().configName()).isEqualTo(name);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sh", "mh"})
+    void hashKeyIsReadForTheHashingSchedulers(String scheduler) throws Exception {
+        PortPolicy byDefault = ConfigLoader.parse(FILE, onePort(LISTEN, "scheduler: " + scheduler))
+                .services().get(0).ports().get(0).policy();
+        PortPolicy withPort = ConfigLoader.parse(FILE, onePort(LISTEN, "scheduler: " + scheduler, "hashKey: clientIpPort"))
+                .services().get(0).ports().get(0).policy();
+        PortPolicy explicit = ConfigLoader.parse(FILE, onePort(LISTEN, "scheduler: " + scheduler, "hashKey: clientIp"))
+                .services().get(0).ports().get(0).policy();
+
+        assertThat(byDefault.hashKey()).isEqualTo(HashKey.CLIENT_IP);
+        assertThat(withPort.hashKey()).isEqualTo(HashKey.CLIENT_IP_PORT);
+        assertThat(explicit.hashKey()).isEqualTo(HashKey.CLIENT_IP);
     }
 
     static Stream<Arguments> schedulersNotOffered() {

@@ -131,7 +131,7 @@ final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements Bac
         if (record != null) {
             record.client(client, destination);
         }
-        admission = new Admission(route, client.getAddress());
+        admission = new Admission(route, client.getAddress(), client.getPort());
         Outcome refused = admission.admit();
         route = admission.route(); // the one for this client
         if (refused != null) {

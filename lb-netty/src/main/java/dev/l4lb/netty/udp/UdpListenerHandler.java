@@ -95,7 +95,7 @@ final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
         if (route == null) {
             return null; // a listener the config no longer has, in its last microseconds
         }
-        Admission admission = new Admission(route, client.getAddress());
+        Admission admission = new Admission(route, client.getAddress(), client.getPort());
         Outcome refused = admission.admit(); // REFUSED_LIMIT: the session table is full
         if (refused != null) {
             return refuse(admission.route().counters(), refused);

@@ -14,8 +14,10 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Collectors;
 
@@ -116,6 +118,28 @@ class SchedulingTest {
             perClient.add(first);
         }
         assertThat(perClient.stream().distinct().count()).isEqualTo(3);
+    }
+
+    @Test
+    void maglevKeyedOnClientIpPortSpreadsOneClientsConnections() throws Exception {
+        List<InetSocketAddress> backends = echoBackends(3);
+        InetSocketAddress byIp = Ports.loopback(Ports.free());
+        InetSocketAddress byIpPort = Ports.loopback(Ports.free());
+        start(config(byIp, "mh", "", backends));
+        start(config(byIpPort, "mh", "hashKey: clientIpPort", backends));
+
+        // One client address, 60 connections from as many source ports the kernel picks: keyed on
+        // the address, one endpoint; keyed on address and port, all three (all 60 on one of three
+        // by chance: 3 in 3^60).
+        InetAddress client = InetAddress.getByName("127.0.0.1");
+        Set<String> viaIp = new HashSet<>();
+        Set<String> viaIpPort = new HashSet<>();
+        for (int i = 0; i < 60; i++) {
+            viaIp.add(RawHttp.backendOf(getFrom(client, byIp)));
+            viaIpPort.add(RawHttp.backendOf(getFrom(client, byIpPort)));
+        }
+        assertThat(viaIp).hasSize(1);
+        assertThat(viaIpPort).hasSize(3);
     }
 
     @Test
