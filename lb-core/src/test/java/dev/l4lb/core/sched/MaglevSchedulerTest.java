@@ -104,11 +104,9 @@ class MaglevSchedulerTest {
 
     /**
      * The same promise seen from the clients, past the point where the table stops being the
-     * default 65,537 slots (more than 655 endpoints). KNOWN FAILURE for 1,000 endpoints:
-     * {@link MaglevScheduler#tableSize} grows the table with the endpoint count (the first prime
-     * at or above 100 per endpoint), so removing one endpoint changes the table size (100,003 to
-     * 99,901 slots) and with it the slot of nearly every client: about 99.9% of the clients of
-     * the endpoints that stayed move.
+     * default 65,537 slots (more than 655 endpoints): {@link MaglevScheduler#tableSize} takes
+     * the table from a few fixed primes, so removing one endpoint keeps the size (and the other
+     * endpoints' clients) unless the count crosses a step.
      */
     @ParameterizedTest
     @ValueSource(ints = {100, 1_000})
