@@ -75,12 +75,6 @@ public final class MaglevScheduler implements Scheduler {
     }
 
     /**
-     * The table's size: the smallest prime of a fixed ladder (65537, then about doubling) that
-     * gives at least 100 slots per endpoint. A size that followed the endpoint count exactly
-     * would change with every endpoint added or removed, and a new size moves nearly every client;
-     * on the ladder it changes only when the count crosses a rung (at 655, 1,310, 2,621...).
-     */
-    /**
      * The endpoints sorted by address (IP bytes, IPv4 before IPv6, then port). Endpoints take
      * their turns in this order, and the first to reach a slot both want keeps it, so a table built
      * in list order would differ between balancers whose configs list the same endpoints in another
@@ -103,6 +97,12 @@ public final class MaglevScheduler implements Scheduler {
         return byIp != 0 ? byIp : Integer.compare(a.address().getPort(), b.address().getPort());
     }
 
+    /**
+     * The table's size: the smallest prime of a fixed ladder (65537, then about doubling) that
+     * gives at least 100 slots per endpoint. A size that followed the endpoint count exactly
+     * would change with every endpoint added or removed, and a new size moves nearly every client;
+     * on the ladder it changes only when the count crosses a rung (at 655, 1,310, 2,621...).
+     */
     static int tableSize(int endpoints) {
         long wanted = (long) endpoints * MIN_SLOTS_PER_ENDPOINT;
         for (int size : SIZES) {
