@@ -34,8 +34,6 @@ public final class Admission {
     private @Nullable List<Backend> excluded;
     private boolean failed;
     private boolean admitted;
-    /** Whether the port's limiter holds a slot of this client's, to give back once. */
-    private boolean limited;
     /** The client's key in the port's client table, taken once (an IPv6 one costs a copy of the address). */
     private long keyHigh;
     private long keyLow;
@@ -81,7 +79,6 @@ public final class Admission {
                     case CLIENT_TABLE_FULL -> Outcome.REFUSED_CLIENT_TABLE_FULL;
                 };
             }
-            limited = true;
         }
         admitted = true;
         claimsLeft = Math.max(1, route.backends().size());
@@ -139,10 +136,7 @@ public final class Admission {
         if (admitted) {
             admitted = false;
             route.counters().release();
-            if (limited) {
-                limited = false;
-                route.limiter().release(keyHigh, keyLow);
-            }
+            route.limiter().release(keyHigh, keyLow); // admitted: it holds the client's slot, if it tracks clients
         }
     }
 

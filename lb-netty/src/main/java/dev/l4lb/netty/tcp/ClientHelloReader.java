@@ -81,13 +81,11 @@ final class ClientHelloReader extends AbstractSniHandler<Boolean> {
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
         if (in.readableBytes() > MAX_BUFFERED) {
+            in.skipBytes(in.readableBytes());
             if (!overLong) {
                 overLong = true;
-                in.skipBytes(in.readableBytes());
                 ctx.fireUserEventTriggered(new SniCompletionEvent(
                         new TooLongFrameException("more than " + MAX_BUFFERED + " bytes without a whole ClientHello")));
-            } else {
-                in.skipBytes(in.readableBytes());
             }
             return;
         }

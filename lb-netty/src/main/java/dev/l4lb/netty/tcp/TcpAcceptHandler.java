@@ -79,27 +79,15 @@ final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements Bac
             return;
         }
         InetSocketAddress destination = (InetSocketAddress) inbound.localAddress();
-        serverNames = plane.serverNames(routing);
-        if (serverNames != null) {
-            InetSocketAddress peer = (InetSocketAddress) inbound.remoteAddress();
-            if (plane.connectionLog().enabled()) {
-                record = new ConnectionRecord("-", peer, destination);
-                inbound.closeFuture().addListener(f -> logClosed());
-            }
-            // The ports on the listener agree on this (the config check): a balancer in front
-            // sends its header first, and the ClientHello follows it.
-            AcceptProxyProtocol accept = serverNames.acceptProxyProtocol();
-            if (!accept.enabled()) {
-                ClientHelloReader.install(ctx.pipeline(), ctx.name(), serverNames.clientHelloTimeout());
-            } else if (!accept.trusts(peer.getAddress())) {
-                rejectHello(HelloRejection.UNTRUSTED_UPSTREAM);
-            } else {
-                ProxyHeaderReader.install(ctx.pipeline(), ctx.name(), serverNames.rejections(), accept.headerTimeout());
-            }
-            return; // ...and the port is known on the SniCompletionEvent
-        }
         route = plane.route(routing, destination);
         if (route == null) {
+            // A listener shared by server name has no one route: looked up only then, so a
+            // connection to any other listener pays no second lookup.
+            serverNames = plane.serverNames(routing);
+            if (serverNames != null) {
+                readServerName(ctx, destination); // ...and the port is known on the SniCompletionEvent
+                return;
+            }
             plane.countUnrouted();
             TcpRelayHandler.reset(inbound);
             return;
@@ -121,6 +109,28 @@ final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements Bac
         }
         ProxyHeaderReader.install(ctx.pipeline(), ctx.name(), route.counters(), accept.headerTimeout());
         // ...and admit() follows on the ProxiedAddresses event.
+    }
+
+    /**
+     * A connection to a listener shared by server name: read the PROXY header first when its ports
+     * accept one, then the ClientHello; the port is known on the {@link SniCompletionEvent}.
+     */
+    private void readServerName(ChannelHandlerContext ctx, InetSocketAddress destination) {
+        InetSocketAddress peer = (InetSocketAddress) inbound.remoteAddress();
+        if (plane.connectionLog().enabled()) {
+            record = new ConnectionRecord("-", peer, destination);
+            inbound.closeFuture().addListener(f -> logClosed());
+        }
+        // The ports on the listener agree on this (the config check): a balancer in front
+        // sends its header first, and the ClientHello follows it.
+        AcceptProxyProtocol accept = serverNames.acceptProxyProtocol();
+        if (!accept.enabled()) {
+            ClientHelloReader.install(ctx.pipeline(), ctx.name(), serverNames.clientHelloTimeout());
+        } else if (!accept.trusts(peer.getAddress())) {
+            rejectHello(HelloRejection.UNTRUSTED_UPSTREAM);
+        } else {
+            ProxyHeaderReader.install(ctx.pipeline(), ctx.name(), serverNames.rejections(), accept.headerTimeout());
+        }
     }
 
     /**
