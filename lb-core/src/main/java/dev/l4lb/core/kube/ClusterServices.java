@@ -20,10 +20,12 @@ import dev.l4lb.core.model.Cidr;
 import dev.l4lb.core.model.Endpoint;
 import dev.l4lb.core.model.PortPolicy;
 import dev.l4lb.core.model.Protocol;
+import dev.l4lb.core.model.ProxyProtocol;
 import dev.l4lb.core.model.Service;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.core.model.SessionAffinity;
 import dev.l4lb.core.model.ShortCircuit;
+import dev.l4lb.core.model.UpstreamSource;
 
 /**
  * Reads the cluster's v1 Services and discovery/v1 EndpointSlices the way kube-proxy does and says
@@ -165,29 +167,62 @@ public final class ClusterServices {
             // Cluster traffic policy takes topology into account; Local does not (kube-proxy's CategorizeEndpoints).
             List<Endpoint> clusterEndpoints = endpoints.forCluster(node.nodeName(), zone);
             Optional<ShortCircuit> inside = TrafficKinds.shortCircuit(claimed, port.name(), node);
-            PortPolicy policy = policy(port.protocol(), spec.clientIp(), spec.affinityTimeout(), List.of());
+            PortPolicy policy = policy(port.protocol(), spec, List.of());
             List<ServicePort> ports = new ArrayList<>();
             for (TrafficKind traffic : claimed) {
                 List<Endpoint> chosen = traffic.localOnly() ? endpoints.onNode(node.nodeName()) : clusterEndpoints;
                 PortPolicy trafficPolicy = traffic.sourceRanges().isEmpty() ? policy
-                        : policy(port.protocol(), spec.clientIp(), spec.affinityTimeout(), traffic.sourceRanges());
+                        : policy(port.protocol(), spec, traffic.sourceRanges());
+                trafficPolicy = trafficPolicy.withUpstreamSource(upstreamSource(spec, port.protocol(), traffic, node));
                 ports.add(new ServicePort(port.name() + traffic.suffix(), port.protocol(), traffic.listen(), 0,
                         trafficPolicy, chosen, traffic.intercepted(), traffic.shortCircuits() ? inside : Optional.empty()));
             }
             // No kind serves every client with every endpoint: a port without listeners does.
             String hidden = port.name() + TrafficKinds.CLUSTER_SUFFIX;
             if (inside.isPresent() && inside.get().port().equals(hidden)) {
-                ports.add(new ServicePort(hidden, port.protocol(), List.of(), 0, policy, clusterEndpoints));
+                ports.add(new ServicePort(hidden, port.protocol(), List.of(), 0,
+                        policy.withUpstreamSource(podsKeepTheirAddress(spec, port.protocol(), node)), clusterEndpoints));
             }
             return ports;
         }
     }
 
-    private static PortPolicy policy(Protocol protocol, boolean clientIp, int affinityTimeout, List<Cidr> sourceRanges) {
+    /**
+     * Whose address a kind's endpoints see, as kube-proxy's kernel modes decide it: from outside
+     * the cluster under externalTrafficPolicy Local, the client's (the reason the policy exists);
+     * any other client from outside is masqueraded, so the node's; a pod's own address otherwise
+     * (kube-proxy masquerades ClusterIP traffic only from outside the cluster CIDR).
+     */
+    private static UpstreamSource upstreamSource(NodeServiceSpec spec, Protocol protocol, TrafficKind traffic, NodeContext node) {
+        if (traffic.external() && traffic.localOnly()) {
+            // Node and pod clients are handed to another port (the short circuit): all left are from outside.
+            return spec.sourceIp() == SourceIp.TRANSPARENT && protocol == Protocol.TCP
+                    ? UpstreamSource.client(List.of()) : UpstreamSource.BALANCER;
+        }
+        return podsKeepTheirAddress(spec, protocol, node);
+    }
+
+    /**
+     * Pods connected from their own address, by the cluster CIDRs that say which clients are
+     * pods. Without them nothing tells a pod from an outside client, which kube-proxy would
+     * masquerade: every client is connected from the node then. UDP keeps the node's address: its
+     * sessions are not transparent yet.
+     */
+    private static UpstreamSource podsKeepTheirAddress(NodeServiceSpec spec, Protocol protocol, NodeContext node) {
+        if (spec.sourceIp() != SourceIp.TRANSPARENT || protocol != Protocol.TCP || node.clusterCidrs().isEmpty()) {
+            return UpstreamSource.BALANCER;
+        }
+        return UpstreamSource.client(node.clusterCidrs());
+    }
+
+    private static PortPolicy policy(Protocol protocol, NodeServiceSpec spec, List<Cidr> sourceRanges) {
         PortPolicy defaults = PortPolicy.defaults();
         boolean udp = protocol == Protocol.UDP;
-        return new PortPolicy(defaults.scheduler(), clientIp ? SessionAffinity.CLIENT_IP : SessionAffinity.NONE,
-                affinityTimeout, defaults.sessionAffinityMaxEntries(), defaults.proxyProtocol(), false,
+        // proxy-v2: every connection starts with the header, whichever way it came: a pod that
+        // reads PROXY headers fails on a connection without one. UDP ports send none (l4lb's PROXY is TCP's).
+        ProxyProtocol header = spec.sourceIp() == SourceIp.PROXY_V2 && !udp ? ProxyProtocol.V2 : defaults.proxyProtocol();
+        return new PortPolicy(defaults.scheduler(), spec.clientIp() ? SessionAffinity.CLIENT_IP : SessionAffinity.NONE,
+                spec.affinityTimeout(), defaults.sessionAffinityMaxEntries(), header, false,
                 defaults.acceptProxyProtocol(), sourceRanges, defaults.connectTimeout(),
                 udp ? PortPolicy.DEFAULT_UDP_IDLE_TIMEOUT : defaults.idleTimeout(),
                 udp ? PortPolicy.DEFAULT_UDP_MAX_SESSIONS : defaults.maxConnections());

@@ -32,11 +32,13 @@ import dev.l4lb.core.model.Protocol;
  * @param externalIps     the externalIPs this node owns
  * @param ingressIps      the VIP-mode load-balancer IPs this node owns
  * @param ports           spec.ports as the API gives them; {@link #port} reads one
+ * @param sourceIp        what its pods see as the client's address ({@value SourceIp#ANNOTATION})
  */
 record NodeServiceSpec(String qualified, String namespace, String name, @Nullable String type, List<InetAddress> clusterIps,
                        boolean clientIp, int affinityTimeout, boolean internalLocal, boolean externalLocal,
                        List<Cidr> sourceRanges, List<InetAddress> externalIps, List<InetAddress> ingressIps,
-                       @Nullable Integer healthCheckNodePort, List<io.fabric8.kubernetes.api.model.ServicePort> ports) {
+                       @Nullable Integer healthCheckNodePort, List<io.fabric8.kubernetes.api.model.ServicePort> ports,
+                       SourceIp sourceIp) {
 
     NodeServiceSpec {
         clusterIps = List.copyOf(clusterIps);
@@ -109,7 +111,25 @@ record NodeServiceSpec(String qualified, String namespace, String name, @Nullabl
                 affinityTimeout(spec), "Local".equals(spec.getInternalTrafficPolicy()),
                 "Local".equals(spec.getExternalTrafficPolicy()), sourceRanges,
                 localIps(orEmpty(spec.getExternalIPs()), node), ingressIps, spec.getHealthCheckNodePort(),
-                orEmpty(spec.getPorts())));
+                orEmpty(spec.getPorts()), sourceIp(service, qualified, skipped)));
+    }
+
+    /**
+     * The {@value SourceIp#ANNOTATION} annotation's choice, {@code transparent} when it is absent;
+     * a value it does not know is reported and taken as absent (a typo must not take the Service away).
+     */
+    private static SourceIp sourceIp(Service service, String qualified, Consumer<String> skipped) {
+        java.util.Map<String, String> annotations = service.getMetadata().getAnnotations();
+        String value = annotations == null ? null : annotations.get(SourceIp.ANNOTATION);
+        if (value == null) {
+            return SourceIp.TRANSPARENT;
+        }
+        Optional<SourceIp> choice = SourceIp.parse(value);
+        if (choice.isEmpty()) {
+            skipped.accept(qualified + ": annotation " + SourceIp.ANNOTATION + ": \"" + value
+                    + "\" is not transparent, proxy-v2 or none; taken as transparent");
+        }
+        return choice.orElse(SourceIp.TRANSPARENT);
     }
 
     /**

@@ -12,7 +12,8 @@ import dev.l4lb.core.model.Service;
  * @param services      what the balancer serves
  * @param portals       ClusterIP:port to proxy port redirections (REDIRECT portals)
  * @param healthChecks  healthCheckNodePort servers of externalTrafficPolicy Local services
- * @param skipped       services and ports left out, each with why (headless, ExternalName, SCTP, ...)
+ * @param skipped       services and ports left out, and parts of them ignored, each with why (headless,
+ *                      ExternalName, SCTP, a range or annotation that means nothing, ...)
  */
 public record ProxierPlan(List<Service> services, List<Portal> portals, List<ServiceHealth> healthChecks,
                           List<String> skipped) {

@@ -21,11 +21,13 @@ import java.util.Objects;
  * @param maxConnections                concurrent connections on this port; 0 is unlimited
  * @param limits                        per-client limits and the port's connection rate
  * @param hashKey                       what {@code sh} and {@code mh} hash; only they may take another than clientIp
+ * @param upstreamSource                whose address connections to endpoints come from
  */
 public record PortPolicy(SchedulerType scheduler, SessionAffinity sessionAffinity, int sessionAffinityTimeoutSeconds,
                          int sessionAffinityMaxEntries, ProxyProtocol proxyProtocol, boolean proxyProtocolUniqueId,
                          AcceptProxyProtocol acceptProxyProtocol, List<Cidr> sourceRanges, Duration connectTimeout,
-                         Duration idleTimeout, int maxConnections, ClientLimits limits, HashKey hashKey) {
+                         Duration idleTimeout, int maxConnections, ClientLimits limits, HashKey hashKey,
+                         UpstreamSource upstreamSource) {
 
     public static final SchedulerType DEFAULT_SCHEDULER = SchedulerType.RR;
     /** Kubernetes' default ClientIP timeout: 3 hours. */
@@ -45,6 +47,16 @@ public record PortPolicy(SchedulerType scheduler, SessionAffinity sessionAffinit
     public static final Duration DEFAULT_UDP_IDLE_TIMEOUT = Duration.ofSeconds(10);
     /** UDP sessions a port holds at most by default (each is one socket to an endpoint). */
     public static final int DEFAULT_UDP_MAX_SESSIONS = 65_536;
+
+    /** A policy whose endpoints see the balancer's address ({@link UpstreamSource#BALANCER}). */
+    public PortPolicy(SchedulerType scheduler, SessionAffinity sessionAffinity, int sessionAffinityTimeoutSeconds,
+                      int sessionAffinityMaxEntries, ProxyProtocol proxyProtocol, boolean proxyProtocolUniqueId,
+                      AcceptProxyProtocol acceptProxyProtocol, List<Cidr> sourceRanges, Duration connectTimeout,
+                      Duration idleTimeout, int maxConnections, ClientLimits limits, HashKey hashKey) {
+        this(scheduler, sessionAffinity, sessionAffinityTimeoutSeconds, sessionAffinityMaxEntries, proxyProtocol,
+                proxyProtocolUniqueId, acceptProxyProtocol, sourceRanges, connectTimeout, idleTimeout, maxConnections,
+                limits, hashKey, UpstreamSource.BALANCER);
+    }
 
     /** A policy that hashes on the client address alone ({@link HashKey#CLIENT_IP}). */
     public PortPolicy(SchedulerType scheduler, SessionAffinity sessionAffinity, int sessionAffinityTimeoutSeconds,
@@ -97,6 +109,14 @@ public record PortPolicy(SchedulerType scheduler, SessionAffinity sessionAffinit
         if (hashKey != HashKey.CLIENT_IP && !scheduler.hashesClients()) {
             throw new IllegalArgumentException("hashKey " + hashKey.configName() + " needs scheduler sh or mh");
         }
+        Objects.requireNonNull(upstreamSource, "upstreamSource");
+    }
+
+    /** This policy with endpoints connected from {@code source}. */
+    public PortPolicy withUpstreamSource(UpstreamSource source) {
+        return new PortPolicy(scheduler, sessionAffinity, sessionAffinityTimeoutSeconds, sessionAffinityMaxEntries, proxyProtocol,
+                proxyProtocolUniqueId, acceptProxyProtocol, sourceRanges, connectTimeout, idleTimeout, maxConnections,
+                limits, hashKey, source);
     }
 
     /** The defaults a port gets when the config says nothing. */
