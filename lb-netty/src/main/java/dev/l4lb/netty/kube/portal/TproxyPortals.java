@@ -43,16 +43,12 @@ public final class TproxyPortals implements AutoCloseable {
             new OwnedChains.Jump("PREROUTING", PREROUTING_CHAIN, "l4lb portals: service CIDRs to the transparent listener"),
             new OwnedChains.Jump("OUTPUT", OUTPUT_CHAIN, "l4lb portals: the node's own service traffic through lo"));
 
-    /**
-     * The packet mark (also its mask) that routes diverted packets locally. Bit 13: kube-proxy
-     * uses 14 and 15 (masquerade, drop), Cilium 8 to 11, Weave 17 and 18, Calico 16 to 31, Istio's
-     * 1337 bits 0, 3 to 5, 8 and 10.
-     */
-    public static final int MARK = 0x2000;
-    /** The routing table that holds the one {@code local default dev lo} route; 0x4c34 is "L4" in ASCII. */
-    public static final int ROUTE_TABLE = 0x4c34;
+    /** The packet mark (also its mask) that routes diverted packets locally: see {@link LocalDelivery#TPROXY}. */
+    public static final int MARK = LocalDelivery.TPROXY.mark();
+    /** The routing table that holds the one {@code local default dev lo} route. */
+    public static final int ROUTE_TABLE = LocalDelivery.TPROXY.table();
     /** The {@code ip rule} priority: after {@code local} (0), before {@code main} (32766). */
-    public static final int RULE_PRIORITY = ROUTE_TABLE;
+    public static final int RULE_PRIORITY = LocalDelivery.TPROXY.priority();
 
     private final List<Cidr> serviceCidrs;
     private final InetSocketAddress listener;
@@ -183,26 +179,7 @@ public final class TproxyPortals implements AutoCloseable {
         if (error.isPresent()) {
             return error;
         }
-        for (List<String> args : routing(family)) {
-            NetworkCommands.Result result = commands.run(prefixed(ip.toString(), args));
-            if (!result.ok()) {
-                return Optional.of(String.join(" ", args) + ": " + result.failure());
-            }
-        }
-        return Optional.empty();
-    }
-
-    /** The {@code ip} arguments that deliver marked packets of {@code family} locally. */
-    static List<List<String>> routing(IpFamily family) {
-        return List.of(
-                List.of(family.ipFlag(), "rule", "add", "priority", String.valueOf(RULE_PRIORITY),
-                        "fwmark", markText(), "lookup", String.valueOf(ROUTE_TABLE)),
-                List.of(family.ipFlag(), "route", "replace", "local", family.everything(), "dev", "lo",
-                        "table", String.valueOf(ROUTE_TABLE)));
-    }
-
-    private static String markText() {
-        return "0x" + Integer.toHexString(MARK) + "/0x" + Integer.toHexString(MARK);
+        return LocalDelivery.TPROXY.install(commands, ip, family);
     }
 
     /**
@@ -237,7 +214,7 @@ public final class TproxyPortals implements AutoCloseable {
                         + " -p tcp -m tcp --dport " + address.getPort());
             }
         }
-        String mark = markText();
+        String mark = LocalDelivery.TPROXY.markText();
         List<String> lines = new ArrayList<>();
         for (String match : matches) {
             lines.add("-A " + PREROUTING_CHAIN + " " + match + " -j TPROXY" + onIp.get() + " --on-port " + listener.getPort()
@@ -332,33 +309,8 @@ public final class TproxyPortals implements AutoCloseable {
         return new PortalSync(failed ? PortalSync.Outcome.FAILED : PortalSync.Outcome.APPLIED, rules, errors);
     }
 
-    /**
-     * Puts back the ip rule and the local route when someone removed them (an {@code ip rule
-     * flush}, a network manager's restart): without them marked packets are not delivered locally
-     * and every TCP ClusterIP connection of the family fails. Each sync checks, as kube-proxy
-     * re-asserts its rules.
-     */
     private static Optional<String> repairRouting(IpFamily family, Family state) {
-        NetworkCommands run = state.chains().commands();
-        String ip = state.ip().toString();
-        List<List<String>> routing = routing(family);
-        NetworkCommands.Result rules = run.run(List.of(ip, family.ipFlag(), "rule", "list", "priority", String.valueOf(RULE_PRIORITY)));
-        if (rules.ok() && !rules.out().contains("lookup " + ROUTE_TABLE)) {
-            LOG.warn("TPROXY ip rule {} was gone: adding it again", RULE_PRIORITY);
-            NetworkCommands.Result added = run.run(prefixed(ip, routing.get(0)));
-            if (!added.ok()) {
-                return Optional.of("ip " + String.join(" ", routing.get(0)) + ": " + added.failure());
-            }
-        }
-        NetworkCommands.Result route = run.run(prefixed(ip, routing.get(1))); // replace: the same when it is there
-        return route.ok() ? Optional.empty() : Optional.of("ip " + String.join(" ", routing.get(1)) + ": " + route.failure());
-    }
-
-    private static List<String> prefixed(String ip, List<String> args) {
-        List<String> command = new ArrayList<>(args.size() + 1);
-        command.add(ip);
-        command.addAll(args);
-        return command;
+        return LocalDelivery.TPROXY.repair(state.chains().commands(), state.ip(), family);
     }
 
     /** Removes the chains, their jumps, the ip rule and the routing table's route, in every family set up. */
@@ -383,31 +335,10 @@ public final class TproxyPortals implements AutoCloseable {
             LOG.warn("could not remove the {} TPROXY chains: {}", chains.family(), removal.error());
             errors.add("could not remove the " + chains.family() + " TPROXY chains: " + removal.error());
         }
-        NetworkCommands run = chains.commands();
-        String flag = chains.family().ipFlag();
-        int rules = 0;
-        // ip rule add does not refuse a duplicate on every kernel: delete until none is left.
-        for (int i = 0; i < 16; i++) {
-            NetworkCommands.Result deleted = run.run(List.of(ip.toString(), flag, "rule", "del", "priority",
-                    String.valueOf(RULE_PRIORITY), "fwmark", markText(), "lookup", String.valueOf(ROUTE_TABLE)));
-            if (!deleted.ok()) {
-                break;
-            }
-            rules++;
-        }
-        // Showing a table that does not exist fails: then there is nothing to flush.
-        NetworkCommands.Result routes = run.run(List.of(ip.toString(), flag, "route", "show", "table", String.valueOf(ROUTE_TABLE)));
-        boolean hadRoutes = routes.ok() && !routes.out().isBlank();
-        if (hadRoutes) {
-            NetworkCommands.Result flushed = run.run(List.of(ip.toString(), flag, "route", "flush", "table", String.valueOf(ROUTE_TABLE)));
-            if (!flushed.ok()) {
-                LOG.warn("could not empty routing table {} ({}): {}", ROUTE_TABLE, chains.family(), flushed.failure());
-                errors.add("could not empty routing table " + ROUTE_TABLE + " (" + chains.family() + "): " + flushed.failure());
-            }
-        }
-        if (removal.removedAnything() || rules > 0 || hadRoutes) {
+        LocalDelivery.Removed routing = LocalDelivery.TPROXY.remove(chains.commands(), ip, chains.family(), errors);
+        if (removal.removedAnything() || routing.anything()) {
             LOG.info("removed {} {} TPROXY chain(s), {} jump rule(s), {} ip rule(s) and the routes of table {}{}",
-                    removal.chains(), chains.family(), removal.jumps(), rules, ROUTE_TABLE, leftBy == null ? "" : " " + leftBy);
+                    removal.chains(), chains.family(), removal.jumps(), routing.rules(), ROUTE_TABLE, leftBy == null ? "" : " " + leftBy);
         }
         return errors;
     }

@@ -59,10 +59,10 @@ class TproxyPortalsRenderTest {
 
     @Test
     void policyRoutingSendsMarkedPacketsToTheLocalTableOfItsFamily() {
-        assertThat(TproxyPortals.routing(IpFamily.IPV4)).containsExactly(
+        assertThat(LocalDelivery.TPROXY.commands(IpFamily.IPV4)).containsExactly(
                 List.of("-4", "rule", "add", "priority", "19508", "fwmark", "0x2000/0x2000", "lookup", "19508"),
                 List.of("-4", "route", "replace", "local", "0.0.0.0/0", "dev", "lo", "table", "19508"));
-        assertThat(TproxyPortals.routing(IpFamily.IPV6)).last()
+        assertThat(LocalDelivery.TPROXY.commands(IpFamily.IPV6)).last()
                 .isEqualTo(List.of("-6", "route", "replace", "local", "::/0", "dev", "lo", "table", "19508"));
     }
 
