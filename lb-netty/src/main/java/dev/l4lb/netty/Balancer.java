@@ -183,6 +183,7 @@ public final class Balancer implements AutoCloseable {
         routing.switchTo(snapshot, tcpPrepared.removed(), udpPrepared.removed());
         tcp.switchTo(tcpPrepared);
         udp.switchTo(udpPrepared);
+        tcp.clientSources().forgetAllBut(snapshot);
         healthChecker.apply(snapshot);
         config = next;
         Instant now = Instant.now();
@@ -193,6 +194,11 @@ public final class Balancer implements AutoCloseable {
         Set<InetSocketAddress> closed = new LinkedHashSet<>(tcpPrepared.removed());
         closed.addAll(udpPrepared.removed());
         return new Changed(bound, closed);
+    }
+
+    /** Whether endpoints may be connected from clients' addresses on this node, and where not. */
+    public dev.l4lb.netty.tcp.ClientSourceConnects clientSources() {
+        return tcp.clientSources();
     }
 
     public Transport transport() {

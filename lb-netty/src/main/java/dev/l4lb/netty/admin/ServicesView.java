@@ -1,6 +1,8 @@
 package dev.l4lb.netty.admin;
 
+import java.net.InetSocketAddress;
 import java.time.Instant;
+import java.util.Map;
 
 import tools.jackson.databind.ObjectMapper;
 import tools.jackson.databind.json.JsonMapper;
@@ -22,6 +24,7 @@ import dev.l4lb.core.model.Protocol;
 import dev.l4lb.core.model.ProxyProtocol;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.core.model.SessionAffinity;
+import dev.l4lb.core.model.UpstreamSource;
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.sched.ConnectError;
 import dev.l4lb.core.sched.EndpointCounters;
@@ -33,6 +36,7 @@ import dev.l4lb.core.table.Route;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.Version;
 import dev.l4lb.netty.metrics.BalancerMetrics;
+import dev.l4lb.netty.tcp.ClientSourceConnects;
 
 /**
  * The JSON of {@code GET /api/v1/services}: every service port of the snapshot in force with its
@@ -54,8 +58,10 @@ final class ServicesView {
         root.put("currentTime", Instant.now().toString());
         root.put("rateIntervalSeconds", rateIntervalSeconds);
         ArrayNode services = root.putArray("services");
+        ClientSourceConnects sources = balancer.clientSources();
+        Map<InetSocketAddress, String> bypassing = sources.bypassing();
         for (Route route : balancer.snapshot().routes()) {
-            services.add(port(route, rates, balancer.metrics()));
+            services.add(port(route, rates, balancer.metrics(), sources, bypassing));
         }
         return root;
     }
@@ -78,7 +84,23 @@ final class ServicesView {
         }
     }
 
-    private static ObjectNode port(Route route, RateEstimator rates, BalancerMetrics metrics) {
+    /**
+     * Whose address the port's endpoints see: {@code balancer}, or {@code client} for the clients
+     * in {@code clients} (empty: all), with why that is off on this node per family (null: on).
+     */
+    private static void upstreamSource(ObjectNode node, UpstreamSource source, ClientSourceConnects sources) {
+        ObjectNode out = node.putObject("upstreamSource");
+        out.put("mode", source.configName());
+        if (source.mode() == UpstreamSource.Mode.CLIENT) {
+            ArrayNode clients = out.putArray("clients");
+            source.clients().forEach(c -> clients.add(c.toString()));
+            out.put("offIpv4", sources.offReason(false).orElse(null));
+            out.put("offIpv6", sources.offReason(true).orElse(null));
+        }
+    }
+
+    private static ObjectNode port(Route route, RateEstimator rates, BalancerMetrics metrics, ClientSourceConnects sources,
+                                   Map<InetSocketAddress, String> bypassing) {
         ServicePort port = route.port();
         PortPolicy policy = port.policy();
         PortCounters counters = route.counters();
@@ -103,6 +125,7 @@ final class ServicesView {
         node.put("proxyProtocol", policy.proxyProtocol().configName());
         node.put("forward", forward(policy.proxyProtocol()));
         limits(node, policy.limits(), route.limiter());
+        upstreamSource(node, policy.upstreamSource(), sources);
         node.put("active", counters.active());
         node.put("connections", counters.count(Outcome.OK));
         ObjectNode outcomes = node.putObject("outcomes");
@@ -133,7 +156,12 @@ final class ServicesView {
         node.set("health", portHealth(port.health(), route.health()));
         ArrayNode endpoints = node.putArray("endpoints");
         for (Backend backend : route.backends()) {
-            endpoints.add(endpoint(backend, rates));
+            ObjectNode endpoint = endpoint(backend, rates);
+            if (policy.upstreamSource().mode() == UpstreamSource.Mode.CLIENT) {
+                // Connected from the node's address although the port asks for the client's: why.
+                endpoint.put("repliesBypassNode", bypassing.get(backend.address()));
+            }
+            endpoints.add(endpoint);
         }
         return node;
     }

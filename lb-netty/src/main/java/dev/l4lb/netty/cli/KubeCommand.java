@@ -16,6 +16,7 @@ import dev.l4lb.netty.transport.BindFailure;
 import dev.l4lb.netty.kube.ApiWatch;
 import dev.l4lb.netty.kube.ProxierRuntime;
 import dev.l4lb.netty.kube.portal.PortalLeftovers;
+import dev.l4lb.netty.kube.portal.ReplyPath;
 import dev.l4lb.netty.kube.portal.TproxyPortals;
 
 /** {@code lb kube}: the userspace proxier of a cluster node, fed by the API server's Services and EndpointSlices. */
@@ -33,8 +34,8 @@ final class KubeCommand implements Callable<Integer> {
     @Option(names = "--master", paramLabel = "URL", description = "The API server's address, overriding the kubeconfig's.")
     String master;
 
-    @Option(names = "--cleanup", description = "Remove the portals (iptables chains and jumps, TPROXY rules, ip rule and "
-            + "route) that an earlier run left, and exit, as kube-proxy's --cleanup does. Needs root.")
+    @Option(names = "--cleanup", description = "Remove the portals (iptables chains and jumps, TPROXY rules, the reply path, "
+            + "ip rules and routes) that an earlier run left, and exit, as kube-proxy's --cleanup does. Needs root.")
     boolean cleanup;
 
     @Mixin
@@ -88,7 +89,8 @@ final class KubeCommand implements Callable<Integer> {
             return ExitCodes.RUNTIME_FAILURE;
         }
         System.out.println("no l4lb portals left (iptables chains KUBE-PORTALS-CONTAINER, KUBE-PORTALS-HOST, "
-                + "L4LB-TPROXY and their jumps; ip rules and routes of table " + TproxyPortals.ROUTE_TABLE + ")");
+                + "L4LB-TPROXY, L4LB-REPLIES and their jumps; ip rules and routes of tables " + TproxyPortals.ROUTE_TABLE
+                + " and " + ReplyPath.ROUTE_TABLE + ")");
         return ExitCodes.OK;
     }
 }

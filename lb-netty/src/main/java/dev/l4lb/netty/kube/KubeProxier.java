@@ -191,6 +191,7 @@ public final class KubeProxier implements AutoCloseable {
                 // A Node seen and then gone was deleted: not eligible, as kube-proxy's OnNodeDelete leaves it.
                 health.nodeEligible(self != null ? eligible(self) : !nodeSeen);
                 ProxierPlan next = ClusterServices.translate(objects, node, proxyPorts);
+                balancer.clientSources().nodeAddresses(node.localAddresses());
                 reportSkips(next);
                 BalancerConfig config = new BalancerConfig(withoutUnbindable(checked(next.services())), admin);
                 if (stopping) {

@@ -5,6 +5,7 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.Function;
 
 import org.slf4j.Logger;
@@ -23,6 +24,7 @@ import dev.l4lb.netty.transport.Transport;
 import dev.l4lb.netty.admin.AdminServer;
 import dev.l4lb.netty.kube.portal.KernelPortals;
 import dev.l4lb.netty.kube.portal.PortalProgram;
+import dev.l4lb.netty.kube.portal.ReplyPath;
 import dev.l4lb.netty.log.ConnectionLog;
 
 /**
@@ -112,6 +114,7 @@ public final class ProxierRuntime implements AutoCloseable {
                 }
                 node = node.withTransparentTcp(false);
             }
+            clientSources(balancer, portals.replyPath());
             ProxyPorts proxyPorts = settings.proxyPorts() != null ? settings.proxyPorts()
                     : new EphemeralProxyPorts(settings.node().bindAddress());
             started = new KubeProxier(balancer, sources, node, proxyPorts, portals, healthChecks,
@@ -147,6 +150,27 @@ public final class ProxierRuntime implements AutoCloseable {
             }
             balancer.close();
             throw e;
+        }
+    }
+
+    /**
+     * Tells the data plane where endpoints' replies to clients' addresses come back, and says once
+     * what pods see where they do not: Services that keep the client's address (externalTrafficPolicy
+     * Local, pods calling ClusterIPs; the {@code l4lb.dev/source-ip} annotation) are connected from
+     * the node's then, as kube-proxy's userspace mode did.
+     */
+    private static void clientSources(Balancer balancer, ReplyPath.Status replies) {
+        balancer.clientSources().replyPath(replies.ipv4(), replies.ipv6());
+        Optional<String> v4 = balancer.clientSources().offReason(false);
+        Optional<String> v6 = balancer.clientSources().offReason(true);
+        if (v4.isEmpty() && v6.isEmpty()) {
+            LOG.info("pods see their clients' addresses where Services keep them (connections from clients' addresses)");
+        } else if (v4.equals(v6)) {
+            LOG.warn("pods see this node's address, not their clients': connections cannot come from clients' addresses: {}",
+                    v4.get());
+        } else {
+            v4.ifPresent(why -> LOG.warn("IPv4 pods see this node's address, not their clients': {}", why));
+            v6.ifPresent(why -> LOG.warn("IPv6 pods see this node's address, not their clients': {}", why));
         }
     }
 

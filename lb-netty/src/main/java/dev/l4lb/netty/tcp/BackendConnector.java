@@ -20,6 +20,11 @@ import dev.l4lb.netty.proxyprotocol.ProxyHeaders;
  * Connects an admitted client's endpoint: the next endpoint its {@link Admission} gives, a connect
  * on the client's own event loop within the port's connect timeout, the next endpoint when that
  * fails; once connected, the PROXY header the port sends goes first. One per client connection.
+ *
+ * <p>Where the port and the node let it ({@link ClientSourceConnects}), the connect comes from the
+ * client's own address. When that one fails, the same endpoint is tried once more from the node's
+ * address before it counts as failed: when that succeeds, the endpoint's replies bypass this node,
+ * and it is reported so.
  */
 final class BackendConnector {
     /** Where the connector's work ends. */
@@ -40,6 +45,8 @@ final class BackendConnector {
     private final InetSocketAddress destination;
     /** The backend connection being made, to close if the client leaves first. */
     private @Nullable Channel connecting;
+    /** Why the connect from the client's address to the endpoint being connected failed; null when none did. */
+    private @Nullable Throwable failedFromClient;
 
     BackendConnector(Channel inbound, Admission admission, TcpDataPlane plane, InetSocketAddress client,
                      InetSocketAddress destination, Done done) {
@@ -58,22 +65,28 @@ final class BackendConnector {
             done.refused(admission.refusal());
             return;
         }
+        connect(backend, plane.clientSources().fromClient(admission.route().policy().upstreamSource(), client.getAddress(),
+                backend.address()));
+    }
+
+    /** Connects {@code backend}, from the client's address when {@code fromClient}, else from the node's. */
+    private void connect(Backend backend, boolean fromClient) {
         long started = System.nanoTime();
         Channel outbound;
         try {
             // The backend side's relay releases the endpoint's count, taken at the pick, when it closes.
             outbound = plane.newBackendChannel(backend.address(), connectTimeoutMillis(admission.route().policy()),
-                    new TcpRelayHandler(inbound, backend, admission.route().counters(), null, null));
+                    new TcpRelayHandler(inbound, backend, admission.route().counters(), null, null), fromClient);
         } catch (ChannelException e) { // no socket at all (out of file descriptors)
-            connectDone(null, e, backend, started);
+            connectDone(null, e, backend, started, false);
             return;
         }
         connecting = outbound;
         ChannelFuture registered = inbound.eventLoop().register(outbound);
         if (registered.isDone()) { // as it is on our own event loop
-            connect(outbound, registered, backend, started);
+            connect(outbound, registered, backend, started, fromClient);
         } else {
-            registered.addListener(f -> connect(outbound, registered, backend, started));
+            registered.addListener(f -> connect(outbound, registered, backend, started, fromClient));
         }
     }
 
@@ -84,13 +97,16 @@ final class BackendConnector {
         }
     }
 
-    private void connect(Channel outbound, ChannelFuture registered, Backend backend, long started) {
+    private void connect(Channel outbound, ChannelFuture registered, Backend backend, long started, boolean fromClient) {
         if (!registered.isSuccess()) {
-            connectDone(outbound, registered.cause(), backend, started);
+            connectDone(outbound, registered.cause(), backend, started, fromClient);
             return;
         }
-        ChannelFuture connect = outbound.connect(backend.address());
-        connect.addListener(f -> connectDone(outbound, f.cause(), backend, started));
+        // Port 0: the kernel picks the client address's port (at the connect, with IP_BIND_ADDRESS_NO_PORT).
+        ChannelFuture connect = fromClient
+                ? outbound.connect(backend.address(), new InetSocketAddress(client.getAddress(), 0))
+                : outbound.connect(backend.address());
+        connect.addListener(f -> connectDone(outbound, f.cause(), backend, started, fromClient));
     }
 
     private static int connectTimeoutMillis(PortPolicy policy) {
@@ -98,20 +114,36 @@ final class BackendConnector {
     }
 
     /** @param cause null when connected */
-    private void connectDone(@Nullable Channel outbound, @Nullable Throwable cause, Backend backend, long started) {
+    private void connectDone(@Nullable Channel outbound, @Nullable Throwable cause, Backend backend, long started,
+                             boolean fromClient) {
         connecting = null;
-        backend.connectDone();
         if (cause == null) {
+            backend.connectDone();
+            if (failedFromClient != null) {
+                plane.clientSources().repliesBypass(backend.address(), failedFromClient);
+                failedFromClient = null;
+            }
             connected(outbound, backend, System.nanoTime() - started);
             return;
         }
         if (outbound != null) {
             outbound.close(); // a failed connect leaves its socket open (epoll); it never became active
         }
-        backend.release();
         if (!inbound.isActive()) {
+            backend.connectDone();
+            backend.release();
             return; // the client left, which is not the endpoint's failure
         }
+        if (fromClient) {
+            // Its replies may not come back through this node (or the bind was refused): the same
+            // endpoint from the node's address decides, still counted as one connect in progress.
+            failedFromClient = cause;
+            connect(backend, false);
+            return;
+        }
+        failedFromClient = null;
+        backend.connectDone();
+        backend.release();
         admission.failed(backend, cause);
         connectNext();
     }

@@ -60,6 +60,7 @@ public final class TcpDataPlane {
     private final OpenConnections open;
     private final RoutingTable routing;
     private final Listeners listeners;
+    private final ClientSourceConnects clientSources;
 
     public TcpDataPlane(Transport transport, EventLoopGroup group, RoutingTable routing, ConnectionLog connectionLog) {
         this.transport = transport;
@@ -73,10 +74,17 @@ public final class TcpDataPlane {
             return all;
         }, pause);
         this.open = new OpenConnections(group);
+        this.clientSources = new ClientSourceConnects(transport.transparentOption() == null
+                ? "the " + transport.displayName() + " transport cannot make transparent sockets (epoll and io_uring can)" : null);
     }
 
     public Transport transport() {
         return transport;
+    }
+
+    /** Whether endpoints may be connected from clients' addresses on this node, and where not. */
+    public ClientSourceConnects clientSources() {
+        return clientSources;
     }
 
     /**
@@ -226,9 +234,20 @@ public final class TcpDataPlane {
      *
      * @throws io.netty.channel.ChannelException when no socket can be created (out of file descriptors)
      */
-    Channel newBackendChannel(InetSocketAddress address, int connectTimeoutMillis, ChannelHandler handler) {
+    Channel newBackendChannel(InetSocketAddress address, int connectTimeoutMillis, ChannelHandler handler, boolean fromClient) {
         Channel channel = transport.newSocketChannel(address);
         ChannelConfig config = channel.config();
+        if (fromClient) {
+            // IP_TRANSPARENT lets it bind the client's address, which is not this node's. Without
+            // IP_BIND_ADDRESS_NO_PORT a bind to port 0 would reserve a port of that address for
+            // every destination; with it the kernel picks one per destination at the connect.
+            // The transport's checked for both: the connector only asks where the node has them.
+            config.setOption(transport.transparentOption(), true);
+            ChannelOption<Boolean> noPort = transport.bindAddressNoPortOption();
+            if (noPort != null) {
+                config.setOption(noPort, true);
+            }
+        }
         config.setAutoRead(false);
         config.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
         config.setRecvByteBufAllocator(READS);

@@ -247,6 +247,15 @@ public enum Transport {
     }
 
     /**
+     * IP_BIND_ADDRESS_NO_PORT, when this transport can set it: a socket bound to an address with
+     * port 0 gets its port at the connect, unique per destination, not per address. Null on
+     * io_uring (Netty 4.2.18 has no such option there) and NIO.
+     */
+    public @Nullable ChannelOption<Boolean> bindAddressNoPortOption() {
+        return this == EPOLL ? EpollChannelOption.IP_BIND_ADDRESS_NO_PORT : null;
+    }
+
+    /**
      * SO_REUSEPORT, when this transport can set it: then each listener is bound once per event
      * loop and the kernel spreads accepts over the loops. Null on NIO, where one socket serves.
      */

@@ -21,10 +21,13 @@ public final class KernelPortals implements PortalProgram {
 
     private final IptablesPortals redirect;
     private final TproxyPortals tproxy;
+    /** Null where iptables is not usable (said by the REDIRECT portals). */
+    private final ReplyPath replies;
 
     private KernelPortals(IptablesPortals redirect, TproxyPortals tproxy) {
         this.redirect = redirect;
         this.tproxy = tproxy;
+        this.replies = redirect.enabled() ? ReplyPath.open() : null;
     }
 
     /** kube-proxy userspace's portals: one REDIRECT (or DNAT, given the node's IP) rule per ClusterIP port. */
@@ -100,10 +103,19 @@ public final class KernelPortals implements PortalProgram {
     }
 
     @Override
+    public ReplyPath.Status replyPath() {
+        return replies != null ? replies.status()
+                : ReplyPath.Status.off(redirect.offReason().map(why -> "iptables: " + why).orElse("iptables is not usable"));
+    }
+
+    @Override
     public boolean sync(ProxierPlan plan) {
         boolean written = redirect.sync(plan.portals()).outcome() != PortalSync.Outcome.FAILED;
         if (tproxy != null) {
             written &= tproxy.sync(plan.intercepted()).outcome() != PortalSync.Outcome.FAILED;
+        }
+        if (replies != null) {
+            written &= replies.sync();
         }
         return written;
     }
@@ -114,5 +126,8 @@ public final class KernelPortals implements PortalProgram {
             tproxy.close();
         }
         redirect.close();
+        if (replies != null) {
+            replies.close();
+        }
     }
 }

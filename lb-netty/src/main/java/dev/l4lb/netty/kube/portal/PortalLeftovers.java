@@ -4,8 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * {@code lb kube --cleanup}: removes every portal an earlier run left, REDIRECT and TPROXY alike
- * (only l4lb's own chains, their jumps, and its ip rule and route table), as kube-proxy's
+ * {@code lb kube --cleanup}: removes every portal an earlier run left, REDIRECT and TPROXY alike,
+ * and the reply path (only l4lb's own chains, their jumps, and its ip rules and route tables), as kube-proxy's
  * {@code --cleanup} removes its rules before a node changes proxy.
  */
 public final class PortalLeftovers {
@@ -28,6 +28,7 @@ public final class PortalLeftovers {
         }
         problems.addAll(IptablesPortals.removeLeftovers(commands));
         problems.addAll(TproxyPortals.removeLeftovers(commands));
+        problems.addAll(ReplyPath.removeLeftovers(commands));
         return problems;
     }
 }

@@ -21,6 +21,11 @@ public interface PortalProgram extends AutoCloseable {
         }
 
         @Override
+        public ReplyPath.Status replyPath() {
+            return ReplyPath.Status.off("portals are off: l4lb sets no kernel rules on this node (--iptables)");
+        }
+
+        @Override
         public void close() {
         }
     };
@@ -34,6 +39,14 @@ public interface PortalProgram extends AutoCloseable {
      */
     default boolean transparentOn() {
         return false;
+    }
+
+    /**
+     * Whether endpoints' replies to connections from clients' addresses come back to the
+     * balancer, per family (the {@link ReplyPath}, set up with the portals where iptables works).
+     */
+    default ReplyPath.Status replyPath() {
+        return ReplyPath.Status.off("these portals set up no reply path");
     }
 
     /**

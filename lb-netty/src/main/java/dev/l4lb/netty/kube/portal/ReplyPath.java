@@ -1,0 +1,187 @@
+package dev.l4lb.netty.kube.portal;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The kernel's half of connecting to endpoints from clients' addresses (HAProxy's {@code usesrc
+ * clientip}): an endpoint answers the client's address, and on its way back through this node
+ * the answer must reach the balancer's transparent socket, not be forwarded to the client. In the
+ * mangle table, chain {@value #CHAIN} (jumped to from PREROUTING) marks TCP packets that belong to
+ * a local transparent socket ({@code -m socket --transparent}: established and connecting
+ * sockets; a wildcard listener is not matched, so forwarded traffic is never taken), and
+ * {@link LocalDelivery#REPLIES} delivers marked packets locally. The rules do not depend on
+ * services: written once, re-asserted at each sync, removed at close and by {@code lb kube --cleanup}.
+ *
+ * <p>An endpoint whose replies do not pass through this node (a pod not routed via it, pods on
+ * one bridge) cannot be helped here; the data plane notices and connects to it from the node.
+ */
+public final class ReplyPath implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ReplyPath.class);
+
+    static final String TABLE = "mangle";
+    static final String CHAIN = "L4LB-REPLIES";
+    static final List<OwnedChains.Jump> JUMPS = List.of(
+            new OwnedChains.Jump("PREROUTING", CHAIN, "l4lb: endpoints' replies to connections from clients' addresses"));
+    private static final LocalDelivery ROUTING = LocalDelivery.REPLIES;
+    /** The routing table that delivers marked replies locally. */
+    public static final int ROUTE_TABLE = ROUTING.table();
+
+    /** Per family: its chains and ip when set up; absent when that family could not be. */
+    private final Map<IpFamily, OwnedChains> on;
+    private final Path ip;
+    private final Map<IpFamily, String> problems;
+    private boolean closed;
+
+    private ReplyPath(Map<IpFamily, OwnedChains> on, Path ip, Map<IpFamily, String> problems) {
+        this.on = on;
+        this.ip = ip;
+        this.problems = problems;
+    }
+
+    /**
+     * Where the reply path is set up, or why not, per family.
+     *
+     * @param ipv4 why IPv4 connections cannot come from clients' addresses; null when they can
+     * @param ipv6 the same for IPv6
+     */
+    public record Status(String ipv4, String ipv6) {
+        /** Nothing set up, for {@code why}. */
+        public static Status off(String why) {
+            return new Status(why, why);
+        }
+
+        public boolean anyOn() {
+            return ipv4 == null || ipv6 == null;
+        }
+    }
+
+    /** Removes what an earlier run left, then sets up every family it can. Never throws. */
+    public static ReplyPath open() {
+        return open(NetworkCommands.system());
+    }
+
+    static ReplyPath open(NetworkCommands commands) {
+        Map<IpFamily, String> problems = new EnumMap<>(IpFamily.class);
+        Map<IpFamily, OwnedChains> on = new EnumMap<>(IpFamily.class);
+        Optional<Path> ip = commands.find("ip");
+        if (ip.isEmpty()) {
+            String missing = commands.notFound("ip");
+            for (IpFamily family : IpFamily.values()) {
+                problems.put(family, missing);
+            }
+            LOG.warn("the reply path for connections from clients' addresses is off: {}", missing);
+            return new ReplyPath(on, null, problems);
+        }
+        removeLeftovers(commands, ip.get(), new ArrayList<>());
+        for (IpFamily family : IpFamily.values()) {
+            OwnedChains.Tools tools = OwnedChains.find(family, TABLE, commands);
+            if (!tools.usable()) {
+                problems.put(family, tools.problem());
+                continue;
+            }
+            OwnedChains chains = new OwnedChains(family, TABLE, JUMPS, tools.iptables(), tools.restore(), commands);
+            Optional<String> problem = chains.write(rules())
+                    .or(() -> ROUTING.install(commands, ip.get(), family).map(p -> family + ": " + p));
+            if (problem.isPresent()) {
+                remove(chains, ip.get(), new ArrayList<>());
+                problems.put(family, problem.get());
+            } else {
+                on.put(family, chains);
+            }
+        }
+        if (on.isEmpty()) {
+            LOG.warn("the reply path for connections from clients' addresses is off: {}", problems.values());
+        } else {
+            LOG.info("reply path on ({}): mangle chain {}, mark 0x{}, table {}{}", on.keySet(), CHAIN,
+                    Integer.toHexString(ROUTING.mark()), ROUTING.table(), problems.isEmpty() ? "" : "; off for " + problems);
+        }
+        return new ReplyPath(on, ip.get(), problems);
+    }
+
+    /** The chain's one rule. */
+    static List<String> rules() {
+        return List.of("-A " + CHAIN + " -p tcp -m socket --transparent -j MARK --set-mark " + ROUTING.markText());
+    }
+
+    /** Where it is set up now. */
+    public synchronized Status status() {
+        if (closed) {
+            return Status.off("the reply path is closed");
+        }
+        return new Status(problems.get(IpFamily.IPV4), problems.get(IpFamily.IPV6));
+    }
+
+    /**
+     * Puts back what someone removed (the chain's rule or its jump, the ip rule, the route), as
+     * each sync re-asserts the portals.
+     *
+     * @return false when something could not be put back (logged)
+     */
+    public synchronized boolean sync() {
+        if (closed) {
+            return true;
+        }
+        boolean ok = true;
+        for (Map.Entry<IpFamily, OwnedChains> family : on.entrySet()) {
+            Optional<String> problem = family.getValue().write(rules())
+                    .or(() -> ROUTING.repair(family.getValue().commands(), ip, family.getKey()));
+            if (problem.isPresent()) {
+                LOG.warn("reply path ({}) could not be restored: {}", family.getKey(), problem.get());
+                ok = false;
+            }
+        }
+        return ok;
+    }
+
+    /** Removes the chain, its jump, the ip rule and the route of every family set up. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        List<String> errors = new ArrayList<>();
+        on.values().forEach(chains -> remove(chains, ip, errors));
+    }
+
+    /** What an earlier run left, in every family whose tools work; returns what could not be removed. */
+    public static List<String> removeLeftovers() {
+        return removeLeftovers(NetworkCommands.system());
+    }
+
+    static List<String> removeLeftovers(NetworkCommands commands) {
+        List<String> errors = new ArrayList<>();
+        commands.find("ip").ifPresent(ip -> removeLeftovers(commands, ip, errors));
+        return errors;
+    }
+
+    private static void removeLeftovers(NetworkCommands commands, Path ip, List<String> errors) {
+        for (IpFamily family : IpFamily.values()) {
+            OwnedChains.Tools tools = OwnedChains.find(family, TABLE, commands);
+            if (tools.usable()) {
+                remove(new OwnedChains(family, TABLE, JUMPS, tools.iptables(), tools.restore(), commands), ip, errors);
+            }
+        }
+    }
+
+    private static void remove(OwnedChains chains, Path ip, List<String> errors) {
+        OwnedChains.Removal removal = chains.removeAll();
+        if (removal.error() != null) {
+            LOG.warn("could not remove the {} reply path chain: {}", chains.family(), removal.error());
+            errors.add("could not remove the " + chains.family() + " reply path chain: " + removal.error());
+        }
+        LocalDelivery.Removed routing = ROUTING.remove(chains.commands(), ip, chains.family(), errors);
+        if (removal.removedAnything() || routing.anything()) {
+            LOG.info("removed the {} reply path: {} chain(s), {} jump rule(s), {} ip rule(s) and the routes of table {}",
+                    chains.family(), removal.chains(), removal.jumps(), routing.rules(), ROUTING.table());
+        }
+    }
+}

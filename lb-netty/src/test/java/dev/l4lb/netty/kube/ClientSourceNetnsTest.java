@@ -1,0 +1,283 @@
+package dev.l4lb.netty.kube;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
+
+import tools.jackson.databind.JsonNode;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import dev.l4lb.core.kube.ClusterObjects;
+import dev.l4lb.core.kube.KubeManifests;
+import dev.l4lb.core.kube.NodeContext;
+import dev.l4lb.core.model.Addresses;
+import dev.l4lb.core.model.Cidr;
+import dev.l4lb.core.sched.Backend;
+import dev.l4lb.core.table.Route;
+import dev.l4lb.netty.kube.portal.PortalLeftovers;
+import dev.l4lb.netty.kube.portal.ReplyPath;
+import dev.l4lb.netty.log.ConnectionLog;
+import dev.l4lb.netty.testing.AdminHttp;
+import dev.l4lb.netty.testing.HostCommands;
+import dev.l4lb.netty.testing.Ports;
+import dev.l4lb.netty.testing.TwoNodeLab;
+import dev.l4lb.netty.transport.Transport;
+
+/**
+ * What pods see as their clients' addresses when the whole proxier runs on node A of a
+ * {@link TwoNodeLab}: the outside client's own address through a node port of an
+ * externalTrafficPolicy Local Service, a client pod's own address through a ClusterIP (also to
+ * the pod on node B), the node's address where a Service opts out or where a pod's replies do not
+ * come back through the node, under REDIRECT and TPROXY portals; and the kernel rules that make
+ * it, which leak nothing and are gone after close and after {@code --cleanup}. Root only.
+ */
+class ClientSourceNetnsTest {
+    private static final Transport TRANSPORT = Transport.select("auto");
+    private static final InetAddress WEB_IP = ip("10.96.216.10");
+    private static final InetAddress PLAIN_IP = ip("10.96.216.11");
+
+    private static TwoNodeLab lab;
+
+    /** Whatever a test leaves (a runtime it could not close), and a check that nothing of ours is left. */
+    @RegisterExtension
+    final AfterEachCallback noRuleLeft = context -> {
+        PortalLeftovers.remove();
+        assertThat(HostCommands.output("iptables-save", "-t", "mangle")).doesNotContain("L4LB-REPLIES");
+        assertThat(HostCommands.output("ip", "-4", "rule")).doesNotContain("lookup 19509");
+    };
+
+    @BeforeAll
+    static void buildTheLab() {
+        Assumptions.assumeTrue(TRANSPORT != Transport.NIO, "transparent sockets need epoll or io_uring");
+        lab = TwoNodeLab.start();
+    }
+
+    @AfterAll
+    static void removeTheLab() {
+        if (lab != null) {
+            lab.close();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = ProxierRuntime.Portals.class, names = {"REDIRECT", "TPROXY"})
+    void podsSeeTheClientsOwnAddressWhereKubeProxyKeepsIt(ProxierRuntime.Portals portals) throws Exception {
+        int nodePort = Ports.free();
+        try (ProxierRuntime runtime = start(portals, services(nodePort))) {
+            assertThat(runtime.balancer().clientSources().offReason(false)).isEmpty();
+
+            // From outside, through the node port of a Local Service: the pod sees the outside client.
+            assertThat(lab.ask(lab.outsideNs, lab.nodeA, nodePort)).isEqualTo(lab.outside.getHostAddress());
+            // A pod calling the ClusterIP: both pods, on this node and on node B, see the calling pod.
+            for (int i = 0; i < 6; i++) {
+                assertThat(lab.ask(lab.podCNs, WEB_IP, 80)).isEqualTo(lab.podC.getHostAddress());
+            }
+            assertThat(established(runtime, "web", "http")).as("both endpoints were used").allMatch(n -> n >= 3);
+            // The node itself is not a pod: kube-proxy masquerades it, and its address is what a pod sees.
+            assertThat(askFromTheNode(WEB_IP, 80)).isIn(lab.nodeAToPodA.getHostAddress(), lab.nodeAToNodeB.getHostAddress());
+            // A Service annotated l4lb.dev/source-ip: none is connected from the node.
+            assertThat(lab.ask(lab.podCNs, PLAIN_IP, 80)).isEqualTo(lab.nodeAToPodA.getHostAddress());
+
+            JsonNode external = port(runtime, "web", "http/external");
+            assertThat(external.at("/upstreamSource/mode").asText()).isEqualTo("client");
+            assertThat(external.at("/upstreamSource/offIpv4").isNull()).isTrue();
+            assertThat(port(runtime, "web", "http").at("/upstreamSource/clients").toString())
+                    .isEqualTo("[\"" + lab.clusterCidr + "\"]");
+            assertThat(port(runtime, "plain", "http").at("/upstreamSource/mode").asText()).isEqualTo("balancer");
+
+            // 1,000 connections: every one seen with the outside client's address; no socket, rule or route left over.
+            List<String> rulesBefore = ourRules();
+            long descriptorsBefore = openDescriptors();
+            assertThat(lab.askMany(lab.outsideNs, lab.nodeA, nodePort, 1000)).isEqualTo("1000 " + lab.outside.getHostAddress());
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+                assertThat(runtime.balancer().snapshot().routes()).allMatch(r -> r.counters().active() == 0);
+                assertThat(HostCommands.output("ss", "-Htn", "state", "established", "( dport = :8080 )")).isBlank();
+            });
+            assertThat(ourRules()).isEqualTo(rulesBefore);
+            assertThat(openDescriptors()).isLessThan(descriptorsBefore + 50);
+            assertThat(runtime.balancer().clientSources().bypassing()).isEmpty();
+        }
+        // Closed: the chain, its jump, the ip rule and the route table are gone.
+        assertThat(HostCommands.output("iptables-save", "-t", "mangle")).doesNotContain("L4LB-REPLIES");
+        assertThat(HostCommands.output("ip", "-4", "rule")).doesNotContain("lookup 19509");
+        assertThat(HostCommands.quietly("ip", "-4", "route", "show", "table", "19509")).isBlank();
+    }
+
+    /**
+     * Pod D's replies to the outside are lost, not routed through node A: a connect from the
+     * client's address gets no answer, so the proxier connects from the node's instead, reports
+     * the endpoint on the API, and connects its next clients from the node at once.
+     */
+    @Test
+    void anEndpointWhoseRepliesBypassTheNodeIsConnectedFromTheNodeAndReported() throws Exception {
+        int nodePort = Ports.free();
+        try (ProxierRuntime runtime = start(ProxierRuntime.Portals.REDIRECT, lostService(nodePort))) {
+            long started = System.nanoTime();
+            assertThat(lab.ask(lab.outsideNs, lab.nodeA, nodePort)).isEqualTo(lab.nodeAToPodD.getHostAddress());
+            assertThat(Duration.ofNanos(System.nanoTime() - started)).as("one connect timeout, then from the node")
+                    .isGreaterThanOrEqualTo(Duration.ofMillis(900));
+
+            InetSocketAddress podD = new InetSocketAddress(lab.podD, TwoNodeLab.POD_PORT);
+            assertThat(runtime.balancer().clientSources().bypassing()).containsOnlyKeys(podD);
+            JsonNode endpoint = port(runtime, "lost", "http/external").at("/endpoints/0");
+            assertThat(endpoint.at("/address").asText()).isEqualTo(Addresses.format(podD));
+            assertThat(endpoint.at("/repliesBypassNode").asText()).isNotEmpty();
+            assertThat(endpoint.at("/connectFailures").asLong()).as("not the endpoint's failure").isZero();
+
+            for (int i = 0; i < 3; i++) {
+                started = System.nanoTime();
+                assertThat(lab.ask(lab.outsideNs, lab.nodeA, nodePort)).isEqualTo(lab.nodeAToPodD.getHostAddress());
+                assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofMillis(900));
+            }
+        }
+    }
+
+    /** A run that never closed (killed) left its reply path: {@code lb kube --cleanup} removes it. */
+    @Test
+    void cleanupRemovesAReplyPathAnEarlierRunLeft() {
+        ReplyPath left = ReplyPath.open();
+        assertThat(left.status().ipv4()).isNull();
+        assertThat(HostCommands.output("iptables-save", "-t", "mangle"))
+                .contains("-A L4LB-REPLIES -p tcp -m socket --transparent -j MARK --set-xmark 0x1000/0x1000");
+        assertThat(HostCommands.output("ip", "-4", "rule")).contains("fwmark 0x1000/0x1000 lookup 19509");
+
+        assertThat(PortalLeftovers.remove()).isEmpty();
+
+        assertThat(HostCommands.output("iptables-save", "-t", "mangle")).doesNotContain("L4LB-REPLIES");
+        assertThat(HostCommands.output("ip", "-4", "rule")).doesNotContain("lookup 19509");
+        assertThat(HostCommands.quietly("ip", "-4", "route", "show", "table", "19509")).isBlank();
+    }
+
+    private static ProxierRuntime start(ProxierRuntime.Portals portals, String yaml) throws Exception {
+        ClusterObjects objects = KubeManifests.parse("lab.yaml", yaml);
+        boolean tproxy = portals == ProxierRuntime.Portals.TPROXY;
+        Set<InetAddress> nodeAddresses = Set.of(lab.nodeA, lab.nodeAToPodA, lab.nodeAToPodD, lab.nodeAToNodeB,
+                ip(lab.podC.getHostAddress().replaceAll("\\.6$", ".5")));
+        NodeContext node = new NodeContext("node-a", nodeAddresses, List.of(), ip("0.0.0.0"), tproxy,
+                List.of(Cidr.parse(lab.clusterCidr).orElseThrow()));
+        ProxierRuntime.Settings settings = new ProxierRuntime.Settings(node, null, portals,
+                List.of(Cidr.parse(lab.serviceCidr).orElseThrow()), tproxy ? Ports.loopback(Ports.free()) : null, null,
+                ip("127.0.0.1"), Duration.ZERO, Duration.ofSeconds(30), Duration.ofSeconds(60), false,
+                dev.l4lb.core.model.HealthPolicy.NONE);
+        AtomicReference<ClusterObjects> source = new AtomicReference<>(objects);
+        return ProxierRuntime.start(settings, KubeFixtures.admin(), TRANSPORT, 2, ConnectionLog.off(), onChange -> source::get);
+    }
+
+    /**
+     * web: a NodePort Service, externalTrafficPolicy Local, with pod A on node A and pod B on node
+     * B; plain: a ClusterIP Service with pod A that opts out of keeping the client's address.
+     */
+    private static String services(int nodePort) {
+        return """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: web, namespace: lab}
+                spec:
+                  type: NodePort
+                  clusterIP: %s
+                  externalTrafficPolicy: Local
+                  ports: [{name: http, port: 80, targetPort: 8080, nodePort: %d}]
+                ---
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata: {name: web-1, namespace: lab, labels: {kubernetes.io/service-name: web}}
+                addressType: IPv4
+                ports: [{name: http, port: 8080, protocol: TCP}]
+                endpoints:
+                  - {addresses: ["%s"], nodeName: node-a}
+                  - {addresses: ["%s"], nodeName: node-b}
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata:
+                  name: plain
+                  namespace: lab
+                  annotations: {l4lb.dev/source-ip: none}
+                spec:
+                  clusterIP: %s
+                  ports: [{name: http, port: 80, targetPort: 8080}]
+                """.formatted(WEB_IP.getHostAddress(), nodePort, lab.podA.getHostAddress(), lab.podB.getHostAddress(),
+                PLAIN_IP.getHostAddress())
+                + KubeFixtures.onePodSlice("lab", "plain", "http", "TCP", new InetSocketAddress(lab.podA, TwoNodeLab.POD_PORT),
+                "node-a");
+    }
+
+    /** lost: a NodePort Service, externalTrafficPolicy Local, whose one pod (D) does not route its replies through the node. */
+    private static String lostService(int nodePort) {
+        return """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: lost, namespace: lab}
+                spec:
+                  type: NodePort
+                  clusterIP: 10.96.216.12
+                  externalTrafficPolicy: Local
+                  ports: [{name: http, port: 80, targetPort: 8080, nodePort: %d}]
+                """.formatted(nodePort)
+                + KubeFixtures.onePodSlice("lab", "lost", "http", "TCP", new InetSocketAddress(lab.podD, TwoNodeLab.POD_PORT),
+                "node-a");
+    }
+
+    /** Connects from this process (the node) and returns the address the pod saw. */
+    private static String askFromTheNode(InetAddress address, int port) throws IOException {
+        try (Socket socket = new Socket()) {
+            socket.connect(new InetSocketAddress(address, port), 3000);
+            socket.setSoTimeout(3000);
+            return new String(socket.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip();
+        }
+    }
+
+    /** Connections established to each endpoint of a balancer port. */
+    private static List<Long> established(ProxierRuntime runtime, String service, String port) {
+        Route route = runtime.balancer().snapshot().routes().stream()
+                .filter(r -> r.service().name().equals(service) && r.port().name().equals(port)).findFirst().orElseThrow();
+        return route.backends().stream().map(Backend::counters).map(c -> c.established()).toList();
+    }
+
+    private static JsonNode port(ProxierRuntime runtime, String service, String port) {
+        JsonNode services = AdminHttp.json(AdminHttp.get(runtime.admin().metricsAddress(), "/api/v1/services")).get("services");
+        for (JsonNode node : services) {
+            if (node.get("service").asText().equals("lab/" + service) && node.get("port").asText().equals(port)) {
+                return node;
+            }
+        }
+        throw new AssertionError("no port " + service + "/" + port + " in " + services);
+    }
+
+    /** Our rules and routes as the kernel lists them: the reply path's chain, jump, ip rule and route. */
+    private static List<String> ourRules() {
+        List<String> rules = new java.util.ArrayList<>();
+        HostCommands.output("iptables-save", "-t", "mangle").lines().filter(l -> l.contains("L4LB")).forEach(rules::add);
+        HostCommands.output("ip", "-4", "rule").lines().filter(l -> l.contains("19509")).forEach(rules::add);
+        rules.addAll(HostCommands.quietly("ip", "-4", "route", "show", "table", "19509").lines().toList());
+        return rules;
+    }
+
+    private static long openDescriptors() throws IOException {
+        try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.count();
+        }
+    }
+
+    private static InetAddress ip(String text) {
+        return Addresses.parseIp(text).orElseThrow();
+    }
+}

@@ -1,0 +1,271 @@
+package dev.l4lb.netty.testing;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Assumptions;
+
+import dev.l4lb.core.model.Addresses;
+
+/**
+ * A two-node cluster made of network namespaces, for the tests of what pods see as their
+ * clients' addresses. This test process's own namespace is node A, where the balancer runs;
+ * everything else is a namespace of the lab's, linked by veth pairs and routed like a cluster
+ * whose pods' default route is their node:
+ *
+ * <pre>
+ *   outside (10.216.o.2) --- node A (root ns: 10.216.o.1, 10.217.o.1, .5, .9, 10.216.o.5)
+ *                              |-- pod A (10.217.o.2)  the local endpoint, via node A
+ *                              |-- pod C (10.217.o.6)  a client pod, via node A
+ *                              |-- pod D (10.217.o.10) via node A, but its replies to the outside are lost
+ *                              `-- node B (10.216.o.6, forwards) --- pod B (10.217.o.130), via node B
+ * </pre>
+ *
+ * with {@code o} from the test's pid, so that two runs do not collide. The pods' range (the
+ * cluster CIDR) is 10.217.o.0/24, node B's share of it 10.217.o.128/25. Every pod runs socat on
+ * {@link #POD_PORT}, answering each connection with the client address it sees and closing it.
+ * Root only; {@link #close} removes the namespaces, the root's ends of the links and its route,
+ * and stops the servers, also after a failed start.
+ */
+public final class TwoNodeLab implements AutoCloseable {
+    /** Where each pod's server listens. */
+    public static final int POD_PORT = 8080;
+    private static final long PID = ProcessHandle.current().pid();
+    private static final int OCTET = 100 + (int) (PID % 100);
+
+    public final InetAddress outside = ip("10.216." + OCTET + ".2");
+    /** Node A's address as the outside reaches it. */
+    public final InetAddress nodeA = ip("10.216." + OCTET + ".1");
+    public final InetAddress podA = ip("10.217." + OCTET + ".2");
+    /** Node A's address on pod A's link: what pod A sees of a connection from the node. */
+    public final InetAddress nodeAToPodA = ip("10.217." + OCTET + ".1");
+    public final InetAddress podC = ip("10.217." + OCTET + ".6");
+    public final InetAddress podD = ip("10.217." + OCTET + ".10");
+    public final InetAddress nodeAToPodD = ip("10.217." + OCTET + ".9");
+    /** Node A's address on node B's link: what pod B sees of a connection from node A. */
+    public final InetAddress nodeAToNodeB = ip("10.216." + OCTET + ".5");
+    public final InetAddress podB = ip("10.217." + OCTET + ".130");
+    public final String clusterCidr = "10.217." + OCTET + ".0/24";
+    /** A service range nothing else uses, inside 10.96.0.0/12 as ClusterIPs are. */
+    public final String serviceCidr = "10.96.216.0/24";
+
+    /** The namespaces by role: outside client, the pods, node B. */
+    public final String outsideNs = name("x");
+    public final String podANs = name("a");
+    public final String podCNs = name("c");
+    public final String podDNs = name("d");
+    public final String nodeBNs = name("b");
+    public final String podBNs = name("p");
+
+    private final List<Process> servers = new ArrayList<>();
+    private final List<String> rootLinks = new ArrayList<>();
+
+    private TwoNodeLab() {
+    }
+
+    /** Builds the lab; skips the test where it cannot (not root, no ip or socat). */
+    public static TwoNodeLab start() {
+        Assumptions.assumeTrue(Privileges.isRoot(), "needs root: it creates network namespaces");
+        for (String tool : List.of("ip", "socat", "iptables")) {
+            boolean there = tool(tool) != null;
+            if (!there && "1".equals(System.getenv(PeerProcess.REQUIRE_PEERS))) {
+                throw new AssertionError(tool + " is not installed, and " + PeerProcess.REQUIRE_PEERS + "=1 says it must be");
+            }
+            Assumptions.assumeTrue(there, tool + " is not installed");
+        }
+        TwoNodeLab lab = new TwoNodeLab();
+        lab.removeLeftovers();
+        try {
+            lab.build();
+            return lab;
+        } catch (RuntimeException | Error e) {
+            lab.close();
+            throw e;
+        }
+    }
+
+    private void build() {
+        String o = "." + OCTET + ".";
+        link(outsideNs, "x", "10.216" + o + "1/30", "10.216" + o + "2/30");
+        link(podANs, "a", "10.217" + o + "1/30", "10.217" + o + "2/30");
+        link(podCNs, "c", "10.217" + o + "5/30", "10.217" + o + "6/30");
+        link(podDNs, "d", "10.217" + o + "9/30", "10.217" + o + "10/30");
+        link(nodeBNs, "b", "10.216" + o + "5/30", "10.216" + o + "6/30");
+        // Node B forwards between node A and its pod.
+        inNs(nodeBNs, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1");
+        HostCommands.run("ip", "netns", "add", podBNs);
+        inNs(nodeBNs, "ip", "link", "add", "pod", "type", "veth", "peer", "name", "eth0", "netns", podBNs);
+        inNs(nodeBNs, "ip", "addr", "add", "10.217" + o + "129/30", "dev", "pod");
+        inNs(nodeBNs, "ip", "link", "set", "pod", "up");
+        up(podBNs, "10.217" + o + "130/30", "10.217" + o + "129");
+        // Node A reaches node B's pods through node B, as a cluster's pod routes do.
+        HostCommands.run("ip", "route", "add", "10.217" + o + "128/25", "via", "10.216" + o + "6");
+        // Pod D's replies to the outside go nowhere: it is not routed through node A for them.
+        inNs(podDNs, "ip", "route", "add", "blackhole", "10.216" + o + "0/30");
+        for (String pod : List.of(podANs, podCNs, podDNs, podBNs)) {
+            servers.add(podServer(pod));
+        }
+        for (InetAddress pod : List.of(podA, podC, podD, podB)) {
+            awaitListening(new InetSocketAddress(pod, POD_PORT));
+        }
+    }
+
+    /** A veth pair from the root namespace ({@code rootAddress}) into a new namespace ({@code podAddress}, its default route). */
+    private void link(String ns, String suffix, String rootAddress, String podAddress) {
+        HostCommands.run("ip", "netns", "add", ns);
+        String rootEnd = "l4c" + PID + suffix;
+        HostCommands.run("ip", "link", "add", rootEnd, "type", "veth", "peer", "name", "eth0", "netns", ns);
+        rootLinks.add(rootEnd);
+        HostCommands.run("ip", "addr", "add", rootAddress, "dev", rootEnd);
+        HostCommands.run("ip", "link", "set", rootEnd, "up");
+        up(ns, podAddress, rootAddress.substring(0, rootAddress.indexOf('/')));
+    }
+
+    private static void up(String ns, String address, String gateway) {
+        inNs(ns, "ip", "addr", "add", address, "dev", "eth0");
+        inNs(ns, "ip", "link", "set", "eth0", "up");
+        inNs(ns, "ip", "link", "set", "lo", "up");
+        inNs(ns, "ip", "route", "add", "default", "via", gateway);
+    }
+
+    /** socat answering each connection with the peer address it sees, one process per connection. */
+    private static Process podServer(String ns) {
+        try {
+            return new ProcessBuilder(tool("ip"), "netns", "exec", ns, tool("socat"), "TCP-LISTEN:" + POD_PORT + ",fork,reuseaddr",
+                    "SYSTEM:echo $SOCAT_PEERADDR")
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        } catch (IOException e) {
+            throw new AssertionError("socat could not start in " + ns, e);
+        }
+    }
+
+    private static void awaitListening(InetSocketAddress address) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            try (Socket socket = new Socket()) {
+                socket.connect(address, 1000);
+                return;
+            } catch (IOException e) {
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("the pod server at " + Addresses.format(address) + " does not listen", e);
+                }
+                sleep(Duration.ofMillis(50));
+            }
+        }
+    }
+
+    /**
+     * Connects from {@code ns} to {@code address}:{@code port} and returns the line the server
+     * answers (the client address a pod saw); fails when no answer comes within 5 s.
+     */
+    public String ask(String ns, InetAddress address, int port) {
+        String line = shell(ns, 8, "exec 3<>/dev/tcp/" + address.getHostAddress() + "/" + port + " && read -r line <&3 && echo \"$line\"");
+        return line.strip();
+    }
+
+    /**
+     * {@code connections} connections from {@code ns}, one after another, each reading the
+     * answer's line; returns the answers counted as {@code uniq -c} gives them ("1000 10.1.2.3").
+     */
+    public String askMany(String ns, InetAddress address, int port, int connections) {
+        String script = "for i in $(seq " + connections + "); do exec 3<>/dev/tcp/" + address.getHostAddress() + "/" + port
+                + " || exit 1; read -r line <&3; echo \"$line\"; exec 3<&-; done | sort | uniq -c";
+        return shell(ns, 120, script).strip().replaceAll("\\s+", " ");
+    }
+
+    /** The exit code of a connect from {@code ns} given {@code seconds} (0: connected; 124: timed out). */
+    public int connectExit(String ns, InetAddress address, int port, int seconds) {
+        return exec(List.of(tool("ip"), "netns", "exec", ns, "timeout", String.valueOf(seconds), "bash", "-c",
+                "exec 3<>/dev/tcp/" + address.getHostAddress() + "/" + port), seconds + 5).exit;
+    }
+
+    private static String shell(String ns, int seconds, String script) {
+        Result result = exec(List.of(tool("ip"), "netns", "exec", ns, "timeout", String.valueOf(seconds), "bash", "-c", script),
+                seconds + 5);
+        if (result.exit != 0) {
+            throw new AssertionError("in " + ns + ": " + script + " failed (exit " + result.exit + "): " + result.out);
+        }
+        return result.out;
+    }
+
+    private record Result(int exit, String out) {
+    }
+
+    private static Result exec(List<String> command, int seconds) {
+        try {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            byte[] out = p.getInputStream().readAllBytes();
+            if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                return new Result(-1, new String(out, StandardCharsets.UTF_8));
+            }
+            return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8));
+        } catch (IOException | InterruptedException e) {
+            throw new AssertionError(String.join(" ", command) + " could not run", e);
+        }
+    }
+
+    private static void inNs(String ns, String... command) {
+        List<String> all = new ArrayList<>(List.of("ip", "netns", "exec", ns));
+        all.addAll(List.of(command));
+        HostCommands.run(all.toArray(String[]::new));
+    }
+
+    /** Stops the servers and removes the namespaces, the root's link ends and route. */
+    @Override
+    public void close() {
+        for (Process server : servers) {
+            server.descendants().forEach(ProcessHandle::destroyForcibly);
+            server.destroyForcibly();
+        }
+        removeLeftovers();
+    }
+
+    private void removeLeftovers() {
+        // socat's children may outlive a killed parent: whatever still runs in the lab's namespaces goes first.
+        for (String ns : List.of(outsideNs, podANs, podCNs, podDNs, nodeBNs, podBNs)) {
+            Result pids = exec(List.of(tool("ip"), "netns", "pids", ns), 5);
+            if (pids.exit == 0) {
+                pids.out.lines().filter(pid -> pid.strip().matches("\\d+"))
+                        .forEach(pid -> ProcessHandle.of(Long.parseLong(pid.strip())).ifPresent(ProcessHandle::destroyForcibly));
+            }
+            exec(List.of(tool("ip"), "netns", "del", ns), 5);
+        }
+        for (String suffix : List.of("x", "a", "c", "d", "b")) {
+            exec(List.of(tool("ip"), "link", "del", "l4c" + PID + suffix), 5); // gone with its namespace, unless never made
+        }
+        exec(List.of(tool("ip"), "route", "del", "10.217." + OCTET + ".128/25"), 5);
+    }
+
+    private static String name(String role) {
+        return "l4c-" + PID + "-" + role;
+    }
+
+    private static String tool(String name) {
+        try {
+            return HostCommands.tool(name);
+        } catch (RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static void sleep(Duration duration) {
+        try {
+            Thread.sleep(duration.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
+    private static InetAddress ip(String text) {
+        return Addresses.parseIp(text).orElseThrow();
+    }
+}
