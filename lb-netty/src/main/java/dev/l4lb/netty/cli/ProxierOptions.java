@@ -41,7 +41,8 @@ final class ProxierOptions {
     @Option(names = "--cluster-cidr", split = ",", paramLabel = "CIDR",
             description = "The cluster's pod ranges. Pods in them, like the node itself, reach every endpoint of an "
                     + "externalTrafficPolicy Local service through its node port or external IPs (kube-proxy's "
-                    + "--cluster-cidr). Default: none; only the node's own addresses.")
+                    + "--cluster-cidr); with --iptables, pods calling a Service are connected to its pods from their "
+                    + "own address. Default: none; only the node's own addresses.")
     List<String> clusterCidrs = new ArrayList<>();
 
     @Option(names = "--node-ip", paramLabel = "IP",

@@ -62,6 +62,7 @@ class ClientSourceNetnsTest {
         PortalLeftovers.remove();
         assertThat(HostCommands.output("iptables-save", "-t", "mangle")).doesNotContain("L4LB-REPLIES");
         assertThat(HostCommands.output("ip", "-4", "rule")).doesNotContain("lookup 19509");
+        assertThat(HostCommands.output("ip6tables-save", "-t", "mangle")).doesNotContain("L4LB-REPLIES");
     };
 
     @BeforeAll
@@ -121,6 +122,38 @@ class ClientSourceNetnsTest {
         assertThat(HostCommands.quietly("ip", "-4", "route", "show", "table", "19509")).isBlank();
     }
 
+    /** The same in IPv6: the reply path's ip6tables chain and IPv6 policy route, a transparent IPv6 socket. */
+    @Test
+    void anIpv6ClientIsSeenWithItsOwnAddressToo() throws Exception {
+        int nodePort = Ports.free();
+        String yaml = """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: web6, namespace: lab}
+                spec:
+                  type: NodePort
+                  ipFamilies: [IPv6]
+                  clusterIP: "fd00:96:216::10"
+                  externalTrafficPolicy: Local
+                  ports: [{name: http, port: 80, targetPort: 8080, nodePort: %d}]
+                ---
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata: {name: web6-1, namespace: lab, labels: {kubernetes.io/service-name: web6}}
+                addressType: IPv6
+                ports: [{name: http, port: 8080, protocol: TCP}]
+                endpoints: [{addresses: ["%s"], nodeName: node-a}]
+                """.formatted(nodePort, lab.podA6.getHostAddress());
+        try (ProxierRuntime runtime = start(ProxierRuntime.Portals.REDIRECT, yaml, List.of(lab.nodeA6Cidr))) {
+            assertThat(runtime.balancer().clientSources().offReason(true)).isEmpty();
+            assertThat(ip(lab.ask(lab.outsideNs, lab.nodeA6, nodePort))).isEqualTo(lab.outside6);
+            assertThat(HostCommands.output("ip6tables-save", "-t", "mangle")).contains("-A L4LB-REPLIES");
+            assertThat(HostCommands.output("ip", "-6", "rule")).contains("lookup 19509");
+        }
+        assertThat(HostCommands.output("ip6tables-save", "-t", "mangle")).doesNotContain("L4LB-REPLIES");
+        assertThat(HostCommands.output("ip", "-6", "rule")).doesNotContain("lookup 19509");
+    }
+
     /**
      * Pod D's replies to the outside are lost, not routed through node A: a connect from the
      * client's address gets no answer, so the proxier connects from the node's instead, reports
@@ -167,11 +200,18 @@ class ClientSourceNetnsTest {
     }
 
     private static ProxierRuntime start(ProxierRuntime.Portals portals, String yaml) throws Exception {
+        return start(portals, yaml, List.of());
+    }
+
+    /** @param nodePortAddresses --nodeport-addresses: empty for every address (0.0.0.0) */
+    private static ProxierRuntime start(ProxierRuntime.Portals portals, String yaml, List<String> nodePortAddresses)
+            throws Exception {
         ClusterObjects objects = KubeManifests.parse("lab.yaml", yaml);
         boolean tproxy = portals == ProxierRuntime.Portals.TPROXY;
         Set<InetAddress> nodeAddresses = Set.of(lab.nodeA, lab.nodeAToPodA, lab.nodeAToPodD, lab.nodeAToNodeB,
-                ip(lab.podC.getHostAddress().replaceAll("\\.6$", ".5")));
-        NodeContext node = new NodeContext("node-a", nodeAddresses, List.of(), ip("0.0.0.0"), tproxy,
+                ip(lab.podC.getHostAddress().replaceAll("\\.6$", ".5")), lab.nodeA6);
+        NodeContext node = new NodeContext("node-a", nodeAddresses,
+                nodePortAddresses.stream().map(c -> Cidr.parse(c).orElseThrow()).toList(), ip("0.0.0.0"), tproxy,
                 List.of(Cidr.parse(lab.clusterCidr).orElseThrow()));
         ProxierRuntime.Settings settings = new ProxierRuntime.Settings(node, null, portals,
                 List.of(Cidr.parse(lab.serviceCidr).orElseThrow()), tproxy ? Ports.loopback(Ports.free()) : null, null,

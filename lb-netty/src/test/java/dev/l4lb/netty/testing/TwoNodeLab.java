@@ -28,7 +28,8 @@ import dev.l4lb.core.model.Addresses;
  *                              `-- node B (10.216.o.6, forwards) --- pod B (10.217.o.130), via node B
  * </pre>
  *
- * with {@code o} from the test's pid, so that two runs do not collide. The pods' range (the
+ * and in IPv6 the outside (fd00:216:o::2), node A (fd00:216:o::1, fd00:217:o::1) and pod A
+ * (fd00:217:o::2); with {@code o} from the test's pid, so that two runs do not collide. The pods' range (the
  * cluster CIDR) is 10.217.o.0/24, node B's share of it 10.217.o.128/25. Every pod runs socat on
  * {@link #POD_PORT}, answering each connection with the client address it sees and closing it.
  * Root only; {@link #close} removes the namespaces, the root's ends of the links and its route,
@@ -53,6 +54,11 @@ public final class TwoNodeLab implements AutoCloseable {
     public final InetAddress nodeAToNodeB = ip("10.216." + OCTET + ".5");
     public final InetAddress podB = ip("10.217." + OCTET + ".130");
     public final String clusterCidr = "10.217." + OCTET + ".0/24";
+    /** The outside client, node A and pod A in IPv6 too (the other pods are IPv4 only). */
+    public final InetAddress outside6 = ip("fd00:216:" + OCTET + "::2");
+    public final InetAddress nodeA6 = ip("fd00:216:" + OCTET + "::1");
+    public final InetAddress podA6 = ip("fd00:217:" + OCTET + "::2");
+    public final String nodeA6Cidr = "fd00:216:" + OCTET + "::/64";
     /** A service range nothing else uses, inside 10.96.0.0/12 as ClusterIPs are. */
     public final String serviceCidr = "10.96.216.0/24";
 
@@ -98,6 +104,9 @@ public final class TwoNodeLab implements AutoCloseable {
         link(podCNs, "c", "10.217" + o + "5/30", "10.217" + o + "6/30");
         link(podDNs, "d", "10.217" + o + "9/30", "10.217" + o + "10/30");
         link(nodeBNs, "b", "10.216" + o + "5/30", "10.216" + o + "6/30");
+        // IPv6 between the outside, node A and pod A (no duplicate address detection: usable at once).
+        ipv6(outsideNs, "x", "fd00:216:" + OCTET + "::1", "fd00:216:" + OCTET + "::2");
+        ipv6(podANs, "a", "fd00:217:" + OCTET + "::1", "fd00:217:" + OCTET + "::2");
         // Node B forwards between node A and its pod.
         inNs(nodeBNs, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1");
         HostCommands.run("ip", "netns", "add", podBNs);
@@ -110,9 +119,10 @@ public final class TwoNodeLab implements AutoCloseable {
         // Pod D's replies to the outside go nowhere: it is not routed through node A for them.
         inNs(podDNs, "ip", "route", "add", "blackhole", "10.216" + o + "0/30");
         for (String pod : List.of(podANs, podCNs, podDNs, podBNs)) {
-            servers.add(podServer(pod));
+            servers.add(podServer(pod, "TCP4-LISTEN:" + POD_PORT));
         }
-        for (InetAddress pod : List.of(podA, podC, podD, podB)) {
+        servers.add(podServer(podANs, "TCP6-LISTEN:" + POD_PORT + ",ipv6only=1"));
+        for (InetAddress pod : List.of(podA, podC, podD, podB, podA6)) {
             awaitListening(new InetSocketAddress(pod, POD_PORT));
         }
     }
@@ -135,10 +145,17 @@ public final class TwoNodeLab implements AutoCloseable {
         inNs(ns, "ip", "route", "add", "default", "via", gateway);
     }
 
+    /** The IPv6 addresses of a link {@link #link} made, and the namespace's default route. */
+    private void ipv6(String ns, String suffix, String rootAddress, String podAddress) {
+        HostCommands.run("ip", "addr", "add", rootAddress + "/64", "dev", "l4c" + PID + suffix, "nodad");
+        inNs(ns, "ip", "addr", "add", podAddress + "/64", "dev", "eth0", "nodad");
+        inNs(ns, "ip", "-6", "route", "add", "default", "via", rootAddress);
+    }
+
     /** socat answering each connection with the peer address it sees, one process per connection. */
-    private static Process podServer(String ns) {
+    private static Process podServer(String ns, String listen) {
         try {
-            return new ProcessBuilder(tool("ip"), "netns", "exec", ns, tool("socat"), "TCP-LISTEN:" + POD_PORT + ",fork,reuseaddr",
+            return new ProcessBuilder(tool("ip"), "netns", "exec", ns, tool("socat"), listen + ",fork,reuseaddr",
                     "SYSTEM:echo $SOCAT_PEERADDR")
                     .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         } catch (IOException e) {
@@ -167,7 +184,7 @@ public final class TwoNodeLab implements AutoCloseable {
      */
     public String ask(String ns, InetAddress address, int port) {
         String line = shell(ns, 8, "exec 3<>/dev/tcp/" + address.getHostAddress() + "/" + port + " && read -r line <&3 && echo \"$line\"");
-        return line.strip();
+        return line.strip().replace("[", "").replace("]", ""); // socat writes an IPv6 peer in brackets
     }
 
     /**
