@@ -194,8 +194,9 @@ public final class ProxierRuntime implements AutoCloseable {
     private static PortalProgram portals(Settings settings, Balancer balancer) {
         return switch (settings.portals()) {
             case OFF -> PortalProgram.OFF;
-            case REDIRECT -> KernelPortals.redirect(settings.node().bindAddress(), settings.nodeIp());
+            case REDIRECT -> KernelPortals.redirect(settings.node().bindAddress(), settings.nodeIp(), settings.node().clusterCidrs());
             case TPROXY -> KernelPortals.transparent(settings.node().bindAddress(), settings.nodeIp(), settings.serviceCidrs(),
+                    settings.node().clusterCidrs(),
                     new KernelPortals.TransparentListener() {
                         @Override
                         public InetSocketAddress open() throws BindFailure {

@@ -186,10 +186,11 @@ class ClientSourceNetnsTest {
     /** A run that never closed (killed) left its reply path: {@code lb kube --cleanup} removes it. */
     @Test
     void cleanupRemovesAReplyPathAnEarlierRunLeft() {
-        ReplyPath left = ReplyPath.open();
+        ReplyPath left = ReplyPath.open(List.of(Cidr.parse(lab.clusterCidr).orElseThrow()));
         assertThat(left.status().ipv4()).isNull();
         assertThat(HostCommands.output("iptables-save", "-t", "mangle"))
-                .contains("-A L4LB-REPLIES -p tcp -m socket --transparent -j MARK --set-xmark 0x1000/0x1000");
+                .contains("-A L4LB-REPLIES -s " + lab.clusterCidr + " -p tcp -m conntrack --ctdir REPLY -m socket --transparent"
+                        + " -j MARK --set-xmark 0x1000/0x1000");
         assertThat(HostCommands.output("ip", "-4", "rule")).contains("fwmark 0x1000/0x1000 lookup 19509");
 
         assertThat(PortalLeftovers.remove()).isEmpty();

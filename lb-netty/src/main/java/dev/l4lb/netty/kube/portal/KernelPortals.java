@@ -24,15 +24,19 @@ public final class KernelPortals implements PortalProgram {
     /** Null where iptables is not usable (said by the REDIRECT portals). */
     private final ReplyPath replies;
 
-    private KernelPortals(IptablesPortals redirect, TproxyPortals tproxy) {
+    private KernelPortals(IptablesPortals redirect, TproxyPortals tproxy, List<Cidr> podRanges) {
         this.redirect = redirect;
         this.tproxy = tproxy;
-        this.replies = redirect.enabled() ? ReplyPath.open() : null;
+        this.replies = redirect.enabled() ? ReplyPath.open(podRanges) : null;
     }
 
-    /** kube-proxy userspace's portals: one REDIRECT (or DNAT, given the node's IP) rule per ClusterIP port. */
-    public static KernelPortals redirect(InetAddress bindAddress, InetAddress nodeIp) {
-        return withoutTproxy(redirectPortals(bindAddress, nodeIp));
+    /**
+     * kube-proxy userspace's portals: one REDIRECT (or DNAT, given the node's IP) rule per ClusterIP port.
+     *
+     * @param podRanges the cluster's pod ranges, where the endpoints' replies come from; empty: unknown
+     */
+    public static KernelPortals redirect(InetAddress bindAddress, InetAddress nodeIp, List<Cidr> podRanges) {
+        return withoutTproxy(redirectPortals(bindAddress, nodeIp), podRanges);
     }
 
     private static IptablesPortals redirectPortals(InetAddress bindAddress, InetAddress nodeIp) {
@@ -40,9 +44,9 @@ public final class KernelPortals implements PortalProgram {
     }
 
     /** REDIRECT portals alone: what a crashed TPROXY run left would take ClusterIP packets before REDIRECT sees them. */
-    private static KernelPortals withoutTproxy(IptablesPortals redirect) {
+    private static KernelPortals withoutTproxy(IptablesPortals redirect, List<Cidr> podRanges) {
         TproxyPortals.removeLeftovers();
-        return new KernelPortals(redirect, null);
+        return new KernelPortals(redirect, null, podRanges);
     }
 
     /**
@@ -66,10 +70,10 @@ public final class KernelPortals implements PortalProgram {
      * comes first.
      */
     public static KernelPortals transparent(InetAddress bindAddress, InetAddress nodeIp, List<Cidr> serviceCidrs,
-                                     TransparentListener listener) {
+                                     List<Cidr> podRanges, TransparentListener listener) {
         IptablesPortals udp = redirectPortals(bindAddress, nodeIp);
         if (!udp.enabled()) {
-            return new KernelPortals(udp, null); // no iptables here: said once, by the REDIRECT portals
+            return new KernelPortals(udp, null, podRanges); // no iptables here: said once, by the REDIRECT portals
         }
         try {
             InetSocketAddress bound;
@@ -77,13 +81,13 @@ public final class KernelPortals implements PortalProgram {
                 bound = listener.open();
             } catch (BindFailure | IllegalStateException e) { // not bindable, or a transport without IP_TRANSPARENT
                 LOG.warn("TPROXY portals are off: {}", e.getMessage());
-                return withoutTproxy(udp);
+                return withoutTproxy(udp, podRanges);
             }
             TproxyPortals tproxy = TproxyPortals.open(serviceCidrs, List.of(), bound);
             if (!tproxy.enabled()) {
                 listener.close(); // nothing would deliver to it
             }
-            return new KernelPortals(udp, tproxy);
+            return new KernelPortals(udp, tproxy, podRanges);
         } catch (RuntimeException e) {
             udp.close();
             throw e;

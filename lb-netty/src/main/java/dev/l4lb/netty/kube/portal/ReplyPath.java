@@ -7,6 +7,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
+import dev.l4lb.core.model.Cidr;
+
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,12 +40,14 @@ public final class ReplyPath implements AutoCloseable {
     private final Map<IpFamily, OwnedChains> on;
     private final Path ip;
     private final Map<IpFamily, String> problems;
+    private final List<Cidr> endpoints;
     private boolean closed;
 
-    private ReplyPath(Map<IpFamily, OwnedChains> on, Path ip, Map<IpFamily, String> problems) {
+    private ReplyPath(Map<IpFamily, OwnedChains> on, Path ip, Map<IpFamily, String> problems, List<Cidr> endpoints) {
         this.on = on;
         this.ip = ip;
         this.problems = problems;
+        this.endpoints = List.copyOf(endpoints);
     }
 
     /**
@@ -63,12 +67,16 @@ public final class ReplyPath implements AutoCloseable {
         }
     }
 
-    /** Removes what an earlier run left, then sets up every family it can. Never throws. */
-    public static ReplyPath open() {
-        return open(NetworkCommands.system());
+    /**
+     * Removes what an earlier run left, then sets up every family it can. Never throws.
+     *
+     * @param endpoints where endpoints' replies come from (the cluster's pod ranges); empty: anywhere
+     */
+    public static ReplyPath open(List<Cidr> endpoints) {
+        return open(endpoints, NetworkCommands.system());
     }
 
-    static ReplyPath open(NetworkCommands commands) {
+    static ReplyPath open(List<Cidr> endpoints, NetworkCommands commands) {
         Map<IpFamily, String> problems = new EnumMap<>(IpFamily.class);
         Map<IpFamily, OwnedChains> on = new EnumMap<>(IpFamily.class);
         Optional<Path> ip = commands.find("ip");
@@ -78,7 +86,7 @@ public final class ReplyPath implements AutoCloseable {
                 problems.put(family, missing);
             }
             LOG.warn("the reply path for connections from clients' addresses is off: {}", missing);
-            return new ReplyPath(on, null, problems);
+            return new ReplyPath(on, null, problems, endpoints);
         }
         removeLeftovers(commands, ip.get(), new ArrayList<>());
         for (IpFamily family : IpFamily.values()) {
@@ -88,7 +96,7 @@ public final class ReplyPath implements AutoCloseable {
                 continue;
             }
             OwnedChains chains = new OwnedChains(family, TABLE, JUMPS, tools.iptables(), tools.restore(), commands);
-            Optional<String> problem = chains.write(rules())
+            Optional<String> problem = chains.write(rules(family, endpoints))
                     .or(() -> ROUTING.install(commands, ip.get(), family).map(p -> family + ": " + p));
             if (problem.isPresent()) {
                 remove(chains, ip.get(), new ArrayList<>());
@@ -103,12 +111,23 @@ public final class ReplyPath implements AutoCloseable {
             LOG.info("reply path on ({}): mangle chain {}, mark 0x{}, table {}{}", on.keySet(), CHAIN,
                     Integer.toHexString(ROUTING.mark()), ROUTING.table(), problems.isEmpty() ? "" : "; off for " + problems);
         }
-        return new ReplyPath(on, ip.get(), problems);
+        return new ReplyPath(on, ip.get(), problems, endpoints);
     }
 
-    /** The chain's one rule. */
-    static List<String> rules() {
-        return List.of("-A " + CHAIN + " -p tcp -m socket --transparent -j MARK --set-mark " + ROUTING.markText());
+    /**
+     * The chain's rules for {@code family}: one per pod range of that family, or one for any
+     * source when it has none. The socket match looks a socket up per packet, so it sees only
+     * what can be a reply to one of ours: the reply direction of a tracked TCP connection (a
+     * lookup in the conntrack entry the packet already has), from where endpoints are.
+     */
+    static List<String> rules(IpFamily family, List<Cidr> endpoints) {
+        String match = " -p tcp -m conntrack --ctdir REPLY -m socket --transparent -j MARK --set-mark " + ROUTING.markText();
+        List<String> sources = endpoints.stream().filter(c -> IpFamily.of(c.network()) == family)
+                .map(c -> " -s " + TproxyPortals.masked(c)).toList();
+        if (sources.isEmpty()) {
+            return List.of("-A " + CHAIN + match);
+        }
+        return sources.stream().map(source -> "-A " + CHAIN + source + match).toList();
     }
 
     /** Where it is set up now. */
@@ -131,7 +150,7 @@ public final class ReplyPath implements AutoCloseable {
         }
         boolean ok = true;
         for (Map.Entry<IpFamily, OwnedChains> family : on.entrySet()) {
-            Optional<String> problem = family.getValue().write(rules())
+            Optional<String> problem = family.getValue().write(rules(family.getKey(), endpoints))
                     .or(() -> ROUTING.repair(family.getValue().commands(), ip, family.getKey()));
             if (problem.isPresent()) {
                 LOG.warn("reply path ({}) could not be restored: {}", family.getKey(), problem.get());

@@ -233,7 +233,7 @@ public final class TproxyPortals implements AutoCloseable {
     }
 
     /** {@code 10.96.0.0/12} for {@code 10.96.0.1/12}: the form iptables-save shows, so that the rules read back alike. */
-    private static String masked(Cidr cidr) {
+    static String masked(Cidr cidr) {
         byte[] bytes = cidr.network().getAddress();
         for (int bit = cidr.prefixLength(); bit < bytes.length * 8; bit++) {
             bytes[bit / 8] &= (byte) ~(0x80 >>> (bit % 8));
