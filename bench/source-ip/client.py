@@ -13,8 +13,12 @@ def main():
     host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     payload = b"0123456789abcdef"
     started = time.monotonic()
-    for _ in range(count):
-        with socket.create_connection((host, port)) as s:
+    for done in range(count):
+        try:
+            s = socket.create_connection((host, port))
+        except OSError as e:
+            raise SystemExit(f"connection {done + 1} of {count} to {host}:{port}: {e}")
+        with s:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             s.sendall(payload)
             got = 0

@@ -243,10 +243,7 @@ public final class TcpDataPlane {
             // every destination; with it the kernel picks one per destination at the connect.
             // The transport's checked for both: the connector only asks where the node has them.
             config.setOption(transport.transparentOption(), true);
-            ChannelOption<Boolean> noPort = transport.bindAddressNoPortOption();
-            if (noPort != null) {
-                config.setOption(noPort, true);
-            }
+            transport.bindAddressNoPort(config);
         }
         config.setAutoRead(false);
         config.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
