@@ -34,7 +34,7 @@ final class KubeCommand implements Callable<Integer> {
     String master;
 
     @Option(names = "--cleanup", description = "Remove the portals (iptables chains and jumps, TPROXY rules, ip rule and "
-            + "route) that an earlier run left, and exit, as kube-proxy's --cleanup does. Needs root.")
+            + "route) and the rules refusing services without endpoints that an earlier run left, and exit, as kube-proxy's --cleanup does. Needs root.")
     boolean cleanup;
 
     @Mixin
@@ -88,7 +88,7 @@ final class KubeCommand implements Callable<Integer> {
             return ExitCodes.RUNTIME_FAILURE;
         }
         System.out.println("no l4lb portals left (iptables chains KUBE-PORTALS-CONTAINER, KUBE-PORTALS-HOST, "
-                + "L4LB-TPROXY and their jumps; ip rules and routes of table " + TproxyPortals.ROUTE_TABLE + ")");
+                + "L4LB-TPROXY, L4LB-NO-ENDPOINTS and their jumps; ip rules and routes of table " + TproxyPortals.ROUTE_TABLE + ")");
         return ExitCodes.OK;
     }
 }

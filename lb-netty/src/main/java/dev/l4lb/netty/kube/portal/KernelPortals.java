@@ -7,6 +7,7 @@ import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.l4lb.core.kube.NoEndpointPorts;
 import dev.l4lb.core.kube.ProxierPlan;
 import dev.l4lb.core.model.Cidr;
 import dev.l4lb.netty.transport.BindFailure;
@@ -15,16 +16,21 @@ import dev.l4lb.netty.transport.BindFailure;
  * The portals of a sync in the kernel: REDIRECT rules for every ClusterIP port that has a proxy
  * listener, and, under TPROXY portals, the constant rule set that sends the service CIDRs' TCP
  * traffic to the transparent listener (a ClusterIP outside those CIDRs gets a rule of its own).
+ * With them, the rules that refuse services without (local) endpoints before the handshake
+ * ({@link NoEndpointRules}): l4lb owns the node's iptables only where it writes portals.
  */
 public final class KernelPortals implements PortalProgram {
     private static final Logger LOG = LoggerFactory.getLogger(KernelPortals.class);
 
     private final IptablesPortals redirect;
     private final TproxyPortals tproxy;
+    /** Null where iptables is not usable. */
+    private final NoEndpointRules noEndpoints;
 
     private KernelPortals(IptablesPortals redirect, TproxyPortals tproxy) {
         this.redirect = redirect;
         this.tproxy = tproxy;
+        this.noEndpoints = redirect.enabled() ? NoEndpointRules.open() : null;
     }
 
     /** kube-proxy userspace's portals: one REDIRECT (or DNAT, given the node's IP) rule per ClusterIP port. */
@@ -105,6 +111,9 @@ public final class KernelPortals implements PortalProgram {
         if (tproxy != null) {
             written &= tproxy.sync(plan.intercepted()).outcome() != PortalSync.Outcome.FAILED;
         }
+        if (noEndpoints != null) {
+            written &= noEndpoints.sync(NoEndpointPorts.of(plan)).outcome() != PortalSync.Outcome.FAILED;
+        }
         return written;
     }
 
@@ -114,5 +123,8 @@ public final class KernelPortals implements PortalProgram {
             tproxy.close();
         }
         redirect.close();
+        if (noEndpoints != null) {
+            noEndpoints.close();
+        }
     }
 }
