@@ -146,11 +146,12 @@ class PortalsNetnsTest {
     private static void removeEveryRule() {
         IptablesPortals.removeLeftovers();
         TproxyPortals.removeLeftovers();
+        NoEndpointRules.removeLeftovers(NetworkCommands.system()); // the proxier's portals write them too
         List<String> delete = new ArrayList<>(List.of("iptables", "-t", "nat", "-D"));
         delete.addAll(FOREIGN_RULE);
         runQuietly(delete.toArray(String[]::new));
-        assertThat(run("iptables-save")).doesNotContain("KUBE-PORTALS", "L4LB-TPROXY", "l4lb-test-foreign");
-        assertThat(run("ip6tables-save")).doesNotContain("KUBE-PORTALS", "L4LB-TPROXY");
+        assertThat(run("iptables-save")).doesNotContain("KUBE-PORTALS", "L4LB-TPROXY", "L4LB-NO-ENDPOINTS", "l4lb-test-foreign");
+        assertThat(run("ip6tables-save")).doesNotContain("KUBE-PORTALS", "L4LB-TPROXY", "L4LB-NO-ENDPOINTS");
         assertThat(run("ip", "rule")).doesNotContain("lookup 19508");
         assertThat(run("ip", "-6", "rule")).doesNotContain("lookup 19508");
     }
