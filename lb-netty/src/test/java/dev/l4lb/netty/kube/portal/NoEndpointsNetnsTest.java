@@ -4,8 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.net.ConnectException;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.PortUnreachableException;
 import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -54,6 +57,7 @@ import dev.l4lb.netty.transport.Transport;
  */
 @ExtendWith(NoLeaks.class)
 class NoEndpointsNetnsTest {
+    private static final Transport TRANSPORT = Transport.select("auto");
     private static final long PID = ProcessHandle.current().pid();
     private static final String NS = "l4lb-ne-" + PID;
     /** Interface names are at most 15 characters; a pid has at most 7 digits. */
@@ -215,6 +219,43 @@ class NoEndpointsNetnsTest {
         }
     }
 
+    /**
+     * Under TPROXY portals a TCP ClusterIP arrives unNATed at the transparent listener: the rule
+     * refuses it before that listener accepts. A UDP port of the same Service, behind its REDIRECT
+     * portal, gets ICMP port unreachable, which a connected socket reports.
+     */
+    @Test
+    void underTproxyPortalsTheClusterIpIsRefusedTooAndUdpGetsPortUnreachable() throws Exception {
+        Assumptions.assumeTrue(TRANSPORT != Transport.NIO, "a transparent listener needs epoll or io_uring");
+        AtomicReference<ClusterObjects> objects = new AtomicReference<>(KubeManifests.parse("empty.yaml", """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: empty, namespace: netns}
+                spec:
+                  clusterIP: "%s"
+                  ports: [{name: http, port: 80}, {name: dns, port: 53, protocol: UDP}]
+                """.formatted(EMPTY_SERVICE_IP.getHostAddress())));
+        ProxierRuntime runtime = closer.add(startProxier(objects, ProxierRuntime.Portals.TPROXY));
+        assertThat(runtime.proxier().plan().intercepted()).containsExactly(new InetSocketAddress(EMPTY_SERVICE_IP, 80));
+
+        NetworkCommands.Result refused = connectFromTheClient(EMPTY_SERVICE_IP, 80);
+        assertThat(refused.exit()).as("from the client: %s", refused.err()).isEqualTo(1);
+        assertThat(refused.err()).contains("Connection refused");
+        assertThatThrownBy(() -> connectBriefly(new InetSocketAddress(EMPTY_SERVICE_IP, 80))).as("from the node")
+                .isInstanceOf(ConnectException.class).hasMessageContaining("refused");
+        try (DatagramSocket client = new DatagramSocket()) {
+            client.connect(new InetSocketAddress(EMPTY_SERVICE_IP, 53));
+            client.setSoTimeout(3000);
+            client.send(new DatagramPacket(new byte[] {1}, 1));
+            assertThatThrownBy(() -> client.receive(new DatagramPacket(new byte[16], 16)))
+                    .isInstanceOf(PortUnreachableException.class);
+        }
+        assertThat(runtime.balancer().tcp().unroutedConnections()).isZero();
+        for (Route route : runtime.balancer().snapshot().routes()) {
+            assertThat(handled(route)).as("connections the balancer saw on %s", route.port().name()).isZero();
+        }
+    }
+
     /** (d) What a run that did not close left is removed when the next one starts, and by lb kube --cleanup. */
     @Test
     void leftRulesGoWhenTheNextRunStartsAndOnCleanup() {
@@ -235,14 +276,20 @@ class NoEndpointsNetnsTest {
     }
 
     private ProxierRuntime startProxier(AtomicReference<ClusterObjects> objects) throws Exception {
-        NodeContext node = new NodeContext("node-a", Set.of(NODE, NODE6, ip("127.0.0.1")), List.of(), ip("0.0.0.0"), false,
+        return startProxier(objects, ProxierRuntime.Portals.REDIRECT);
+    }
+
+    private ProxierRuntime startProxier(AtomicReference<ClusterObjects> objects, ProxierRuntime.Portals portals)
+            throws Exception {
+        boolean tproxy = portals == ProxierRuntime.Portals.TPROXY;
+        NodeContext node = new NodeContext("node-a", Set.of(NODE, NODE6, ip("127.0.0.1")), List.of(), ip("0.0.0.0"), tproxy,
                 List.of(Cidr.parse(POD.getHostAddress() + "/32").orElseThrow()));
-        ProxierRuntime.Settings settings = new ProxierRuntime.Settings(node, null, ProxierRuntime.Portals.REDIRECT,
-                List.of(Cidr.parse(SERVICE_RANGE).orElseThrow(), Cidr.parse(SERVICE_RANGE6).orElseThrow()), null, null,
+        ProxierRuntime.Settings settings = new ProxierRuntime.Settings(node, null, portals,
+                List.of(Cidr.parse(SERVICE_RANGE).orElseThrow(), Cidr.parse(SERVICE_RANGE6).orElseThrow()),
+                tproxy ? Ports.loopback(Ports.free()) : null, null,
                 ip("127.0.0.1"), Duration.ZERO, Duration.ofSeconds(30), Duration.ofSeconds(60), false,
                 dev.l4lb.core.model.HealthPolicy.NONE);
-        return ProxierRuntime.start(settings, KubeFixtures.admin(), Transport.select("auto"), 1, ConnectionLog.off(),
-                onChange -> objects::get);
+        return ProxierRuntime.start(settings, KubeFixtures.admin(), TRANSPORT, 1, ConnectionLog.off(), onChange -> objects::get);
     }
 
     private static ClusterObjects localService(int nodePort, int podPort, String endpoints) throws Exception {
