@@ -13,7 +13,7 @@ import dev.l4lb.core.model.ShortCircuit;
  * kube-proxy does, instead of accepting a client only to reset it: a checking load balancer then
  * sees the node as down, and a client is told at once.
  *
- * @param label        {@code namespace/name:port}, the balancer port's name, for rule comments
+ * @param label        {@code namespace/name:port}, the balancer port as metrics and logs name it, for rule comments
  * @param protocol     TCP or UDP
  * @param destinations where its clients connect on the node: node ports, externalIPs and
  *                     load-balancer IPs (a wildcard address: every local address); not its proxy

@@ -77,7 +77,8 @@ public final class NoEndpointPorts {
         if (destinations.isEmpty() && clusterIps.isEmpty()) {
             return Optional.empty(); // a port without listeners, reached only through a short circuit
         }
-        String label = service.qualifiedName() + ":" + port.name();
+        // Named as the metrics and the connection log name the port.
+        String label = port.name().isEmpty() ? service.qualifiedName() : service.qualifiedName() + ":" + port.name();
         if (!anyEndpoint) {
             return Optional.of(new NoEndpointPort(label, port.protocol(), destinations, clusterIps,
                     NoEndpointPort.Refusal.REJECT, Optional.empty()));
