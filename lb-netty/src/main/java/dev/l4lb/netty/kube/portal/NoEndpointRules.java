@@ -39,12 +39,16 @@ final class NoEndpointRules implements AutoCloseable {
     private final Map<IpFamily, OwnedChains> chains;
     /** Families written at least once, whose chain an empty sync must still empty. */
     private final EnumSet<IpFamily> written = EnumSet.noneOf(IpFamily.class);
+    /** Why IPv6 is skipped (null when ip6tables may change its filter table). */
+    private final String ipv6Problem;
+    private boolean ipv6SkipLogged;
     /** The failure last logged, so that one that lasts is logged once, not every sync. */
     private String lastFailure;
     private boolean closed;
 
-    private NoEndpointRules(Map<IpFamily, OwnedChains> chains) {
+    private NoEndpointRules(Map<IpFamily, OwnedChains> chains, String ipv6Problem) {
         this.chains = chains;
+        this.ipv6Problem = ipv6Problem;
     }
 
     /**
@@ -54,19 +58,22 @@ final class NoEndpointRules implements AutoCloseable {
      */
     static NoEndpointRules open(NetworkCommands commands) {
         Map<IpFamily, OwnedChains> chains = new EnumMap<>(IpFamily.class);
+        String ipv6Problem = null;
         for (IpFamily family : IpFamily.values()) {
             OwnedChains.Tools tools = OwnedChains.find(family, TABLE, commands);
             if (tools.usable()) {
                 chains.put(family, new OwnedChains(family, TABLE, JUMPS, tools.iptables(), tools.restore(), commands));
             } else if (family == IpFamily.IPV4) {
                 LOG.warn("services without endpoints are accepted and reset, not refused: {}", tools.problem());
-                return new NoEndpointRules(Map.of());
+                return new NoEndpointRules(Map.of(), null);
+            } else {
+                ipv6Problem = tools.problem();
             }
         }
         for (OwnedChains owned : chains.values()) {
             remove(owned, "left by an earlier run");
         }
-        return new NoEndpointRules(chains);
+        return new NoEndpointRules(chains, ipv6Problem);
     }
 
     static NoEndpointRules open() {
@@ -97,6 +104,10 @@ final class NoEndpointRules implements AutoCloseable {
         List<String> errors = new ArrayList<>();
         int rules = 0;
         try {
+            if (ipv6Problem != null && !ipv6SkipLogged && !rules(IpFamily.IPV6, refused).isEmpty()) {
+                LOG.warn("IPv6 services without endpoints are accepted and reset, not refused: {}", ipv6Problem);
+                ipv6SkipLogged = true;
+            }
             for (Map.Entry<IpFamily, OwnedChains> entry : chains.entrySet()) {
                 IpFamily family = entry.getKey();
                 List<String> lines = rules(family, refused);
