@@ -53,8 +53,7 @@ final class NoEndpointRules implements AutoCloseable {
 
     /**
      * The chain in every family whose filter table iptables may change, after removing what a
-     * run that did not close left; none (every sync a no-op) where IPv4's may not: the portals
-     * have said why.
+     * run that did not close left; none (every sync a no-op, said once) where IPv4's may not.
      */
     static NoEndpointRules open(NetworkCommands commands) {
         Map<IpFamily, OwnedChains> chains = new EnumMap<>(IpFamily.class);
