@@ -53,12 +53,12 @@ public record Backend(Endpoint endpoint, EndpointCounters counters, EndpointHeal
 
     /** May this endpoint take new connections under Kubernetes' rules (ready, weight above 0)? */
     public boolean acceptsNew() {
-        return endpoint.ready() && endpoint.weight() > 0;
+        return Eligibility.acceptsNew(endpoint);
     }
 
     /** Usable in the terminating fallback: serving although terminating, and not drained. */
     public boolean servingTerminating() {
-        return endpoint.serving() && endpoint.terminating() && endpoint.weight() > 0;
+        return Eligibility.servingTerminating(endpoint);
     }
 
     /**

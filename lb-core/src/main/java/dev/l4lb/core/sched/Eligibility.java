@@ -4,6 +4,8 @@ import java.util.List;
 
 import org.jspecify.annotations.Nullable;
 
+import dev.l4lb.core.model.Endpoint;
+
 /**
  * Which endpoints may take new connections, by Kubernetes' rules: the ready ones; when none is
  * ready, the ones that are serving while terminating (the terminating-endpoint fallback, so a
@@ -20,6 +22,25 @@ public final class Eligibility {
             return ready;
         }
         return backends.stream().filter(Backend::servingTerminating).toArray(Backend[]::new);
+    }
+
+    /**
+     * Could any of {@code endpoints} take a new connection by these rules: a ready one, or else a
+     * serving terminating one? What a kernel rule that refuses a port without endpoints asks,
+     * before any {@link Backend} exists; live health and limits are the data plane's to judge.
+     */
+    public static boolean anyEligible(List<Endpoint> endpoints) {
+        return endpoints.stream().anyMatch(e -> acceptsNew(e) || servingTerminating(e));
+    }
+
+    /** May this endpoint take new connections under Kubernetes' rules (ready, weight above 0)? */
+    static boolean acceptsNew(Endpoint endpoint) {
+        return endpoint.ready() && endpoint.weight() > 0;
+    }
+
+    /** Usable in the terminating fallback: serving although terminating, and not drained. */
+    static boolean servingTerminating(Endpoint endpoint) {
+        return endpoint.serving() && endpoint.terminating() && endpoint.weight() > 0;
     }
 
     /** Can {@code backend} take this connection: in service, not excluded, and below its limit? */

@@ -32,7 +32,11 @@ public final class Admission {
      * their last free slot first. Allocated only when that happens.
      */
     private @Nullable List<Backend> excluded;
-    private boolean failed;
+    /**
+     * The endpoint whose connect failed last, so that a refused client's log line names who
+     * refused it; null until one fails. Set only on failure: the served path stores nothing.
+     */
+    private @Nullable Backend lastFailed;
     private boolean admitted;
     /** The client's key in the port's client table, taken once (an IPv6 one costs a copy of the address). */
     private long keyHigh;
@@ -115,7 +119,7 @@ public final class Admission {
         String reason = cause.getMessage() != null ? cause.getMessage() : cause.toString();
         backend.recordConnectError(new ConnectError(Instant.now(), reason));
         backend.health().connectFailed(reason, System.nanoTime());
-        failed = true;
+        lastFailed = backend;
         exclude(backend);
     }
 
@@ -124,11 +128,16 @@ public final class Admission {
      * (none configured or ready, or all out by their health on a port that does not fail open).
      */
     public Outcome refusal() {
-        if (failed) {
+        if (lastFailed != null) {
             return Outcome.CONNECT_FAILED;
         }
         boolean noneInService = route.health().allOut() && !route.health().failingOpen();
         return route.scheduler().hasEligible() && !noneInService ? Outcome.REFUSED_LIMIT : Outcome.NO_ENDPOINT;
+    }
+
+    /** The endpoint whose connect failed last; null when none failed this client. */
+    public @Nullable Backend lastFailed() {
+        return lastFailed;
     }
 
     /** Gives back the port's slot {@link #admit} took, and the client's, once; nothing when it took none. */

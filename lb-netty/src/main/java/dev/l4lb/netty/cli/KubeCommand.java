@@ -35,7 +35,8 @@ final class KubeCommand implements Callable<Integer> {
     String master;
 
     @Option(names = "--cleanup", description = "Remove the portals (iptables chains and jumps, TPROXY rules, the reply path, "
-            + "ip rules and routes) that an earlier run left, and exit, as kube-proxy's --cleanup does. Needs root.")
+            + "ip rules and routes) and the rules refusing services without endpoints that an earlier run left, and exit, "
+            + "as kube-proxy's --cleanup does. Needs root.")
     boolean cleanup;
 
     @Mixin
@@ -89,8 +90,8 @@ final class KubeCommand implements Callable<Integer> {
             return ExitCodes.RUNTIME_FAILURE;
         }
         System.out.println("no l4lb portals left (iptables chains KUBE-PORTALS-CONTAINER, KUBE-PORTALS-HOST, "
-                + "L4LB-TPROXY, L4LB-REPLIES and their jumps; ip rules and routes of tables " + TproxyPortals.ROUTE_TABLE
-                + " and " + ReplyPath.ROUTE_TABLE + ")");
+                + "L4LB-TPROXY, L4LB-REPLIES, L4LB-NO-ENDPOINTS and their jumps; ip rules and routes of tables "
+                + TproxyPortals.ROUTE_TABLE + " and " + ReplyPath.ROUTE_TABLE + ")");
         return ExitCodes.OK;
     }
 }

@@ -21,7 +21,9 @@ import dev.l4lb.core.table.Outcome;
  * @param service     {@code namespace/name:port}
  * @param client      the real client (the PROXY header's when the port accepts one)
  * @param destination what the client connected to
- * @param endpoint    the endpoint it was relayed to, or null when it never reached one
+ * @param endpoint    the endpoint it was relayed to; for {@code connect_failed}, the endpoint whose
+ *                    connect failed (the last one tried, when several were); null when no endpoint
+ *                    was reached or tried
  * @param bytesIn     bytes relayed from the client to the endpoint
  * @param bytesOut    bytes relayed from the endpoint to the client
  * @param durationNanos from accept to close

@@ -48,7 +48,7 @@ public final class ConnectionRecord {
         this.serverName = name;
     }
 
-    /** The endpoint it is relayed to now. */
+    /** The endpoint it is relayed to now, or the one whose connect failed last when none could be connected. */
     public void endpoint(InetSocketAddress endpoint) {
         this.endpoint = endpoint;
     }

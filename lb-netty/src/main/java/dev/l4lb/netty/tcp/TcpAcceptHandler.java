@@ -167,6 +167,10 @@ final class TcpAcceptHandler extends ChannelInboundHandlerAdapter implements Bac
 
     @Override
     public void refused(Outcome why) {
+        Backend failed = admission.lastFailed();
+        if (record != null && failed != null) {
+            record.endpoint(failed.address()); // who refused the connect: the last one tried, when several were
+        }
         refuse(why);
     }
 

@@ -63,6 +63,7 @@ class ClientSourceNetnsTest {
         assertThat(HostCommands.output("iptables-save", "-t", "mangle")).doesNotContain("L4LB-REPLIES");
         assertThat(HostCommands.output("ip", "-4", "rule")).doesNotContain("lookup 19509");
         assertThat(HostCommands.output("ip6tables-save", "-t", "mangle")).doesNotContain("L4LB-REPLIES");
+        assertThat(HostCommands.output("iptables-save", "-t", "filter")).doesNotContain("L4LB-NO-ENDPOINTS");
     };
 
     @BeforeAll

@@ -97,6 +97,56 @@ class ConnectionLogTest {
         assertThat(denied.path("bytesIn").asLong()).isZero();
     }
 
+    /**
+     * A refused connect names the endpoint that refused it: closed ports on loopback, which answer
+     * a SYN with a reset. With two such endpoints both are tried, and the line names the last.
+     */
+    @Test
+    void aConnectFailedLineNamesTheEndpointWhoseConnectWasRefused() throws Exception {
+        InetSocketAddress closed = Ports.loopback(Ports.free());
+        InetSocketAddress alsoClosed = Ports.loopback(Ports.free());
+        InetSocketAddress one = Ports.loopback(Ports.free());
+        InetSocketAddress two = Ports.loopback(Ports.free());
+        BalancerConfig config = Configs.parse("""
+                services:
+                  - name: test/log
+                    ports:
+                      - name: one
+                        listen: ["%1$s"]
+                        endpoints: ["%3$s"]
+                      - name: two
+                        listen: ["%2$s"]
+                        endpoints: ["%3$s", "%4$s"]
+                """.formatted(Addresses.format(one), Addresses.format(two), Addresses.format(closed),
+                Addresses.format(alsoClosed)));
+        ByteArrayOutputStream lines = new ByteArrayOutputStream();
+        Balancer balancer = Balancer.start(config, TRANSPORT, 1,
+                ConnectionLog.start(ConnectionLog.Format.TEXT, new PrintStream(lines, true, StandardCharsets.UTF_8), 1000));
+        try {
+            for (InetSocketAddress listener : List.of(one, two)) {
+                try (Socket client = Sockets.connect(listener)) {
+                    assertThat(Sockets.readOrEnd(client)).isEqualTo(-1);
+                } catch (java.net.SocketException reset) {
+                    // the balancer resets a client it could not serve: the same answer
+                }
+            }
+        } finally {
+            balancer.close(); // the log is written out on shutdown
+        }
+
+        List<String> logged = lines.toString(StandardCharsets.UTF_8).lines().toList();
+        assertThat(logged).hasSize(2);
+        assertThat(logged).filteredOn(l -> l.contains("service=test/log:one ")).singleElement().asString()
+                .contains(" endpoint=" + Addresses.format(closed) + " ", " outcome=connect_failed ");
+        String twoTried = logged.stream().filter(l -> l.contains("service=test/log:two ")).findFirst().orElseThrow();
+        assertThat(twoTried).contains(" outcome=connect_failed ").doesNotContain(" endpoint=- ");
+        assertThat(twoTried).containsAnyOf(" endpoint=" + Addresses.format(closed) + " ",
+                " endpoint=" + Addresses.format(alsoClosed) + " ");
+        // Both were tried before the client was refused.
+        assertThat(balancer.snapshot().routes()).filteredOn(r -> r.port().name().equals("two")).singleElement()
+                .satisfies(r -> assertThat(r.backends()).allSatisfy(b -> assertThat(b.counters().connectFailures()).isEqualTo(1)));
+    }
+
     @Test
     void aUdpSessionIsOneLineWhenItEndsWithItsBytesAndWhy() throws Exception {
         EchoServer backend = toClose.add(EchoServer.startUdp(List.of(Ports.loopback(0)), TRANSPORT, 1));

@@ -7,6 +7,7 @@ import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import dev.l4lb.core.kube.NoEndpointPorts;
 import dev.l4lb.core.kube.ProxierPlan;
 import dev.l4lb.core.model.Cidr;
 import dev.l4lb.netty.transport.BindFailure;
@@ -15,6 +16,8 @@ import dev.l4lb.netty.transport.BindFailure;
  * The portals of a sync in the kernel: REDIRECT rules for every ClusterIP port that has a proxy
  * listener, and, under TPROXY portals, the constant rule set that sends the service CIDRs' TCP
  * traffic to the transparent listener (a ClusterIP outside those CIDRs gets a rule of its own).
+ * With them, the rules that refuse services without (local) endpoints before the handshake
+ * ({@link NoEndpointRules}): l4lb owns the node's iptables only where it writes portals.
  */
 public final class KernelPortals implements PortalProgram {
     private static final Logger LOG = LoggerFactory.getLogger(KernelPortals.class);
@@ -23,11 +26,14 @@ public final class KernelPortals implements PortalProgram {
     private final TproxyPortals tproxy;
     /** Null where iptables is not usable (said by the REDIRECT portals). */
     private final ReplyPath replies;
+    /** Null where iptables is not usable. */
+    private final NoEndpointRules noEndpoints;
 
     private KernelPortals(IptablesPortals redirect, TproxyPortals tproxy, List<Cidr> podRanges) {
         this.redirect = redirect;
         this.tproxy = tproxy;
         this.replies = redirect.enabled() ? ReplyPath.open(podRanges) : null;
+        this.noEndpoints = redirect.enabled() ? NoEndpointRules.open() : null;
     }
 
     /**
@@ -121,6 +127,9 @@ public final class KernelPortals implements PortalProgram {
         if (replies != null) {
             written &= replies.sync();
         }
+        if (noEndpoints != null) {
+            written &= noEndpoints.sync(NoEndpointPorts.of(plan)).outcome() != PortalSync.Outcome.FAILED;
+        }
         return written;
     }
 
@@ -132,6 +141,9 @@ public final class KernelPortals implements PortalProgram {
         redirect.close();
         if (replies != null) {
             replies.close();
+        }
+        if (noEndpoints != null) {
+            noEndpoints.close();
         }
     }
 }

@@ -5,7 +5,8 @@ import java.util.List;
 
 /**
  * {@code lb kube --cleanup}: removes every portal an earlier run left, REDIRECT and TPROXY alike,
- * and the reply path (only l4lb's own chains, their jumps, and its ip rules and route tables), as kube-proxy's
+ * the reply path and the rules refusing services without endpoints (only l4lb's own chains, their
+ * jumps, and its ip rules and route tables), as kube-proxy's
  * {@code --cleanup} removes its rules before a node changes proxy.
  */
 public final class PortalLeftovers {
@@ -17,7 +18,7 @@ public final class PortalLeftovers {
     public static List<String> remove() {
         NetworkCommands commands = NetworkCommands.system();
         List<String> problems = new ArrayList<>();
-        for (String table : List.of(IptablesPortals.TABLE, TproxyPortals.TABLE)) {
+        for (String table : List.of(IptablesPortals.TABLE, TproxyPortals.TABLE, NoEndpointRules.TABLE)) {
             OwnedChains.Tools tools = OwnedChains.find(IpFamily.IPV4, table, commands);
             if (!tools.usable()) {
                 problems.add("IPv4 " + table + ": " + tools.problem());
@@ -29,6 +30,7 @@ public final class PortalLeftovers {
         problems.addAll(IptablesPortals.removeLeftovers(commands));
         problems.addAll(TproxyPortals.removeLeftovers(commands));
         problems.addAll(ReplyPath.removeLeftovers(commands));
+        problems.addAll(NoEndpointRules.removeLeftovers(commands));
         return problems;
     }
 }

@@ -146,13 +146,16 @@ class PortalsNetnsTest {
     private static void removeEveryRule() {
         IptablesPortals.removeLeftovers();
         TproxyPortals.removeLeftovers();
+        NoEndpointRules.removeLeftovers(NetworkCommands.system()); // the proxier's portals write them too
+        ReplyPath.removeLeftovers(); // and the reply path
         List<String> delete = new ArrayList<>(List.of("iptables", "-t", "nat", "-D"));
         delete.addAll(FOREIGN_RULE);
         runQuietly(delete.toArray(String[]::new));
-        assertThat(run("iptables-save")).doesNotContain("KUBE-PORTALS", "L4LB-TPROXY", "l4lb-test-foreign");
-        assertThat(run("ip6tables-save")).doesNotContain("KUBE-PORTALS", "L4LB-TPROXY");
-        assertThat(run("ip", "rule")).doesNotContain("lookup 19508");
-        assertThat(run("ip", "-6", "rule")).doesNotContain("lookup 19508");
+        assertThat(run("iptables-save")).doesNotContain("KUBE-PORTALS", "L4LB-TPROXY", "L4LB-NO-ENDPOINTS", "L4LB-REPLIES",
+                "l4lb-test-foreign");
+        assertThat(run("ip6tables-save")).doesNotContain("KUBE-PORTALS", "L4LB-TPROXY", "L4LB-NO-ENDPOINTS", "L4LB-REPLIES");
+        assertThat(run("ip", "rule")).doesNotContain("lookup 19508", "lookup 19509");
+        assertThat(run("ip", "-6", "rule")).doesNotContain("lookup 19508", "lookup 19509");
     }
 
     @Test
