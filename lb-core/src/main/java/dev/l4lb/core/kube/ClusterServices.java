@@ -64,7 +64,8 @@ public final class ClusterServices {
      */
     public static ProxierPlan translate(ClusterObjects objects, NodeContext node, ProxyPorts proxyPorts) {
         Node self = objects.node(node.nodeName());
-        return translate(objects.services(), objects.slices(), node, self == null ? "" : zoneOf(self), proxyPorts);
+        return translate(objects.services(), objects.slices(), node, self == null ? "" : zoneOf(self),
+                self == null ? List.of() : podCidrsOf(self), proxyPorts);
     }
 
     /**
@@ -76,7 +77,7 @@ public final class ClusterServices {
      */
     private static ProxierPlan translate(Collection<io.fabric8.kubernetes.api.model.Service> services,
                                         Collection<EndpointSlice> slices, NodeContext node, String zone,
-                                        ProxyPorts proxyPorts) {
+                                        List<Cidr> nodePods, ProxyPorts proxyPorts) {
         Map<String, List<EndpointSlice>> slicesByService = new HashMap<>();
         for (EndpointSlice slice : slices) {
             String owner = serviceOf(slice);
@@ -88,7 +89,7 @@ public final class ClusterServices {
         // The oldest Service first, so that when two claim one address:port the older keeps it;
         // objects without a creation time (manifests) by name.
         sorted.sort(Comparator.comparing(ClusterServices::createdAt).thenComparing(ClusterServices::qualifiedName));
-        Plan plan = new Plan(node, zone, proxyPorts);
+        Plan plan = new Plan(node, zone, nodePods, proxyPorts);
         plan.claims.reserveFixedPorts(sorted);
         for (io.fabric8.kubernetes.api.model.Service service : sorted) {
             plan.add(service, slicesByService.getOrDefault(qualifiedName(service), List.of()));
@@ -103,6 +104,17 @@ public final class ClusterServices {
         return labels == null ? "" : labels.getOrDefault(ZONE_LABEL, "");
     }
 
+    /** A Node's spec.podCIDRs (else its podCIDR) that are CIDRs; empty when it has none. */
+    public static List<Cidr> podCidrsOf(Node node) {
+        if (node.getSpec() == null) {
+            return List.of();
+        }
+        List<String> texts = node.getSpec().getPodCIDRs() != null && !node.getSpec().getPodCIDRs().isEmpty()
+                ? node.getSpec().getPodCIDRs()
+                : node.getSpec().getPodCIDR() == null ? List.of() : List.of(node.getSpec().getPodCIDR());
+        return texts.stream().map(t -> Cidr.parse(t.trim())).flatMap(Optional::stream).toList();
+    }
+
     /** {@code namespace/name} of the Service an EndpointSlice belongs to, or null when unlabelled. */
     public static @Nullable String serviceOf(EndpointSlice slice) {
         Map<String, String> labels = slice.getMetadata() == null ? null : slice.getMetadata().getLabels();
@@ -114,16 +126,28 @@ public final class ClusterServices {
     private static final class Plan {
         final NodeContext node;
         final String zone;
+        /** This node's own pod ranges (its Node's spec.podCIDRs); empty when not known. */
+        final List<Cidr> nodePods;
         final List<Service> services = new ArrayList<>();
         final List<ServiceHealth> health = new ArrayList<>();
         final List<String> skipped = new ArrayList<>();
         final AddressClaims claims = new AddressClaims(skipped::add);
         final ProxyListeners proxyListeners;
 
-        Plan(NodeContext node, String zone, ProxyPorts proxyPorts) {
+        Plan(NodeContext node, String zone, List<Cidr> nodePods, ProxyPorts proxyPorts) {
             this.node = node;
             this.zone = zone;
+            this.nodePods = nodePods;
             this.proxyListeners = new ProxyListeners(node, proxyPorts, claims, skipped::add);
+        }
+
+        /**
+         * The pods whose own address their connections keep: this node's (its Node's podCIDRs;
+         * a pod of another node reaching a node port here gets its replies through its own
+         * node, not this one), else the cluster's when the Node does not say.
+         */
+        List<Cidr> pods() {
+            return nodePods.isEmpty() ? node.clusterCidrs() : nodePods;
         }
 
         /** One Service: its balancer ports, and its health check node port under externalTrafficPolicy Local. */
@@ -173,7 +197,7 @@ public final class ClusterServices {
                 List<Endpoint> chosen = traffic.localOnly() ? endpoints.onNode(node.nodeName()) : clusterEndpoints;
                 PortPolicy trafficPolicy = traffic.sourceRanges().isEmpty() ? policy
                         : policy(port.protocol(), spec, traffic.sourceRanges());
-                trafficPolicy = trafficPolicy.withUpstreamSource(upstreamSource(spec, port.protocol(), traffic, node));
+                trafficPolicy = trafficPolicy.withUpstreamSource(upstreamSource(spec, port.protocol(), traffic, pods()));
                 ports.add(new ServicePort(port.name() + traffic.suffix(), port.protocol(), traffic.listen(), 0,
                         trafficPolicy, chosen, traffic.intercepted(), traffic.shortCircuits() ? inside : Optional.empty()));
             }
@@ -181,7 +205,7 @@ public final class ClusterServices {
             String hidden = port.name() + TrafficKinds.CLUSTER_SUFFIX;
             if (inside.isPresent() && inside.get().port().equals(hidden)) {
                 ports.add(new ServicePort(hidden, port.protocol(), List.of(), 0,
-                        policy.withUpstreamSource(podsKeepTheirAddress(spec, port.protocol(), node)), clusterEndpoints));
+                        policy.withUpstreamSource(podsKeepTheirAddress(spec, port.protocol(), pods())), clusterEndpoints));
             }
             return ports;
         }
@@ -190,29 +214,33 @@ public final class ClusterServices {
     /**
      * Whose address a kind's endpoints see, as kube-proxy's kernel modes decide it: from outside
      * the cluster under externalTrafficPolicy Local, the client's (the reason the policy exists);
-     * any other client from outside is masqueraded, so the node's; a pod's own address otherwise
-     * (kube-proxy masquerades ClusterIP traffic only from outside the cluster CIDR).
+     * node port, externalIP and load-balancer traffic under Cluster, the node's (masqueraded);
+     * ClusterIP traffic from this node's pods, the pod's own (kube-proxy masquerades ClusterIP
+     * traffic only from outside its local-traffic ranges).
      */
-    private static UpstreamSource upstreamSource(NodeServiceSpec spec, Protocol protocol, TrafficKind traffic, NodeContext node) {
+    private static UpstreamSource upstreamSource(NodeServiceSpec spec, Protocol protocol, TrafficKind traffic, List<Cidr> pods) {
         if (traffic.external() && traffic.localOnly()) {
             // Node and pod clients are handed to another port (the short circuit): all left are from outside.
             return spec.sourceIp() == SourceIp.TRANSPARENT && protocol == Protocol.TCP
                     ? UpstreamSource.client(List.of()) : UpstreamSource.BALANCER;
         }
-        return podsKeepTheirAddress(spec, protocol, node);
+        if (traffic.external()) {
+            return UpstreamSource.BALANCER;
+        }
+        // A ClusterIP kind, which may also serve node ports merged into it: only pods keep their address.
+        return podsKeepTheirAddress(spec, protocol, pods);
     }
 
     /**
-     * Pods connected from their own address, by the cluster CIDRs that say which clients are
-     * pods. Without them nothing tells a pod from an outside client, which kube-proxy would
-     * masquerade: every client is connected from the node then. UDP keeps the node's address: its
-     * sessions are not transparent yet.
+     * The pods in {@code pods} (this node's, {@link Plan#pods}) connected from their own address.
+     * Without ranges nothing tells a pod from an outside client, and every client is connected
+     * from the node. UDP keeps the node's address: its sessions are not transparent yet.
      */
-    private static UpstreamSource podsKeepTheirAddress(NodeServiceSpec spec, Protocol protocol, NodeContext node) {
-        if (spec.sourceIp() != SourceIp.TRANSPARENT || protocol != Protocol.TCP || node.clusterCidrs().isEmpty()) {
+    private static UpstreamSource podsKeepTheirAddress(NodeServiceSpec spec, Protocol protocol, List<Cidr> pods) {
+        if (spec.sourceIp() != SourceIp.TRANSPARENT || protocol != Protocol.TCP || pods.isEmpty()) {
             return UpstreamSource.BALANCER;
         }
-        return UpstreamSource.client(node.clusterCidrs());
+        return UpstreamSource.client(pods);
     }
 
     private static PortPolicy policy(Protocol protocol, NodeServiceSpec spec, List<Cidr> sourceRanges) {

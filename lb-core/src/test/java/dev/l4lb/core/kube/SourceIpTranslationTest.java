@@ -66,6 +66,32 @@ class SourceIpTranslationTest {
     }
 
     @Test
+    void externalClusterTrafficOnAPortOfItsOwnIsMasqueraded() throws ConfigException {
+        // internalTrafficPolicy Local splits the node port from the ClusterIP: kube-proxy masquerades it, whoever calls.
+        Map<String, ServicePort> ports = ports(service("Cluster", "Local", ""), NODE);
+
+        assertThat(source(ports, "http/external")).isEqualTo(UpstreamSource.BALANCER);
+        assertThat(source(ports, "http")).isEqualTo(UpstreamSource.client(PODS));
+    }
+
+    @Test
+    void theNodesOwnPodRangesDecideWhenItsNodeObjectGivesThem() throws ConfigException {
+        String node = """
+                ---
+                apiVersion: v1
+                kind: Node
+                metadata: {name: node-a}
+                spec: {podCIDRs: [10.244.7.0/24, "fd00:244:7::/64"]}
+                """;
+        Map<String, ServicePort> ports = ports(service("Local", "Cluster", "") + node, NODE);
+
+        assertThat(source(ports, "http")).as("a pod of another node gets its replies through its own node")
+                .isEqualTo(UpstreamSource.client(List.of(Cidr.parse("10.244.7.0/24").orElseThrow(),
+                        Cidr.parse("fd00:244:7::/64").orElseThrow())));
+        assertThat(source(ports, "http/external")).isEqualTo(UpstreamSource.client(List.of()));
+    }
+
+    @Test
     void withBothPoliciesLocalTheListenerlessPortServesPodsFromTheirAddress() throws ConfigException {
         Map<String, ServicePort> ports = ports(service("Local", "Local", ""), NODE);
 

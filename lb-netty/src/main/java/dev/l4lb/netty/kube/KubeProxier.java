@@ -32,6 +32,7 @@ import dev.l4lb.core.model.Service;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.netty.Balancer;
 import dev.l4lb.netty.kube.portal.PortalProgram;
+import dev.l4lb.netty.kube.portal.ReplyPath;
 import dev.l4lb.netty.transport.BindFailure;
 
 /**
@@ -52,6 +53,8 @@ public final class KubeProxier implements AutoCloseable {
     private final ClusterSource source;
     /** Replaced only by the sync thread, when the host's addresses change. */
     private volatile NodeContext node;
+    /** The subnets on this host's interfaces, read again at each periodic sync (a bridge's, for the data plane). */
+    private volatile List<dev.l4lb.core.model.Cidr> subnets = LocalAddresses.onLinkSubnets();
     private final java.util.function.Supplier<java.util.Set<java.net.InetAddress>> hostAddresses;
     private final ProxyPorts proxyPorts;
     private final PortalProgram portals;
@@ -160,6 +163,7 @@ public final class KubeProxier implements AutoCloseable {
 
     private void periodicSync() {
         unbindable.clear(); // try again what could not be bound before
+        subnets = LocalAddresses.onLinkSubnets();
         if (hostAddresses != null) {
             try {
                 java.util.Set<java.net.InetAddress> now = hostAddresses.get();
@@ -191,7 +195,7 @@ public final class KubeProxier implements AutoCloseable {
                 // A Node seen and then gone was deleted: not eligible, as kube-proxy's OnNodeDelete leaves it.
                 health.nodeEligible(self != null ? eligible(self) : !nodeSeen);
                 ProxierPlan next = ClusterServices.translate(objects, node, proxyPorts);
-                balancer.clientSources().nodeAddresses(node.localAddresses());
+                balancer.clientSources().node(node.localAddresses(), subnets);
                 reportSkips(next);
                 BalancerConfig config = new BalancerConfig(withoutUnbindable(checked(next.services())), admin);
                 if (stopping) {
@@ -214,6 +218,8 @@ public final class KubeProxier implements AutoCloseable {
                     }
                 }
                 boolean portalsWritten = portals.sync(next);
+                ReplyPath.Status replies = portals.replyPath(); // a family whose reply path is gone connects from the node
+                balancer.clientSources().replyPath(replies.ipv4(), replies.ipv6(), replies.endpoints());
                 if (stopping) {
                     return;
                 }

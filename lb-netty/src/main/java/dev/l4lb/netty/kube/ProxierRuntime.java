@@ -160,7 +160,7 @@ public final class ProxierRuntime implements AutoCloseable {
      * the node's then, as kube-proxy's userspace mode did.
      */
     private static void clientSources(Balancer balancer, ReplyPath.Status replies) {
-        balancer.clientSources().replyPath(replies.ipv4(), replies.ipv6());
+        balancer.clientSources().replyPath(replies.ipv4(), replies.ipv6(), replies.endpoints());
         Optional<String> v4 = balancer.clientSources().offReason(false);
         Optional<String> v6 = balancer.clientSources().offReason(true);
         if (v4.isEmpty() && v6.isEmpty()) {

@@ -22,9 +22,9 @@ import dev.l4lb.netty.proxyprotocol.ProxyHeaders;
  * fails; once connected, the PROXY header the port sends goes first. One per client connection.
  *
  * <p>Where the port and the node let it ({@link ClientSourceConnects}), the connect comes from the
- * client's own address. When that one fails, the same endpoint is tried once more from the node's
- * address before it counts as failed: when that succeeds, the endpoint's replies bypass this node,
- * and it is reported so.
+ * client's own address. When that one fails in a way that may not be the endpoint's (a timeout
+ * where such a connect never worked, a local error), the same endpoint is tried once more from
+ * the node's address before it counts as failed.
  */
 final class BackendConnector {
     /** Where the connector's work ends. */
@@ -47,6 +47,8 @@ final class BackendConnector {
     private @Nullable Channel connecting;
     /** Why the connect from the client's address to the endpoint being connected failed; null when none did. */
     private @Nullable Throwable failedFromClient;
+    /** Whether the connect from the node's address after it decides whether the endpoint's replies bypass the node. */
+    private boolean probing;
 
     BackendConnector(Channel inbound, Admission admission, TcpDataPlane plane, InetSocketAddress client,
                      InetSocketAddress destination, Done done) {
@@ -77,8 +79,8 @@ final class BackendConnector {
             // The backend side's relay releases the endpoint's count, taken at the pick, when it closes.
             outbound = plane.newBackendChannel(backend.address(), connectTimeoutMillis(admission.route().policy()),
                     new TcpRelayHandler(inbound, backend, admission.route().counters(), null, null), fromClient);
-        } catch (ChannelException e) { // no socket at all (out of file descriptors)
-            connectDone(null, e, backend, started, false);
+        } catch (ChannelException e) { // no socket at all (out of file descriptors), or IP_TRANSPARENT refused
+            connectDone(null, e, backend, started, fromClient);
             return;
         }
         connecting = outbound;
@@ -117,11 +119,14 @@ final class BackendConnector {
     private void connectDone(@Nullable Channel outbound, @Nullable Throwable cause, Backend backend, long started,
                              boolean fromClient) {
         connecting = null;
+        ClientSourceConnects sources = plane.clientSources();
         if (cause == null) {
             backend.connectDone();
             if (failedFromClient != null) {
-                plane.clientSources().repliesBypass(backend.address(), failedFromClient);
+                sources.connectedFromNode(client.getAddress(), backend.address(), failedFromClient, probing);
                 failedFromClient = null;
+            } else if (fromClient) {
+                sources.reached(client.getAddress(), backend.address());
             }
             connected(outbound, backend, System.nanoTime() - started);
             return;
@@ -135,11 +140,14 @@ final class BackendConnector {
             return; // the client left, which is not the endpoint's failure
         }
         if (fromClient) {
-            // Its replies may not come back through this node (or the bind was refused): the same
-            // endpoint from the node's address decides, still counted as one connect in progress.
-            failedFromClient = cause;
-            connect(backend, false);
-            return;
+            ClientSourceConnects.AfterFailure next = sources.afterFailure(client.getAddress(), backend.address(), cause);
+            if (next != ClientSourceConnects.AfterFailure.FAILED) {
+                // The same endpoint from the node's address, still counted as one connect in progress.
+                failedFromClient = cause;
+                probing = next == ClientSourceConnects.AfterFailure.PROBE_FROM_NODE;
+                connect(backend, false);
+                return;
+            }
         }
         failedFromClient = null;
         backend.connectDone();

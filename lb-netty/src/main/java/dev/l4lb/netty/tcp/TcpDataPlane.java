@@ -11,6 +11,7 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelConfig;
+import io.netty.channel.ChannelException;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -232,10 +233,24 @@ public final class TcpDataPlane {
      * with a {@code Bootstrap}: one per connection would cost an option map, its entries and an
      * extra event-loop task for the connect.
      *
-     * @throws io.netty.channel.ChannelException when no socket can be created (out of file descriptors)
+     * @throws io.netty.channel.ChannelException when no socket can be created (out of file descriptors),
+     *         or it cannot be made transparent ({@code fromClient})
      */
     Channel newBackendChannel(InetSocketAddress address, int connectTimeoutMillis, ChannelHandler handler, boolean fromClient) {
         Channel channel = transport.newSocketChannel(address);
+        try {
+            configure(channel, connectTimeoutMillis, handler, fromClient);
+        } catch (RuntimeException e) { // IP_TRANSPARENT refused (EPERM): the socket goes, the caller hears why
+            channel.unsafe().closeForcibly();
+            if (fromClient) {
+                clientSources.transparentRefused(e); // every later connect would be refused the same way
+            }
+            throw e instanceof ChannelException ? (ChannelException) e : new ChannelException(e);
+        }
+        return channel;
+    }
+
+    private void configure(Channel channel, int connectTimeoutMillis, ChannelHandler handler, boolean fromClient) {
         ChannelConfig config = channel.config();
         if (fromClient) {
             // IP_TRANSPARENT lets it bind the client's address, which is not this node's. Without
@@ -252,7 +267,6 @@ public final class TcpDataPlane {
         config.setConnectTimeoutMillis(connectTimeoutMillis);
         transport.forEachStreamOption(config::setOption);
         channel.pipeline().addLast(handler);
-        return channel;
     }
 
     private ServerBootstrap serverBootstrap(EventLoopGroup loops, ListenerRouting routing) {

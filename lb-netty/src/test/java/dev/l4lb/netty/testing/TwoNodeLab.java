@@ -25,12 +25,14 @@ import dev.l4lb.core.model.Addresses;
  *                              |-- pod A (10.217.o.2)  the local endpoint, via node A
  *                              |-- pod C (10.217.o.6)  a client pod, via node A
  *                              |-- pod D (10.217.o.10) via node A, but its replies to the outside are lost
+ *                              |-- bridge (10.217.o.65/26) --- pods E (.66) and F (.67), as a bridge CNI's
  *                              `-- node B (10.216.o.6, forwards) --- pod B (10.217.o.130), via node B
  * </pre>
  *
  * and in IPv6 the outside (fd00:216:o::2), node A (fd00:216:o::1, fd00:217:o::1) and pod A
  * (fd00:217:o::2); with {@code o} from the test's pid, so that two runs do not collide. The pods' range (the
- * cluster CIDR) is 10.217.o.0/24, node B's share of it 10.217.o.128/25. Every pod runs socat on
+ * cluster CIDR) is 10.217.o.0/24, node B's share of it 10.217.o.128/25. Every pod but C and E,
+ * and node B itself (an endpoint outside the pods' range, as the API server's is), runs socat on
  * {@link #POD_PORT}, answering each connection with the client address it sees and closing it.
  * Root only; {@link #close} removes the namespaces, the root's ends of the links and its route,
  * and stops the servers, also after a failed start.
@@ -53,6 +55,12 @@ public final class TwoNodeLab implements AutoCloseable {
     /** Node A's address on node B's link: what pod B sees of a connection from node A. */
     public final InetAddress nodeAToNodeB = ip("10.216." + OCTET + ".5");
     public final InetAddress podB = ip("10.217." + OCTET + ".130");
+    /** Node B's own address, on which an endpoint outside the pods' range answers. */
+    public final InetAddress nodeB = ip("10.216." + OCTET + ".6");
+    /** Two pods on one bridge of node A, and node A's address on it. */
+    public final InetAddress podE = ip("10.217." + OCTET + ".66");
+    public final InetAddress podF = ip("10.217." + OCTET + ".67");
+    public final InetAddress nodeAOnBridge = ip("10.217." + OCTET + ".65");
     public final String clusterCidr = "10.217." + OCTET + ".0/24";
     /** The outside client, node A and pod A in IPv6 too (the other pods are IPv4 only). */
     public final InetAddress outside6 = ip("fd00:216:" + OCTET + "::2");
@@ -69,9 +77,10 @@ public final class TwoNodeLab implements AutoCloseable {
     public final String podDNs = name("d");
     public final String nodeBNs = name("b");
     public final String podBNs = name("p");
+    public final String podENs = name("e");
+    public final String podFNs = name("f");
 
     private final List<Process> servers = new ArrayList<>();
-    private final List<String> rootLinks = new ArrayList<>();
 
     private TwoNodeLab() {
     }
@@ -118,11 +127,18 @@ public final class TwoNodeLab implements AutoCloseable {
         HostCommands.run("ip", "route", "add", "10.217" + o + "128/25", "via", "10.216" + o + "6");
         // Pod D's replies to the outside go nowhere: it is not routed through node A for them.
         inNs(podDNs, "ip", "route", "add", "blackhole", "10.216" + o + "0/30");
-        for (String pod : List.of(podANs, podCNs, podDNs, podBNs)) {
+        // A bridge with two pods, as flannel's cni0: they reach each other without node A's IP stack.
+        String bridge = "l4c" + PID + "br";
+        HostCommands.run("ip", "link", "add", bridge, "type", "bridge");
+        HostCommands.run("ip", "addr", "add", "10.217" + o + "65/26", "dev", bridge);
+        HostCommands.run("ip", "link", "set", bridge, "up");
+        bridged(podENs, "e", "10.217" + o + "66/26", bridge, "10.217" + o + "65");
+        bridged(podFNs, "f", "10.217" + o + "67/26", bridge, "10.217" + o + "65");
+        for (String pod : List.of(podANs, podCNs, podDNs, podBNs, podFNs, nodeBNs)) {
             servers.add(podServer(pod, "TCP4-LISTEN:" + POD_PORT));
         }
         servers.add(podServer(podANs, "TCP6-LISTEN:" + POD_PORT + ",ipv6only=1"));
-        for (InetAddress pod : List.of(podA, podC, podD, podB, podA6)) {
+        for (InetAddress pod : List.of(podA, podC, podD, podB, podF, nodeB, podA6)) {
             awaitListening(new InetSocketAddress(pod, POD_PORT));
         }
     }
@@ -132,10 +148,19 @@ public final class TwoNodeLab implements AutoCloseable {
         HostCommands.run("ip", "netns", "add", ns);
         String rootEnd = "l4c" + PID + suffix;
         HostCommands.run("ip", "link", "add", rootEnd, "type", "veth", "peer", "name", "eth0", "netns", ns);
-        rootLinks.add(rootEnd);
         HostCommands.run("ip", "addr", "add", rootAddress, "dev", rootEnd);
         HostCommands.run("ip", "link", "set", rootEnd, "up");
         up(ns, podAddress, rootAddress.substring(0, rootAddress.indexOf('/')));
+    }
+
+    /** A pod on {@code bridge}: a veth whose root end is the bridge's port. */
+    private void bridged(String ns, String suffix, String address, String bridge, String gateway) {
+        HostCommands.run("ip", "netns", "add", ns);
+        String rootEnd = "l4c" + PID + suffix;
+        HostCommands.run("ip", "link", "add", rootEnd, "type", "veth", "peer", "name", "eth0", "netns", ns);
+        HostCommands.run("ip", "link", "set", rootEnd, "master", bridge);
+        HostCommands.run("ip", "link", "set", rootEnd, "up");
+        up(ns, address, gateway);
     }
 
     private static void up(String ns, String address, String gateway) {
@@ -247,7 +272,7 @@ public final class TwoNodeLab implements AutoCloseable {
 
     private void removeLeftovers() {
         // socat's children may outlive a killed parent: whatever still runs in the lab's namespaces goes first.
-        for (String ns : List.of(outsideNs, podANs, podCNs, podDNs, nodeBNs, podBNs)) {
+        for (String ns : List.of(outsideNs, podANs, podCNs, podDNs, nodeBNs, podBNs, podENs, podFNs)) {
             Result pids = exec(List.of(tool("ip"), "netns", "pids", ns), 5);
             if (pids.exit == 0) {
                 pids.out.lines().filter(pid -> pid.strip().matches("\\d+"))
@@ -255,7 +280,7 @@ public final class TwoNodeLab implements AutoCloseable {
             }
             exec(List.of(tool("ip"), "netns", "del", ns), 5);
         }
-        for (String suffix : List.of("x", "a", "c", "d", "b")) {
+        for (String suffix : List.of("x", "a", "c", "d", "b", "e", "f", "br")) {
             exec(List.of(tool("ip"), "link", "del", "l4c" + PID + suffix), 5); // gone with its namespace, unless never made
         }
         exec(List.of(tool("ip"), "route", "del", "10.217." + OCTET + ".128/25"), 5);

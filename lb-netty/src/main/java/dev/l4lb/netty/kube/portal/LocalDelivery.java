@@ -25,12 +25,16 @@ record LocalDelivery(int mark, int table, int priority, String purpose) {
 
     /**
      * TPROXY portals' packets. Bit 13: kube-proxy uses 14 and 15 (masquerade, drop), Cilium 8 to
-     * 11, Weave 17 and 18, Calico 16 to 31, Istio's 1337 bits 0, 3 to 5, 8 and 10. Table 0x4c34
-     * is "L4" in ASCII.
+     * 11 (and 12 to 15 for its IPsec key index), Weave 17 and 18, Calico 16 to 31, Istio's 1337
+     * bits 0, 3 to 5, 8 and 10, the AWS VPC CNI bit 7. Table 0x4c34 is "L4" in ASCII.
      */
     static final LocalDelivery TPROXY = new LocalDelivery(0x2000, 0x4c34, 0x4c34, "TPROXY");
-    /** Endpoints' replies to connections made from clients' addresses: bit 12, the next table. */
-    static final LocalDelivery REPLIES = new LocalDelivery(0x1000, 0x4c35, 0x4c35, "reply path");
+    /**
+     * Endpoints' replies to connections made from clients' addresses: bit 6, which none of those
+     * uses (its rule sends every packet carrying the bit to this host, whoever set it), and the
+     * next table.
+     */
+    static final LocalDelivery REPLIES = new LocalDelivery(0x40, 0x4c35, 0x4c35, "reply path");
 
     /** {@code 0x2000/0x2000}: the mark and its mask, as iptables and ip write them. */
     String markText() {

@@ -9,6 +9,7 @@ import java.util.Optional;
 
 import dev.l4lb.core.model.Cidr;
 
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,7 +39,7 @@ public final class ReplyPath implements AutoCloseable {
 
     /** Per family: its chains and ip when set up; absent when that family could not be. */
     private final Map<IpFamily, OwnedChains> on;
-    private final Path ip;
+    private final @Nullable Path ip;
     private final Map<IpFamily, String> problems;
     private final List<Cidr> endpoints;
     private boolean closed;
@@ -53,17 +54,18 @@ public final class ReplyPath implements AutoCloseable {
     /**
      * Where the reply path is set up, or why not, per family.
      *
-     * @param ipv4 why IPv4 connections cannot come from clients' addresses; null when they can
-     * @param ipv6 the same for IPv6
+     * @param ipv4      why IPv4 connections cannot come from clients' addresses; null when they can
+     * @param ipv6      the same for IPv6
+     * @param endpoints where it takes endpoints' replies from (the pod ranges); empty: anywhere
      */
-    public record Status(String ipv4, String ipv6) {
-        /** Nothing set up, for {@code why}. */
-        public static Status off(String why) {
-            return new Status(why, why);
+    public record Status(@Nullable String ipv4, @Nullable String ipv6, List<Cidr> endpoints) {
+        public Status {
+            endpoints = List.copyOf(endpoints);
         }
 
-        public boolean anyOn() {
-            return ipv4 == null || ipv6 == null;
+        /** Nothing set up, for {@code why}. */
+        public static Status off(String why) {
+            return new Status(why, why, List.of());
         }
     }
 
@@ -135,7 +137,7 @@ public final class ReplyPath implements AutoCloseable {
         if (closed) {
             return Status.off("the reply path is closed");
         }
-        return new Status(problems.get(IpFamily.IPV4), problems.get(IpFamily.IPV6));
+        return new Status(problems.get(IpFamily.IPV4), problems.get(IpFamily.IPV6), endpoints);
     }
 
     /**
@@ -153,8 +155,13 @@ public final class ReplyPath implements AutoCloseable {
             Optional<String> problem = family.getValue().write(rules(family.getKey(), endpoints))
                     .or(() -> ROUTING.repair(family.getValue().commands(), ip, family.getKey()));
             if (problem.isPresent()) {
-                LOG.warn("reply path ({}) could not be restored: {}", family.getKey(), problem.get());
+                // Until it is back, that family's connections come from the node (status() says so).
+                if (problems.put(family.getKey(), "the reply path could not be restored: " + problem.get()) == null) {
+                    LOG.warn("reply path ({}) could not be restored: {}", family.getKey(), problem.get());
+                }
                 ok = false;
+            } else if (problems.remove(family.getKey()) != null) {
+                LOG.info("reply path ({}) restored", family.getKey());
             }
         }
         return ok;
