@@ -28,6 +28,7 @@ import dev.l4lb.netty.health.HealthChecker;
 import dev.l4lb.netty.health.HealthLog;
 import dev.l4lb.netty.log.ConnectionLog;
 import dev.l4lb.netty.metrics.BalancerMetrics;
+import dev.l4lb.netty.tcp.ClientSourceConnects;
 import dev.l4lb.netty.tcp.TcpDataPlane;
 import dev.l4lb.netty.transport.BindFailure;
 import dev.l4lb.netty.transport.Listeners;
@@ -197,7 +198,7 @@ public final class Balancer implements AutoCloseable {
     }
 
     /** Whether endpoints may be connected from clients' addresses on this node, and where not. */
-    public dev.l4lb.netty.tcp.ClientSourceConnects clientSources() {
+    public ClientSourceConnects clientSources() {
         return tcp.clientSources();
     }
 

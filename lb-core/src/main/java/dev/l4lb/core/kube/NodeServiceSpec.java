@@ -3,6 +3,7 @@ package dev.l4lb.core.kube;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
 
@@ -119,7 +120,7 @@ record NodeServiceSpec(String qualified, String namespace, String name, @Nullabl
      * a value it does not know is reported and taken as absent (a typo must not take the Service away).
      */
     private static SourceIp sourceIp(Service service, String qualified, Consumer<String> skipped) {
-        java.util.Map<String, String> annotations = service.getMetadata().getAnnotations();
+        Map<String, String> annotations = service.getMetadata().getAnnotations();
         String value = annotations == null ? null : annotations.get(SourceIp.ANNOTATION);
         if (value == null) {
             return SourceIp.TRANSPARENT;

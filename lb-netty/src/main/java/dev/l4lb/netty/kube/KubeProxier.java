@@ -28,6 +28,7 @@ import dev.l4lb.core.kube.ProxierHealth;
 import dev.l4lb.core.kube.ProxierPlan;
 import dev.l4lb.core.kube.ProxyPorts;
 import dev.l4lb.core.model.Addresses;
+import dev.l4lb.core.model.Cidr;
 import dev.l4lb.core.model.Service;
 import dev.l4lb.core.model.ServicePort;
 import dev.l4lb.netty.Balancer;
@@ -54,7 +55,7 @@ public final class KubeProxier implements AutoCloseable {
     /** Replaced only by the sync thread, when the host's addresses change. */
     private volatile NodeContext node;
     /** The subnets on this host's interfaces, read again at each periodic sync (a bridge's, for the data plane). */
-    private volatile List<dev.l4lb.core.model.Cidr> subnets = LocalAddresses.onLinkSubnets();
+    private volatile List<Cidr> subnets = LocalAddresses.onLinkSubnets();
     private final java.util.function.Supplier<java.util.Set<java.net.InetAddress>> hostAddresses;
     private final ProxyPorts proxyPorts;
     private final PortalProgram portals;

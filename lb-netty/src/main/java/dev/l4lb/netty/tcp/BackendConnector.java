@@ -105,6 +105,7 @@ final class BackendConnector {
             return;
         }
         // Port 0: the kernel picks the client address's port (at the connect, with IP_BIND_ADDRESS_NO_PORT).
+        // The local address is one small object per such connection: Netty takes no address and port apart.
         ChannelFuture connect = fromClient
                 ? outbound.connect(backend.address(), new InetSocketAddress(client.getAddress(), 0))
                 : outbound.connect(backend.address());

@@ -11,9 +11,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Stream;
 
 import tools.jackson.databind.JsonNode;
 import org.junit.jupiter.api.AfterAll;
@@ -23,13 +25,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 import dev.l4lb.core.kube.ClusterObjects;
 import dev.l4lb.core.kube.KubeManifests;
 import dev.l4lb.core.kube.NodeContext;
 import dev.l4lb.core.model.Addresses;
 import dev.l4lb.core.model.Cidr;
+import dev.l4lb.core.model.HealthPolicy;
 import dev.l4lb.core.sched.Backend;
 import dev.l4lb.core.table.Route;
 import dev.l4lb.netty.kube.portal.PortalLeftovers;
@@ -79,11 +83,18 @@ class ClientSourceNetnsTest {
         }
     }
 
+    /** Each portal mode once, each native transport once (their transparent sockets are set up apart). */
+    static Stream<Arguments> portalsAndTransports() {
+        return Stream.of(Arguments.of(ProxierRuntime.Portals.REDIRECT, Transport.IO_URING),
+                Arguments.of(ProxierRuntime.Portals.TPROXY, Transport.EPOLL));
+    }
+
     @ParameterizedTest
-    @EnumSource(value = ProxierRuntime.Portals.class, names = {"REDIRECT", "TPROXY"})
-    void podsSeeTheClientsOwnAddressWhereKubeProxyKeepsIt(ProxierRuntime.Portals portals) throws Exception {
+    @MethodSource("portalsAndTransports")
+    void podsSeeTheClientsOwnAddressWhereKubeProxyKeepsIt(ProxierRuntime.Portals portals, Transport transport) throws Exception {
+        Assumptions.assumeTrue(transport.isAvailable(), transport + " is not available here");
         int nodePort = Ports.free();
-        try (ProxierRuntime runtime = start(portals, services(nodePort))) {
+        try (ProxierRuntime runtime = start(portals, services(nodePort), List.of(), transport)) {
             assertThat(runtime.balancer().clientSources().offReason(false)).isEmpty();
 
             // From outside, through the node port of a Local Service: the pod sees the outside client.
@@ -111,7 +122,8 @@ class ClientSourceNetnsTest {
             assertThat(lab.askMany(lab.outsideNs, lab.nodeA, nodePort, 1000)).isEqualTo("1000 " + lab.outside.getHostAddress());
             await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
                 assertThat(runtime.balancer().snapshot().routes()).allMatch(r -> r.counters().active() == 0);
-                assertThat(HostCommands.output("ss", "-Htn", "state", "established", "( dport = :8080 )")).isBlank();
+                assertThat(HostCommands.output("ss", "-Htn", "state", "established",
+                        "( dport = :" + TwoNodeLab.POD_PORT + " and dst " + lab.clusterCidr + " )")).isBlank();
             });
             assertThat(ourRules()).isEqualTo(rulesBefore);
             assertThat(openDescriptors()).isLessThan(descriptorsBefore + 50);
@@ -145,7 +157,7 @@ class ClientSourceNetnsTest {
                 ports: [{name: http, port: 8080, protocol: TCP}]
                 endpoints: [{addresses: ["%s"], nodeName: node-a}]
                 """.formatted(nodePort, lab.podA6.getHostAddress());
-        try (ProxierRuntime runtime = start(ProxierRuntime.Portals.REDIRECT, yaml, List.of(lab.nodeA6Cidr))) {
+        try (ProxierRuntime runtime = start(ProxierRuntime.Portals.REDIRECT, yaml, List.of(lab.nodeA6Cidr), TRANSPORT)) {
             assertThat(runtime.balancer().clientSources().offReason(true)).isEmpty();
             assertThat(ip(lab.ask(lab.outsideNs, lab.nodeA6, nodePort))).isEqualTo(lab.outside6);
             assertThat(HostCommands.output("ip6tables-save", "-t", "mangle")).contains("-A L4LB-REPLIES");
@@ -242,12 +254,12 @@ class ClientSourceNetnsTest {
     }
 
     private static ProxierRuntime start(ProxierRuntime.Portals portals, String yaml) throws Exception {
-        return start(portals, yaml, List.of());
+        return start(portals, yaml, List.of(), TRANSPORT);
     }
 
     /** @param nodePortAddresses --nodeport-addresses: empty for every address (0.0.0.0) */
-    private static ProxierRuntime start(ProxierRuntime.Portals portals, String yaml, List<String> nodePortAddresses)
-            throws Exception {
+    private static ProxierRuntime start(ProxierRuntime.Portals portals, String yaml, List<String> nodePortAddresses,
+                                        Transport transport) throws Exception {
         ClusterObjects objects = KubeManifests.parse("lab.yaml", yaml);
         boolean tproxy = portals == ProxierRuntime.Portals.TPROXY;
         Set<InetAddress> nodeAddresses = Set.of(lab.nodeA, lab.nodeAToPodA, lab.nodeAToPodD, lab.nodeAToNodeB,
@@ -258,9 +270,9 @@ class ClientSourceNetnsTest {
         ProxierRuntime.Settings settings = new ProxierRuntime.Settings(node, null, portals,
                 List.of(Cidr.parse(lab.serviceCidr).orElseThrow()), tproxy ? Ports.loopback(Ports.free()) : null, null,
                 ip("127.0.0.1"), Duration.ZERO, Duration.ofSeconds(30), Duration.ofSeconds(60), false,
-                dev.l4lb.core.model.HealthPolicy.NONE);
+                HealthPolicy.NONE);
         AtomicReference<ClusterObjects> source = new AtomicReference<>(objects);
-        return ProxierRuntime.start(settings, KubeFixtures.admin(), TRANSPORT, 2, ConnectionLog.off(), onChange -> source::get);
+        return ProxierRuntime.start(settings, KubeFixtures.admin(), transport, 2, ConnectionLog.off(), onChange -> source::get);
     }
 
     /**
@@ -346,7 +358,7 @@ class ClientSourceNetnsTest {
 
     /** Our rules and routes as the kernel lists them: the reply path's chain, jump, ip rule and route. */
     private static List<String> ourRules() {
-        List<String> rules = new java.util.ArrayList<>();
+        List<String> rules = new ArrayList<>();
         HostCommands.output("iptables-save", "-t", "mangle").lines().filter(l -> l.contains("L4LB")).forEach(rules::add);
         HostCommands.output("ip", "-4", "rule").lines().filter(l -> l.contains("19509")).forEach(rules::add);
         rules.addAll(HostCommands.quietly("ip", "-4", "route", "show", "table", "19509").lines().toList());

@@ -195,11 +195,10 @@ class NoEndpointsNetnsTest {
         assertThat(runtime.proxier().plan().portals()).hasSize(2);
 
         for (InetSocketAddress target : List.of(new InetSocketAddress(NODE, nodePort), new InetSocketAddress(EMPTY_SERVICE_IP, 80))) {
-            long started = System.nanoTime();
+            // Refused (a reset came back), not timed out: the client is told at once.
             NetworkCommands.Result refused = connectFromTheClient(target.getAddress(), target.getPort());
             assertThat(refused.exit()).as("%s from the client: %s", target, refused.err()).isEqualTo(1);
             assertThat(refused.err()).contains("Connection refused");
-            assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(1));
         }
         for (InetSocketAddress target : List.of(new InetSocketAddress(NODE, nodePort), Ports.loopback(nodePort),
                 new InetSocketAddress(EMPTY_SERVICE_IP, 80), new InetSocketAddress(EMPTY_SERVICE_IP6, 80))) {
