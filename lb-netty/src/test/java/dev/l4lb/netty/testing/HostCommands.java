@@ -6,6 +6,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import org.junit.jupiter.api.Assumptions;
+
 /** The set-up commands of the root-only tests (ip, iptables): each runs to its end or fails the test. */
 public final class HostCommands {
     private HostCommands() {
@@ -43,6 +45,26 @@ public final class HostCommands {
             return p.exitValue() == 0 ? out : "";
         } catch (IOException | InterruptedException | IllegalThreadStateException e) {
             throw new AssertionError(String.join(" ", command) + " could not run", e);
+        }
+    }
+
+    /**
+     * Skips the test unless it runs as root ({@code why} says what for) and every tool is
+     * installed; where {@value PeerProcess#REQUIRE_PEERS}=1 (CI) a missing tool fails it instead.
+     */
+    public static void requireRootAnd(String why, String... tools) {
+        Assumptions.assumeTrue(Privileges.isRoot(), "needs root: " + why);
+        for (String tool : tools) {
+            boolean there;
+            try {
+                there = PeerProcess.executable(tool) != null;
+            } catch (org.opentest4j.TestAbortedException notFound) {
+                there = false;
+            }
+            if (!there && "1".equals(System.getenv(PeerProcess.REQUIRE_PEERS))) {
+                throw new AssertionError(tool + " is not installed, and " + PeerProcess.REQUIRE_PEERS + "=1 says it must be");
+            }
+            Assumptions.assumeTrue(there, tool + " is not installed");
         }
     }
 

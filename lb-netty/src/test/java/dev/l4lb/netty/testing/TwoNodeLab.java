@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-import org.junit.jupiter.api.Assumptions;
 
 import dev.l4lb.core.model.Addresses;
 
@@ -87,14 +86,7 @@ public final class TwoNodeLab implements AutoCloseable {
 
     /** Builds the lab; skips the test where it cannot (not root, no ip or socat). */
     public static TwoNodeLab start() {
-        Assumptions.assumeTrue(Privileges.isRoot(), "needs root: it creates network namespaces");
-        for (String tool : List.of("ip", "socat", "iptables")) {
-            boolean there = tool(tool) != null;
-            if (!there && "1".equals(System.getenv(PeerProcess.REQUIRE_PEERS))) {
-                throw new AssertionError(tool + " is not installed, and " + PeerProcess.REQUIRE_PEERS + "=1 says it must be");
-            }
-            Assumptions.assumeTrue(there, tool + " is not installed");
-        }
+        HostCommands.requireRootAnd("it creates network namespaces", "ip", "socat", "iptables");
         TwoNodeLab lab = new TwoNodeLab();
         lab.removeLeftovers();
         try {
@@ -291,11 +283,7 @@ public final class TwoNodeLab implements AutoCloseable {
     }
 
     private static String tool(String name) {
-        try {
-            return HostCommands.tool(name);
-        } catch (RuntimeException e) {
-            return null;
-        }
+        return HostCommands.tool(name);
     }
 
     private static void sleep(Duration duration) {

@@ -43,9 +43,9 @@ import dev.l4lb.netty.kube.KubeFixtures;
 import dev.l4lb.netty.kube.ProxierRuntime;
 import dev.l4lb.netty.log.ConnectionLog;
 import dev.l4lb.netty.testing.Closer;
+import dev.l4lb.netty.testing.HostCommands;
 import dev.l4lb.netty.testing.NoLeaks;
 import dev.l4lb.netty.testing.Ports;
-import dev.l4lb.netty.testing.Privileges;
 import dev.l4lb.netty.transport.Transport;
 
 /**
@@ -90,15 +90,8 @@ class NoEndpointsNetnsTest {
 
     @BeforeAll
     static void createTheClientNamespace() {
-        Assumptions.assumeTrue(Privileges.isRoot(), "needs root: it creates a network namespace and iptables rules");
-        NetworkCommands tools = NetworkCommands.system();
-        for (String tool : List.of("ip", "iptables", "iptables-restore", "iptables-save", "ip6tables-save", "socat")) {
-            boolean there = tools.find(tool).isPresent();
-            if (!there && "1".equals(System.getenv("L4LB_REQUIRE_PEERS"))) {
-                throw new AssertionError(tool + " is not installed, and L4LB_REQUIRE_PEERS=1 says it must be");
-            }
-            Assumptions.assumeTrue(there, tool + " is not installed");
-        }
+        HostCommands.requireRootAnd("it creates a network namespace and iptables rules",
+                "ip", "iptables", "iptables-restore", "iptables-save", "ip6tables-save", "socat");
         removeTheClientNamespace();
         run("ip", "netns", "add", NS);
         run("ip", "link", "add", NODE_IF, "type", "veth", "peer", "name", CLIENT_IF);
