@@ -95,7 +95,7 @@ public final class ClusterServices {
             plan.add(service, slicesByService.getOrDefault(qualifiedName(service), List.of()));
         }
         plan.proxyListeners.releaseUnused();
-        return new ProxierPlan(plan.services, plan.proxyListeners.portals(), plan.health, plan.skipped);
+        return new ProxierPlan(plan.services, plan.proxyListeners.portals(), plan.health, plan.skipped, plan.ignored);
     }
 
     /** A Node's {@value #ZONE_LABEL} label; empty when it has none. */
@@ -131,6 +131,7 @@ public final class ClusterServices {
         final List<Service> services = new ArrayList<>();
         final List<ServiceHealth> health = new ArrayList<>();
         final List<String> skipped = new ArrayList<>();
+        final List<String> ignored = new ArrayList<>();
         final AddressClaims claims = new AddressClaims(skipped::add);
         final ProxyListeners proxyListeners;
 
@@ -152,7 +153,7 @@ public final class ClusterServices {
 
         /** One Service: its balancer ports, and its health check node port under externalTrafficPolicy Local. */
         void add(io.fabric8.kubernetes.api.model.Service service, List<EndpointSlice> slices) {
-            Optional<NodeServiceSpec> read = NodeServiceSpec.read(service, node, skipped::add);
+            Optional<NodeServiceSpec> read = NodeServiceSpec.read(service, node, skipped::add, ignored::add);
             if (read.isEmpty()) {
                 return;
             }

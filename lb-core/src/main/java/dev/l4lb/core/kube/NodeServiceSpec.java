@@ -65,6 +65,15 @@ record NodeServiceSpec(String qualified, String namespace, String name, @Nullabl
      * nothing of it is proxied (no spec, ExternalName, headless, a ClusterIP that is no address).
      */
     static Optional<NodeServiceSpec> read(Service service, NodeContext node, Consumer<String> skipped) {
+        return read(service, node, skipped, skipped);
+    }
+
+    /**
+     * {@code service} as this node serves it; the parts of it left out while the rest is served
+     * (a source range that is no CIDR, an annotation value that means nothing) go to {@code ignored}.
+     */
+    static Optional<NodeServiceSpec> read(Service service, NodeContext node, Consumer<String> skipped,
+                                          Consumer<String> ignored) {
         String qualified = ClusterServices.qualifiedName(service);
         ServiceSpec spec = service.getSpec();
         if (spec == null) {
@@ -97,7 +106,7 @@ record NodeServiceSpec(String qualified, String namespace, String name, @Nullabl
         List<Cidr> sourceRanges = new ArrayList<>();
         for (String range : orEmpty(spec.getLoadBalancerSourceRanges())) {
             Cidr.parse(range.trim()).ifPresentOrElse(sourceRanges::add,
-                    () -> skipped.accept(qualified + ": loadBalancerSourceRanges entry " + range + " is not a CIDR, ignored"));
+                    () -> ignored.accept(qualified + ": loadBalancerSourceRanges entry " + range + " is not a CIDR, ignored"));
         }
         List<InetAddress> ingressIps = localIps(ingressIps(service), node);
         // The node reaches its own load-balancer IP with that IP as source; kube-proxy lets it
@@ -112,14 +121,14 @@ record NodeServiceSpec(String qualified, String namespace, String name, @Nullabl
                 affinityTimeout(spec), "Local".equals(spec.getInternalTrafficPolicy()),
                 "Local".equals(spec.getExternalTrafficPolicy()), sourceRanges,
                 localIps(orEmpty(spec.getExternalIPs()), node), ingressIps, spec.getHealthCheckNodePort(),
-                orEmpty(spec.getPorts()), sourceIp(service, qualified, skipped)));
+                orEmpty(spec.getPorts()), sourceIp(service, qualified, ignored)));
     }
 
     /**
      * The {@value SourceIp#ANNOTATION} annotation's choice, {@code transparent} when it is absent;
      * a value it does not know is reported and taken as absent (a typo must not take the Service away).
      */
-    private static SourceIp sourceIp(Service service, String qualified, Consumer<String> skipped) {
+    private static SourceIp sourceIp(Service service, String qualified, Consumer<String> ignored) {
         Map<String, String> annotations = service.getMetadata().getAnnotations();
         String value = annotations == null ? null : annotations.get(SourceIp.ANNOTATION);
         if (value == null) {
@@ -127,7 +136,7 @@ record NodeServiceSpec(String qualified, String namespace, String name, @Nullabl
         }
         Optional<SourceIp> choice = SourceIp.parse(value);
         if (choice.isEmpty()) {
-            skipped.accept(qualified + ": annotation " + SourceIp.ANNOTATION + ": \"" + value
+            ignored.accept(qualified + ": annotation " + SourceIp.ANNOTATION + ": \"" + value
                     + "\" is not transparent, proxy-v2 or none; taken as transparent");
         }
         return choice.orElse(SourceIp.TRANSPARENT);

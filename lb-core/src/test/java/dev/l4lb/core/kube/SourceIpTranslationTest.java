@@ -131,8 +131,9 @@ class SourceIpTranslationTest {
     void anUnknownAnnotationValueIsReportedAndTakenAsTransparent() throws ConfigException {
         ProxierPlan plan = translate(service("Local", "Cluster", "l4lb.dev/source-ip: keep"), NODE);
 
-        assertThat(plan.skipped()).containsExactly("shop/web: annotation l4lb.dev/source-ip: \"keep\" is not "
+        assertThat(plan.ignored()).containsExactly("shop/web: annotation l4lb.dev/source-ip: \"keep\" is not "
                 + "transparent, proxy-v2 or none; taken as transparent");
+        assertThat(plan.skipped()).as("the Service is served").isEmpty();
         assertThat(plan.services()).hasSize(1);
         assertThat(byName(plan).get("http/external").policy().upstreamSource()).isEqualTo(UpstreamSource.client(List.of()));
     }

@@ -319,10 +319,19 @@ public final class KubeProxier implements AutoCloseable {
 
     /** Each service or port left out is said once, not at every sync. */
     private void reportSkips(ProxierPlan next) {
-        Set<String> now = new LinkedHashSet<>(next.skipped());
-        for (String skip : now) {
-            if (reportedSkips.add(skip)) {
-                LOG.info("not proxied: {}", skip);
+        Set<String> now = new LinkedHashSet<>();
+        for (String skip : next.skipped()) {
+            String line = "not proxied: " + skip;
+            now.add(line);
+            if (reportedSkips.add(line)) {
+                LOG.info(line);
+            }
+        }
+        for (String part : next.ignored()) {
+            String line = "ignored: " + part;
+            now.add(line);
+            if (reportedSkips.add(line)) {
+                LOG.warn(line);
             }
         }
         reportedSkips.retainAll(now);

@@ -83,6 +83,7 @@ public final class ReplyPath implements AutoCloseable {
         Map<IpFamily, OwnedChains> on = new EnumMap<>(IpFamily.class);
         Optional<Path> ip = commands.find("ip");
         if (ip.isEmpty()) {
+            removeLeftovers(commands, null, new ArrayList<>()); // a chain a run with ip left still goes
             String missing = commands.notFound("ip");
             for (IpFamily family : IpFamily.values()) {
                 problems.put(family, missing);
@@ -185,11 +186,12 @@ public final class ReplyPath implements AutoCloseable {
 
     static List<String> removeLeftovers(NetworkCommands commands) {
         List<String> errors = new ArrayList<>();
-        commands.find("ip").ifPresent(ip -> removeLeftovers(commands, ip, errors));
+        removeLeftovers(commands, commands.find("ip").orElse(null), errors);
         return errors;
     }
 
-    private static void removeLeftovers(NetworkCommands commands, Path ip, List<String> errors) {
+    /** @param ip null where it is missing: then only the chains go (no ip rule can have been added without it) */
+    private static void removeLeftovers(NetworkCommands commands, @Nullable Path ip, List<String> errors) {
         for (IpFamily family : IpFamily.values()) {
             OwnedChains.Tools tools = OwnedChains.find(family, TABLE, commands);
             if (tools.usable()) {
@@ -198,13 +200,14 @@ public final class ReplyPath implements AutoCloseable {
         }
     }
 
-    private static void remove(OwnedChains chains, Path ip, List<String> errors) {
+    private static void remove(OwnedChains chains, @Nullable Path ip, List<String> errors) {
         OwnedChains.Removal removal = chains.removeAll();
         if (removal.error() != null) {
             LOG.warn("could not remove the {} reply path chain: {}", chains.family(), removal.error());
             errors.add("could not remove the " + chains.family() + " reply path chain: " + removal.error());
         }
-        LocalDelivery.Removed routing = ROUTING.remove(chains.commands(), ip, chains.family(), errors);
+        LocalDelivery.Removed routing = ip == null ? new LocalDelivery.Removed(0, false)
+                : ROUTING.remove(chains.commands(), ip, chains.family(), errors);
         if (removal.removedAnything() || routing.anything()) {
             LOG.info("removed the {} reply path: {} chain(s), {} jump rule(s), {} ip rule(s) and the routes of table {}",
                     chains.family(), removal.chains(), removal.jumps(), routing.rules(), ROUTING.table());
