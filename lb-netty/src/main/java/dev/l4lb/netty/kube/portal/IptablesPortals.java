@@ -129,7 +129,7 @@ public final class IptablesPortals implements AutoCloseable {
         }
         IptablesPortals portals = new IptablesPortals(targets, chains, null, v6.usable() ? null : v6.problem());
         for (OwnedChains owned : chains.values()) {
-            removeLeftovers(owned, "left by an earlier run");
+            owned.removeAllLogged("portal", OwnedChains.LEFT_BY_EARLIER_RUN);
         }
         if (targets.bindAddress().isLoopbackAddress()) {
             LOG.warn("proxy listeners are bound to {}: portals steer only the node's own traffic to them, "
@@ -152,12 +152,8 @@ public final class IptablesPortals implements AutoCloseable {
     /** @return what could not be removed, with iptables' words; empty when nothing is left */
     static List<String> removeLeftovers(NetworkCommands commands) {
         List<String> errors = new ArrayList<>();
-        for (IpFamily family : IpFamily.values()) {
-            OwnedChains.Tools tools = OwnedChains.find(family, TABLE, commands);
-            if (tools.usable()) {
-                removeLeftovers(new OwnedChains(family, TABLE, JUMPS, tools.iptables(), tools.restore(), commands),
-                        "left by an earlier run").ifPresent(errors::add);
-            }
+        for (OwnedChains owned : OwnedChains.everyUsable(TABLE, JUMPS, commands)) {
+            owned.removeAllLogged("portal", OwnedChains.LEFT_BY_EARLIER_RUN).ifPresent(errors::add);
         }
         return errors;
     }
@@ -269,20 +265,7 @@ public final class IptablesPortals implements AutoCloseable {
         }
         closed = true;
         for (OwnedChains owned : chains.values()) {
-            removeLeftovers(owned, null);
+            owned.removeAllLogged("portal", null);
         }
-    }
-
-    private static Optional<String> removeLeftovers(OwnedChains owned, String leftBy) {
-        OwnedChains.Removal removal = owned.removeAll();
-        if (removal.error() != null) {
-            LOG.warn("could not remove the {} portals: {}", owned.family(), removal.error());
-            return Optional.of("could not remove the " + owned.family() + " portals: " + removal.error());
-        }
-        if (removal.removedAnything()) {
-            LOG.info("removed {} {} portal chain(s) and {} jump rule(s){}", removal.chains(), owned.family(),
-                    removal.jumps(), leftBy == null ? "" : " " + leftBy);
-        }
-        return Optional.empty();
     }
 }

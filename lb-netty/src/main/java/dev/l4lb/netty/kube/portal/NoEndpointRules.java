@@ -32,6 +32,8 @@ final class NoEndpointRules implements AutoCloseable {
 
     static final String TABLE = "filter";
     static final String CHAIN = "L4LB-NO-ENDPOINTS";
+    /** How logs name these chains. */
+    private static final String WHAT = "no-endpoint";
     static final List<OwnedChains.Jump> JUMPS = List.of(
             new OwnedChains.Jump("INPUT", CHAIN, "l4lb: refuse services without (local) endpoints before the handshake"));
 
@@ -70,7 +72,7 @@ final class NoEndpointRules implements AutoCloseable {
             }
         }
         for (OwnedChains owned : chains.values()) {
-            remove(owned, "left by an earlier run");
+            owned.removeAllLogged(WHAT, OwnedChains.LEFT_BY_EARLIER_RUN);
         }
         return new NoEndpointRules(chains, ipv6Problem);
     }
@@ -82,12 +84,8 @@ final class NoEndpointRules implements AutoCloseable {
     /** Removes the chain and its jump that an earlier run left, in every family; returns what could not be removed. */
     static List<String> removeLeftovers(NetworkCommands commands) {
         List<String> errors = new ArrayList<>();
-        for (IpFamily family : IpFamily.values()) {
-            OwnedChains.Tools tools = OwnedChains.find(family, TABLE, commands);
-            if (tools.usable()) {
-                remove(new OwnedChains(family, TABLE, JUMPS, tools.iptables(), tools.restore(), commands), "left by an earlier run")
-                        .ifPresent(errors::add);
-            }
+        for (OwnedChains owned : OwnedChains.everyUsable(TABLE, JUMPS, commands)) {
+            owned.removeAllLogged(WHAT, OwnedChains.LEFT_BY_EARLIER_RUN).ifPresent(errors::add);
         }
         return errors;
     }
@@ -226,20 +224,7 @@ final class NoEndpointRules implements AutoCloseable {
         }
         closed = true;
         for (OwnedChains owned : chains.values()) {
-            remove(owned, null);
+            owned.removeAllLogged(WHAT, null);
         }
-    }
-
-    private static Optional<String> remove(OwnedChains owned, String leftBy) {
-        OwnedChains.Removal removal = owned.removeAll();
-        if (removal.error() != null) {
-            LOG.warn("could not remove the {} no-endpoint rules: {}", owned.family(), removal.error());
-            return Optional.of("could not remove the " + owned.family() + " no-endpoint rules: " + removal.error());
-        }
-        if (removal.removedAnything()) {
-            LOG.info("removed {} {} no-endpoint chain(s) and {} jump rule(s){}", removal.chains(), owned.family(),
-                    removal.jumps(), leftBy == null ? "" : " " + leftBy);
-        }
-        return Optional.empty();
     }
 }

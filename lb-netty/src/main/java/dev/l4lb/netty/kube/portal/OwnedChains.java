@@ -8,12 +8,16 @@ import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 /**
  * The chains l4lb owns in one table of one IP family: their whole content written in one
  * {@code iptables-restore --noflush} transaction, entered by one jump rule each from a built-in
  * chain, and removed without a trace. Nothing outside these chains and their jumps is touched.
  */
 final class OwnedChains {
+    private static final Logger LOG = LoggerFactory.getLogger(OwnedChains.class);
     /** Seconds to wait for the xtables lock that another iptables user may hold (legacy backend; nft ignores it). */
     private static final String LOCK_WAIT = "5";
     private static final Pattern ERROR_LINE = Pattern.compile("line:? (\\d+)");
@@ -122,6 +126,24 @@ final class OwnedChains {
         return "\"" + clean + "\"";
     }
 
+    /** How a removal at start names what it removed: what a run that did not close left. */
+    static final String LEFT_BY_EARLIER_RUN = "left by an earlier run";
+
+    /**
+     * The chains of {@code table} in every family whose tools may change it: where cleaning up
+     * what an earlier run left looks (a family without them can hold nothing of ours).
+     */
+    static List<OwnedChains> everyUsable(String table, List<Jump> jumps, NetworkCommands commands) {
+        List<OwnedChains> usable = new ArrayList<>();
+        for (IpFamily family : IpFamily.values()) {
+            Tools tools = find(family, table, commands);
+            if (tools.usable()) {
+                usable.add(new OwnedChains(family, table, jumps, tools.iptables(), tools.restore(), commands));
+            }
+        }
+        return usable;
+    }
+
     /** The jumps of ours that are not in their built-in chain now, checked one by one with {@code iptables -C}. */
     List<Jump> missingJumps() {
         List<Jump> missing = new ArrayList<>();
@@ -199,6 +221,26 @@ final class OwnedChains {
             return false;
         }
         return line.endsWith(" -j " + chain) || line.endsWith(" -g " + chain);
+    }
+
+    /**
+     * {@link #removeAll}, logged: what was removed, the chains named {@code what} ({@code portal},
+     * {@code no-endpoint}), or why nothing could be.
+     *
+     * @param leftBy null at close; {@link #LEFT_BY_EARLIER_RUN} at start
+     * @return why the chains could not be removed; empty when they are gone
+     */
+    Optional<String> removeAllLogged(String what, String leftBy) {
+        Removal removal = removeAll();
+        if (removal.error() != null) {
+            LOG.warn("could not remove the {} {} chains: {}", family, what, removal.error());
+            return Optional.of("could not remove the " + family + " " + what + " chains: " + removal.error());
+        }
+        if (removal.removedAnything()) {
+            LOG.info("removed {} {} {} chain(s) and {} jump rule(s){}", removal.chains(), family, what, removal.jumps(),
+                    leftBy == null ? "" : " " + leftBy);
+        }
+        return Optional.empty();
     }
 
     /**

@@ -192,11 +192,8 @@ public final class ReplyPath implements AutoCloseable {
 
     /** @param ip null where it is missing: then only the chains go (no ip rule can have been added without it) */
     private static void removeLeftovers(NetworkCommands commands, @Nullable Path ip, List<String> errors) {
-        for (IpFamily family : IpFamily.values()) {
-            OwnedChains.Tools tools = OwnedChains.find(family, TABLE, commands);
-            if (tools.usable()) {
-                remove(new OwnedChains(family, TABLE, JUMPS, tools.iptables(), tools.restore(), commands), ip, errors);
-            }
+        for (OwnedChains chains : OwnedChains.everyUsable(TABLE, JUMPS, commands)) {
+            remove(chains, ip, errors);
         }
     }
 

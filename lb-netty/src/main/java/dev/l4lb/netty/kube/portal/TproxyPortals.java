@@ -150,13 +150,9 @@ public final class TproxyPortals implements AutoCloseable {
      */
     private static Map<IpFamily, OwnedChains> removeLeftovers(NetworkCommands commands, Path ip, List<String> errors) {
         Map<IpFamily, OwnedChains> usable = new EnumMap<>(IpFamily.class);
-        for (IpFamily family : IpFamily.values()) {
-            OwnedChains.Tools tools = OwnedChains.find(family, TABLE, commands);
-            if (tools.usable()) {
-                OwnedChains chains = new OwnedChains(family, TABLE, JUMPS, tools.iptables(), tools.restore(), commands);
-                errors.addAll(removeAll(chains, ip, "left by an earlier run"));
-                usable.put(family, chains);
-            }
+        for (OwnedChains chains : OwnedChains.everyUsable(TABLE, JUMPS, commands)) {
+            errors.addAll(removeAll(chains, ip, OwnedChains.LEFT_BY_EARLIER_RUN));
+            usable.put(chains.family(), chains);
         }
         return usable;
     }
