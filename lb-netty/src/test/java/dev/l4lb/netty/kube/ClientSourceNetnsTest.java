@@ -267,10 +267,8 @@ class ClientSourceNetnsTest {
         NodeContext node = new NodeContext("node-a", nodeAddresses,
                 nodePortAddresses.stream().map(c -> Cidr.parse(c).orElseThrow()).toList(), ip("0.0.0.0"), tproxy,
                 List.of(Cidr.parse(lab.clusterCidr).orElseThrow()));
-        ProxierRuntime.Settings settings = new ProxierRuntime.Settings(node, null, portals,
-                List.of(Cidr.parse(lab.serviceCidr).orElseThrow()), tproxy ? Ports.loopback(Ports.free()) : null, null,
-                ip("127.0.0.1"), Duration.ZERO, Duration.ofSeconds(30), Duration.ofSeconds(60), false,
-                HealthPolicy.NONE);
+        ProxierRuntime.Settings settings = KubeFixtures.settings(node, portals, List.of(Cidr.parse(lab.serviceCidr).orElseThrow()),
+                tproxy ? Ports.loopback(Ports.free()) : null);
         AtomicReference<ClusterObjects> source = new AtomicReference<>(objects);
         return ProxierRuntime.start(settings, KubeFixtures.admin(), transport, 2, ConnectionLog.off(), onChange -> source::get);
     }

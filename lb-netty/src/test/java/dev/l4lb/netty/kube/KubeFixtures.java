@@ -41,6 +41,17 @@ public final class KubeFixtures {
                 dev.l4lb.core.model.HealthPolicy.NONE);
     }
 
+    /**
+     * The settings of a proxier that programs {@code portals} for {@code serviceCidrs} (TPROXY ones
+     * deliver to {@code transparentListener}, else null), syncing at once on every change: the
+     * root-only portal tests' proxier.
+     */
+    public static ProxierRuntime.Settings settings(NodeContext node, ProxierRuntime.Portals portals, List<Cidr> serviceCidrs,
+                                                   InetSocketAddress transparentListener) {
+        return new ProxierRuntime.Settings(node, null, portals, serviceCidrs, transparentListener, null, LOOPBACK,
+                Duration.ZERO, Duration.ofSeconds(30), Duration.ofSeconds(60), false, dev.l4lb.core.model.HealthPolicy.NONE);
+    }
+
     public static AdminConfig admin() {
         return new AdminConfig(new InetSocketAddress(LOOPBACK, 0), new InetSocketAddress(LOOPBACK, 0));
     }

@@ -20,32 +20,44 @@ public final class HostCommands {
 
     /** Like {@link #run}, and returns what the command wrote (stdout and stderr). */
     public static String output(String... command) {
-        List<String> resolved = new ArrayList<>(List.of(command));
-        resolved.set(0, tool(command[0]));
+        Ran ran = exec(20, resolved(command));
+        if (ran.exit() != 0) {
+            throw new AssertionError(String.join(" ", command) + " failed: " + ran.out());
+        }
+        return ran.out();
+    }
+
+    /** What {@code command} writes, whatever its exit code: for listings that fail when there is nothing to list. */
+    public static String quietly(String... command) {
+        Ran ran = exec(20, resolved(command));
+        return ran.exit() == 0 ? ran.out() : "";
+    }
+
+    /**
+     * How a command ended: its exit code (-1 when it was killed after its time) and what it wrote.
+     */
+    public record Ran(int exit, String out) {
+    }
+
+    /** Runs {@code command} as it is given (no tool look-up), for at most {@code seconds}; fails only when it cannot start. */
+    public static Ran exec(int seconds, List<String> command) {
         try {
-            Process p = new ProcessBuilder(resolved).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!p.waitFor(20, TimeUnit.SECONDS) || p.exitValue() != 0) {
-                throw new AssertionError(String.join(" ", command) + " failed: " + out);
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            byte[] out = p.getInputStream().readAllBytes();
+            if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                return new Ran(-1, new String(out, StandardCharsets.UTF_8));
             }
-            return out;
+            return new Ran(p.exitValue(), new String(out, StandardCharsets.UTF_8));
         } catch (IOException | InterruptedException e) {
             throw new AssertionError(String.join(" ", command) + " could not run", e);
         }
     }
 
-    /** What {@code command} writes, whatever its exit code: for listings that fail when there is nothing to list. */
-    public static String quietly(String... command) {
+    private static List<String> resolved(String... command) {
         List<String> resolved = new ArrayList<>(List.of(command));
         resolved.set(0, tool(command[0]));
-        try {
-            Process p = new ProcessBuilder(resolved).redirectErrorStream(true).start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            p.waitFor(20, TimeUnit.SECONDS);
-            return p.exitValue() == 0 ? out : "";
-        } catch (IOException | InterruptedException | IllegalThreadStateException e) {
-            throw new AssertionError(String.join(" ", command) + " could not run", e);
-        }
+        return resolved;
     }
 
     /**

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -214,36 +213,13 @@ public final class TwoNodeLab implements AutoCloseable {
         return shell(ns, 120, script).strip().replaceAll("\\s+", " ");
     }
 
-    /** The exit code of a connect from {@code ns} given {@code seconds} (0: connected; 124: timed out). */
-    public int connectExit(String ns, InetAddress address, int port, int seconds) {
-        return exec(List.of(tool("ip"), "netns", "exec", ns, "timeout", String.valueOf(seconds), "bash", "-c",
-                "exec 3<>/dev/tcp/" + address.getHostAddress() + "/" + port), seconds + 5).exit;
-    }
-
     private static String shell(String ns, int seconds, String script) {
-        Result result = exec(List.of(tool("ip"), "netns", "exec", ns, "timeout", String.valueOf(seconds), "bash", "-c", script),
+        HostCommands.Ran result = exec(List.of(tool("ip"), "netns", "exec", ns, "timeout", String.valueOf(seconds), "bash", "-c", script),
                 seconds + 5);
-        if (result.exit != 0) {
-            throw new AssertionError("in " + ns + ": " + script + " failed (exit " + result.exit + "): " + result.out);
+        if (result.exit() != 0) {
+            throw new AssertionError("in " + ns + ": " + script + " failed (exit " + result.exit() + "): " + result.out());
         }
-        return result.out;
-    }
-
-    private record Result(int exit, String out) {
-    }
-
-    private static Result exec(List<String> command, int seconds) {
-        try {
-            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-            byte[] out = p.getInputStream().readAllBytes();
-            if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                return new Result(-1, new String(out, StandardCharsets.UTF_8));
-            }
-            return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8));
-        } catch (IOException | InterruptedException e) {
-            throw new AssertionError(String.join(" ", command) + " could not run", e);
-        }
+        return result.out();
     }
 
     private static void inNs(String ns, String... command) {
@@ -265,9 +241,9 @@ public final class TwoNodeLab implements AutoCloseable {
     private void removeLeftovers() {
         // socat's children may outlive a killed parent: whatever still runs in the lab's namespaces goes first.
         for (String ns : List.of(outsideNs, podANs, podCNs, podDNs, nodeBNs, podBNs, podENs, podFNs)) {
-            Result pids = exec(List.of(tool("ip"), "netns", "pids", ns), 5);
-            if (pids.exit == 0) {
-                pids.out.lines().filter(pid -> pid.strip().matches("\\d+"))
+            HostCommands.Ran pids = exec(List.of(tool("ip"), "netns", "pids", ns), 5);
+            if (pids.exit() == 0) {
+                pids.out().lines().filter(pid -> pid.strip().matches("\\d+"))
                         .forEach(pid -> ProcessHandle.of(Long.parseLong(pid.strip())).ifPresent(ProcessHandle::destroyForcibly));
             }
             exec(List.of(tool("ip"), "netns", "del", ns), 5);
@@ -280,6 +256,10 @@ public final class TwoNodeLab implements AutoCloseable {
 
     private static String name(String role) {
         return "l4c-" + PID + "-" + role;
+    }
+
+    private static HostCommands.Ran exec(List<String> command, int seconds) {
+        return HostCommands.exec(seconds, command);
     }
 
     private static String tool(String name) {

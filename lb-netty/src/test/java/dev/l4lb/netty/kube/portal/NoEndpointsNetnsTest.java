@@ -10,7 +10,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.PortUnreachableException;
 import java.net.Socket;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -276,11 +275,9 @@ class NoEndpointsNetnsTest {
         boolean tproxy = portals == ProxierRuntime.Portals.TPROXY;
         NodeContext node = new NodeContext("node-a", Set.of(NODE, NODE6, ip("127.0.0.1")), List.of(), ip("0.0.0.0"), tproxy,
                 List.of(Cidr.parse(POD.getHostAddress() + "/32").orElseThrow()));
-        ProxierRuntime.Settings settings = new ProxierRuntime.Settings(node, null, portals,
+        ProxierRuntime.Settings settings = KubeFixtures.settings(node, portals,
                 List.of(Cidr.parse(SERVICE_RANGE).orElseThrow(), Cidr.parse(SERVICE_RANGE6).orElseThrow()),
-                tproxy ? Ports.loopback(Ports.free()) : null, null,
-                ip("127.0.0.1"), Duration.ZERO, Duration.ofSeconds(30), Duration.ofSeconds(60), false,
-                dev.l4lb.core.model.HealthPolicy.NONE);
+                tproxy ? Ports.loopback(Ports.free()) : null);
         return ProxierRuntime.start(settings, KubeFixtures.admin(), TRANSPORT, 1, ConnectionLog.off(), onChange -> objects::get);
     }
 

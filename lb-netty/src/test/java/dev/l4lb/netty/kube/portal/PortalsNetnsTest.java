@@ -598,10 +598,8 @@ class PortalsNetnsTest {
                 """.formatted(clusterIp.getHostAddress()) + KubeFixtures.onePodSlice("netns", "web", "http", "TCP", pod, "node-a"));
         boolean tproxy = mode == ProxierRuntime.Portals.TPROXY;
         NodeContext node = new NodeContext("node-a", Set.of(NODE, NODE6), List.of(), ip("0.0.0.0"), tproxy);
-        ProxierRuntime.Settings settings = new ProxierRuntime.Settings(node, null, mode,
-                List.of(Cidr.parse(serviceRange).orElseThrow()), transparent, null, ip("127.0.0.1"),
-                Duration.ZERO, Duration.ofSeconds(30), Duration.ofSeconds(60), false,
-                dev.l4lb.core.model.HealthPolicy.NONE);
+        ProxierRuntime.Settings settings = KubeFixtures.settings(node, mode, List.of(Cidr.parse(serviceRange).orElseThrow()),
+                transparent);
         // Two event loops: the transparent listener is then two sockets sharing the port.
         return ProxierRuntime.start(settings, KubeFixtures.admin(), TRANSPORT, 2, ConnectionLog.off(), onChange -> () -> objects);
     }
