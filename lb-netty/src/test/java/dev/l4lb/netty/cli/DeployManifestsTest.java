@@ -63,6 +63,8 @@ class DeployManifestsTest {
         for (var kind : KINDS.entrySet()) {
             HasMetadata object = read(kind.getKey());
             assertThat(object).as(kind.getKey()).isInstanceOf(kind.getValue());
+            // fabric8 keeps fields the API does not know instead of refusing them, as the API server would.
+            assertThat(object.getMetadata().getAdditionalProperties()).as(kind.getKey() + " metadata").isEmpty();
             if (object instanceof ClusterRole || object instanceof ClusterRoleBinding) {
                 assertThat(object.getMetadata().getNamespace()).as(kind.getKey()).isNull();
             } else {
