@@ -45,7 +45,7 @@ public final class CaffeineClientTable implements ClientTable {
         map = cache.asMap();
         maxPerClient = limits.maxConnectionsPerClient();
         interval = limits.connectionRatePerClient() == null ? 0 : limits.connectionRatePerClient().intervalNanos();
-        tolerance = limits.connectionRatePerClient() == null ? 0 : interval * limits.connectionRatePerClient().burst();
+        tolerance = limits.connectionRatePerClient() == null ? 0 : limits.connectionRatePerClient().toleranceNanos();
     }
 
     @Override

@@ -3,6 +3,8 @@ package dev.l4lb.core.limits;
 import java.net.Inet4Address;
 import java.net.InetAddress;
 
+import dev.l4lb.core.sched.StableHash;
+
 /**
  * How a client address becomes the two longs a table keys it by: an IPv4 address whole (as the
  * IPv4-mapped IPv6 address, which Java never hands out as an Inet6Address, so the two families
@@ -49,16 +51,8 @@ public final class ClientKey {
      * two keys land depend on the seed, which a client never sees.
      */
     static int hash(long high, long low, long seed) {
-        long h = mix(high * 0x9E37_79B9_7F4A_7C15L ^ low ^ seed);
+        long h = StableHash.mix(high * 0x9E37_79B9_7F4A_7C15L ^ low ^ seed);
         return (int) (h ^ (h >>> 32));
-    }
-
-    private static long mix(long h) {
-        h ^= h >>> 33;
-        h *= 0xFF51_AFD7_ED55_8CCDL;
-        h ^= h >>> 33;
-        h *= 0xC4CE_B9FE_1A85_EC53L;
-        return h ^ (h >>> 33);
     }
 
     private static long bytes(byte[] b, int from) {

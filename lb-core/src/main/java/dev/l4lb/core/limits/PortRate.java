@@ -18,7 +18,7 @@ public final class PortRate {
     /** A bucket for {@code rate}, full at {@code nowNanos}. */
     public PortRate(Rate rate, long nowNanos) {
         this.interval = rate.intervalNanos();
-        this.tolerance = interval * rate.burst();
+        this.tolerance = rate.toleranceNanos();
         this.full = new AtomicLong(nowNanos);
     }
 

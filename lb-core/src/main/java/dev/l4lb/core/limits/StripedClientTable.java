@@ -50,7 +50,7 @@ public final class StripedClientTable implements ClientTable {
         }
         maxPerClient = limits.maxConnectionsPerClient();
         interval = limits.connectionRatePerClient() == null ? 0 : limits.connectionRatePerClient().intervalNanos();
-        tolerance = limits.connectionRatePerClient() == null ? 0 : interval * limits.connectionRatePerClient().burst();
+        tolerance = limits.connectionRatePerClient() == null ? 0 : limits.connectionRatePerClient().toleranceNanos();
     }
 
     @Override

@@ -26,7 +26,7 @@ public record Rate(long count, TimeUnit per) {
         if (per != TimeUnit.SECONDS && per != TimeUnit.MINUTES) {
             throw new IllegalArgumentException("a rate is per second or per minute");
         }
-        if (count < 1 || count > MAX_PER_SECOND * (per == TimeUnit.MINUTES ? 60 : 1)) {
+        if (!inRange(count, per)) {
             throw new IllegalArgumentException("rate count out of range");
         }
     }
@@ -39,10 +39,19 @@ public record Rate(long count, TimeUnit per) {
         }
         long count = Long.parseLong(m.group(1));
         TimeUnit per = m.group(2).equals("s") ? TimeUnit.SECONDS : TimeUnit.MINUTES;
-        if (count < 1 || count > MAX_PER_SECOND * (per == TimeUnit.MINUTES ? 60 : 1)) {
+        if (!inRange(count, per)) {
             return Optional.empty();
         }
         return Optional.of(new Rate(count, per));
+    }
+
+    private static boolean inRange(long count, TimeUnit per) {
+        return count >= 1 && count <= MAX_PER_SECOND * (per == TimeUnit.MINUTES ? 60 : 1);
+    }
+
+    /** How far ahead of now a bucket may run, in nanoseconds: its burst's worth of tokens. */
+    public long toleranceNanos() {
+        return intervalNanos() * burst();
     }
 
     /** Nanoseconds between two tokens. */

@@ -9,7 +9,7 @@ import java.nio.charset.StandardCharsets;
  * Neither {@code String.hashCode} mixing nor identity hashes would do: the first is too weak for
  * Maglev's permutations, the second differs per process.
  */
-final class StableHash {
+public final class StableHash {
     private StableHash() {
     }
 
@@ -40,8 +40,8 @@ final class StableHash {
         return (int) mix((client.hashCode() & 0xffff_ffffL) << 16 | (port & 0xffff));
     }
 
-    /** MurmurHash3's 64-bit finalizer. */
-    static long mix(long h) {
+    /** MurmurHash3's 64-bit finalizer (the client table's seeded hash uses it too). */
+    public static long mix(long h) {
         h ^= h >>> 33;
         h *= 0xff51afd7ed558ccdL;
         h ^= h >>> 33;

@@ -115,12 +115,7 @@ public final class PortCounters implements ProxyHeaderCounts {
     @Override
     public void headerRejected(HeaderRejection why) {
         record(Outcome.BAD_PROXY_HEADER);
-        rejectHeader(why);
-    }
-
-    /** A trusted upstream's PROXY header was rejected, for this reason (the outcome is counted apart). */
-    public void rejectHeader(HeaderRejection reason) {
-        headerRejections[reason.ordinal()].increment();
+        headerRejections[why.ordinal()].increment();
     }
 
     public long headersRejected(HeaderRejection reason) {

@@ -236,12 +236,7 @@ class HealthConfigTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("singleErrors")
     void reportsEachMistakeAtItsPath(String name, String yaml, String path, String fragment) {
-        List<ConfigProblem> problems = problems(yaml);
-        assertThat(problems).as(problems.toString()).singleElement().satisfies(p -> {
-            assertThat(p.file()).isEqualTo(FILE);
-            assertThat(p.path()).isEqualTo(path);
-            assertThat(p.message()).contains(fragment);
-        });
+        OnePortConfigs.assertOneProblem(FILE, yaml, path, fragment);
     }
 
     @Test

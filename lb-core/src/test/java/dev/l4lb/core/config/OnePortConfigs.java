@@ -1,5 +1,7 @@
 package dev.l4lb.core.config;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import java.util.List;
 
 /**
@@ -18,6 +20,16 @@ final class OnePortConfigs {
             yaml.append(i == 0 ? "      - " : "        ").append(indented).append('\n');
         }
         return yaml.toString();
+    }
+
+    /** {@code yaml}, read as {@code file}, is rejected with one problem, at {@code path}, whose message has {@code fragment}. */
+    static void assertOneProblem(String file, String yaml, String path, String fragment) {
+        List<ConfigProblem> problems = problems(file, yaml);
+        assertThat(problems).as(problems.toString()).singleElement().satisfies(p -> {
+            assertThat(p.file()).isEqualTo(file);
+            assertThat(p.path()).isEqualTo(path);
+            assertThat(p.message()).contains(fragment);
+        });
     }
 
     /** What {@code yaml}, read as {@code file}, is rejected with; fails when it is accepted. */

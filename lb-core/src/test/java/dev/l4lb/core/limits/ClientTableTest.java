@@ -95,7 +95,6 @@ class ClientTableTest {
         assertThat(per48.admit(ip("2001:db8:1:1::1"), NOW)).isNull();
     }
 
-    /** A client still tracked has spent its one token a minute; one evicted comes back with a full bucket. */
     /**
      * Random admissions and releases of 300 clients against a table of 64 (one stripe: exact
      * recency order) and a model of it, a map of open counts and an access-ordered set of the idle

@@ -130,7 +130,7 @@ class MaglevSchedulerTest {
             }
         }
         assertThat((double) moved / stayed)
-                .as("BUG (MaglevScheduler.tableSize): %d of %d clients of the %d remaining endpoints moved when one of %d"
+                .as("%d of %d clients of the %d remaining endpoints moved when one of %d"
                         + " was removed; table size %d -> %d", moved, stayed, n - 1, n,
                         MaglevScheduler.tableSize(n), MaglevScheduler.tableSize(n - 1))
                 .isLessThanOrEqualTo(0.01);

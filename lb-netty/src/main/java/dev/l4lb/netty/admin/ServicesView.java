@@ -66,8 +66,12 @@ final class ServicesView {
         return root;
     }
 
-    /** The port's per-client limits and its client table, or null when it has none. */
-    private static void limits(ObjectNode node, ClientLimits limits, PortLimiter limiter) {
+    /**
+     * The port's per-client limits and its client table, or null when it has none. The limiter's
+     * limits are the port's: a snapshot keeps a limiter across a reload only while they are equal.
+     */
+    private static void limits(ObjectNode node, PortLimiter limiter) {
+        ClientLimits limits = limiter.limits();
         if (!limits.any()) {
             node.putNull("limits");
             return;
@@ -124,7 +128,7 @@ final class ServicesView {
         node.put("affinityEntries", route.scheduler() instanceof ClientIpAffinity a ? a.table().size() : 0);
         node.put("proxyProtocol", policy.proxyProtocol().configName());
         node.put("forward", forward(policy.proxyProtocol()));
-        limits(node, policy.limits(), route.limiter());
+        limits(node, route.limiter());
         upstreamSource(node, policy.upstreamSource(), sources);
         node.put("active", counters.active());
         node.put("connections", counters.count(Outcome.OK));
